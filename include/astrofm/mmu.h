@@ -1,0 +1,146 @@
+#pragma once
+// The Multimodal Universe (MMU) on-disk layout (see docs/mmu-layout.md):
+//   <root>/<config>/healpix=N/001-of-001.hdf5
+// one HDF5 dataset per column, first axis = objects, partitioned by HEALPix
+// NSIDE 16 NESTED on (ra, dec). Reading streams batches across partitions with
+// bounded memory; writing is staged and renamed into place on commit.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "astrofm/table.h"
+
+namespace astrofm {
+
+namespace mmu {
+inline constexpr const char* kObjectId = "object_id";
+inline constexpr const char* kRa = "ra";
+inline constexpr const char* kDec = "dec";
+inline constexpr const char* kHealpix = "healpix";
+inline constexpr const char* kPartitionFile = "001-of-001.hdf5";
+// Image modality.
+inline constexpr const char* kImageArray = "image_array";
+inline constexpr const char* kImageIvar = "image_ivar";
+inline constexpr const char* kImageMask = "image_mask";
+inline constexpr const char* kImageBand = "image_band";
+inline constexpr const char* kImagePsfFwhm = "image_psf_fwhm";
+inline constexpr const char* kImageScale = "image_scale";
+// Spectrum modality. Shorter spectra are padded: lambda = -1, mask = true.
+inline constexpr const char* kSpectrumFlux = "spectrum_flux";
+inline constexpr const char* kSpectrumIvar = "spectrum_ivar";
+inline constexpr const char* kSpectrumLambda = "spectrum_lambda";
+inline constexpr const char* kSpectrumMask = "spectrum_mask";
+inline constexpr const char* kSpectrumLsfSigma = "spectrum_lsf_sigma";
+
+std::string partition_dirname(int64_t healpix);  // "healpix=N"
+}  // namespace mmu
+
+struct PartitionInfo {
+  int64_t healpix = 0;  // from the folder name; kNoPixel for healpix=-1
+  std::string path;
+  int64_t rows = 0;
+};
+
+struct ColumnSchema {
+  std::string name;
+  DType dtype = DType::Float64;
+  std::vector<int64_t> shape;  // per row
+  std::string hdf5_type;       // as stored, e.g. "S24", "float32", "enum"
+  std::vector<std::string> filters;
+};
+
+// An opened dataset: one MMU config folder (or a single partition file).
+class Dataset {
+ public:
+  // Accepts a config folder, a root holding exactly one config, or one .hdf5 file.
+  // lenient: a partition file that cannot be read gets rows = -1 instead of
+  // an error (for `validate`, which reports every bad file).
+  static Dataset open(const std::string& path, bool lenient = false);
+  const std::string& path() const { return path_; }
+  const std::string& config() const { return config_; }
+  const std::vector<PartitionInfo>& partitions() const { return partitions_; }
+  int64_t rows() const;
+  // Columns as stored in the first non-empty partition.
+  std::vector<ColumnSchema> schema() const;
+  bool has_column(const std::string& name) const;
+
+ private:
+  std::string path_, config_;
+  std::vector<PartitionInfo> partitions_;
+};
+
+struct ReadOptions {
+  std::vector<std::string> columns;  // empty: every column
+  int64_t batch_rows = 4096;         // rows per batch (a batch never spans two files)
+  std::vector<int64_t> healpix;      // empty: every partition
+};
+
+// Streams batches of rows across partitions, in partition order.
+class DatasetReader {
+ public:
+  DatasetReader(const Dataset& ds, ReadOptions opt);
+  ~DatasetReader();
+  bool next(Table& batch);
+  // Which partition and row the last batch came from.
+  const PartitionInfo& current_partition() const;
+  int64_t current_row() const { return last_start_; }
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
+  int64_t last_start_ = 0;
+};
+
+// Random access by object_id; builds an id index on construction (ids only).
+class ObjectLookup {
+ public:
+  explicit ObjectLookup(const Dataset& ds);
+  bool contains(const std::string& id) const { return index_.count(id) > 0; }
+  // Rows for `ids` in the given order; throws InputError for an unknown id.
+  Table get(const std::vector<std::string>& ids, const std::vector<std::string>& columns = {}) const;
+
+ private:
+  Dataset ds_;
+  std::map<std::string, std::pair<int, int64_t>> index_;
+};
+
+struct WriteOptions {
+  std::string compression = "gzip";  // none | gzip | lzf (h5py's filter)
+  int gzip_level = 4;
+  bool overwrite = false;       // replace an existing output on commit
+  bool resume = false;          // continue an interrupted write (see DatasetWriter::resume_state)
+  size_t string_width = 24;     // minimum fixed width of string columns
+  size_t max_open_files = 64;   // partition files kept open at once
+  size_t buffer_bytes = 256 << 20;  // rows buffered across partitions before flushing
+};
+
+// Writes `<root>/<config>/healpix=N/001-of-001.hdf5` for every partition the
+// rows fall in. The first batch fixes the schema. Mandatory: object_id
+// (string), ra, dec (float64); healpix is computed when absent and checked
+// when present. Nothing appears at `root` until commit().
+class DatasetWriter {
+ public:
+  DatasetWriter(const std::string& root, const std::string& config, WriteOptions opt = {});
+  ~DatasetWriter();
+  void append(const Table& batch);
+  int64_t rows() const;
+  // Flushes everything and records progress plus `state` (caller's JSON text)
+  // so that a later writer with resume=true continues from here.
+  void checkpoint(const std::string& state);
+  // Caller state from the last checkpoint when resuming, else nullopt.
+  std::optional<std::string> resume_state() const;
+  // Leave the partial output for --resume instead of deleting it on destruction.
+  void keep_partial();
+  void set_attribute(const std::string& key, const std::string& value);
+  void commit();
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
+};
+
+}  // namespace astrofm

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang and runs each for N seconds (default 20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-20}
+[ -d fuzz ] && [ -f fuzz/CMakeLists.txt ] || exit 0
+command -v clang++ >/dev/null || { echo "fuzz: clang++ missing, skipped"; exit 0; }
+if [ ! -f build-fuzz/CMakeCache.txt ]; then
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DASTROFM_BUILD_FUZZ=ON -DASTROFM_BUILD_TESTS=OFF -DASTROFM_BUILD_BENCH=OFF >/dev/null
+fi
+cmake --build build-fuzz -j "$(nproc)" --target astrofm_fuzzers >/dev/null
+for h in build-fuzz/fuzz/fuzz_*; do
+  [ -x "$h" ] || continue
+  name=$(basename "$h")
+  corpus=fuzz/corpus/${name#fuzz_}
+  mkdir -p "build-fuzz/corpus-$name"
+  echo "fuzz: $name for ${SECS}s"
+  "$h" -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=0 "build-fuzz/corpus-$name" "$corpus" 2>&1 | tail -1
+done

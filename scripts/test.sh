@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds astrofm (installing Debian packages if needed) and runs the whole test
+# suite with CTest. Tests that need ../shared/data skip when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+# Short libFuzzer runs of the importers' harnesses (clang), when enabled.
+if [ "${ASTROFM_FUZZ:-1}" = "1" ]; then
+  bash scripts/fuzz.sh 20
+fi
+cd build && ctest --output-on-failure -j "$(nproc)" --timeout 900

@@ -1,0 +1,238 @@
+#include <algorithm>
+#include <filesystem>
+#include <list>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/config.h"
+#include "astrofm/fsutil.h"
+#include "astrofm/mmu.h"
+#include "astrofm/sky.h"
+#include "h5.h"
+
+namespace astrofm {
+namespace {
+
+constexpr const char* kProgressFile = "_astrofm_progress.json";
+constexpr size_t kPartitionFlushBytes = 8 << 20;
+
+size_t table_bytes(const Table& t) {
+  size_t n = 0;
+  for (const auto& c : t.columns())
+    n += c.dtype == DType::String ? c.strings.size() * 16 : c.data.size();
+  return n;
+}
+
+void check_mandatory(const Table& b) {
+  const Column& id = b.at(mmu::kObjectId);
+  if (id.dtype != DType::String || !id.shape.empty())
+    fail_input("column 'object_id' must be a scalar string, got {}", id.describe());
+  for (const char* name : {mmu::kRa, mmu::kDec}) {
+    const Column& c = b.at(name);
+    if (c.dtype != DType::Float64 || !c.shape.empty())
+      fail_input("column '{}' must be scalar float64 (degrees), got {}", name, c.describe());
+  }
+}
+
+}  // namespace
+
+struct DatasetWriter::State {
+  WriteOptions opt;
+  h5::Compression comp;
+  std::unique_ptr<StagedDir> staging;
+  fs::path config_dir;
+  std::vector<Column> protos;  // schema, zero rows
+  std::map<std::string, std::string> attrs;
+  std::map<int64_t, Table> buffers;
+  size_t buffered = 0;
+  struct Open {
+    h5::File file;
+    std::vector<h5::AppendDataset> columns;
+  };
+  std::map<int64_t, Open> open;
+  std::list<int64_t> lru;  // most recent at the back
+  std::map<int64_t, int64_t> rows;  // written rows per partition
+  int64_t total = 0;
+  std::optional<std::string> resume_state;
+  bool committed = false;
+
+  Open& open_partition(int64_t pix, const Table& first) {
+    auto it = open.find(pix);
+    if (it != open.end()) {
+      lru.remove(pix);
+      lru.push_back(pix);
+      return it->second;
+    }
+    while (open.size() >= std::max<size_t>(opt.max_open_files, 1)) {
+      open.erase(lru.front());
+      lru.pop_front();
+    }
+    fs::path dir = config_dir / mmu::partition_dirname(pix);
+    fs::path file = dir / mmu::kPartitionFile;
+    Open o;
+    if (fs::exists(file)) {
+      o.file = h5::File::open(file.string(), true);
+      for (const auto& p : protos) o.columns.emplace_back(o.file, p.name);
+    } else {
+      fs::create_directories(dir);
+      o.file = h5::File::create(file.string());
+      for (const auto& [k, v] : attrs) o.file.set_attr(k, v);
+      for (const auto& p : protos) o.columns.emplace_back(o.file, first.at(p.name), comp, opt.gzip_level, opt.string_width);
+    }
+    lru.push_back(pix);
+    return open.emplace(pix, std::move(o)).first->second;
+  }
+
+  void flush_partition(int64_t pix) {
+    auto it = buffers.find(pix);
+    if (it == buffers.end() || it->second.rows() == 0) return;
+    Table& buf = it->second;
+    Open& o = open_partition(pix, buf);
+    for (size_t i = 0; i < protos.size(); ++i) o.columns[i].append(buf.at(protos[i].name), 0, buf.rows());
+    rows[pix] += buf.rows();
+    buffered -= std::min(buffered, table_bytes(buf));
+    buffers.erase(it);
+  }
+
+  void flush_all() {
+    std::vector<int64_t> keys;
+    for (auto& [k, v] : buffers) keys.push_back(k);
+    for (auto k : keys) flush_partition(k);
+    buffered = 0;
+  }
+
+  void close_all() {
+    open.clear();
+    lru.clear();
+  }
+
+  void load_progress() {
+    fs::path pf = staging->path() / kProgressFile;
+    if (!fs::exists(pf)) {
+      // Interrupted before its first checkpoint: nothing to keep.
+      fs::remove_all(config_dir);
+      return;
+    }
+    auto j = nlohmann::json::parse(read_file(pf));
+    for (auto& [k, v] : j["rows"].items()) rows[std::stoll(k)] = v.get<int64_t>();
+    total = j["total"].get<int64_t>();
+    resume_state = j["state"].get<std::string>();
+    // Drop rows written after the checkpoint and partitions it never saw.
+    if (fs::exists(config_dir)) {
+      for (const auto& e : fs::directory_iterator(config_dir)) {
+        std::string name = e.path().filename().string();
+        int64_t pix = std::stoll(name.substr(name.find('=') + 1));
+        fs::path file = e.path() / mmu::kPartitionFile;
+        if (!rows.count(pix) || !fs::exists(file)) {
+          fs::remove_all(e.path());
+          continue;
+        }
+        auto f = h5::File::open(file.string(), true);
+        for (const auto& name : f.dataset_names()) h5::AppendDataset(f, name).truncate(rows[pix]);
+      }
+    }
+  }
+};
+
+DatasetWriter::DatasetWriter(const std::string& root, const std::string& config, WriteOptions opt)
+    : st_(std::make_unique<State>()) {
+  if (config.empty() || config.find('/') != std::string::npos)
+    fail_usage("config name '{}' must be a plain folder name", config);
+  h5::init();
+  st_->opt = opt;
+  st_->comp = h5::parse_compression(opt.compression);
+  if (st_->comp == h5::Compression::Lzf && !h5::lzf_available())
+    fail_input("LZF compression requested but the filter is not installed (apt-get install hdf5-plugin-lzf)");
+  st_->staging = std::make_unique<StagedDir>(root, opt.overwrite || opt.resume, opt.resume);
+  st_->config_dir = st_->staging->path() / config;
+  st_->attrs["astrofm_version"] = ASTROFM_VERSION;
+  if (st_->staging->resumed()) st_->load_progress();
+}
+
+DatasetWriter::~DatasetWriter() {
+  if (!st_->committed) st_->close_all();
+}
+
+void DatasetWriter::keep_partial() { st_->staging->keep_partial(); }
+
+std::optional<std::string> DatasetWriter::resume_state() const { return st_->resume_state; }
+
+void DatasetWriter::set_attribute(const std::string& key, const std::string& value) { st_->attrs[key] = value; }
+
+int64_t DatasetWriter::rows() const { return st_->total; }
+
+void DatasetWriter::append(const Table& batch_in) {
+  auto& s = *st_;
+  if (batch_in.rows() == 0) return;
+  check_mandatory(batch_in);
+  Table batch = batch_in;
+  const auto& ra = batch.at(mmu::kRa).values<double>();
+  const auto& dec = batch.at(mmu::kDec).values<double>();
+  std::vector<int64_t> pix(batch.rows());
+  for (int64_t i = 0; i < batch.rows(); ++i) {
+    try {
+      pix[i] = sky::partition_of(ra[i], dec[i]);
+    } catch (const InputError& e) {
+      fail_input("object '{}': {}", batch.at(mmu::kObjectId).strings[i], e.what());
+    }
+  }
+  if (const Column* hp = batch.find(mmu::kHealpix)) {
+    for (int64_t i = 0; i < batch.rows(); ++i)
+      if (hp->as_int64(i) != pix[i])
+        fail_input("object '{}': healpix {} does not match ra/dec (NSIDE 16 nested pixel {})",
+                   batch.at(mmu::kObjectId).strings[i], hp->as_int64(i), pix[i]);
+    batch.remove(mmu::kHealpix);
+  }
+  batch.add(make_column<int64_t>(mmu::kHealpix, pix));
+  if (s.protos.empty()) {
+    for (const auto& c : batch.columns()) s.protos.emplace_back(c.name, c.dtype, c.shape, 0);
+  } else {
+    if (batch.columns().size() != s.protos.size())
+      fail_input("batch has columns [{}], the dataset has {} columns", fmt::join(batch.names(), ", "), s.protos.size());
+    for (const auto& p : s.protos) {
+      const Column& c = batch.at(p.name);
+      if (!c.same_layout(p)) fail_input("column '{}' changed from {} to {} between batches", p.name, p.describe(), c.describe());
+    }
+  }
+  std::map<int64_t, std::vector<int64_t>> groups;
+  for (int64_t i = 0; i < batch.rows(); ++i) groups[pix[i]].push_back(i);
+  for (auto& [p, idx] : groups) {
+    Table part = batch.take(idx);
+    size_t bytes = table_bytes(part);
+    s.buffers[p].append(part);
+    s.buffered += bytes;
+    if (table_bytes(s.buffers[p]) >= kPartitionFlushBytes) s.flush_partition(p);
+  }
+  s.total += batch.rows();
+  while (s.buffered > s.opt.buffer_bytes && !s.buffers.empty()) {
+    auto biggest = std::max_element(s.buffers.begin(), s.buffers.end(), [](const auto& a, const auto& b) {
+      return a.second.rows() < b.second.rows();
+    });
+    s.flush_partition(biggest->first);
+  }
+}
+
+void DatasetWriter::checkpoint(const std::string& state) {
+  auto& s = *st_;
+  s.flush_all();
+  s.close_all();
+  nlohmann::json j;
+  j["total"] = s.total;
+  j["state"] = state;
+  j["rows"] = nlohmann::json::object();
+  for (auto& [p, n] : s.rows) j["rows"][std::to_string(p)] = n;
+  write_file_atomic(s.staging->path() / kProgressFile, j.dump());
+}
+
+void DatasetWriter::commit() {
+  auto& s = *st_;
+  s.flush_all();
+  s.close_all();
+  fs::remove(s.staging->path() / kProgressFile);
+  fs::create_directories(s.config_dir);
+  s.staging->commit();
+  s.committed = true;
+}
+
+}  // namespace astrofm

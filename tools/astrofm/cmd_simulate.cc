@@ -1,0 +1,4 @@
+#include "commands.h"
+namespace astrofm::cli {
+void add_simulate_command(CLI::App&) {}
+}

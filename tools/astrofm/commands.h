@@ -1,0 +1,13 @@
+#pragma once
+// Each file under tools/astrofm registers its subcommands here; the work
+// itself lives in the libraries, these are thin wrappers.
+#include <CLI/CLI.hpp>
+
+namespace astrofm::cli {
+
+void add_data_commands(CLI::App& app);      // info, validate
+void add_import_commands(CLI::App& app);    // import csv|images|fits-cutout|desi|sdss
+void add_xmatch_command(CLI::App& app);     // xmatch
+void add_simulate_command(CLI::App& app);   // simulate
+
+}  // namespace astrofm::cli

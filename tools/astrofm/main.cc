@@ -1,0 +1,53 @@
+// astrofm: one command-line tool, one subcommand per job.
+// Exit codes: 0 ok, 1 bad input (the message names file, field, value), 2 usage.
+#include <cstdio>
+#include <exception>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "astrofm/config.h"
+#include "astrofm/error.h"
+#include "astrofm/progress.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"astrofm " ASTROFM_VERSION ": multimodal foundation models for survey astronomy"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags (-q, -v) may follow the subcommand
+  app.set_version_flag("--version", ASTROFM_VERSION);
+  bool quiet = false, verbose = false;
+  app.add_flag("-q,--quiet", quiet, "no progress bars or info messages");
+  app.add_flag("-v,--verbose", verbose, "debug messages");
+  app.parse_complete_callback([&] {
+    astrofm::Progress::set_quiet(quiet);
+    spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
+  });
+  spdlog::set_default_logger(spdlog::stderr_color_st("astrofm"));
+  spdlog::set_pattern("astrofm: %^%l%$: %v");
+
+  astrofm::cli::add_data_commands(app);
+  astrofm::cli::add_import_commands(app);
+  astrofm::cli::add_xmatch_command(app);
+  astrofm::cli::add_simulate_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  } catch (const astrofm::UsageError& e) {
+    std::fprintf(stderr, "astrofm: usage error: %s\n", e.what());
+    return 2;
+  } catch (const astrofm::InputError& e) {
+    std::fprintf(stderr, "astrofm: error: %s\n", e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fprintf(stderr, "astrofm: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "astrofm: internal error (please report): %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}
