@@ -85,8 +85,9 @@ class DatasetReader {
   DatasetReader(const Dataset& ds, ReadOptions opt);
   ~DatasetReader();
   bool next(Table& batch);
-  // Which partition and row the last batch came from.
+  // Which partition (and its index in Dataset::partitions()) and row the last batch came from.
   const PartitionInfo& current_partition() const;
+  size_t current_partition_index() const;
   int64_t current_row() const { return last_start_; }
 
  private:
@@ -94,6 +95,9 @@ class DatasetReader {
   std::unique_ptr<State> st_;
   int64_t last_start_ = 0;
 };
+
+// Rows [start, start + count) of one partition file (all columns when empty).
+Table read_rows(const PartitionInfo& part, int64_t start, int64_t count, const std::vector<std::string>& columns = {});
 
 // Random access by object_id; builds an id index on construction (ids only).
 class ObjectLookup {

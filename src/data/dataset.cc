@@ -154,6 +154,15 @@ const PartitionInfo& DatasetReader::current_partition() const {
   return st_->ds.partitions()[st_->todo[std::min(st_->pos, st_->todo.size() - 1)]];
 }
 
+size_t DatasetReader::current_partition_index() const { return st_->todo[std::min(st_->pos, st_->todo.size() - 1)]; }
+
+Table read_rows(const PartitionInfo& part, int64_t start, int64_t count, const std::vector<std::string>& columns) {
+  auto f = h5::File::open(part.path);
+  Table t;
+  for (const auto& c : columns.empty() ? f.dataset_names() : columns) t.add(f.read(c, start, count));
+  return t;
+}
+
 bool DatasetReader::next(Table& batch) {
   auto& s = *st_;
   while (s.pos < s.todo.size()) {
@@ -197,10 +206,7 @@ Table ObjectLookup::get(const std::vector<std::string>& ids, const std::vector<s
   for (const auto& id : ids) {
     auto it = index_.find(id);
     if (it == index_.end()) fail_input("{}: no object with object_id '{}'", ds_.path(), id);
-    auto f = h5::File::open(ds_.partitions()[it->second.first].path);
-    Table row;
-    for (const auto& c : columns.empty() ? f.dataset_names() : columns) row.add(f.read(c, it->second.second, 1));
-    out.append(row);
+    out.append(read_rows(ds_.partitions()[it->second.first], it->second.second, 1, columns));
   }
   return out;
 }
