@@ -1,0 +1,62 @@
+#pragma once
+// The per-galaxy model of the simulator (internal): draws physical parameters
+// for object i from a counter-based seed and renders image, spectrum and photometry.
+#include <array>
+#include <random>
+
+#include "astrofm/sim.h"
+
+namespace astrofm::sim {
+
+// Template order in TEMPLATE_WEIGHTS: the bulge (E) and the disk sequence.
+inline constexpr std::array<const char*, 6> kTemplates = {"CWW_E_ext", "CWW_Sbc_ext", "CWW_Scd_ext",
+                                                          "CWW_Im_ext", "KIN_SB2_ext", "KIN_SB1_ext"};
+inline constexpr std::array<const char*, 3> kImageBands = {"DES-G", "DES-R", "DES-Z"};
+inline constexpr std::array<const char*, 3> kDecamFilters = {"decam2014-g", "decam2014-r", "decam2014-z"};
+inline constexpr std::array<const char*, 5> kSdssFilters = {"sdss2010-u", "sdss2010-g", "sdss2010-r", "sdss2010-i",
+                                                            "sdss2010-z"};
+// 5-sigma point-source depths (AB) of the Legacy Surveys DR9 (Dey et al. 2019): g, r, z.
+inline constexpr std::array<double, 3> kDepth = {24.0, 23.4, 22.5};
+
+enum Morphology : int64_t { kElliptical = 0, kLenticular = 1, kSpiral = 2, kIrregular = 3 };
+
+struct Galaxy {
+  double ra, dec, z, abs_mag_r, log_mstar;
+  double type;                     // 0 (elliptical) .. 1 (starburst)
+  std::array<double, 6> weights;   // light fractions at 5500 A rest, per template
+  double bulge_fraction;
+  double re_bulge, re_disk;        // arcsec
+  double q_bulge, q_disk, pa;      // axis ratios, position angle (rad)
+  double dx, dy;                   // centroid offset (pixels)
+  double ew_halpha;                // rest-frame equivalent width of the disk (A)
+  std::array<double, 3> psf_fwhm;  // arcsec, g r z
+  int64_t morphology;
+  double scale;                    // SED normalisation: erg/s/cm^2/A observed per template unit
+};
+
+class Factory {
+ public:
+  explicit Factory(const SimOptions& opt);
+  // Draws galaxy `index` (deterministic in seed and index only).
+  Galaxy draw(int64_t index) const;
+  // Observed-frame f_lambda (erg/s/cm^2/A) of the continuum + lines; `bulge`/`disk` select components.
+  double f_lambda(const Galaxy& g, double lambda_obs, bool bulge = true, bool disk = true, bool lines = true,
+                  double lsf_sigma = 0.0) const;
+  double magnitude(const Galaxy& g, const Filter& f, bool bulge = true, bool disk = true) const;
+  const Filter& decam(int b) const { return decam_[b]; }
+  const Filter& sdss(int b) const { return sdss_[b]; }
+  const SimOptions& options() const { return opt_; }
+
+ private:
+  double rest_continuum(const Galaxy& g, double lambda_rest, bool bulge, bool disk) const;
+  SimOptions opt_;
+  std::vector<Sed> seds_;
+  std::array<double, 6> norm_{};  // 1 / template value at 5500 A
+  std::array<Filter, 3> decam_;
+  std::array<Filter, 5> sdss_;
+  double dvdz_max_;     // envelope of the comoving volume element over [0.01, z_max]
+};
+
+std::mt19937_64 object_rng(uint64_t seed, int64_t index);
+
+}  // namespace astrofm::sim
