@@ -48,7 +48,9 @@ struct SimOptions {
   bool images = true;
   bool spectra = true;
   std::string config = "sim_paired";
-  WriteOptions write;
+  // LZF by default, as MMU's own files: noisy float pixels barely compress,
+  // and gzip would cost more time than the whole simulation.
+  WriteOptions write = {.compression = "lzf"};
   int threads = 0;              // 0: all cores
   int64_t checkpoint_every = 4096;
 };

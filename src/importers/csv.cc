@@ -2,6 +2,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <unordered_set>
 
 #include "astrofm/importers.h"
 #include "astrofm/progress.h"
@@ -251,10 +252,13 @@ int64_t import_csv(const std::string& path, const ImportTarget& target, const Cs
     dec.clear();
   };
   int64_t row = 0;
+  std::unordered_set<std::string> seen;
   while (r.next(f)) {
     b.add(r, f);
     ids.push_back(id_col >= 0 ? trim(f[id_col]) : fmt::format("{}-{}", stem, row));
     if (ids.back().empty()) fail_input("{}: line {}: empty object id in column '{}'", path, r.line(), header[id_col]);
+    if (!seen.insert(ids.back()).second)
+      fail_input("{}: line {}: object id '{}' in column '{}' appears twice", path, r.line(), ids.back(), header[id_col]);
     double a = std::numeric_limits<double>::quiet_NaN(), d = a;
     if (ra_col >= 0) {
       parse_csv_double(f[ra_col], &a);

@@ -66,6 +66,12 @@ int FitsFile::hdu_count() {
   return n;
 }
 
+bool FitsFile::is_image() {
+  int type = 0, status = 0;
+  fits_get_hdu_type(f_, &type, &status);
+  return status == 0 && type == IMAGE_HDU;
+}
+
 std::vector<long> FitsFile::image_dims() {
   int status = 0, naxis = 0;
   fits_get_img_dim(f_, &naxis, &status);

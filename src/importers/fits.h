@@ -24,6 +24,7 @@ class FitsFile {
   int hdu_count();
   std::string where() const { return path_ + "[" + hdu_ + "]"; }
 
+  bool is_image();                 // the current HDU is an image (not a table)
   std::vector<long> image_dims();  // NAXIS1, NAXIS2, ... (FITS order)
   std::vector<float> read_image_float();
   std::vector<int32_t> read_image_int();

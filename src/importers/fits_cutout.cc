@@ -42,9 +42,9 @@ Cutout read_cutout(const std::string& path, const FitsCutoutOptions& opt) {
   int hdu = 1;
   for (; hdu <= f.hdu_count(); ++hdu) {
     f.move_to(hdu);
-    if (f.image_dims().size() >= 2) break;
+    if (f.is_image() && f.image_dims().size() >= 2) break;
   }
-  auto dims = f.image_dims();
+  auto dims = f.is_image() ? f.image_dims() : std::vector<long>{};
   if (dims.size() < 2 || dims.size() > 3) fail_input("{}: no 2-D or 3-D image HDU (a cutout is [bands,] H, W)", path);
   c.width = dims[0];
   c.height = dims[1];

@@ -25,7 +25,10 @@ void jpeg_error_exit(j_common_ptr cinfo) {
   longjmp(e->jump, 1);
 }
 
-void jpeg_quiet(j_common_ptr, int) {}
+// Counts warnings (a truncated stream is one) without printing them.
+void jpeg_quiet(j_common_ptr cinfo, int level) {
+  if (level < 0) cinfo->err->num_warnings++;
+}
 
 }  // namespace
 

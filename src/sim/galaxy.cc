@@ -51,12 +51,45 @@ Factory::Factory(const SimOptions& opt) : opt_(opt) {
     seds_.push_back(Sed::load_ascii(p));
   }
   for (size_t k = 0; k < seds_.size(); ++k) norm_[k] = 1.0 / seds_[k].at(5500.0);
-  for (int b = 0; b < 3; ++b) decam_[b] = Filter::load_ecsv(dir + "/filters/" + kDecamFilters[b] + ".ecsv");
-  for (int b = 0; b < 5; ++b) sdss_[b] = Filter::load_ecsv(dir + "/filters/" + kSdssFilters[b] + ".ecsv");
+  for (int b = 0; b < 3; ++b) filters_[kDecam + b] = Filter::load_ecsv(dir + "/filters/" + kDecamFilters[b] + ".ecsv");
+  for (int b = 0; b < 5; ++b) filters_[kSdss + b] = Filter::load_ecsv(dir + "/filters/" + kSdssFilters[b] + ".ecsv");
+  // Magnitudes are linear in the template weights: tabulate each template's
+  // filter integral on a fine redshift grid once (trapezoid, as ab_magnitude).
+  constexpr double kC = 2.99792458e18, kFab = 3.631e-20;
+  int nz = static_cast<int>(std::ceil((std::max(opt.z_max, 0.02) + 0.01) / kDz)) + 2;
+  table_.resize(nz);
+  for (int f = 0; f < kFilters; ++f) {
+    const Filter& fl = filters_[f];
+    double den = 0;
+    for (size_t j = 0; j + 1 < fl.wave.size(); ++j)
+      den += 0.5 * (kC / fl.wave[j] * kFab * fl.response[j] + kC / fl.wave[j + 1] * kFab * fl.response[j + 1]) *
+             (fl.wave[j + 1] - fl.wave[j]);
+    ab_norm_[f] = den;
+    for (int i = 0; i < nz; ++i) {
+      double z = i * kDz;
+      for (size_t k = 0; k < seds_.size(); ++k) {
+        double num = 0;
+        for (size_t j = 0; j + 1 < fl.wave.size(); ++j) {
+          double l0 = fl.wave[j], l1 = fl.wave[j + 1];
+          num += 0.5 * (seds_[k].at(l0 / (1 + z)) * fl.response[j] * l0 + seds_[k].at(l1 / (1 + z)) * fl.response[j + 1] * l1) * (l1 - l0);
+        }
+        table_[i][f][k] = num * norm_[k];
+      }
+    }
+  }
   if (!(opt.z_max > 0.02 && opt.z_max <= 6)) fail_usage("z_max must lie in (0.02, 6], got {}", opt.z_max);
   dvdz_max_ = 0;
   for (int i = 0; i <= 400; ++i) dvdz_max_ = std::max(dvdz_max_, dvdz(0.01 + (opt.z_max - 0.01) * i / 400.0));
   dvdz_max_ *= 1.01;
+  // Schechter function in absolute magnitude (M* = -21.4, alpha = -1.1, SDSS r;
+  // Blanton et al. 2003) over -23.5 .. -18, tabulated as a CDF for inverse sampling.
+  for (int i = 0; i <= 1100; ++i) {
+    double m = -23.5 + 0.005 * i, x = std::pow(10.0, -0.4 * (m + 21.4));
+    double phi = std::pow(x, -0.1) * std::exp(-x);
+    lf_mag_.push_back(m);
+    lf_cdf_.push_back(i == 0 ? 0.0 : lf_cdf_.back() + 0.005 * phi);
+  }
+  for (auto& c : lf_cdf_) c /= lf_cdf_.back();
   if (opt.region.size() != 4 || !(opt.region[0] < opt.region[1]) || !(opt.region[2] < opt.region[3]) ||
       opt.region[2] < -90 || opt.region[3] > 90)
     fail_usage("--region must be RA0,RA1,DEC0,DEC1 with RA0 < RA1 and -90 <= DEC0 < DEC1 <= 90");
@@ -89,8 +122,35 @@ double Factory::f_lambda(const Galaxy& g, double lambda_obs, bool bulge, bool di
   return g.scale * f / (1 + g.z);
 }
 
-double Factory::magnitude(const Galaxy& g, const Filter& f, bool bulge, bool disk) const {
-  return ab_magnitude(f, [&](double l) { return f_lambda(g, l, bulge, disk); });
+double Factory::magnitude_exact(const Galaxy& g, int f, bool bulge, bool disk) const {
+  return ab_magnitude(filters_[f], [&](double l) { return f_lambda(g, l, bulge, disk); });
+}
+
+double Factory::magnitude(const Galaxy& g, int f, bool bulge, bool disk) const {
+  double x = g.z / kDz;
+  size_t i = std::min(static_cast<size_t>(x), table_.size() - 2);
+  double t = x - i, num = 0;
+  for (size_t k = 0; k < seds_.size(); ++k) {
+    if (g.weights[k] == 0 || (k == 0 && !bulge) || (k > 0 && !disk)) continue;
+    num += g.weights[k] * ((1 - t) * table_[i][f][k] + t * table_[i + 1][f][k]);
+  }
+  num /= 1 + g.z;
+  if (disk && g.ew_halpha > 0) {
+    // A line narrower than the curve's features: its flux times R(l) l at the observed wavelength.
+    const Filter& fl = filters_[f];
+    double cont_ha = rest_continuum(g, 6564.6, false, true);
+    for (const Line& ln : kLines) {
+      double lo = ln.lambda * (1 + g.z);
+      if (lo <= fl.wave.front() || lo >= fl.wave.back()) continue;
+      size_t j = static_cast<size_t>(std::upper_bound(fl.wave.begin(), fl.wave.end(), lo) - fl.wave.begin());
+      double u = (lo - fl.wave[j - 1]) / (fl.wave[j] - fl.wave[j - 1]);
+      double r = fl.response[j - 1] + u * (fl.response[j] - fl.response[j - 1]);
+      num += g.ew_halpha * ln.ratio * cont_ha * r * lo;
+    }
+  }
+  num *= g.scale;
+  if (!(num > 0)) return INFINITY;
+  return -2.5 * std::log10(num / ab_norm_[f]);
 }
 
 Galaxy Factory::draw(int64_t index) const {
@@ -102,17 +162,27 @@ Galaxy Factory::draw(int64_t index) const {
   g.ra = reg[0] + (reg[1] - reg[0]) * uniform(rng);
   g.dec = std::asin(s0 + (s1 - s0) * uniform(rng)) * 180 / M_PI;
   for (int attempt = 0; attempt < 100000; ++attempt) {
-    // Redshift from the comoving volume element, luminosity from a Schechter
-    // function (M* = -21.4, alpha = -1.1, SDSS r; Blanton et al. 2003), then
-    // the survey's magnitude limit decides.
+    // Redshift from the comoving volume element and luminosity from the
+    // Schechter function; the survey's magnitude limit then decides. Only
+    // luminosities that could pass (K-corrections stay above -1.5 mag) are
+    // proposed, with z accepted in proportion to the luminosity function's
+    // mass that could pass: the same distribution as drawing all and cutting.
     double z = 0.01 + (opt_.z_max - 0.01) * uniform(rng);
     if (uniform(rng) * dvdz_max_ > dvdz(z)) continue;
     double dl = luminosity_distance_mpc(z);
-    double m = -23.5 + 5.5 * uniform(rng);
-    double x = std::pow(10.0, -0.4 * (m + 21.4));
-    double phi = std::pow(x, -0.1) * std::exp(-x);  // alpha + 1 = -0.1
-    double phimax = std::pow(10.0, -0.4 * (-18.0 + 21.4) * -0.1) * 1.0;
-    if (uniform(rng) * phimax > phi) continue;
+    double m_faint = std::min(-18.0, opt_.r_mag_limit - 5 * std::log10(dl * 1e5) + 1.5);
+    if (m_faint <= lf_mag_.front()) continue;
+    auto cdf_at = [&](double mm) {
+      double x = (mm - lf_mag_.front()) / 0.005;
+      size_t j = std::min(static_cast<size_t>(x), lf_cdf_.size() - 2);
+      return lf_cdf_[j] + (x - j) * (lf_cdf_[j + 1] - lf_cdf_[j]);
+    };
+    double reach = cdf_at(m_faint);
+    if (uniform(rng) > reach) continue;
+    double target = uniform(rng) * reach;
+    size_t j = static_cast<size_t>(std::upper_bound(lf_cdf_.begin(), lf_cdf_.end(), target) - lf_cdf_.begin());
+    j = std::clamp<size_t>(j, 1, lf_cdf_.size() - 1);
+    double m = lf_mag_[j - 1] + 0.005 * (target - lf_cdf_[j - 1]) / std::max(lf_cdf_[j] - lf_cdf_[j - 1], 1e-300);
     g.z = z;
     g.abs_mag_r = m;
     // Bright galaxies are mostly red (the red fraction rises with luminosity).
@@ -132,14 +202,14 @@ Galaxy Factory::draw(int64_t index) const {
     g.scale = 1.0;
     Galaxy rest = g;
     rest.z = 0;
-    double m_unit = ab_magnitude(sdss_[2], [&](double l) { return f_lambda(rest, l); });
+    double m_unit = magnitude(rest, kSdss + 2);
     double d_ratio = kPc10Mpc / dl;
     g.scale = std::pow(10.0, -0.4 * (m - m_unit)) * d_ratio * d_ratio;
-    double r_obs = magnitude(g, decam_[1]);
+    double r_obs = magnitude(g, kDecam + 1);
     if (r_obs > opt_.r_mag_limit) continue;
     // Stellar mass from the colour-dependent mass-to-light ratio of Bell et
     // al. 2003 (SDSS g-r): log(M/L_r) = -0.306 + 1.097 (g-r), M_sun,r = 4.65.
-    double gr = ab_magnitude(sdss_[1], [&](double l) { return f_lambda(rest, l); }) - m_unit;
+    double gr = magnitude(rest, kSdss + 1) - m_unit;
     g.log_mstar = -0.4 * (m - 4.65) + (-0.306 + 1.097 * gr);
     // Sizes: disks and bulges follow mass-size relations (Shen et al. 2003), scatter 0.15 dex.
     double da = dl / std::pow(1 + z, 2) * 1e3;  // kpc

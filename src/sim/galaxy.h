@@ -42,9 +42,13 @@ class Factory {
   // Observed-frame f_lambda (erg/s/cm^2/A) of the continuum + lines; `bulge`/`disk` select components.
   double f_lambda(const Galaxy& g, double lambda_obs, bool bulge = true, bool disk = true, bool lines = true,
                   double lsf_sigma = 0.0) const;
-  double magnitude(const Galaxy& g, const Filter& f, bool bulge = true, bool disk = true) const;
-  const Filter& decam(int b) const { return decam_[b]; }
-  const Filter& sdss(int b) const { return sdss_[b]; }
+  // Filters by index: 0-2 DECam g r z, 3-7 SDSS u g r i z.
+  static constexpr int kDecam = 0, kSdss = 3, kFilters = 8;
+  // AB magnitude from per-template filter integrals tabulated in redshift (fast).
+  double magnitude(const Galaxy& g, int filter, bool bulge = true, bool disk = true) const;
+  // The same by direct integration of f_lambda over the curve (the reference).
+  double magnitude_exact(const Galaxy& g, int filter, bool bulge = true, bool disk = true) const;
+  const Filter& filter(int i) const { return filters_[i]; }
   const SimOptions& options() const { return opt_; }
 
  private:
@@ -52,11 +56,18 @@ class Factory {
   SimOptions opt_;
   std::vector<Sed> seds_;
   std::array<double, 6> norm_{};  // 1 / template value at 5500 A
-  std::array<Filter, 3> decam_;
-  std::array<Filter, 5> sdss_;
+  std::array<Filter, kFilters> filters_;
+  // table_[i][f][k]: int T_k(l / (1+z_i)) norm_k R_f(l) l dl on the z grid z_i = i * kDz.
+  static constexpr double kDz = 0.002;
+  std::vector<std::array<std::array<double, 6>, kFilters>> table_;
+  std::array<double, kFilters> ab_norm_{};  // int (c / l) f_AB R_f dl
+  std::vector<double> lf_mag_, lf_cdf_;  // Schechter luminosity function, cumulative from the bright end
   double dvdz_max_;     // envelope of the comoving volume element over [0.01, z_max]
 };
 
 std::mt19937_64 object_rng(uint64_t seed, int64_t index);
+
+// simulate_objects with a prepared factory (building one tabulates photometry).
+Table simulate_with(const Factory& fac, int64_t first, int64_t count);
 
 }  // namespace astrofm::sim

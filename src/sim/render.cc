@@ -23,6 +23,7 @@ std::vector<double> sersic_image(int size, double re_px, double n, double q, dou
   std::vector<double> img(static_cast<size_t>(size) * size, 0.0);
   re_px = std::max(re_px, 0.05);
   double b = sersic_b(n), c = std::cos(pa), s = std::sin(pa), cx = (size - 1) / 2.0 + dx, cy = (size - 1) / 2.0 + dy;
+  double inv_re2 = 1.0 / (re_px * re_px);
   double sum = 0;
   for (int y = 0; y < size; ++y)
     for (int x = 0; x < size; ++x) {
@@ -31,8 +32,10 @@ std::vector<double> sersic_image(int size, double re_px, double n, double q, dou
         for (int sx = 0; sx < kOversample; ++sx) {
           double px = x - 0.5 + (sx + 0.5) / kOversample - cx, py = y - 0.5 + (sy + 0.5) / kOversample - cy;
           double u = px * c + py * s, v = (-px * s + py * c) / q;
-          double r = std::sqrt(u * u + v * v) / re_px;
-          acc += std::exp(-b * (std::pow(r, 1.0 / n) - 1));
+          double r2 = (u * u + v * v) * inv_re2;
+          // r^(1/n) without pow for the two profiles used: n = 1 and n = 4.
+          double rn = n == 1.0 ? std::sqrt(r2) : n == 4.0 ? std::sqrt(std::sqrt(std::sqrt(r2))) : std::pow(r2, 0.5 / n);
+          acc += std::exp(-b * (rn - 1));
         }
       img[static_cast<size_t>(y) * size + x] = acc;
       sum += acc;
@@ -77,8 +80,12 @@ double lsf_sigma(double lambda) { return lambda / (2.355 * (2000.0 + 3000.0 * (l
 namespace astrofm {
 
 Table simulate_objects(const SimOptions& opt, int64_t first, int64_t count) {
+  return sim::simulate_with(sim::Factory(opt), first, count);
+}
+
+Table sim::simulate_with(const sim::Factory& fac, int64_t first, int64_t count) {
   using namespace sim;
-  Factory fac(opt);
+  const SimOptions& opt = fac.options();
   const int size = opt.image_size;
   if (opt.images && (size < 8 || size > 1024)) fail_usage("image size must be 8..1024 pixels, got {}", size);
   if (opt.spectra && !(opt.spectrum_step >= 0.1 && opt.spectrum_step <= 50))
@@ -111,12 +118,12 @@ Table simulate_objects(const SimOptions& opt, int64_t first, int64_t count) {
     ew[i] = g.ew_halpha;
     morph[i] = g.morphology;
     for (int k = 0; k < 6; ++k) weights[i * 6 + k] = g.weights[k];
-    for (int b = 0; b < 5; ++b) mag_sdss[i * 5 + b] = fac.magnitude(g, fac.sdss(b));
+    for (int b = 0; b < 5; ++b) mag_sdss[i * 5 + b] = fac.magnitude(g, Factory::kSdss + b);
     double bulge_flux[3], disk_flux[3];
     for (int b = 0; b < 3; ++b) {
       // Component fluxes through the same filter: colour gradients follow the SEDs.
-      double mb = g.bulge_fraction > 0 ? fac.magnitude(g, fac.decam(b), true, false) : INFINITY;
-      double md = g.bulge_fraction < 1 ? fac.magnitude(g, fac.decam(b), false, true) : INFINITY;
+      double mb = g.bulge_fraction > 0 ? fac.magnitude(g, Factory::kDecam + b, true, false) : INFINITY;
+      double md = g.bulge_fraction < 1 ? fac.magnitude(g, Factory::kDecam + b, false, true) : INFINITY;
       bulge_flux[b] = std::isfinite(mb) ? std::pow(10.0, -0.4 * (mb - 22.5)) : 0.0;
       disk_flux[b] = std::isfinite(md) ? std::pow(10.0, -0.4 * (md - 22.5)) : 0.0;
       double total = bulge_flux[b] + disk_flux[b];

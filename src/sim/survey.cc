@@ -35,7 +35,7 @@ nlohmann::json job_identity(const SimOptions& o) {
 int64_t simulate_survey(const std::string& out, const SimOptions& opt) {
   if (opt.objects <= 0) fail_usage("--objects must be positive, got {}", opt.objects);
   if (!opt.images && !opt.spectra) spdlog::warn("neither images nor spectra: writing the catalogue only");
-  sim::Factory check(opt);  // fails early on missing templates or bad options
+  sim::Factory factory(opt);  // fails early on missing templates or bad options
   DatasetWriter w(out, opt.config, opt.write);
   nlohmann::json id = job_identity(opt);
   int64_t next = 0;
@@ -61,7 +61,7 @@ int64_t simulate_survey(const std::string& out, const SimOptions& opt) {
       fail_input("interrupted after {} of {} objects; rerun the same command with --resume to continue", next, opt.objects);
     }
     int64_t n = std::min(chunk, opt.objects - next);
-    w.append(simulate_objects(opt, next, n));
+    w.append(sim::simulate_with(factory, next, n));
     next += n;
     since_checkpoint += n;
     bar.advance(n);
