@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the shipped sample: imports every real set in data/sample
-# into the MMU layout, simulates a small paired survey, cross-matches, and
-# validates the results. Output goes to out/demo (or $1).
+# The main job on the shipped sample (installs and builds first):
+#  1. imports every real set in data/sample into the MMU layout,
+#  2. simulates one patch of sky seen by two surveys (Legacy-Survey-like
+#     imaging, DESI-like spectroscopy) and cross-matches them into a paired set,
+#  3. validates every output and summarises the paired set.
+# Output goes to out/demo (or $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh >/dev/null
@@ -14,5 +17,9 @@ $A import images $S/galaxyzoo1_sdss/images --labels $S/galaxyzoo1_sdss/labels.cs
 $A import fits-cutout $S/legacysurvey_cutout_fixture/test_image.fits --size 144 --config legacysurvey --out "$OUT/legacysurvey"
 $A import desi $S/desi_spectra_fixtures/coadd-*.fits --out "$OUT/desi"
 $A import sdss $S/boss_spplate_fixture/spPlate-*.fits --out "$OUT/sdss"
-for d in boss galaxyzoo legacysurvey desi sdss; do $A validate "$OUT/$d"; done
-$A info "$OUT/desi"
+SIM="--objects 400 --seed 7 --region 150,152,1,3 --position-jitter 0.1"
+$A simulate $SIM --no-spectra --config legacysurvey_sim --out "$OUT/sim_imaging"
+$A simulate $SIM --no-images --config desi_sim --out "$OUT/sim_spectra"
+$A xmatch "$OUT/sim_imaging" "$OUT/sim_spectra" --radius 1 --config sim_paired --out "$OUT/sim_paired"
+for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired; do $A validate "$OUT/$d"; done
+$A info "$OUT/sim_paired"

@@ -45,6 +45,10 @@ struct SimOptions {
   double r_mag_limit = 21.0;    // DECam r, AB: the selection of the survey
   double z_max = 1.0;
   std::vector<double> region = {150, 190, 0, 30};  // ra0, ra1, dec0, dec1 (deg)
+  // Astrometric scatter (arcsec, per coordinate) added to the true position,
+  // drawn per config name: two surveys of the same seed see the same galaxies
+  // at slightly different positions, as real surveys do.
+  double position_jitter = 0.0;
   bool images = true;
   bool spectra = true;
   std::string config = "sim_paired";

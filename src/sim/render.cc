@@ -108,6 +108,12 @@ Table sim::simulate_with(const sim::Factory& fac, int64_t first, int64_t count) 
     ids[i] = fmt::format("sim{}-{:09d}", opt.seed, index);
     ra[i] = g.ra;
     dec[i] = g.dec;
+    if (opt.position_jitter > 0) {
+      auto jr = object_rng(opt.seed ^ std::hash<std::string>{}(opt.config), index);
+      std::normal_distribution<double> j(0, opt.position_jitter / 3600);
+      dec[i] = std::clamp(g.dec + j(jr), -90.0, 90.0);
+      ra[i] = std::fmod(g.ra + j(jr) / std::max(std::cos(g.dec * M_PI / 180), 1e-6) + 360.0, 360.0);
+    }
     z[i] = g.z;
     logm[i] = g.log_mstar;
     absr[i] = g.abs_mag_r;

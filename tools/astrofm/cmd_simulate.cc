@@ -20,6 +20,7 @@ void add_simulate_command(CLI::App& app) {
   c->add_option("--r-limit", o.r_mag_limit, "survey magnitude limit, DECam r (AB)")->capture_default_str();
   c->add_option("--z-max", o.z_max, "largest redshift")->capture_default_str();
   c->add_option("--region", o.region, "RA0,RA1,DEC0,DEC1 in degrees")->delimiter(',')->expected(4);
+  c->add_option("--position-jitter", o.position_jitter, "astrometric scatter in arcsec, per config name")->capture_default_str();
   c->add_option("--data-dir", o.data_dir, "folder with sed_templates/ and filters/ (default: the shipped sample)");
   c->add_option("--threads", o.threads, "worker threads (default: all cores)");
   c->add_flag("--no-images", no_images, "skip the image modality");
