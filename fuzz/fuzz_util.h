@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "astrofm/error.h"
 #include "astrofm/progress.h"
 
@@ -17,6 +19,7 @@ inline std::string scratch_dir() {
                     "/astrofm-fuzz-" + std::to_string(getpid());
     std::filesystem::create_directories(d);
     Progress::set_quiet(true);
+    spdlog::set_level(spdlog::level::off);
     return d;
   }();
   return dir;

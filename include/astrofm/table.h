@@ -84,7 +84,7 @@ Column make_column(std::string name, const std::vector<T>& values, std::vector<i
   if constexpr (std::is_same_v<T, bool>) {
     for (size_t i = 0; i < values.size(); ++i) c.data[i] = values[i] ? 1 : 0;
   } else {
-    std::memcpy(c.data.data(), values.data(), values.size() * sizeof(T));
+    if (!values.empty()) std::memcpy(c.data.data(), values.data(), values.size() * sizeof(T));
   }
   return c;
 }

@@ -109,7 +109,7 @@ void Column::append_rows(const Column& src, int64_t begin, int64_t count) {
     int64_t per = row_elems();
     std::copy(src.strings.begin() + begin * per, src.strings.begin() + (begin + count) * per,
               strings.begin() + old * per);
-  } else if (count > 0) {
+  } else if (count > 0 && row_bytes() > 0) {
     std::memcpy(data.data() + old * row_bytes(), src.data.data() + begin * row_bytes(), count * row_bytes());
   }
 }
@@ -122,7 +122,7 @@ Column Column::take(const std::vector<int64_t>& idx) const {
   for (size_t i = 0; i < idx.size(); ++i) {
     if (dtype == DType::String)
       std::copy(strings.begin() + idx[i] * per, strings.begin() + (idx[i] + 1) * per, out.strings.begin() + i * per);
-    else
+    else if (rb > 0)
       std::memcpy(out.data.data() + i * rb, data.data() + idx[i] * rb, rb);
   }
   return out;

@@ -144,7 +144,7 @@ DatasetWriter::DatasetWriter(const std::string& root, const std::string& config,
   st_->comp = h5::parse_compression(opt.compression);
   if (st_->comp == h5::Compression::Lzf && !h5::lzf_available())
     fail_input("LZF compression requested but the filter is not installed (apt-get install hdf5-plugin-lzf)");
-  st_->staging = std::make_unique<StagedDir>(root, opt.overwrite || opt.resume, opt.resume);
+  st_->staging = std::make_unique<StagedDir>(root, opt.overwrite, opt.resume);
   st_->config_dir = st_->staging->path() / config;
   st_->attrs["astrofm_version"] = ASTROFM_VERSION;
   if (st_->staging->resumed()) st_->load_progress();

@@ -13,6 +13,9 @@
 namespace astrofm {
 namespace {
 
+// 4096 x 4096: anything larger is a survey image, not a cutout.
+constexpr int64_t kMaxPixels = int64_t{1} << 24;
+
 struct JpegErr {
   jpeg_error_mgr mgr;
   jmp_buf jump;
@@ -53,7 +56,7 @@ Raster decode_jpeg(const unsigned char* data, size_t size, const std::string& na
   r.width = cinfo.output_width;
   r.height = cinfo.output_height;
   r.channels = cinfo.output_components;
-  if (static_cast<int64_t>(r.width) * r.height > (1 << 26)) {
+  if (static_cast<int64_t>(r.width) * r.height > kMaxPixels) {
     jpeg_destroy_decompress(&cinfo);
     fail_input("{}: image of {}x{} pixels is too large for a cutout", name, r.width, r.height);
   }
@@ -83,7 +86,7 @@ Raster decode_png(const unsigned char* data, size_t size, const std::string& nam
     fail_input("{}: corrupt PNG ({})", name, img.message);
   bool gray = (img.format & PNG_FORMAT_FLAG_COLOR) == 0;
   img.format = gray ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-  if (static_cast<int64_t>(img.width) * img.height > (1 << 26)) {
+  if (static_cast<int64_t>(img.width) * img.height > kMaxPixels) {
     png_image_free(&img);
     fail_input("{}: image of {}x{} pixels is too large for a cutout", name, img.width, img.height);
   }

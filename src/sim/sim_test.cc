@@ -159,6 +159,7 @@ TEST(Sim, SurveyStreamsResumesAndValidates) {
   EXPECT_EQ(simulate_survey(tmp.path("s2"), r), 300);  // nothing to resume: starts fresh
   EXPECT_EQ(Dataset::open(tmp.path("s2")).rows(), 300);
   EXPECT_THROW(simulate_survey(tmp.path("s"), o), InputError);  // exists
+  EXPECT_THROW(simulate_survey(tmp.path("s"), r), InputError);  // exists, nothing to resume
 }
 
 TEST(Sim, BadOptions) {
