@@ -134,7 +134,7 @@ struct DatasetReader::State {
   size_t pos = 0;            // into todo
   int64_t row = 0;           // next row in the current partition
   std::optional<h5::File> file;
-  std::vector<std::string> columns;
+  std::vector<h5::ColumnReader> readers;  // one per selected column of the open file
 };
 
 DatasetReader::DatasetReader(const Dataset& ds, ReadOptions opt) : st_(std::make_unique<State>()) {
@@ -168,6 +168,7 @@ bool DatasetReader::next(Table& batch) {
   while (s.pos < s.todo.size()) {
     const PartitionInfo& part = s.ds.partitions()[s.todo[s.pos]];
     if (s.row >= part.rows) {
+      s.readers.clear();
       s.file.reset();
       s.row = 0;
       ++s.pos;
@@ -175,17 +176,23 @@ bool DatasetReader::next(Table& batch) {
     }
     if (!s.file) {
       s.file = h5::File::open(part.path);
-      s.columns = s.opt.columns.empty() ? s.file->dataset_names() : s.opt.columns;
-      for (const auto& c : s.columns)
+      auto names = s.opt.columns.empty() ? s.file->dataset_names() : s.opt.columns;
+      for (const auto& c : names) {
         if (!s.file->has(c)) fail_input("{}: no column '{}'", part.path, c);
+        s.readers.emplace_back(*s.file, c);
+        if (s.readers.back().info().rows() < part.rows)
+          fail_input("{}: column '{}' has fewer rows than object_id", part.path, c);
+      }
     }
     int64_t n = std::min(s.opt.batch_rows, part.rows - s.row);
-    batch.clear();
-    for (const auto& c : s.columns) {
-      Column col = s.file->read(c, s.row, n);
-      if (col.rows != n) fail_input("{}: column '{}' has fewer rows than object_id", part.path, c);
-      batch.add(std::move(col));
+    // Reuse the previous batch's buffers when it holds the same columns.
+    bool reuse = batch.columns().size() == s.readers.size();
+    for (size_t i = 0; reuse && i < s.readers.size(); ++i) reuse = batch.columns()[i].name == s.readers[i].info().name;
+    if (!reuse) {
+      batch.clear();
+      for (auto& r : s.readers) batch.add(Column(r.info().name, r.info().dtype, r.info().row_shape(), 0));
     }
+    for (size_t i = 0; i < s.readers.size(); ++i) s.readers[i].read(s.row, n, batch.columns()[i]);
     last_start_ = s.row;
     s.row += n;
     return true;

@@ -216,18 +216,52 @@ DatasetInfo File::info(const std::string& name) const {
 }
 
 Column File::read(const std::string& name, int64_t start, int64_t count) const {
-  DatasetInfo di = info(name);
-  std::string where = path_ + ":" + name;
-  if (!di.supported) fail_input("{}: unsupported dtype {}", where, di.type_desc);
-  if (di.dims.empty()) fail_input("{}: scalar dataset, expected one row per object", where);
-  Column col(name, di.dtype, di.row_shape(), count);
-  if (count == 0) return col;
+  Column col;
+  ColumnReader(*this, name).read(start, count, col);
+  return col;
+}
+
+ColumnReader::ColumnReader(const File& file, const std::string& name)
+    : info_(file.info(name)), where_(file.path() + ":" + name) {
+  if (!info_.supported) fail_input("{}: unsupported dtype {}", where_, info_.type_desc);
+  if (info_.dims.empty()) fail_input("{}: scalar dataset, expected one row per object", where_);
   hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-  // A 32 MB chunk cache keeps row-slab reads of image chunks from re-decompressing.
-  H5Pset_chunk_cache(dapl, 12421, 32 << 20, 1.0);
-  Handle ds = owned(H5Dopen2(id(), name.c_str(), dapl), H5Dclose);
+  // Uncompressed chunks are read straight into the caller's buffer when the
+  // cache cannot hold them, which saves a copy: no cache. Compressed chunks
+  // need a cache of two chunks, so that one straddling two batches is
+  // decompressed once (the reader keeps this dataset open across batches).
+  size_t cache = 0;
+  if (!info_.filters.empty()) {
+    Handle probe = owned(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    Handle dcpl = owned(H5Dget_create_plist(probe.get()), H5Pclose);
+    std::vector<hsize_t> chunk(info_.dims.size(), 1);
+    size_t elem = info_.dtype == DType::String ? std::max<size_t>(info_.string_width, 8) : dtype_size(info_.dtype);
+    if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED && !chunk.empty())
+      H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    size_t chunk_bytes = elem;
+    for (auto c : chunk) chunk_bytes *= c;
+    cache = std::max<size_t>(2 * chunk_bytes + 4096, 1 << 20);
+  }
+  H5Pset_chunk_cache(dapl, 521, cache, 1.0);
+  ds_ = owned(H5Dopen2(file.id(), name.c_str(), dapl), H5Dclose);
   H5Pclose(dapl);
-  Handle fspace = row_selection(ds.get(), where, start, count);
+  if (!ds_.valid()) fail_input("{}: cannot open dataset (corrupt file?)", where_);
+}
+
+void ColumnReader::read(int64_t start, int64_t count, Column& col) {
+  const DatasetInfo& di = info_;
+  const std::string& where = where_;
+  // Reuse the caller's buffer when the layout matches: no reallocation, no page faults.
+  if (col.name != di.name || col.dtype != di.dtype || col.shape != di.row_shape()) col = Column(di.name, di.dtype, di.row_shape(), 0);
+  if (col.rows != count) {
+    col.rows = count;
+    if (di.dtype == DType::String)
+      col.strings.resize(count * col.row_elems());
+    else
+      col.data.resize(count * col.row_bytes());
+  }
+  if (count == 0) return;
+  Handle fspace = row_selection(ds_.get(), where, start, count);
   std::vector<hsize_t> mdims(di.dims.begin(), di.dims.end());
   mdims[0] = count;
   Handle mspace = owned(H5Screate_simple(static_cast<int>(mdims.size()), mdims.data(), nullptr), H5Sclose);
@@ -237,10 +271,10 @@ Column File::read(const std::string& name, int64_t start, int64_t count) const {
     if (di.vlen_string) {
       Handle mt = owned(H5Tcopy(H5T_C_S1), H5Tclose);
       H5Tset_size(mt.get(), H5T_VARIABLE);
-      Handle ft = owned(H5Dget_type(ds.get()), H5Tclose);
+      Handle ft = owned(H5Dget_type(ds_.get()), H5Tclose);
       H5Tset_cset(mt.get(), H5Tget_cset(ft.get()));
       std::vector<char*> ptrs(n, nullptr);
-      st = H5Dread(ds.get(), mt.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data());
+      st = H5Dread(ds_.get(), mt.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data());
       if (st >= 0) {
         for (int64_t i = 0; i < n; ++i) col.strings[i] = ptrs[i] ? ptrs[i] : "";
         H5Dvlen_reclaim(mt.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
@@ -248,7 +282,7 @@ Column File::read(const std::string& name, int64_t start, int64_t count) const {
     } else {
       Handle mt = fixed_string_type(di.string_width);
       std::vector<char> buf(n * di.string_width);
-      st = H5Dread(ds.get(), mt.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data());
+      st = H5Dread(ds_.get(), mt.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data());
       for (int64_t i = 0; st >= 0 && i < n; ++i) {
         const char* p = buf.data() + i * di.string_width;
         col.strings[i].assign(p, strnlen(p, di.string_width));
@@ -256,9 +290,9 @@ Column File::read(const std::string& name, int64_t start, int64_t count) const {
     }
   } else if (di.dtype == DType::Bool) {
     Handle mt = bool_type();
-    st = H5Dread(ds.get(), mt.get(), mspace.get(), fspace.get(), H5P_DEFAULT, col.data.data());
+    st = H5Dread(ds_.get(), mt.get(), mspace.get(), fspace.get(), H5P_DEFAULT, col.data.data());
   } else {
-    st = H5Dread(ds.get(), native_type(di.dtype), mspace.get(), fspace.get(), H5P_DEFAULT, col.data.data());
+    st = H5Dread(ds_.get(), native_type(di.dtype), mspace.get(), fspace.get(), H5P_DEFAULT, col.data.data());
   }
   if (st < 0) {
     bool lzf = std::find(di.filters.begin(), di.filters.end(), "lzf") != di.filters.end();
@@ -266,7 +300,6 @@ Column File::read(const std::string& name, int64_t start, int64_t count) const {
       fail_input("{}: compressed with LZF but the LZF filter is not installed (apt-get install hdf5-plugin-lzf)", where);
     fail_input("{}: read of rows [{}, {}) failed (truncated or corrupt file)", where, start, start + count);
   }
-  return col;
 }
 
 Column File::read_all(const std::string& name) const { return read(name, 0, info(name).rows()); }

@@ -83,6 +83,20 @@ class File {
   std::string path_;
 };
 
+// One dataset opened for repeated row-slab reads: keeps its chunk cache warm
+// between batches and reads into the caller's column, reusing its buffer.
+class ColumnReader {
+ public:
+  ColumnReader(const File& file, const std::string& name);
+  const DatasetInfo& info() const { return info_; }
+  void read(int64_t start, int64_t count, Column& out);
+
+ private:
+  Handle ds_;
+  DatasetInfo info_;
+  std::string where_;
+};
+
 enum class Compression { None, Gzip, Lzf };
 Compression parse_compression(const std::string& s);
 
