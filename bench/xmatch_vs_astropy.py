@@ -7,6 +7,7 @@ Prints both timings, both pair counts and the ratio. Run from the repository
 root after ./scripts/build.sh.
 """
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,7 @@ idx, sep, _ = ca.match_to_catalog_sky(cb)
 pairs = int((sep.arcsec <= radius).sum())
 t_astropy = time.perf_counter() - t0
 
-print(json.dumps({"n": n, "radius_arcsec": radius, "astrofm_seconds": ours["seconds"], "astrofm_pairs": ours["pairs"],
+print(json.dumps({"n": n, "radius_arcsec": radius, "astrofm_threads": os.cpu_count(), "astropy_threads": 1,
+                  "astrofm_seconds": ours["seconds"], "astrofm_pairs": ours["pairs"],
                   "astropy_seconds": t_astropy, "astropy_pairs": pairs,
                   "speedup": t_astropy / ours["seconds"]}, indent=1))

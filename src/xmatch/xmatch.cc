@@ -4,11 +4,9 @@
 #include <cmath>
 #include <set>
 #include <thread>
-#include <unordered_map>
 
 #include <healpix_cxx/healpix_base.h>
 #include <healpix_cxx/pointing.h>
-#include <healpix_cxx/rangeset.h>
 
 #include "astrofm/progress.h"
 #include "astrofm/sky.h"
@@ -18,31 +16,49 @@ namespace {
 
 constexpr double kDeg = M_PI / 180.0;
 
-// Catalogue B bucketed by HEALPix pixel at a scale comparable to the radius.
+// Catalogue B bucketed by HEALPix pixel at a scale comparable to the radius:
+// objects sorted by pixel (with their unit vectors stored in that order, for
+// locality), the distinct pixels with their ranges, and a bitmap of occupied
+// pixels that answers most (empty) lookups with one memory access.
 struct PixelIndex {
   T_Healpix_Base<int64> base;
-  std::vector<int64_t> order;  // B indices sorted by pixel
-  std::unordered_map<int64_t, std::pair<int64_t, int64_t>> ranges;  // pixel -> [begin, end) in order
-  std::vector<sky::Vec3> vec;
+  std::vector<int64_t> order;   // B index of the k-th object in pixel order
+  std::vector<sky::Vec3> vec;   // unit vectors, in pixel order
+  std::vector<int64_t> pixels;  // distinct occupied pixels, ascending
+  std::vector<int64_t> start;   // range of pixels[i] in order: [start[i], start[i+1])
+  std::vector<uint64_t> bits;
+  static constexpr int64_t kBitMask = (int64_t{1} << 27) - 1;
 
   PixelIndex(const std::vector<double>& ra, const std::vector<double>& dec, int nside)
-      : base(nside, NEST, SET_NSIDE) {
-    size_t n = ra.size();
-    std::vector<int64_t> pix(n, -1);
-    vec.resize(n);
-    for (size_t i = 0; i < n; ++i) {
+      : base(nside, NEST, SET_NSIDE), bits((kBitMask + 1) / 64, 0) {
+    std::vector<std::pair<int64_t, int64_t>> keyed;
+    keyed.reserve(ra.size());
+    for (size_t i = 0; i < ra.size(); ++i) {
       if (!std::isfinite(ra[i]) || !std::isfinite(dec[i])) continue;
-      vec[i] = sky::to_vec(ra[i], dec[i]);
-      pix[i] = base.vec2pix(vec3(vec[i].x, vec[i].y, vec[i].z));
-      order.push_back(static_cast<int64_t>(i));
+      sky::Vec3 v = sky::to_vec(ra[i], dec[i]);
+      keyed.push_back({base.vec2pix(vec3(v.x, v.y, v.z)), static_cast<int64_t>(i)});
     }
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return pix[a] < pix[b]; });
-    for (size_t k = 0; k < order.size();) {
-      size_t e = k;
-      while (e < order.size() && pix[order[e]] == pix[order[k]]) ++e;
-      ranges[pix[order[k]]] = {static_cast<int64_t>(k), static_cast<int64_t>(e)};
-      k = e;
+    std::sort(keyed.begin(), keyed.end());
+    for (size_t k = 0; k < keyed.size(); ++k) {
+      auto [p, i] = keyed[k];
+      order.push_back(i);
+      vec.push_back(sky::to_vec(ra[i], dec[i]));
+      if (pixels.empty() || pixels.back() != p) {
+        pixels.push_back(p);
+        start.push_back(static_cast<int64_t>(k));
+        bits[(p & kBitMask) >> 6] |= uint64_t{1} << (p & 63);
+      }
     }
+    start.push_back(static_cast<int64_t>(keyed.size()));
+  }
+
+  // [begin, end) in `order` of pixel p; empty when unoccupied.
+  std::pair<int64_t, int64_t> range(int64_t p) const {
+    if (!((bits[(p & kBitMask) >> 6] >> (p & 63)) & 1)) return {0, 0};
+    auto it = std::lower_bound(pixels.begin(), pixels.end(), p);
+    if (it == pixels.end() || *it != p) return {0, 0};
+    size_t i = static_cast<size_t>(it - pixels.begin());
+    return {start[i], start[i + 1]};
   }
 };
 
@@ -53,34 +69,40 @@ std::vector<int64_t> match_nearest(const std::vector<double>& ra_a, const std::v
                                    double radius_deg, std::vector<double>* sep_deg) {
   if (!(radius_deg > 0) || radius_deg > 10) fail_usage("match radius must be in (0, 36000] arcsec, got {} arcsec", radius_deg * 3600);
   if (ra_a.size() != dec_a.size() || ra_b.size() != dec_b.size()) fail_input("ra and dec arrays differ in length");
-  int nside = sky::nside_for_scale(radius_deg, 1 << 13);
+  // Pixels at least 8 radii across: every neighbour within the radius then lies
+  // in the object's own pixel or one of its 8 neighbours (HEALPix pixels are
+  // never more than ~2x anisotropic), a cheaper query than a disc search.
+  int nside = 1;
+  while (nside < (1 << 20) && std::sqrt(4 * M_PI / (12.0 * (2.0 * nside) * (2.0 * nside))) >= 8 * radius_deg * kDeg)
+    nside *= 2;
   PixelIndex idx(ra_b, dec_b, nside);
   size_t n = ra_a.size();
   std::vector<int64_t> out(n, -1);
   if (sep_deg) sep_deg->assign(n, NAN);
   double max_chord = sky::chord_for_angle_deg(radius_deg);
   auto work = [&](size_t lo, size_t hi) {
-    rangeset<int64> cand;
+    fix_arr<int64, 8> nb;
     for (size_t i = lo; i < hi; ++i) {
       if (!std::isfinite(ra_a[i]) || !std::isfinite(dec_a[i])) continue;
       sky::Vec3 v = sky::to_vec(ra_a[i], dec_a[i]);
-      idx.base.query_disc_inclusive(pointing(vec3(v.x, v.y, v.z)), radius_deg * kDeg, cand, 4);
-      double best = max_chord * max_chord;
+      int64 own = idx.base.vec2pix(vec3(v.x, v.y, v.z));
+      idx.base.neighbors(own, nb);
+      double best = max_chord * max_chord * (1 + 1e-12);
       int64_t best_j = -1;
-      for (tsize r = 0; r < cand.nranges(); ++r)
-        for (int64 p = cand.ivbegin(r); p < cand.ivend(r); ++p) {
-          auto it = idx.ranges.find(p);
-          if (it == idx.ranges.end()) continue;
-          for (int64_t k = it->second.first; k < it->second.second; ++k) {
-            int64_t j = idx.order[k];
-            const sky::Vec3& w = idx.vec[j];
-            double dx = v.x - w.x, dy = v.y - w.y, dz = v.z - w.z, d2 = dx * dx + dy * dy + dz * dz;
-            if (d2 < best || (d2 == best && best_j >= 0 && j < best_j)) {
-              best = d2;
-              best_j = j;
-            }
+      for (int q = -1; q < 8; ++q) {
+        int64 p = q < 0 ? own : nb[q];
+        if (p < 0) continue;
+        auto [kb, ke] = idx.range(p);
+        for (int64_t k = kb; k < ke; ++k) {
+          int64_t j = idx.order[k];
+          const sky::Vec3& w = idx.vec[k];
+          double dx = v.x - w.x, dy = v.y - w.y, dz = v.z - w.z, d2 = dx * dx + dy * dy + dz * dz;
+          if (d2 < best || (d2 == best && best_j >= 0 && j < best_j)) {
+            best = d2;
+            best_j = j;
           }
         }
+      }
       if (best_j < 0) continue;
       // Confirm with the exact great-circle separation (the chord test is a prefilter).
       double sep = sky::separation_deg(ra_a[i], dec_a[i], ra_b[best_j], dec_b[best_j]);

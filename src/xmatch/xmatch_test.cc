@@ -107,6 +107,28 @@ TEST(Xmatch, SamePairsAsAstropyMatchToCatalogSky) {
   }
 }
 
+TEST(Xmatch, SamePairsAsAstropyAtThePole) {
+  ASTROFM_REQUIRE_PYTHON("astropy numpy");
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> u(0, 1);
+  Cat a, b;
+  for (int i = 0; i < 20000; ++i) {
+    a.ra.push_back(360 * u(rng));
+    a.dec.push_back(90 - 0.05 * u(rng));  // a dense cap of radius 3 arcmin
+    b.ra.push_back(360 * u(rng));
+    b.dec.push_back(90 - 0.05 * u(rng));
+  }
+  auto want = astropy_matches(a, b, 1.0);
+  auto got = match_nearest(a.ra, a.dec, b.ra, b.dec, 1.0 / 3600);
+  int64_t diff = 0, pairs = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    diff += got[i] != want[i];
+    pairs += got[i] >= 0;
+  }
+  EXPECT_EQ(diff, 0);
+  EXPECT_GT(pairs, 1000);
+}
+
 Table to_table(const Cat& c, const std::string& prefix, bool with_z) {
   Table t;
   std::vector<std::string> ids;
