@@ -8,7 +8,7 @@ PKGS=(
   libhealpix-cxx-dev libcfitsio-dev libjpeg-dev libpng-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-numpy python3-h5py python3-astropy python3-healpy python3-matplotlib
+  python3-numpy python3-h5py python3-astropy python3-healpy python3-matplotlib python3-pil
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -118,8 +118,8 @@ struct WriteOptions {
   bool overwrite = false;       // replace an existing output on commit
   bool resume = false;          // continue an interrupted write (see DatasetWriter::resume_state)
   size_t string_width = 24;     // minimum fixed width of string columns
-  size_t max_open_files = 64;   // partition files kept open at once
-  size_t buffer_bytes = 256 << 20;  // rows buffered across partitions before flushing
+  size_t max_open_files = 16;   // partition files kept open at once (each holds HDF5 chunk caches)
+  size_t buffer_bytes = 128 << 20;  // rows buffered across partitions before flushing
 };
 
 // Writes `<root>/<config>/healpix=N/001-of-001.hdf5` for every partition the
