@@ -104,13 +104,21 @@ double Factory::rest_continuum(const Galaxy& g, double l, bool bulge, bool disk)
   return f;
 }
 
+double Factory::line_continuum(const Galaxy& g) const {
+  // The Kinney starburst templates carry their own emission lines; lines are
+  // added to the CWW disk templates (Sbc, Scd, Im) only, never twice.
+  double f = 0;
+  for (size_t k = 1; k <= 3; ++k) f += g.weights[k] * norm_[k] * seds_[k].at(6564.6);
+  return f;
+}
+
 double Factory::f_lambda(const Galaxy& g, double lambda_obs, bool bulge, bool disk, bool lines, double lsf) const {
   double lr = lambda_obs / (1 + g.z);
   double f = rest_continuum(g, lr, bulge, disk);
   if (lines && disk && g.ew_halpha > 0) {
     // Line flux = EW x the disk continuum at H-alpha (rest frame); Gaussian
     // profile of 100 km/s intrinsic dispersion, broadened by the instrument.
-    double cont_ha = rest_continuum(g, 6564.6, false, true);
+    double cont_ha = line_continuum(g);
     for (const Line& ln : kLines) {
       double flux = g.ew_halpha * ln.ratio * cont_ha;
       double sig = std::hypot(ln.lambda * 100.0 / 299792.458, lsf / (1 + g.z));
@@ -138,7 +146,7 @@ double Factory::magnitude(const Galaxy& g, int f, bool bulge, bool disk) const {
   if (disk && g.ew_halpha > 0) {
     // A line narrower than the curve's features: its flux times R(l) l at the observed wavelength.
     const Filter& fl = filters_[f];
-    double cont_ha = rest_continuum(g, 6564.6, false, true);
+    double cont_ha = line_continuum(g);
     for (const Line& ln : kLines) {
       double lo = ln.lambda * (1 + g.z);
       if (lo <= fl.wave.front() || lo >= fl.wave.back()) continue;

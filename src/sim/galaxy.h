@@ -53,6 +53,7 @@ class Factory {
 
  private:
   double rest_continuum(const Galaxy& g, double lambda_rest, bool bulge, bool disk) const;
+  double line_continuum(const Galaxy& g) const;  // the continuum emission-line EWs refer to
   SimOptions opt_;
   std::vector<Sed> seds_;
   std::array<double, 6> norm_{};  // 1 / template value at 5500 A
