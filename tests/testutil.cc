@@ -73,6 +73,15 @@ std::string run_python(const std::string& script, const std::string& args) {
   return r.out;
 }
 
+std::string read_source_abs(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string read_source(const std::string& rel) { return read_source_abs(std::string(ASTROFM_SOURCE_DIR) + "/" + rel); }
+
 CliResult run_cli(const std::string& args) { return run_shell(std::string(ASTROFM_BIN) + " -q " + args); }
 
 }  // namespace astrofm::test

@@ -31,6 +31,10 @@ bool python_has(const std::string& modules);
 // Runs a script with /usr/bin/python3 (argv[1..] = args); returns stdout, fails the test on error.
 std::string run_python(const std::string& script, const std::string& args = "");
 
+// A file of the source tree (relative to the repository root), or any file.
+std::string read_source(const std::string& rel);
+std::string read_source_abs(const std::string& path);
+
 struct CliResult {
   int rc;
   std::string out;  // stdout and stderr together

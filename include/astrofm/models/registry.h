@@ -1,0 +1,43 @@
+#pragma once
+// Architectures as a table (llama.cpp style): each name maps to a builder
+// from the JSON config stored in the model file. Loading and saving model
+// files, and PyTorch checkpoint conversion, go through here.
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "astrofm/model_file.h"
+
+namespace astrofm::models {
+
+struct LoadedModel {
+  std::string architecture;  // "astroclip" | "vit" | "specformer"
+  nlohmann::json meta;       // the whole model-file header
+  std::shared_ptr<torch::nn::Module> module;
+};
+
+// Builds an untrained module of `architecture` from its config.
+std::shared_ptr<torch::nn::Module> build_model(const std::string& architecture, const nlohmann::json& config);
+std::vector<std::string> architectures();
+
+// Copies tensors into the module's parameters and buffers by name. Throws
+// InputError naming the tensor on a missing name or a shape mismatch;
+// unexpected extra names are an error too when strict.
+void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>& state, const std::string& where,
+                bool strict = true);
+std::map<std::string, torch::Tensor> state_of(torch::nn::Module& m);
+
+LoadedModel load_model(const std::string& path, torch::Device device = torch::kCPU);
+// meta must hold "architecture" and "config"; tensors are taken from the module.
+void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::json& meta);
+
+// A PyTorch checkpoint (torch.save of a state_dict, or a Lightning checkpoint
+// with "state_dict" and "hyper_parameters") converted to an astrofm model file.
+// kind: "astroclip" | "specformer" | "astrodino". Returns the model file's meta.
+nlohmann::json convert_checkpoint(const std::string& checkpoint, const std::string& kind, const std::string& out,
+                                  const nlohmann::json& overrides = {});
+
+}  // namespace astrofm::models

@@ -1,0 +1,135 @@
+// Parity with an independent PyTorch reference (Debian's python3-torch) of the
+// same architectures, random weights, AstroCLIP parameter names; and the
+// model file's guards.
+#include <fstream>
+
+#include "astrofm/error.h"
+#include "astrofm/models/astroclip.h"
+#include "astrofm/models/preprocess.h"
+#include "astrofm/models/registry.h"
+#include "testutil.h"
+
+namespace astrofm::models {
+namespace {
+
+torch::Tensor load_bin(const std::string& path, const std::vector<int64_t>& shape) {
+  std::ifstream in(path, std::ios::binary);
+  auto t = torch::empty(shape, torch::kFloat32);
+  in.read(reinterpret_cast<char*>(t.data_ptr<float>()), t.numel() * 4);
+  EXPECT_TRUE(in.good()) << path;
+  return t;
+}
+
+double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  EXPECT_EQ(a.sizes(), b.sizes());
+  return (a - b).abs().max().item<double>();
+}
+
+class Parity : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!test::python_has("torch")) return;
+    dir_ = new test::TempDir();
+    test::run_python(test::read_source("tests/python/astroclip_reference.py"), dir_->path());
+    manifest_ = nlohmann::json::parse(std::ifstream(dir_->path("manifest.json")));
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  void SetUp() override { ASTROFM_REQUIRE_PYTHON("torch"); }
+  torch::Tensor out(const std::string& k) { return load_bin(dir_->path(k + ".bin"), manifest_["outputs"][k]); }
+  torch::Tensor in(const std::string& k) { return load_bin(dir_->path(k + ".bin"), manifest_["inputs"][k]); }
+  static test::TempDir* dir_;
+  static nlohmann::json manifest_;
+};
+test::TempDir* Parity::dir_ = nullptr;
+nlohmann::json Parity::manifest_;
+
+TEST_F(Parity, PreprocessingMatchesAstroClip) {
+  EXPECT_LT(max_diff(astroclip_image_input(in("flux"), 24), out("image_input")), 1e-6);
+  SpecFormerConfig c;
+  EXPECT_LT(max_diff(specformer_preprocess(in("spectra"), c), out("spectrum_tokens")), 1e-5);
+}
+
+TEST_F(Parity, AstroClipEmbeddingsFromALightningCheckpoint) {
+  std::string model = dir_->path("astroclip.afm");
+  auto meta = convert_checkpoint(dir_->path("astroclip.ckpt"), "astroclip", model);
+  EXPECT_EQ(meta["config"]["image"]["num_heads"], 4);
+  auto lm = load_model(model);
+  auto clip = std::dynamic_pointer_cast<AstroClipImpl>(lm.module);
+  ASSERT_TRUE(clip);
+  torch::NoGradGuard ng;
+  auto img = clip->image_encoder->forward(out("image_input"));
+  auto spec = clip->spectrum_encoder->forward(out("spectrum_tokens"));
+  EXPECT_LT(max_diff(img, out("image_embedding")), 1e-5);
+  EXPECT_LT(max_diff(spec, out("spectrum_embedding")), 1e-5);
+}
+
+TEST_F(Parity, SpecFormerFromAPlainStateDict) {
+  std::string model = dir_->path("specformer.afm");
+  convert_checkpoint(dir_->path("specformer.pt"), "specformer", model, {{"num_heads", 3}});
+  auto lm = load_model(model);
+  auto sf = std::dynamic_pointer_cast<SpecFormerImpl>(lm.module);
+  ASSERT_TRUE(sf);
+  torch::NoGradGuard ng;
+  EXPECT_LT(max_diff(sf->forward_tokens(out("spectrum_tokens")), out("specformer_tokens")), 1e-5);
+}
+
+TEST_F(Parity, AstroDinoBackboneWithChunkedBlocks) {
+  std::string model = dir_->path("dino.afm");
+  convert_checkpoint(dir_->path("astrodino.ckpt"), "astrodino", model, {{"num_heads", 4}});
+  auto lm = load_model(model);
+  auto vit = std::dynamic_pointer_cast<ViTImpl>(lm.module);
+  ASSERT_TRUE(vit);
+  torch::NoGradGuard ng;
+  EXPECT_LT(max_diff(vit->forward(out("image_input")), out("vit_cls")), 1e-5);
+}
+
+TEST_F(Parity, WrongKindIsAClearError) {
+  try {
+    convert_checkpoint(dir_->path("specformer.pt"), "astroclip", dir_->path("x.afm"));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("image_encoder"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ModelFile, RoundTripAndCorruption) {
+  test::TempDir tmp;
+  ViTConfig c;
+  c.img_size = 16;
+  c.patch_size = 8;
+  c.embed_dim = 16;
+  c.depth = 1;
+  c.num_heads = 2;
+  ViT vit(c);
+  std::string path = tmp.path("m.afm");
+  save_model(path, *vit, {{"architecture", "vit"}, {"config", c.to_json()}, {"name", "tiny"}});
+  auto meta = ModelFile::read_meta(path);
+  EXPECT_EQ(meta["name"], "tiny");
+  auto lm = load_model(path);
+  auto x = torch::rand({2, 3, 16, 16});
+  torch::NoGradGuard ng;
+  vit->eval();
+  EXPECT_LT(max_diff(std::dynamic_pointer_cast<ViTImpl>(lm.module)->forward(x), vit->forward(x)), 1e-7);
+  // A flipped byte in the weights fails the checksum.
+  std::string bytes = test::read_source_abs(path);
+  bytes[bytes.size() - 10] ^= 0x55;
+  std::ofstream(tmp.path("bad.afm"), std::ios::binary) << bytes;
+  EXPECT_THROW(ModelFile::read(tmp.path("bad.afm")), InputError);
+  std::ofstream(tmp.path("short.afm"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  EXPECT_THROW(ModelFile::read(tmp.path("short.afm")), InputError);
+  std::ofstream(tmp.path("junk.afm"), std::ios::binary) << "not a model";
+  EXPECT_THROW(ModelFile::read(tmp.path("junk.afm")), InputError);
+  // A config that does not match the weights.
+  auto mf = ModelFile::read(path);
+  mf.meta["config"]["embed_dim"] = 32;
+  mf.write(tmp.path("mismatch.afm"));
+  try {
+    load_model(tmp.path("mismatch.afm"));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace astrofm::models

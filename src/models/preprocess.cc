@@ -1,0 +1,32 @@
+#include "astrofm/models/preprocess.h"
+
+#include <cmath>
+
+namespace astrofm::models {
+
+torch::Tensor legacysurvey_rgb(const torch::Tensor& flux, const RgbStretch& s) {
+  TORCH_CHECK(flux.dim() == 4 && flux.size(1) == 3, "expected [B, 3 (g, r, z), H, W] flux, got ", flux.sizes());
+  auto x = flux.to(torch::kFloat32);
+  auto g = x.select(1, 0) * s.scale_g + s.offset;
+  auto r = x.select(1, 1) * s.scale_r + s.offset;
+  auto z = x.select(1, 2) * s.scale_z + s.offset;
+  auto I = (g.clamp_min(0) + r.clamp_min(0) + z.clamp_min(0)) / 3.0;
+  auto fI = torch::asinh(s.q * I) / std::sqrt(s.q);
+  I = I + (I == 0).to(torch::kFloat32) * 1e-6;
+  auto k = fI / I;
+  return torch::stack({z * k, r * k, g * k}, 1).clamp(0.0, 1.0);
+}
+
+torch::Tensor center_crop(const torch::Tensor& images, int64_t size) {
+  int64_t H = images.size(-2), W = images.size(-1);
+  TORCH_CHECK(H >= size && W >= size, "cannot crop ", H, "x", W, " images to ", size);
+  // torchvision's CenterCrop rounds the offset half-up.
+  int64_t top = static_cast<int64_t>(std::lround((H - size) / 2.0)), left = static_cast<int64_t>(std::lround((W - size) / 2.0));
+  return images.slice(-2, top, top + size).slice(-1, left, left + size);
+}
+
+torch::Tensor astroclip_image_input(const torch::Tensor& flux, int64_t crop, const RgbStretch& s) {
+  return center_crop(legacysurvey_rgb(flux, s).transpose(-2, -1), crop).contiguous();
+}
+
+}  // namespace astrofm::models
