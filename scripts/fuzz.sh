@@ -7,7 +7,7 @@ SECS=${1:-20}
 command -v clang++ >/dev/null || { echo "fuzz: clang++ missing, skipped"; exit 0; }
 if [ ! -f build-fuzz/CMakeCache.txt ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DASTROFM_BUILD_FUZZ=ON -DASTROFM_BUILD_TESTS=OFF -DASTROFM_BUILD_BENCH=OFF >/dev/null
+    -DASTROFM_BUILD_FUZZ=ON -DASTROFM_BUILD_TESTS=OFF -DASTROFM_BUILD_BENCH=OFF -DASTROFM_WITH_TORCH=OFF >/dev/null
 fi
 cmake --build build-fuzz -j "$(nproc)" --target astrofm_fuzzers >/dev/null
 for h in build-fuzz/fuzz/fuzz_*; do

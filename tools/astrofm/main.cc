@@ -1,6 +1,9 @@
 // astrofm: one command-line tool, one subcommand per job.
 // Exit codes: 0 ok, 1 bad input (the message names file, field, value), 2 usage.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -12,6 +15,15 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
+#ifdef ASTROFM_WITH_TORCH
+  // OpenMP reads OMP_WAIT_POLICY when the library loads, before main: with the
+  // default (active spinning) torch's threads fight OpenBLAS's. Re-exec once
+  // with PASSIVE unless the user chose a policy.
+  if (!std::getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);  // falls through on failure
+  }
+#endif
   CLI::App app{"astrofm " ASTROFM_VERSION ": multimodal foundation models for survey astronomy"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags (-q, -v) may follow the subcommand
@@ -30,6 +42,9 @@ int main(int argc, char** argv) {
   astrofm::cli::add_import_commands(app);
   astrofm::cli::add_xmatch_command(app);
   astrofm::cli::add_simulate_command(app);
+#ifdef ASTROFM_WITH_TORCH
+  astrofm::cli::add_model_commands(app);
+#endif
 
   try {
     app.parse(argc, argv);

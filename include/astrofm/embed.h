@@ -1,0 +1,35 @@
+#pragma once
+// `astrofm embed`: a model over an MMU dataset, written as an embedding
+// catalogue (object_id, ra, dec, healpix, one column per embedding kind,
+// model_id) in the MMU layout or as a FITS table. Torch-free interface.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace astrofm {
+
+struct EmbedOptions {
+  std::string model;           // model file path or shipped model name
+  std::string data;            // MMU dataset
+  std::string out;             // output root (hdf5) or .fits file
+  std::string format = "hdf5";  // hdf5 | fits
+  int64_t batch = 64;
+  bool overwrite = false;
+  bool resume = false;          // hdf5 only: continue an interrupted run
+  std::string device = "cpu";   // cpu | cuda
+};
+
+struct EmbedResult {
+  int64_t objects = 0;
+  std::vector<std::string> columns;  // embedding columns written
+};
+
+EmbedResult embed_dataset(const EmbedOptions& opt);
+
+// Resolves a shipped model name (see `astrofm models`) or returns the path as given.
+std::string resolve_model_path(const std::string& name_or_path);
+// Shipped models: name -> path.
+std::vector<std::pair<std::string, std::string>> shipped_models();
+
+}  // namespace astrofm

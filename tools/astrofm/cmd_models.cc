@@ -1,0 +1,75 @@
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "astrofm/embed.h"
+#include "astrofm/error.h"
+#include "astrofm/model_file.h"
+#include "astrofm/models/registry.h"
+#include "commands.h"
+
+namespace astrofm::cli {
+
+void add_model_commands(CLI::App& app) {
+  {
+    auto* c = app.add_subcommand("models", "List the shipped models (names usable with --model)");
+    static bool as_json = false;
+    c->add_flag("--json", as_json, "machine-readable output");
+    c->callback([] {
+      nlohmann::json all = nlohmann::json::array();
+      for (const auto& [name, path] : shipped_models()) {
+        auto meta = ModelFile::read_meta(path);
+        meta["path"] = path;
+        all.push_back(meta);
+        if (!as_json)
+          std::printf("%-28s %-11s %s\n", name.c_str(), meta.value("architecture", "?").c_str(),
+                      meta.value("description", "").c_str());
+      }
+      if (as_json) std::printf("%s\n", all.dump(2).c_str());
+      else if (all.empty()) std::printf("no shipped models found\n");
+    });
+  }
+  {
+    auto* c = app.add_subcommand("convert", "Convert an AstroCLIP / AstroDINO / SpecFormer PyTorch checkpoint to an astrofm model file");
+    static std::string ckpt, kind, out;
+    static std::vector<std::string> sets;
+    c->add_option("CHECKPOINT", ckpt, "torch.save file: a state_dict or a Lightning checkpoint")->required();
+    c->add_option("--kind", kind, "astroclip, specformer or astrodino")->required();
+    c->add_option("--out", out, "output model file (.afm)")->required();
+    c->add_option("--set", sets, "KEY=VALUE hyper-parameters the weights do not reveal, e.g. num_heads=16");
+    c->callback([] {
+      nlohmann::json overrides = nlohmann::json::object();
+      for (const auto& s : sets) {
+        auto eq = s.find('=');
+        if (eq == std::string::npos) fail_usage("--set expects KEY=VALUE, got '{}'", s);
+        std::string k = s.substr(0, eq), v = s.substr(eq + 1);
+        try {
+          overrides[k] = nlohmann::json::parse(v);
+        } catch (...) {
+          overrides[k] = v;
+        }
+      }
+      auto meta = models::convert_checkpoint(ckpt, kind, out, overrides);
+      spdlog::info("wrote {} ({} model, config {})", out, meta["architecture"].get<std::string>(), meta["config"].dump());
+    });
+  }
+  {
+    auto* c = app.add_subcommand("embed", "Embed a dataset with a model; writes an embedding catalogue");
+    static EmbedOptions o;
+    c->add_option("--model", o.model, "model file or shipped model name")->required();
+    c->add_option("--data", o.data, "MMU dataset")->required();
+    c->add_option("--out", o.out, "output dataset root (hdf5) or FITS file")->required();
+    c->add_option("--format", o.format, "hdf5 (MMU layout) or fits")->capture_default_str();
+    c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
+    c->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+    c->add_flag("--overwrite", o.overwrite, "replace an existing output");
+    c->add_flag("--resume", o.resume, "continue an interrupted run");
+    c->callback([] {
+      auto r = embed_dataset(o);
+      spdlog::info("embedded {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
+    });
+  }
+}
+
+}  // namespace astrofm::cli
