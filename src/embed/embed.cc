@@ -85,6 +85,7 @@ struct Embedder {
       x = image_kind == "legacysurvey_rgb" ? astroclip_image_input(x, crop) : center_crop(x, crop).contiguous();
       x = x.to(device);
       if (lm.architecture == "astroclip") out["embedding_image"] = std::dynamic_pointer_cast<AstroClipImpl>(lm.module)->image_encoder->forward(x);
+      else if (lm.architecture == "cnn") out["embedding_image"] = std::dynamic_pointer_cast<CnnImpl>(lm.module)->forward(x);
       else out["embedding_image"] = std::dynamic_pointer_cast<ViTImpl>(lm.module)->forward(x);
     }
     if (spectrum) {
@@ -114,7 +115,7 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   Dataset ds = Dataset::open(opt.data);
   bool has_image = ds.has_column(mmu::kImageArray), has_spec = ds.has_column(mmu::kSpectrumFlux);
   const auto& arch = e.lm.architecture;
-  e.image = has_image && (arch == "astroclip" || arch == "vit");
+  e.image = has_image && (arch == "astroclip" || arch == "vit" || arch == "cnn");
   e.spectrum = has_spec && (arch == "astroclip" || arch == "specformer");
   if (!e.image && !e.spectrum)
     fail_input("{}: nothing to embed with a '{}' model (the dataset has {}{})", opt.data, arch, has_image ? "images" : "no images",
@@ -124,8 +125,9 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
     e.bands = pre["image"].value("bands", e.bands);
     e.image_kind = pre["image"].value("kind", e.image_kind);
   }
-  e.crop = arch == "astroclip" ? std::dynamic_pointer_cast<AstroClipImpl>(e.lm.module)->cfg.image.img_size
+  e.crop = arch == "astroclip" ? std::dynamic_pointer_cast<AstroClipImpl>(e.lm.module)->image_encoder->img_size()
            : arch == "vit"     ? std::dynamic_pointer_cast<ViTImpl>(e.lm.module)->cfg.img_size
+           : arch == "cnn"     ? std::dynamic_pointer_cast<CnnImpl>(e.lm.module)->cfg.img_size
                                : e.crop;
   std::string model_id = e.lm.meta.value("name", fs::path(model_path).stem().string());
   std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};

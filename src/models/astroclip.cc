@@ -18,14 +18,16 @@ torch::Tensor CrossAttentionHeadImpl::forward(const torch::Tensor& tokens) {
 }
 
 nlohmann::json AstroClipConfig::to_json() const {
-  return {{"image", image.to_json()}, {"spectrum", spectrum.to_json()}, {"embed_dim", embed_dim}, {"heads", heads},
+  return {{"image_backbone", image_backbone}, {"cnn", cnn.to_json()}, {"image", image.to_json()}, {"spectrum", spectrum.to_json()}, {"embed_dim", embed_dim}, {"heads", heads},
           {"mlp_hidden", mlp_hidden}, {"image_residual", image_residual}, {"spectrum_residual", spectrum_residual},
           {"logit_scale", logit_scale}};
 }
 
 AstroClipConfig AstroClipConfig::from_json(const nlohmann::json& j) {
   AstroClipConfig c;
+  c.image_backbone = j.value("image_backbone", c.image_backbone);
   if (j.contains("image")) c.image = ViTConfig::from_json(j["image"]);
+  if (j.contains("cnn")) c.cnn = CnnConfig::from_json(j["cnn"]);
   if (j.contains("spectrum")) c.spectrum = SpecFormerConfig::from_json(j["spectrum"]);
   c.embed_dim = j.value("embed_dim", c.embed_dim);
   c.heads = j.value("heads", c.heads);
@@ -37,13 +39,27 @@ AstroClipConfig AstroClipConfig::from_json(const nlohmann::json& j) {
 }
 
 ImageTowerImpl::ImageTowerImpl(const AstroClipConfig& c) : residual(c.image_residual) {
-  backbone = register_module("backbone", ViT(c.image));
-  cross_attention = register_module("cross_attention", CrossAttentionHead(c.embed_dim, c.heads, c.image.embed_dim));
+  int64_t width;
+  if (c.image_backbone == "cnn") {
+    cnn_backbone = register_module("backbone", Cnn(c.cnn));
+    width = c.cnn.embed_dim();
+  } else {
+    TORCH_CHECK(c.image_backbone == "vit", "image_backbone must be vit or cnn, got ", c.image_backbone);
+    backbone = register_module("backbone", ViT(c.image));
+    width = c.image.embed_dim;
+  }
+  cross_attention = register_module("cross_attention", CrossAttentionHead(c.embed_dim, c.heads, width));
   mlp = register_module("mlp", Mlp(c.embed_dim, c.mlp_hidden, "encoder", "decoder"));
 }
 
+int64_t ImageTowerImpl::img_size() const { return cnn_backbone ? cnn_backbone->cfg.img_size : backbone->cfg.img_size; }
+
+torch::Tensor ImageTowerImpl::backbone_tokens(const torch::Tensor& images) {
+  return cnn_backbone ? cnn_backbone->forward_tokens(images) : backbone->forward_patch_tokens(images);
+}
+
 torch::Tensor ImageTowerImpl::forward(const torch::Tensor& images) {
-  auto x = cross_attention(backbone->forward_patch_tokens(images));
+  auto x = cross_attention(backbone_tokens(images));
   return residual ? x + mlp(x) : mlp(x);
 }
 

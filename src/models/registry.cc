@@ -19,6 +19,7 @@ const std::map<std::string, Builder>& table() {
       {"astroclip", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> {
          return AstroClip(AstroClipConfig::from_json(c)).ptr();
        }},
+      {"cnn", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> { return Cnn(CnnConfig::from_json(c)).ptr(); }},
       {"vit", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> { return ViT(ViTConfig::from_json(c)).ptr(); }},
       {"specformer", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> {
          return SpecFormer(SpecFormerConfig::from_json(c)).ptr();

@@ -7,6 +7,7 @@
 #include "astrofm/error.h"
 #include "astrofm/model_file.h"
 #include "astrofm/models/registry.h"
+#include "astrofm/train.h"
 #include "commands.h"
 
 namespace astrofm::cli {
@@ -52,6 +53,28 @@ void add_model_commands(CLI::App& app) {
       }
       auto meta = models::convert_checkpoint(ckpt, kind, out, overrides);
       spdlog::info("wrote {} ({} model, config {})", out, meta["architecture"].get<std::string>(), meta["config"].dump());
+    });
+  }
+  {
+    auto* c = app.add_subcommand("train", "Train an encoder: image-ssl (SimCLR), spectrum-mm (masked modelling) or clip (alignment)");
+    static TrainOptions o;
+    c->add_option("TASK", o.task, "image-ssl, spectrum-mm or clip")->required()->check(CLI::IsMember({"image-ssl", "spectrum-mm", "clip"}));
+    c->add_option("--data", o.data, "MMU datasets")->required();
+    c->add_option("--config", o.config, "JSON settings (see configs/); default: the task's defaults");
+    c->add_option("--out", o.out, "model file to write (.afm)")->required();
+    c->add_option("--init-image", o.init_image, "clip: start the image backbone from an image-ssl model");
+    c->add_option("--init-spectrum", o.init_spectrum, "clip: start the spectrum backbone from a spectrum-mm model");
+    c->add_option("--steps", o.steps, "optimisation steps (overrides the config)");
+    c->add_option("--batch", o.batch, "batch size (overrides the config)");
+    c->add_option("--seed", o.seed, "random seed (overrides the config)");
+    c->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints (overrides the config)");
+    c->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+    c->add_flag("--resume", o.resume, "continue from <out>.ckpt after an interruption");
+    c->add_flag("--overwrite", o.overwrite, "replace an existing model file");
+    c->callback([] {
+      auto r = train_model(o);
+      spdlog::info("trained {} steps in {:.0f} s on {} objects ({} held out): train loss {:.4f}, validation loss {:.4f}; wrote {}",
+                   r.steps, r.seconds, r.train_objects, r.val_objects, r.train_loss, r.val_loss, o.out);
     });
   }
   {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "astrofm/models/cnn.h"
 #include "astrofm/models/specformer.h"
 #include "astrofm/models/vit.h"
 
@@ -24,7 +25,9 @@ struct CrossAttentionHeadImpl : torch::nn::Module {
 TORCH_MODULE(CrossAttentionHead);
 
 struct AstroClipConfig {
+  std::string image_backbone = "vit";  // vit (AstroCLIP's) | cnn (the CPU default)
   ViTConfig image;
+  CnnConfig cnn;
   SpecFormerConfig spectrum;
   int64_t embed_dim = 1024, heads = 4, mlp_hidden = 4096;
   bool image_residual = false, spectrum_residual = true;
@@ -37,7 +40,10 @@ struct AstroClipConfig {
 struct ImageTowerImpl : torch::nn::Module {
   ImageTowerImpl(const AstroClipConfig& c);
   torch::Tensor forward(const torch::Tensor& images);  // preprocessed [B, 3, H, W]
+  torch::Tensor backbone_tokens(const torch::Tensor& images);
+  int64_t img_size() const;
   ViT backbone{nullptr};
+  Cnn cnn_backbone{nullptr};  // registered as `backbone` when the backbone is a CNN
   CrossAttentionHead cross_attention{nullptr};
   Mlp mlp{nullptr};
   bool residual;

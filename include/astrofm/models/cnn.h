@@ -1,0 +1,39 @@
+#pragma once
+// A small ResNet-style convolutional backbone: the CPU default for images
+// (measured better than a tiny ViT at this data and compute scale).
+// stem conv3x3 -> stages of BasicBlocks (stride 2) -> global average pool.
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace astrofm::models {
+
+struct CnnConfig {
+  int64_t img_size = 64, in_chans = 3;
+  std::vector<int64_t> widths = {32, 64, 128, 256};
+  nlohmann::json to_json() const;
+  static CnnConfig from_json(const nlohmann::json& j);
+  int64_t embed_dim() const { return widths.back(); }
+};
+
+struct BasicBlockImpl : torch::nn::Module {
+  BasicBlockImpl(int64_t in, int64_t out, int64_t stride);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, down{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+struct CnnImpl : torch::nn::Module {
+  explicit CnnImpl(const CnnConfig& c);
+  // Feature map as tokens [B, H'W', C] (for cross-attention heads).
+  torch::Tensor forward_tokens(const torch::Tensor& images);
+  // Pooled embedding [B, C].
+  torch::Tensor forward(const torch::Tensor& images) { return forward_tokens(images).mean(1); }
+  CnnConfig cfg;
+  torch::nn::Conv2d stem{nullptr};
+  torch::nn::BatchNorm2d stem_bn{nullptr};
+  torch::nn::ModuleList stages;
+};
+TORCH_MODULE(Cnn);
+
+}  // namespace astrofm::models

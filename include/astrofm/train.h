@@ -1,0 +1,36 @@
+#pragma once
+// `astrofm train`: self-supervised pre-training of the image encoder (SimCLR),
+// masked modelling of the spectrum encoder, and contrastive image-spectrum
+// alignment (AstroCLIP). Checkpoints (model, optimizer, step) every K steps
+// and on SIGINT; --resume continues bit-identically on CPU for a fixed seed.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace astrofm {
+
+struct TrainOptions {
+  std::string task;                 // image-ssl | spectrum-mm | clip
+  std::vector<std::string> data;    // MMU datasets (clip: paired image + spectrum rows)
+  std::string config;               // JSON file (see configs/); empty: the task's defaults
+  std::string out;                  // model file to write
+  std::string init_image;           // clip: image backbone from an image-ssl model file
+  std::string init_spectrum;        // clip: spectrum backbone from a spectrum-mm model file
+  int64_t steps = 0, batch = 0;     // > 0 override the config
+  uint64_t seed = 0;                // 0: the config's
+  int64_t checkpoint_every = 0;     // > 0 overrides the config
+  bool resume = false;
+  bool overwrite = false;
+  std::string device = "cpu";
+  int64_t interrupt_at = -1;        // tests: behave as if interrupted (SIGINT) before this step
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double train_loss = 0, val_loss = 0, seconds = 0;
+  int64_t train_objects = 0, val_objects = 0;
+};
+
+TrainResult train_model(const TrainOptions& opt);
+
+}  // namespace astrofm

@@ -1,0 +1,56 @@
+#include "astrofm/models/cnn.h"
+
+namespace astrofm::models {
+
+nlohmann::json CnnConfig::to_json() const { return {{"img_size", img_size}, {"in_chans", in_chans}, {"widths", widths}}; }
+
+CnnConfig CnnConfig::from_json(const nlohmann::json& j) {
+  CnnConfig c;
+  c.img_size = j.value("img_size", c.img_size);
+  c.in_chans = j.value("in_chans", c.in_chans);
+  c.widths = j.value("widths", c.widths);
+  return c;
+}
+
+namespace {
+torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+}
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t out, int64_t stride) {
+  conv1 = register_module("conv1", conv(in, out, 3, stride));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(out));
+  conv2 = register_module("conv2", conv(out, out, 3, 1));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(out));
+  if (stride != 1 || in != out) {
+    down = register_module("down", conv(in, out, 1, stride));
+    down_bn = register_module("down_bn", torch::nn::BatchNorm2d(out));
+  }
+}
+
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  auto y = torch::relu(bn1(conv1(x)));
+  y = bn2(conv2(y));
+  return torch::relu(y + (down ? down_bn(down(x)) : x));
+}
+
+CnnImpl::CnnImpl(const CnnConfig& c) : cfg(c) {
+  TORCH_CHECK(!c.widths.empty(), "cnn needs at least one stage width");
+  stem = register_module("stem", conv(c.in_chans, c.widths[0], 3, 1));
+  stem_bn = register_module("stem_bn", torch::nn::BatchNorm2d(c.widths[0]));
+  stages = register_module("stages", torch::nn::ModuleList());
+  int64_t in = c.widths[0];
+  for (int64_t w : c.widths) {
+    stages->push_back(BasicBlock(in, w, 2));
+    in = w;
+  }
+}
+
+torch::Tensor CnnImpl::forward_tokens(const torch::Tensor& images) {
+  auto x = torch::relu(stem_bn(stem(images)));
+  for (auto& s : *stages) x = s->as<BasicBlock>()->forward(x);
+  return x.flatten(2).transpose(1, 2);
+}
+
+}  // namespace astrofm::models

@@ -1,0 +1,86 @@
+#include "astrofm/train.h"
+
+#include <fstream>
+
+#include "astrofm/model_file.h"
+#include "astrofm/models/registry.h"
+#include "astrofm/sim.h"
+#include "testutil.h"
+
+namespace astrofm {
+namespace {
+
+std::string sim(const test::TempDir& tmp) {
+  SimOptions o;
+  o.objects = 60;
+  o.image_size = 24;
+  o.spectrum_step = 20;  // 312 pixels -> 30 SpecFormer tokens
+  o.region = {20, 21, 0, 1};
+  simulate_survey(tmp.path("sim"), o);
+  return tmp.path("sim");
+}
+
+std::string write_config(const test::TempDir& tmp, const std::string& name, const std::string& json) {
+  std::ofstream(tmp.path(name)) << json;
+  return tmp.path(name);
+}
+
+TEST(Train, ResumeAfterInterruptionIsBitIdentical) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  std::string cfg = write_config(tmp, "mm.json", R"({"model": {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "max_len": 64},
+    "steps": 8, "batch": 16, "warmup": 2, "val_every": 4, "checkpoint_every": 100})");
+  TrainOptions a{.task = "spectrum-mm", .data = {data}, .config = cfg, .out = tmp.path("a.afm")};
+  auto ra = train_model(a);
+  EXPECT_EQ(ra.steps, 8);
+  EXPECT_TRUE(std::isfinite(ra.val_loss));
+  TrainOptions b = a;
+  b.out = tmp.path("b.afm");
+  b.interrupt_at = 5;
+  EXPECT_THROW(train_model(b), InputError);
+  EXPECT_TRUE(std::filesystem::exists(tmp.path("b.afm.ckpt/state.json")));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path("b.afm")));
+  b.interrupt_at = -1;
+  b.resume = true;
+  train_model(b);
+  auto ma = ModelFile::read(tmp.path("a.afm")), mb = ModelFile::read(tmp.path("b.afm"));
+  ASSERT_EQ(ma.tensors.size(), mb.tensors.size());
+  for (size_t i = 0; i < ma.tensors.size(); ++i) EXPECT_EQ(ma.tensors[i].bytes, mb.tensors[i].bytes) << ma.tensors[i].name;
+  EXPECT_EQ(mb.meta["training"]["task"], "spectrum-mm");
+}
+
+TEST(Train, ImageSslAndClipProduceLoadableModels) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": 3, "batch": 8,
+    "projection_dim": 8, "warmup": 1})");
+  train_model({.task = "image-ssl", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
+  auto img = models::load_model(tmp.path("ssl.afm"));
+  EXPECT_EQ(img.architecture, "cnn");
+  EXPECT_EQ(img.meta["preprocessing"]["image"]["kind"], "legacysurvey_rgb");
+  std::string mm = write_config(tmp, "mm.json", R"({"model": {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "max_len": 64},
+    "steps": 2, "batch": 8, "warmup": 1})");
+  train_model({.task = "spectrum-mm", .data = {data}, .config = mm, .out = tmp.path("mm.afm")});
+  std::string clip = write_config(tmp, "clip.json", R"({"model": {"embed_dim": 16, "heads": 2, "mlp_hidden": 32}, "steps": 3,
+    "batch": 8, "warmup": 1, "freeze_backbones": true})");
+  auto r = train_model({.task = "clip", .data = {data}, .config = clip, .out = tmp.path("clip.afm"),
+                        .init_image = tmp.path("ssl.afm"), .init_spectrum = tmp.path("mm.afm")});
+  EXPECT_TRUE(std::isfinite(r.train_loss));
+  auto lm = models::load_model(tmp.path("clip.afm"));
+  EXPECT_EQ(lm.architecture, "astroclip");
+  // Frozen backbones keep the pre-trained weights.
+  auto s1 = models::state_of(*img.module), s2 = models::state_of(*lm.module);
+  EXPECT_TRUE(torch::equal(s1.at("stem.weight"), s2.at("image_encoder.backbone.stem.weight")));
+}
+
+TEST(Train, BadSettingsAreClearErrors) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  std::string bad = write_config(tmp, "bad.json", R"({"learning_rate": 1})");
+  EXPECT_THROW(train_model({.task = "spectrum-mm", .data = {data}, .config = bad, .out = tmp.path("x.afm")}), InputError);
+  EXPECT_THROW(train_model({.task = "image-ssl", .data = {data}, .out = tmp.path("y.afm"), .resume = true}), InputError);
+  EXPECT_THROW(train_model({.task = "dance", .data = {data}, .out = tmp.path("z.afm")}), UsageError);
+}
+
+}  // namespace
+}  // namespace astrofm
