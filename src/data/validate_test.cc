@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "astrofm/mmu.h"
+#include "astrofm/sky.h"
 #include "testutil.h"
 
 namespace astrofm {
@@ -25,6 +26,11 @@ void write_valid(const std::string& root) {
   DatasetWriter w(root, "cfg");
   w.append(t);
   w.commit();
+}
+
+// The partition file holding write_valid's objects "a" and "b" (rows 0 and 1).
+std::string positioned_partition(const std::string& root) {
+  return root + "/cfg/" + mmu::partition_dirname(sky::partition_of(10, 0)) + "/" + mmu::kPartitionFile;
 }
 
 bool has(const std::vector<Violation>& v, const std::string& column, const std::string& words) {
@@ -51,9 +57,7 @@ TEST(Validate, ListsEveryViolationWithFileAndColumn) {
   test::TempDir tmp;
   write_valid(tmp.path("d"));
   // Break one file several ways at once with h5py.
-  std::string file;
-  for (const auto& e : fs::recursive_directory_iterator(tmp.path("d")))
-    if (e.path().extension() == ".hdf5" && e.path().string().find("healpix=-1") == std::string::npos) file = e.path().string();
+  std::string file = positioned_partition(tmp.path("d"));
   test::run_python(R"(
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r+") as f:
@@ -77,9 +81,7 @@ TEST(Validate, HealpixMismatchAndDuplicateIds) {
   ASTROFM_REQUIRE_PYTHON("h5py numpy");
   test::TempDir tmp;
   write_valid(tmp.path("d"));
-  std::string file;
-  for (const auto& e : fs::recursive_directory_iterator(tmp.path("d")))
-    if (e.path().extension() == ".hdf5" && e.path().string().find("healpix=-1") == std::string::npos) file = e.path().string();
+  std::string file = positioned_partition(tmp.path("d"));
   test::run_python(R"(
 import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:

@@ -75,14 +75,16 @@ struct Embedder {
   bool image = false, spectrum = false;
   std::vector<std::string> bands = {"DES-G", "DES-R", "DES-Z"};
   int64_t crop = 144;
-  std::string image_kind = "legacysurvey_rgb";
 
   std::map<std::string, torch::Tensor> run(const Table& b) {
     torch::NoGradGuard ng;
     std::map<std::string, torch::Tensor> out;
     if (image) {
-      auto x = select_bands(b, to_tensor(b.at(mmu::kImageArray)), bands);
-      x = image_kind == "legacysurvey_rgb" ? astroclip_image_input(x, crop) : center_crop(x, crop).contiguous();
+      // Legacy-Survey flux (DES bands) gets AstroCLIP's stretch; 8-bit colour cutouts are used as they are.
+      const Column* band = b.find(mmu::kImageBand);
+      bool flux = !band || band->strings[0].rfind("DES-", 0) == 0;
+      auto x = to_tensor(b.at(mmu::kImageArray));
+      x = flux ? astroclip_image_input(select_bands(b, x, bands), crop) : center_crop(torch::nan_to_num(x, 0.0), crop).contiguous();
       x = x.to(device);
       if (lm.architecture == "astroclip") out["embedding_image"] = std::dynamic_pointer_cast<AstroClipImpl>(lm.module)->image_encoder->forward(x);
       else if (lm.architecture == "cnn") out["embedding_image"] = std::dynamic_pointer_cast<CnnImpl>(lm.module)->forward(x);
@@ -123,7 +125,6 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   const auto& pre = e.lm.meta.value("preprocessing", nlohmann::json::object());
   if (pre.contains("image")) {
     e.bands = pre["image"].value("bands", e.bands);
-    e.image_kind = pre["image"].value("kind", e.image_kind);
   }
   e.crop = arch == "astroclip" ? std::dynamic_pointer_cast<AstroClipImpl>(e.lm.module)->image_encoder->img_size()
            : arch == "vit"     ? std::dynamic_pointer_cast<ViTImpl>(e.lm.module)->cfg.img_size

@@ -2,15 +2,11 @@
 
 namespace astrofm::models {
 
-nlohmann::json CnnConfig::to_json() const { return {{"img_size", img_size}, {"in_chans", in_chans}, {"widths", widths}}; }
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CnnConfig, img_size, in_chans, widths)
 
-CnnConfig CnnConfig::from_json(const nlohmann::json& j) {
-  CnnConfig c;
-  c.img_size = j.value("img_size", c.img_size);
-  c.in_chans = j.value("in_chans", c.in_chans);
-  c.widths = j.value("widths", c.widths);
-  return c;
-}
+nlohmann::json CnnConfig::to_json() const { return *this; }
+
+CnnConfig CnnConfig::from_json(const nlohmann::json& j) { return j.get<CnnConfig>(); }
 
 namespace {
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride) {

@@ -2,23 +2,11 @@
 
 namespace astrofm::models {
 
-nlohmann::json SpecFormerConfig::to_json() const {
-  return {{"input_dim", input_dim}, {"embed_dim", embed_dim}, {"num_layers", num_layers}, {"num_heads", num_heads},
-          {"max_len", max_len}, {"section", section}, {"overlap", overlap}, {"std_floor", std_floor}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SpecFormerConfig, input_dim, embed_dim, num_layers, num_heads, max_len, section, overlap, std_floor)
 
-SpecFormerConfig SpecFormerConfig::from_json(const nlohmann::json& j) {
-  SpecFormerConfig c;
-  c.input_dim = j.value("input_dim", c.input_dim);
-  c.embed_dim = j.value("embed_dim", c.embed_dim);
-  c.num_layers = j.value("num_layers", c.num_layers);
-  c.num_heads = j.value("num_heads", c.num_heads);
-  c.max_len = j.value("max_len", c.max_len);
-  c.section = j.value("section", c.section);
-  c.overlap = j.value("overlap", c.overlap);
-  c.std_floor = j.value("std_floor", c.std_floor);
-  return c;
-}
+nlohmann::json SpecFormerConfig::to_json() const { return *this; }
+
+SpecFormerConfig SpecFormerConfig::from_json(const nlohmann::json& j) { return j.get<SpecFormerConfig>(); }
 
 torch::Tensor specformer_preprocess(const torch::Tensor& flux_in, const SpecFormerConfig& c) {
   TORCH_CHECK(flux_in.dim() == 2, "spectra must be [batch, pixels], got ", flux_in.sizes());

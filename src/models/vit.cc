@@ -2,25 +2,11 @@
 
 namespace astrofm::models {
 
-nlohmann::json ViTConfig::to_json() const {
-  return {{"img_size", img_size}, {"patch_size", patch_size}, {"in_chans", in_chans}, {"embed_dim", embed_dim},
-          {"depth", depth}, {"num_heads", num_heads}, {"mlp_ratio", mlp_ratio},
-          {"layerscale_init", layerscale_init}, {"norm_eps", norm_eps}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ViTConfig, img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, layerscale_init, norm_eps)
 
-ViTConfig ViTConfig::from_json(const nlohmann::json& j) {
-  ViTConfig c;
-  c.img_size = j.value("img_size", c.img_size);
-  c.patch_size = j.value("patch_size", c.patch_size);
-  c.in_chans = j.value("in_chans", c.in_chans);
-  c.embed_dim = j.value("embed_dim", c.embed_dim);
-  c.depth = j.value("depth", c.depth);
-  c.num_heads = j.value("num_heads", c.num_heads);
-  c.mlp_ratio = j.value("mlp_ratio", c.mlp_ratio);
-  c.layerscale_init = j.value("layerscale_init", c.layerscale_init);
-  c.norm_eps = j.value("norm_eps", c.norm_eps);
-  return c;
-}
+nlohmann::json ViTConfig::to_json() const { return *this; }
+
+ViTConfig ViTConfig::from_json(const nlohmann::json& j) { return j.get<ViTConfig>(); }
 
 ViTBlockImpl::ViTBlockImpl(const ViTConfig& c) {
   auto ln = torch::nn::LayerNormOptions({c.embed_dim}).eps(c.norm_eps);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -88,6 +89,10 @@ torch::Tensor column_tensor(const Column& c) {
   return t.to(torch::kFloat32).clone();
 }
 
+torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows) {
+  return t.index_select(0, torch::tensor(rows, torch::kLong));
+}
+
 // Validation membership from a hash of object_id: stable across runs and inputs.
 bool is_validation(const std::string& id, double fraction) {
   uint64_t h = 1469598103934665603ull;
@@ -116,36 +121,45 @@ struct Task {
   virtual nlohmann::json meta() = 0;
 };
 
-torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows) {
-  return t.index_select(0, torch::tensor(rows, torch::kLong));
-}
-
+// Images of one or several datasets: Legacy-Survey-like flux (bands DES-G/R/Z,
+// stretched after augmentation) and 8-bit colour cutouts in [0, 1] (used as
+// they are) may be mixed; each row keeps its kind.
 struct ImageData {
-  torch::Tensor images;  // raw [N, 3, H, W]
-  std::string kind;      // legacysurvey_rgb (flux) | unit (JPEG/PNG in [0, 1])
-  std::vector<std::string> bands;
-  torch::Tensor prepare(const torch::Tensor& x) const { return kind == "legacysurvey_rgb" ? legacysurvey_rgb(x) : x; }
+  torch::Tensor images;   // raw [N, 3, H, W]; flux rows in g, r, z order
+  torch::Tensor is_flux;  // [N] bool
+  std::vector<std::string> kinds;
+  torch::Tensor prepare(const torch::Tensor& x, const std::vector<int64_t>& rows) const {
+    auto flux = index(is_flux, rows);
+    if (!flux.any().item<bool>()) return x;
+    auto stretched = legacysurvey_rgb(x);
+    return torch::where(flux.view({-1, 1, 1, 1}), stretched, x);
+  }
 };
 
 ImageData load_images(const Table& t, const std::string& where) {
   ImageData d;
-  d.images = column_tensor(t.at(mmu::kImageArray));
+  d.images = torch::nan_to_num(column_tensor(t.at(mmu::kImageArray)), 0.0);
   if (d.images.size(1) != 3) fail_input("{}: training needs 3-band images, got {}", where, d.images.size(1));
   const Column& band = t.at(mmu::kImageBand);
-  d.bands.assign(band.strings.begin(), band.strings.begin() + 3);
-  d.kind = d.bands[0].rfind("DES-", 0) == 0 ? "legacysurvey_rgb" : "unit";
-  if (d.kind == "legacysurvey_rgb") {
-    // The stretch expects g, r, z order.
-    std::vector<int64_t> order;
-    for (const char* w : {"DES-G", "DES-R", "DES-Z"}) {
-      auto it = std::find(d.bands.begin(), d.bands.end(), w);
-      if (it == d.bands.end()) fail_input("{}: Legacy Survey images need DES-G, DES-R and DES-Z bands", where);
-      order.push_back(it - d.bands.begin());
+  d.is_flux = torch::zeros({t.rows()}, torch::kBool);
+  std::set<std::string> kinds;
+  for (int64_t i = 0; i < t.rows(); ++i) {
+    std::vector<std::string> b(band.strings.begin() + i * 3, band.strings.begin() + i * 3 + 3);
+    if (b[0].rfind("DES-", 0) != 0) {
+      kinds.insert("unit");
+      continue;
     }
-    d.images = d.images.index_select(1, torch::tensor(order, torch::kLong));
-    d.bands = {"DES-G", "DES-R", "DES-Z"};
+    kinds.insert("legacysurvey_rgb");
+    d.is_flux[i] = true;
+    std::vector<int64_t> order;  // the stretch expects g, r, z
+    for (const char* w : {"DES-G", "DES-R", "DES-Z"}) {
+      auto it = std::find(b.begin(), b.end(), w);
+      if (it == b.end()) fail_input("{}: row {}: Legacy Survey images need DES-G, DES-R and DES-Z bands", where, i);
+      order.push_back(it - b.begin());
+    }
+    d.images[i] = d.images[i].index_select(0, torch::tensor(order, torch::kLong));
   }
-  d.images = torch::nan_to_num(d.images, 0.0);
+  d.kinds.assign(kinds.begin(), kinds.end());
   return d;
 }
 
@@ -175,7 +189,7 @@ struct SimClrTask : Task {
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     both->train(training);
     auto x = index(data.images, rows);
-    auto v1 = data.prepare(train::augment(x, aug)), v2 = data.prepare(train::augment(x, aug));
+    auto v1 = data.prepare(train::augment(x, aug), rows), v2 = data.prepare(train::augment(x, aug), rows);
     auto z = torch::nn::functional::normalize(projector->forward(backbone->forward(torch::cat({v1, v2}))),
                                               torch::nn::functional::NormalizeFuncOptions().dim(1));
     int64_t n = x.size(0);
@@ -189,7 +203,7 @@ struct SimClrTask : Task {
   torch::nn::Module& saved() override { return *backbone; }
   nlohmann::json meta() override {
     return {{"architecture", "cnn"}, {"config", cfg["model"]},
-            {"preprocessing", {{"image", {{"kind", data.kind}, {"bands", data.bands}}}}},
+            {"preprocessing", {{"image", {{"kinds", data.kinds}}}}},
             {"training", {{"task", "image-ssl"}, {"method", "SimCLR"}, {"temperature", tau}}}};
   }
 };
@@ -277,7 +291,7 @@ struct ClipTask : Task {
       model->spectrum_encoder->backbone->eval();
     }
     int64_t crop = model->image_encoder->img_size();
-    auto img = center_crop(images.prepare(index(images.images, rows)), crop).contiguous();
+    auto img = center_crop(images.prepare(index(images.images, rows), rows), crop).contiguous();
     auto ie = model->image_encoder->forward(img);
     auto se = model->spectrum_encoder->forward(index(tokens, rows));
     return clip_loss(ie, se, logit_scale);
@@ -293,7 +307,7 @@ struct ClipTask : Task {
   torch::nn::Module& saved() override { return *model; }
   nlohmann::json meta() override {
     return {{"architecture", "astroclip"}, {"config", cfg["model"]},
-            {"preprocessing", {{"image", {{"kind", images.kind}, {"bands", images.bands}}}, {"spectrum", {{"kind", "specformer"}}}}},
+            {"preprocessing", {{"image", {{"kinds", images.kinds}}}, {"spectrum", {{"kind", "specformer"}}}}},
             {"training", {{"task", "clip"}, {"loss", "symmetric InfoNCE"}, {"logit_scale", logit_scale}, {"freeze_backbones", frozen()}}}};
   }
 };

@@ -57,7 +57,7 @@ TEST(Train, ImageSslAndClipProduceLoadableModels) {
   train_model({.task = "image-ssl", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
   auto img = models::load_model(tmp.path("ssl.afm"));
   EXPECT_EQ(img.architecture, "cnn");
-  EXPECT_EQ(img.meta["preprocessing"]["image"]["kind"], "legacysurvey_rgb");
+  EXPECT_EQ(img.meta["preprocessing"]["image"]["kinds"], nlohmann::json::array({"legacysurvey_rgb"}));
   std::string mm = write_config(tmp, "mm.json", R"({"model": {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "max_len": 64},
     "steps": 2, "batch": 8, "warmup": 1})");
   train_model({.task = "spectrum-mm", .data = {data}, .config = mm, .out = tmp.path("mm.afm")});
