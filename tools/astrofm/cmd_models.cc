@@ -23,9 +23,13 @@ void add_model_commands(CLI::App& app) {
         auto meta = ModelFile::read_meta(path);
         meta["path"] = path;
         all.push_back(meta);
-        if (!as_json)
-          std::printf("%-28s %-11s %s\n", name.c_str(), meta.value("architecture", "?").c_str(),
-                      meta.value("description", "").c_str());
+        if (!as_json) {
+          std::string what = meta.value("description", "");
+          if (what.empty() && meta.contains("training"))
+            what = fmt::format("{} ({} steps, {} objects)", meta["training"].value("task", ""), meta["training"].value("steps", 0),
+                               meta["training"].value("objects", 0));
+          std::printf("%-20s %-10s %s\n", name.c_str(), meta.value("architecture", "?").c_str(), what.c_str());
+        }
       }
       if (as_json) std::printf("%s\n", all.dump(2).c_str());
       else if (all.empty()) std::printf("no shipped models found\n");
