@@ -1,37 +1,27 @@
 #!/usr/bin/python3
 """Science check of a CLIP model on a simulated paired survey it never saw.
 
-Usage: /usr/bin/python3 bench/science/clip_sim_check.py EMB_DIR
-EMB_DIR: `astrofm embed --model clip-sim --data SIM --out EMB_DIR` of a freshly
-simulated paired survey (another seed) holding both embedding columns; the
-truth redshift is read from the simulated dataset named in EMB_DIR's
-attributes... passed as the second argument: SIM_DIR.
+Usage: /usr/bin/python3 bench/science/clip_sim_check.py EMB_DIR SIM_DIR
+SIM_DIR: a freshly simulated paired survey (a seed not used in training);
+EMB_DIR: `astrofm embed --model clip-sim --data SIM_DIR --out EMB_DIR`, holding
+both embedding columns. The truth redshift Z is read from SIM_DIR.
 
 Reports image->spectrum retrieval (top-1, top-5 among 1,000) and zero-shot
-redshift R^2 by distance-weighted kNN (k = 16, AstroCLIP uses 64 on far larger
+redshift R^2 by distance-weighted kNN (k = 16; AstroCLIP uses 64 on far larger
 sets) on standardised image and spectrum embeddings, with a 50/50 split.
 """
-import glob
 import json
 import sys
 
-import h5py
 import numpy as np
+
+from mmu_read import read_columns
 
 emb_dir, sim_dir = sys.argv[1:3]
 
 
-def read(dir_, cols):
-    out = {c: [] for c in cols}
-    for f in sorted(glob.glob(f"{dir_}/*/healpix=*/*.hdf5")):
-        with h5py.File(f, "r") as h:
-            for c in cols:
-                out[c].append(h[c][:])
-    return {c: np.concatenate(v) for c, v in out.items()}
-
-
-e = read(emb_dir, ["object_id", "embedding_image", "embedding_spectrum"])
-s = read(sim_dir, ["object_id", "Z"])
+e = read_columns(emb_dir, ["object_id", "embedding_image", "embedding_spectrum"])
+s = read_columns(sim_dir, ["object_id", "Z"])
 z_of = dict(zip(s["object_id"], s["Z"]))
 z = np.array([z_of[i] for i in e["object_id"]])
 n = min(1000, len(z))

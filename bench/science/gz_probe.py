@@ -11,28 +11,19 @@ on standardised features; raw pixels are reduced to 64 PCA components first.
 Reports macro-F1 with all training labels and with 10 per class (mean and
 spread over 10 draws).
 """
-import glob
 import hashlib
 import json
 import sys
 
-import h5py
 import numpy as np
+
+from mmu_read import read_columns
 
 gz_dir, emb_dir = sys.argv[1:3]
 
 
-def read(dir_, cols):
-    out = {c: [] for c in cols}
-    for f in sorted(glob.glob(f"{dir_}/*/healpix=*/*.hdf5")):
-        with h5py.File(f, "r") as h:
-            for c in cols:
-                out[c].append(h[c][:])
-    return {c: np.concatenate(v) for c, v in out.items()}
-
-
-g = read(gz_dir, ["object_id", "CLASS", "image_array"])
-e = read(emb_dir, ["object_id", "embedding_image"])
+g = read_columns(gz_dir, ["object_id", "CLASS", "image_array"])
+e = read_columns(emb_dir, ["object_id", "embedding_image"])
 emb_of = dict(zip(e["object_id"], e["embedding_image"]))
 cls = {0: 0, 1: 1, 2: 1, 3: 2}
 keep = [i for i, c in enumerate(g["CLASS"]) if c in cls]
