@@ -18,9 +18,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.manual_seed(1234)
-out = sys.argv[1]
-os.makedirs(out, exist_ok=True)
 
 
 class SelfAttention(nn.Module):
@@ -187,55 +184,62 @@ def randomize(m):  # random weights everywhere, so every parameter matters
             p.copy_(torch.randn_like(p) * 0.3)
 
 
-img, patch, vdim, vdepth, vheads = 24, 6, 32, 2, 4
-sdim, slayers, sheads, L = 24, 2, 3, 211
-edim, eheads, hidden = 32, 4, 64
-vit = ViT(img, patch, vdim, vdepth, vheads)
-spec = SpecFormer(22, sdim, slayers, sheads, 40)
-image_tower = Tower(vit, edim, eheads, vdim, hidden, residual=False)
-spectrum_tower = Tower(spec, edim, eheads, sdim, hidden, residual=True)
-model = nn.Module()
-model.image_encoder, model.spectrum_encoder = image_tower, spectrum_tower
-randomize(model)
-model.eval()
+def main(out):
+    torch.manual_seed(1234)
+    os.makedirs(out, exist_ok=True)
+    img, patch, vdim, vdepth, vheads = 24, 6, 32, 2, 4
+    sdim, slayers, sheads, L = 24, 2, 3, 211
+    edim, eheads, hidden = 32, 4, 64
+    vit = ViT(img, patch, vdim, vdepth, vheads)
+    spec = SpecFormer(22, sdim, slayers, sheads, 40)
+    image_tower = Tower(vit, edim, eheads, vdim, hidden, residual=False)
+    spectrum_tower = Tower(spec, edim, eheads, sdim, hidden, residual=True)
+    model = nn.Module()
+    model.image_encoder, model.spectrum_encoder = image_tower, spectrum_tower
+    randomize(model)
+    model.eval()
 
-flux = torch.rand(3, 3, 30, 30) * 1.2 - 0.1
-lam = torch.linspace(3600, 9800, L)
-spectra = 5 + torch.randn(3, L) + 40 * torch.exp(-0.5 * ((lam - 6563) / 5) ** 2)
-with torch.no_grad():
-    images = torch.nn.functional.pad(to_rgb(flux).permute(0, 1, 3, 2), (0, 0))[..., 3:27, 3:27]
-    tokens = SpecFormer.preprocess(spectra)
-    outputs = {
-        "image_embedding": image_tower(vit.forward_astroclip(images)),
-        "spectrum_embedding": spectrum_tower(spec(tokens)),
-        "specformer_tokens": spec(tokens),
-        "vit_cls": vit.forward_cls(images),
-        "image_input": images,
-        "spectrum_tokens": tokens,
-    }
+    flux = torch.rand(3, 3, 30, 30) * 1.2 - 0.1
+    lam = torch.linspace(3600, 9800, L)
+    spectra = 5 + torch.randn(3, L) + 40 * torch.exp(-0.5 * ((lam - 6563) / 5) ** 2)
+    with torch.no_grad():
+        images = torch.nn.functional.pad(to_rgb(flux).permute(0, 1, 3, 2), (0, 0))[..., 3:27, 3:27]
+        tokens = SpecFormer.preprocess(spectra)
+        outputs = {
+            "image_embedding": image_tower(vit.forward_astroclip(images)),
+            "spectrum_embedding": spectrum_tower(spec(tokens)),
+            "specformer_tokens": spec(tokens),
+            "vit_cls": vit.forward_cls(images),
+            "image_input": images,
+            "spectrum_tokens": tokens,
+        }
 
-sd = model.state_dict()
-torch.save({"state_dict": sd, "hyper_parameters": {"n_head": eheads, "image_num_heads": vheads,
-            "spectrum_num_heads": sheads, "image_residual": False, "spectrum_residual": True}, "epoch": 7},
-           f"{out}/astroclip.ckpt")
-torch.save(spec.state_dict(), f"{out}/specformer.pt")
-# AstroDINO layout: chunked blocks under teacher.backbone, plus training-only tensors.
-dino = {}
-for k, v in vit.state_dict().items():
-    if k.startswith("blocks."):
-        i, rest = k.split(".", 2)[1:]
-        k = f"blocks.{int(i) // 1}.{i}.{rest}"
-    dino["teacher.backbone." + k] = v
-dino["teacher.backbone.mask_token"] = torch.zeros(1, vdim)
-dino["teacher.dino_head.mlp.0.weight"] = torch.zeros(8, vdim)
-torch.save(dino, f"{out}/astrodino.ckpt")
+    sd = model.state_dict()
+    torch.save({"state_dict": sd, "hyper_parameters": {"n_head": eheads, "image_num_heads": vheads,
+                "spectrum_num_heads": sheads, "image_residual": False, "spectrum_residual": True}, "epoch": 7},
+               f"{out}/astroclip.ckpt")
+    torch.save(spec.state_dict(), f"{out}/specformer.pt")
+    # AstroDINO layout: chunked blocks under teacher.backbone, plus training-only tensors.
+    dino = {}
+    for k, v in vit.state_dict().items():
+        if k.startswith("blocks."):
+            i, rest = k.split(".", 2)[1:]
+            k = f"blocks.{int(i) // 1}.{i}.{rest}"
+        dino["teacher.backbone." + k] = v
+    dino["teacher.backbone.mask_token"] = torch.zeros(1, vdim)
+    dino["teacher.dino_head.mlp.0.weight"] = torch.zeros(8, vdim)
+    torch.save(dino, f"{out}/astrodino.ckpt")
 
-manifest = {"inputs": {"flux": list(flux.shape), "spectra": list(spectra.shape)}, "outputs": {}}
-flux.numpy().astype("<f4").tofile(f"{out}/flux.bin")
-spectra.numpy().astype("<f4").tofile(f"{out}/spectra.bin")
-for k, v in outputs.items():
-    v.numpy().astype("<f4").tofile(f"{out}/{k}.bin")
-    manifest["outputs"][k] = list(v.shape)
-manifest["heads"] = {"image": vheads, "spectrum": sheads, "cross": eheads}
-json.dump(manifest, open(f"{out}/manifest.json", "w"))
-print("ok")
+    manifest = {"inputs": {"flux": list(flux.shape), "spectra": list(spectra.shape)}, "outputs": {}}
+    flux.numpy().astype("<f4").tofile(f"{out}/flux.bin")
+    spectra.numpy().astype("<f4").tofile(f"{out}/spectra.bin")
+    for k, v in outputs.items():
+        v.numpy().astype("<f4").tofile(f"{out}/{k}.bin")
+        manifest["outputs"][k] = list(v.shape)
+    manifest["heads"] = {"image": vheads, "spectrum": sheads, "cross": eheads}
+    json.dump(manifest, open(f"{out}/manifest.json", "w"))
+    print("ok")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
