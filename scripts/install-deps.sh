@@ -9,7 +9,7 @@ PKGS=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-h5py python3-astropy python3-healpy python3-matplotlib python3-pil
-  libtorch-dev libopenblas-dev python3-torch
+  libtorch-dev libopenblas-dev python3-torch python3-sklearn
 )
 missing=()
 for p in "${PKGS[@]}"; do

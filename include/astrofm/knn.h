@@ -1,0 +1,52 @@
+#pragma once
+// k-nearest-neighbour probes on frozen features (sklearn-like fit/predict):
+// brute-force Euclidean search, uniform or inverse-distance weights, optional
+// standardisation with the training set's mean and std. Predictions match
+// sklearn's KNeighborsRegressor / KNeighborsClassifier (algorithm="brute").
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace astrofm {
+
+struct KnnOptions {
+  int k = 5;
+  std::string weights = "uniform";  // uniform | distance
+  bool standardize = false;         // z-score features with the training mean / std
+};
+
+// Row-major features [n, d].
+struct Features {
+  int64_t n = 0, d = 0;
+  std::vector<float> x;
+  const float* row(int64_t i) const { return x.data() + i * d; }
+};
+
+class KnnRegressor {
+ public:
+  explicit KnnRegressor(KnnOptions o = {}) : opt_(o) {}
+  void fit(const Features& x, const std::vector<double>& y);
+  std::vector<double> predict(const Features& x) const;
+
+ private:
+  KnnOptions opt_;
+  Features train_;
+  std::vector<double> y_, mean_, scale_;
+  friend class KnnClassifier;
+};
+
+class KnnClassifier {
+ public:
+  explicit KnnClassifier(KnnOptions o = {}) : reg_(o) {}
+  void fit(const Features& x, const std::vector<int64_t>& labels);
+  std::vector<int64_t> predict(const Features& x) const;
+
+ private:
+  KnnRegressor reg_;  // holds the training set and the search
+  std::vector<int64_t> classes_, label_index_;
+};
+
+// The k nearest training rows of each query row (ascending distance, ties by index).
+void knn_search(const Features& train, const Features& query, int k, std::vector<int64_t>* idx, std::vector<double>* dist);
+
+}  // namespace astrofm
