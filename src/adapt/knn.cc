@@ -25,6 +25,19 @@ Features scaled(const Features& f, const std::vector<double>& mean, const std::v
   return out;
 }
 
+// Weights of query q's k neighbours: uniform, or inverse distance where a
+// zero distance takes all the weight (sklearn's rule).
+void neighbour_weights(const std::string& scheme, const std::vector<double>& dist, int64_t q, int k, std::vector<double>* w) {
+  w->assign(k, 1.0);
+  if (scheme == "uniform") return;
+  bool exact = false;
+  for (int i = 0; i < k; ++i) exact |= dist[q * k + i] == 0;
+  for (int i = 0; i < k; ++i) {
+    double d = dist[q * k + i];
+    (*w)[i] = exact ? (d == 0 ? 1.0 : 0.0) : 1.0 / d;
+  }
+}
+
 }  // namespace
 
 void knn_search(const Features& train, const Features& query, int k, std::vector<int64_t>* idx, std::vector<double>* dist) {
@@ -86,17 +99,13 @@ std::vector<double> KnnRegressor::predict(const Features& x_in) const {
   std::vector<int64_t> idx;
   std::vector<double> dist;
   knn_search(train_, x, opt_.k, &idx, &dist);
-  std::vector<double> out(x.n);
+  std::vector<double> out(x.n), w;
   for (int64_t q = 0; q < x.n; ++q) {
+    neighbour_weights(opt_.weights, dist, q, opt_.k, &w);
     double num = 0, den = 0;
-    bool exact = false;
-    if (opt_.weights == "distance")  // sklearn: a zero distance takes all the weight
-      for (int i = 0; i < opt_.k; ++i) exact |= dist[q * opt_.k + i] == 0;
     for (int i = 0; i < opt_.k; ++i) {
-      double d = dist[q * opt_.k + i];
-      double w = opt_.weights == "uniform" ? 1.0 : exact ? (d == 0 ? 1.0 : 0.0) : 1.0 / d;
-      num += w * y_[idx[q * opt_.k + i]];
-      den += w;
+      num += w[i] * y_[idx[q * opt_.k + i]];
+      den += w[i];
     }
     out[q] = num / den;
   }
@@ -128,17 +137,11 @@ std::vector<int64_t> KnnClassifier::predict(const Features& x_in) const {
   int k = reg_.opt_.k;
   knn_search(reg_.train_, x, k, &idx, &dist);
   std::vector<int64_t> out(x.n);
-  std::vector<double> votes(classes_.size());
+  std::vector<double> votes(classes_.size()), w;
   for (int64_t q = 0; q < x.n; ++q) {
     std::fill(votes.begin(), votes.end(), 0.0);
-    bool exact = false;
-    if (reg_.opt_.weights == "distance")
-      for (int i = 0; i < k; ++i) exact |= dist[q * k + i] == 0;
-    for (int i = 0; i < k; ++i) {
-      double d = dist[q * k + i];
-      double w = reg_.opt_.weights == "uniform" ? 1.0 : exact ? (d == 0 ? 1.0 : 0.0) : 1.0 / d;
-      votes[label_index_[idx[q * k + i]]] += w;
-    }
+    neighbour_weights(reg_.opt_.weights, dist, q, k, &w);
+    for (int i = 0; i < k; ++i) votes[label_index_[idx[q * k + i]]] += w[i];
     // Ties go to the smallest label, as numpy's argmax in sklearn.
     out[q] = classes_[std::max_element(votes.begin(), votes.end()) - votes.begin()];
   }
