@@ -1,8 +1,9 @@
 #pragma once
-// `astrofm train`: self-supervised pre-training of the image encoder (SimCLR),
-// masked modelling of the spectrum encoder, and contrastive image-spectrum
-// alignment (AstroCLIP). Checkpoints (model, optimizer, step) every K steps
-// and on SIGINT; --resume continues bit-identically on CPU for a fixed seed.
+// `astrofm train`: self-supervised pre-training of the image encoder (SimCLR
+// or DINO), masked modelling of the spectrum encoder, contrastive
+// image-spectrum alignment (AstroCLIP), and the supervised-from-scratch CNN
+// baseline. Checkpoints (model, optimizer, step) every K steps and on SIGINT;
+// --resume continues bit-identically on CPU for a fixed seed.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,12 +11,15 @@
 namespace astrofm {
 
 struct TrainOptions {
-  std::string task;                 // image-ssl | spectrum-mm | clip
+  std::string task;                 // image-ssl | spectrum-mm | clip | supervised
   std::vector<std::string> data;    // MMU datasets (clip: paired image + spectrum rows)
   std::string config;               // JSON file (see configs/); empty: the task's defaults
   std::string out;                  // model file to write
   std::string init_image;           // clip: image backbone from an image-ssl model file
   std::string init_spectrum;        // clip: spectrum backbone from a spectrum-mm model file
+  std::string target;               // supervised: label column (in labels_csv when given, else in the data)
+  std::string labels_csv;           // supervised: labels joined on object_id
+  std::string objective;            // supervised: regression | classification (overrides the config)
   int64_t steps = 0, batch = 0;     // > 0 override the config
   uint64_t seed = 0;                // 0: the config's
   int64_t checkpoint_every = 0;     // > 0 overrides the config

@@ -8,6 +8,20 @@ nlohmann::json CnnConfig::to_json() const { return *this; }
 
 CnnConfig CnnConfig::from_json(const nlohmann::json& j) { return j.get<CnnConfig>(); }
 
+nlohmann::json CnnHeadConfig::to_json() const { return {{"backbone", backbone.to_json()}, {"outputs", outputs}}; }
+
+CnnHeadConfig CnnHeadConfig::from_json(const nlohmann::json& j) {
+  CnnHeadConfig c;
+  c.backbone = CnnConfig::from_json(j.at("backbone"));
+  c.outputs = j.at("outputs");
+  return c;
+}
+
+CnnHeadImpl::CnnHeadImpl(const CnnHeadConfig& c) : cfg(c) {
+  backbone = register_module("backbone", Cnn(c.backbone));
+  head = register_module("head", torch::nn::Linear(c.backbone.embed_dim(), c.outputs));
+}
+
 namespace {
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));

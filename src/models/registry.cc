@@ -20,6 +20,9 @@ const std::map<std::string, Builder>& table() {
          return AstroClip(AstroClipConfig::from_json(c)).ptr();
        }},
       {"cnn", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> { return Cnn(CnnConfig::from_json(c)).ptr(); }},
+      {"cnn_head", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> {
+         return CnnHead(CnnHeadConfig::from_json(c)).ptr();
+       }},
       {"vit", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> { return ViT(ViTConfig::from_json(c)).ptr(); }},
       {"specformer", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> {
          return SpecFormer(SpecFormerConfig::from_json(c)).ptr();

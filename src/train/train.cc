@@ -16,11 +16,13 @@
 #include "astrofm/models/preprocess.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/progress.h"
-#include "augment.h"
+#include "astrofm/labels.h"
+#include "tasks.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;
 using namespace astrofm::models;
+using namespace astrofm::train;
 
 namespace {
 
@@ -32,12 +34,27 @@ nlohmann::json default_config(const std::string& task) {
   nlohmann::json common = {{"steps", 1000}, {"batch", 64}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"warmup", 50},
                            {"clip_grad", 1.0}, {"seed", 1}, {"val_fraction", 0.1}, {"val_every", 100},
                            {"checkpoint_every", 200}};
+  AugmentOptions a;
+  nlohmann::json augment = {{"scale_min", a.scale_min}, {"scale_max", a.scale_max}, {"gain_jitter", a.gain_jitter},
+                            {"noise_max", a.noise_max}, {"blur_prob", a.blur_prob}, {"blur_sigma_max", a.blur_sigma_max},
+                            {"flips", a.flips}};
   if (task == "image-ssl") {
     common["architecture"] = "cnn";
     common["model"] = CnnConfig{}.to_json();
+    common["method"] = "simclr";
     common["temperature"] = 0.2;
     common["projection_dim"] = 128;
-    common["augment"] = {{"noise_max", 0.3}, {"blur_prob", 0.5}, {"blur_sigma_max", 1.0}};
+    common["augment"] = augment;
+    // DINO's published ResNet recipe, scaled to small CPU runs (out_dim 65536 -> 4096).
+    common["dino"] = {{"out_dim", 4096}, {"hidden_dim", 1024}, {"bottleneck_dim", 128}, {"student_temp", 0.1},
+                      {"teacher_temp", 0.04}, {"momentum", 0.996}, {"center_momentum", 0.9}, {"local_crops", 4},
+                      {"local_size", 32}, {"global_scale", {0.4, 1.0}}, {"local_scale", {0.1, 0.4}}};
+  } else if (task == "supervised") {
+    common["architecture"] = "cnn_head";
+    common["model"] = CnnConfig{}.to_json();
+    common["objective"] = "regression";
+    common["augment"] = augment;
+    common["augment"]["scale_min"] = 0.8;  // mild zoom: the label may depend on apparent size
   } else if (task == "spectrum-mm") {
     SpecFormerConfig s;
     s.embed_dim = 64;
@@ -62,7 +79,7 @@ nlohmann::json default_config(const std::string& task) {
     common["freeze_backbones"] = false;
     common["lr"] = 3e-4;
   } else {
-    fail_usage("unknown training task '{}' (image-ssl, spectrum-mm or clip)", task);
+    fail_usage("unknown training task '{}' (image-ssl, spectrum-mm, clip or supervised)", task);
   }
   return common;
 }
@@ -82,17 +99,6 @@ Table load_columns(const std::vector<std::string>& data, const std::vector<std::
   return all;
 }
 
-torch::Tensor column_tensor(const Column& c) {
-  auto sizes = c.shape;
-  sizes.insert(sizes.begin(), c.rows);
-  auto t = torch::from_blob(const_cast<uint8_t*>(c.data.data()), sizes, c.dtype == DType::Float64 ? torch::kFloat64 : torch::kFloat32);
-  return t.to(torch::kFloat32).clone();
-}
-
-torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows) {
-  return t.index_select(0, torch::tensor(rows, torch::kLong));
-}
-
 // Validation membership from a hash of object_id: stable across runs and inputs.
 bool is_validation(const std::string& id, double fraction) {
   uint64_t h = 1469598103934665603ull;
@@ -110,103 +116,6 @@ Split split_rows(const Column& ids, double fraction) {
   if (s.train.empty()) fail_input("every object fell in the validation split; lower val_fraction");
   return s;
 }
-
-// A training task: a model, its loss on a batch of row indices, what to save.
-struct Task {
-  virtual ~Task() = default;
-  virtual torch::Tensor loss(const std::vector<int64_t>& rows, bool training) = 0;
-  virtual std::vector<torch::Tensor> parameters() = 0;
-  virtual torch::nn::Module& trained() = 0;   // checkpointed whole (incl. projector)
-  virtual torch::nn::Module& saved() = 0;     // written to the model file
-  virtual nlohmann::json meta() = 0;
-};
-
-// Images of one or several datasets: Legacy-Survey-like flux (bands DES-G/R/Z,
-// stretched after augmentation) and 8-bit colour cutouts in [0, 1] (used as
-// they are) may be mixed; each row keeps its kind.
-struct ImageData {
-  torch::Tensor images;   // raw [N, 3, H, W]; flux rows in g, r, z order
-  torch::Tensor is_flux;  // [N] bool
-  std::vector<std::string> kinds;
-  torch::Tensor prepare(const torch::Tensor& x, const std::vector<int64_t>& rows) const {
-    auto flux = index(is_flux, rows);
-    if (!flux.any().item<bool>()) return x;
-    auto stretched = legacysurvey_rgb(x);
-    return torch::where(flux.view({-1, 1, 1, 1}), stretched, x);
-  }
-};
-
-ImageData load_images(const Table& t, const std::string& where) {
-  ImageData d;
-  d.images = torch::nan_to_num(column_tensor(t.at(mmu::kImageArray)), 0.0);
-  if (d.images.size(1) != 3) fail_input("{}: training needs 3-band images, got {}", where, d.images.size(1));
-  const Column& band = t.at(mmu::kImageBand);
-  d.is_flux = torch::zeros({t.rows()}, torch::kBool);
-  std::set<std::string> kinds;
-  for (int64_t i = 0; i < t.rows(); ++i) {
-    std::vector<std::string> b(band.strings.begin() + i * 3, band.strings.begin() + i * 3 + 3);
-    if (b[0].rfind("DES-", 0) != 0) {
-      kinds.insert("unit");
-      continue;
-    }
-    kinds.insert("legacysurvey_rgb");
-    d.is_flux[i] = true;
-    std::vector<int64_t> order;  // the stretch expects g, r, z
-    for (const char* w : {"DES-G", "DES-R", "DES-Z"}) {
-      auto it = std::find(b.begin(), b.end(), w);
-      if (it == b.end()) fail_input("{}: row {}: Legacy Survey images need DES-G, DES-R and DES-Z bands", where, i);
-      order.push_back(it - b.begin());
-    }
-    d.images[i] = d.images[i].index_select(0, torch::tensor(order, torch::kLong));
-  }
-  d.kinds.assign(kinds.begin(), kinds.end());
-  return d;
-}
-
-struct SimClrTask : Task {
-  Cnn backbone{nullptr};
-  torch::nn::Sequential projector{nullptr};
-  std::shared_ptr<torch::nn::Module> both = std::make_shared<torch::nn::Module>("SimCLR");
-  ImageData data;
-  train::AugmentOptions aug;
-  double tau;
-  nlohmann::json cfg;
-
-  SimClrTask(const nlohmann::json& c, const Table& t, const std::string& where) : cfg(c) {
-    data = load_images(t, where);
-    auto mc = CnnConfig::from_json(c["model"]);
-    backbone = Cnn(mc);
-    int64_t d = mc.embed_dim(), p = c["projection_dim"];
-    projector = torch::nn::Sequential(torch::nn::Linear(d, d), torch::nn::ReLU(), torch::nn::Linear(d, p));
-    both->register_module("backbone", backbone);
-    both->register_module("projector", projector);
-    aug.crop = mc.img_size;
-    aug.noise_max = c["augment"].value("noise_max", 0.3);
-    aug.blur_prob = c["augment"].value("blur_prob", 0.5);
-    aug.blur_sigma_max = c["augment"].value("blur_sigma_max", 1.0);
-    tau = c["temperature"];
-  }
-  torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
-    both->train(training);
-    auto x = index(data.images, rows);
-    auto v1 = data.prepare(train::augment(x, aug), rows), v2 = data.prepare(train::augment(x, aug), rows);
-    auto z = torch::nn::functional::normalize(projector->forward(backbone->forward(torch::cat({v1, v2}))),
-                                              torch::nn::functional::NormalizeFuncOptions().dim(1));
-    int64_t n = x.size(0);
-    auto sim = torch::matmul(z, z.t()) / tau;
-    sim = sim - torch::eye(2 * n) * 1e9;  // no self-pairs
-    auto target = torch::cat({torch::arange(n, 2 * n), torch::arange(0, n)});
-    return torch::nn::functional::cross_entropy(sim, target);
-  }
-  std::vector<torch::Tensor> parameters() override { return both->parameters(); }
-  torch::nn::Module& trained() override { return *both; }
-  torch::nn::Module& saved() override { return *backbone; }
-  nlohmann::json meta() override {
-    return {{"architecture", "cnn"}, {"config", cfg["model"]},
-            {"preprocessing", {{"image", {{"kinds", data.kinds}}}}},
-            {"training", {{"task", "image-ssl"}, {"method", "SimCLR"}, {"temperature", tau}}}};
-  }
-};
 
 // AstroCLIP's masking, scaled to the sequence: `chunks` contiguous chunks,
 // one per equal section, covering `fraction` of the tokens.
@@ -346,7 +255,7 @@ TrainResult train_model(const TrainOptions& opt) {
     }
     for (auto& [k, v] : user.items()) {
       if (!cfg.contains(k)) fail_input("{}: unknown setting '{}' for task {}", opt.config, k, opt.task);
-      if (k == "model" || k == "augment") cfg[k].merge_patch(v);
+      if (k == "model" || k == "augment" || k == "dino") cfg[k].merge_patch(v);
       else cfg[k] = v;
     }
   }
@@ -354,6 +263,12 @@ TrainResult train_model(const TrainOptions& opt) {
   if (opt.batch > 0) cfg["batch"] = opt.batch;
   if (opt.seed > 0) cfg["seed"] = opt.seed;
   if (opt.checkpoint_every > 0) cfg["checkpoint_every"] = opt.checkpoint_every;
+  if (opt.task == "supervised") {
+    if (opt.target.empty()) fail_usage("supervised: --target COLUMN is required");
+    if (!opt.objective.empty()) cfg["objective"] = opt.objective;
+    if (cfg["objective"] != "regression" && cfg["objective"] != "classification")
+      fail_usage("objective must be regression or classification, not {}", cfg["objective"].dump());
+  }
   if (opt.data.empty()) fail_usage("--data: at least one dataset");
   if (fs::exists(opt.out) && !opt.overwrite && !opt.resume) fail_input("output {} already exists (pass --overwrite)", opt.out);
   fs::path ckdir = opt.out + ".ckpt";
@@ -367,14 +282,27 @@ TrainResult train_model(const TrainOptions& opt) {
   torch::manual_seed(cfg["seed"].get<uint64_t>());
 
   std::vector<std::string> cols = {mmu::kObjectId};
+  if (opt.task == "supervised" && opt.labels_csv.empty()) cols.push_back(opt.target);
   if (opt.task != "spectrum-mm") cols.insert(cols.end(), {mmu::kImageArray, mmu::kImageBand});
-  if (opt.task != "image-ssl") cols.push_back(mmu::kSpectrumFlux);
+  if (opt.task == "spectrum-mm" || opt.task == "clip") cols.push_back(mmu::kSpectrumFlux);
   Table t = load_columns(opt.data, cols);
   std::string where = fmt::format("{}", fmt::join(opt.data, ", "));
   std::unique_ptr<Task> task;
+  std::vector<std::string> task_classes;
   try {
-    if (opt.task == "image-ssl") task = std::make_unique<SimClrTask>(cfg, t, where);
-    else if (opt.task == "spectrum-mm") task = std::make_unique<SpecMmTask>(cfg, t);
+    if (opt.task == "image-ssl") {
+      task = make_image_ssl(cfg, t, where);
+    } else if (opt.task == "supervised") {
+      Targets y = load_targets(t, {opt.target, opt.labels_csv, cfg["objective"] == "classification"}, where);
+      std::vector<int64_t> keep;
+      std::vector<double> labels;
+      for (int64_t i = 0; i < t.rows(); ++i)
+        if (!std::isnan(y.values[i])) keep.push_back(i), labels.push_back(y.values[i]);
+      if (keep.size() < 2) fail_input("{}: only {} objects have a '{}' label", where, keep.size(), opt.target);
+      t = t.take(keep);
+      task = make_supervised(cfg, t, labels, where);
+      if (y.classification) task_classes = y.class_names;
+    } else if (opt.task == "spectrum-mm") task = std::make_unique<SpecMmTask>(cfg, t);
     else task = std::make_unique<ClipTask>(cfg, t, opt, where);
   } catch (const c10::Error& e) {
     fail_input("{}: {}", where, e.what_without_backtrace());
@@ -438,6 +366,7 @@ TrainResult train_model(const TrainOptions& opt) {
     loss.backward();
     torch::nn::utils::clip_grad_norm_(task->parameters(), cfg["clip_grad"].get<double>());
     adam.step();
+    task->after_step(step + 1, steps);
     double l = loss.item<double>();
     ema = step == start ? l : 0.95 * ema + 0.05 * l;
     res.train_loss = l;
@@ -457,6 +386,11 @@ TrainResult train_model(const TrainOptions& opt) {
   nlohmann::json meta = task->meta();
   meta["name"] = fs::path(opt.out).stem().string();
   meta["training"]["data"] = opt.data;
+  if (opt.task == "supervised") {
+    meta["training"]["target"] = opt.target;
+    if (!opt.labels_csv.empty()) meta["training"]["labels"] = opt.labels_csv;
+    if (!task_classes.empty()) meta["classes"] = task_classes;
+  }
   meta["training"]["objects"] = res.train_objects;
   meta["training"]["validation_objects"] = res.val_objects;
   meta["training"]["steps"] = steps;

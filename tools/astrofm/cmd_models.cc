@@ -60,14 +60,17 @@ void add_model_commands(CLI::App& app) {
     });
   }
   {
-    auto* c = app.add_subcommand("train", "Train an encoder: image-ssl (SimCLR), spectrum-mm (masked modelling) or clip (alignment)");
+    auto* c = app.add_subcommand("train", "Train an encoder: image-ssl (SimCLR or DINO), spectrum-mm (masked modelling), clip (alignment), or the supervised CNN baseline");
     static TrainOptions o;
-    c->add_option("TASK", o.task, "image-ssl, spectrum-mm or clip")->required()->check(CLI::IsMember({"image-ssl", "spectrum-mm", "clip"}));
+    c->add_option("TASK", o.task, "image-ssl, spectrum-mm, clip or supervised")->required()->check(CLI::IsMember({"image-ssl", "spectrum-mm", "clip", "supervised"}));
     c->add_option("--data", o.data, "MMU datasets")->required();
     c->add_option("--config", o.config, "JSON settings (see configs/); default: the task's defaults");
     c->add_option("--out", o.out, "model file to write (.afm)")->required();
     c->add_option("--init-image", o.init_image, "clip: start the image backbone from an image-ssl model");
     c->add_option("--init-spectrum", o.init_spectrum, "clip: start the spectrum backbone from a spectrum-mm model");
+    c->add_option("--target", o.target, "supervised: the label column (in --labels when given, else in the data)");
+    c->add_option("--labels", o.labels_csv, "supervised: CSV of labels joined on object_id");
+    c->add_option("--objective", o.objective, "supervised: regression or classification (overrides the config)");
     c->add_option("--steps", o.steps, "optimisation steps (overrides the config)");
     c->add_option("--batch", o.batch, "batch size (overrides the config)");
     c->add_option("--seed", o.seed, "random seed (overrides the config)");

@@ -36,4 +36,22 @@ struct CnnImpl : torch::nn::Module {
 };
 TORCH_MODULE(Cnn);
 
+// The supervised-from-scratch baseline: the same backbone and a linear head
+// (outputs: 1 for regression, the number of classes for classification).
+struct CnnHeadConfig {
+  CnnConfig backbone;
+  int64_t outputs = 1;
+  nlohmann::json to_json() const;
+  static CnnHeadConfig from_json(const nlohmann::json& j);
+};
+
+struct CnnHeadImpl : torch::nn::Module {
+  explicit CnnHeadImpl(const CnnHeadConfig& c);
+  torch::Tensor forward(const torch::Tensor& images) { return head(backbone->forward(images)); }
+  CnnHeadConfig cfg;
+  Cnn backbone{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(CnnHead);
+
 }  // namespace astrofm::models

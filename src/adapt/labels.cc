@@ -1,0 +1,103 @@
+#include "astrofm/labels.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <unordered_map>
+
+#include "astrofm/error.h"
+#include "astrofm/importers.h"
+#include "astrofm/mmu.h"
+
+namespace astrofm {
+
+int64_t Targets::labelled() const {
+  return std::count_if(values.begin(), values.end(), [](double v) { return !std::isnan(v); });
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// A cell as text: exact for 18-digit integer ids, shortest form for floats.
+std::string cell(const Column& c, int64_t i) {
+  if (c.dtype == DType::String) return c.strings[i];
+  if (dtype_is_integer(c.dtype)) return std::to_string(c.as_int64(i));
+  return fmt::format("{}", c.as_double(i));
+}
+
+const Column& id_column(const Table& t, const std::string& where) {
+  for (const char* want : {"object_id", "objid", "id"})
+    for (const auto& c : t.columns())
+      if (lower(c.name) == want) return c;
+  if (t.columns().empty()) fail_input("{}: no columns", where);
+  return t.columns().front();
+}
+
+}  // namespace
+
+Targets load_targets(const Table& table, const TargetSource& src, const std::string& where) {
+  const Column& ids = table.at(mmu::kObjectId);
+  std::vector<std::string> raw(ids.rows);  // the label as written, "" = none
+  if (!src.labels_csv.empty()) {
+    Table labels = read_csv_table(src.labels_csv);
+    const Column& lid = id_column(labels, src.labels_csv);
+    const Column* col = labels.find(src.target);
+    if (!col) fail_input("{}: no column '{}' (columns: {})", src.labels_csv, src.target, fmt::join(labels.names(), ", "));
+    std::unordered_map<std::string, std::string> of;
+    for (int64_t i = 0; i < labels.rows(); ++i) of[cell(lid, i)] = cell(*col, i);
+    int64_t hits = 0;
+    for (int64_t i = 0; i < ids.rows; ++i) {
+      auto it = of.find(cell(ids, i));
+      if (it != of.end()) raw[i] = it->second, ++hits;
+    }
+    if (hits == 0)
+      fail_input("{}: none of its {} ids ({}, ...) matches an object_id of {} ({}, ...)", src.labels_csv, labels.rows(),
+                 labels.rows() ? cell(lid, 0) : "", where, ids.rows ? cell(ids, 0) : "");
+  } else {
+    const Column* col = table.find(src.target);
+    if (!col) fail_input("{}: no column '{}' (columns: {})", where, src.target, fmt::join(table.names(), ", "));
+    if (col->row_elems() != 1) fail_input("{}: column '{}' is {}, not a scalar", where, src.target, col->describe());
+    for (int64_t i = 0; i < ids.rows; ++i) raw[i] = cell(*col, i);
+  }
+  Targets t;
+  t.classification = src.classification;
+  t.values.assign(ids.rows, NAN);
+  if (src.classification) {
+    // Sort numerically when every label is a number (so 10 follows 9).
+    std::vector<std::string> names;
+    for (const auto& r : raw)
+      if (!r.empty() && lower(r) != "nan") names.push_back(r);
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    bool numeric = std::all_of(names.begin(), names.end(), [](const std::string& s) {
+      char* end = nullptr;
+      std::strtod(s.c_str(), &end);
+      return end && *end == 0;
+    });
+    if (numeric)
+      std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) { return std::stod(a) < std::stod(b); });
+    std::map<std::string, int64_t> index;
+    for (size_t k = 0; k < names.size(); ++k) index[names[k]] = static_cast<int64_t>(k);
+    for (int64_t i = 0; i < ids.rows; ++i)
+      if (auto it = index.find(raw[i]); it != index.end()) t.values[i] = static_cast<double>(it->second);
+    t.class_names = names;
+  } else {
+    for (int64_t i = 0; i < ids.rows; ++i) {
+      if (raw[i].empty()) continue;
+      char* end = nullptr;
+      double v = std::strtod(raw[i].c_str(), &end);
+      if (!end || *end != 0)
+        fail_input("{}: target '{}' of object {} is '{}', not a number", src.labels_csv.empty() ? where : src.labels_csv,
+                   src.target, cell(ids, i), raw[i]);
+      if (std::isfinite(v)) t.values[i] = v;
+    }
+  }
+  return t;
+}
+
+}  // namespace astrofm
