@@ -19,7 +19,9 @@ struct Targets {
 struct TargetSource {
   std::string target;       // column name (in the labels CSV when given, else in the dataset)
   std::string labels_csv;   // optional; joined on its object_id column (object_id, objid or id, any case; else the first)
-  bool classification = false;  // values become class indices 0..K-1 in sorted order of the labels
+  // regression | classification (labels become class indices 0..K-1 in sorted
+  // order) | auto (classification for integer or text columns).
+  std::string mode = "auto";
 };
 
 // `table` must hold object_id, and the target column unless a labels CSV is given.

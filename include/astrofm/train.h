@@ -37,4 +37,13 @@ struct TrainResult {
 
 TrainResult train_model(const TrainOptions& opt);
 
+// A supervised model's (`train supervised`) predictions for every row of an
+// image dataset, in reading order: the value (regression) or class index.
+struct SupervisedPredictions {
+  std::vector<std::string> ids;
+  std::vector<double> values;
+  std::vector<std::string> classes;  // classification: index -> label as written
+};
+SupervisedPredictions predict_supervised(const std::string& model, const std::string& data);
+
 }  // namespace astrofm

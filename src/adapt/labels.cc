@@ -43,11 +43,13 @@ const Column& id_column(const Table& t, const std::string& where) {
 Targets load_targets(const Table& table, const TargetSource& src, const std::string& where) {
   const Column& ids = table.at(mmu::kObjectId);
   std::vector<std::string> raw(ids.rows);  // the label as written, "" = none
+  DType dtype = DType::Float64;
   if (!src.labels_csv.empty()) {
     Table labels = read_csv_table(src.labels_csv);
     const Column& lid = id_column(labels, src.labels_csv);
     const Column* col = labels.find(src.target);
     if (!col) fail_input("{}: no column '{}' (columns: {})", src.labels_csv, src.target, fmt::join(labels.names(), ", "));
+    dtype = col->dtype;
     std::unordered_map<std::string, std::string> of;
     for (int64_t i = 0; i < labels.rows(); ++i) of[cell(lid, i)] = cell(*col, i);
     int64_t hits = 0;
@@ -62,12 +64,16 @@ Targets load_targets(const Table& table, const TargetSource& src, const std::str
     const Column* col = table.find(src.target);
     if (!col) fail_input("{}: no column '{}' (columns: {})", where, src.target, fmt::join(table.names(), ", "));
     if (col->row_elems() != 1) fail_input("{}: column '{}' is {}, not a scalar", where, src.target, col->describe());
+    dtype = col->dtype;
     for (int64_t i = 0; i < ids.rows; ++i) raw[i] = cell(*col, i);
   }
+  if (src.mode != "auto" && src.mode != "regression" && src.mode != "classification")
+    fail_usage("target mode must be auto, regression or classification, not '{}'", src.mode);
+  bool classify = src.mode == "classification" || (src.mode == "auto" && !dtype_is_float(dtype));
   Targets t;
-  t.classification = src.classification;
+  t.classification = classify;
   t.values.assign(ids.rows, NAN);
-  if (src.classification) {
+  if (classify) {
     // Sort numerically when every label is a number (so 10 follows 9).
     std::vector<std::string> names;
     for (const auto& r : raw)

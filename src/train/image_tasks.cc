@@ -1,11 +1,13 @@
 // Image tasks: SimCLR and DINO self-supervised pre-training, and the
 // supervised-from-scratch CNN baseline.
+#include <numeric>
 #include <set>
 
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
 #include "astrofm/models/cnn.h"
 #include "astrofm/models/preprocess.h"
+#include "astrofm/models/registry.h"
 #include "tasks.h"
 
 namespace astrofm::train {
@@ -280,6 +282,40 @@ struct SupervisedTask : Task {
 };
 
 }  // namespace
+
+}  // namespace astrofm::train
+
+namespace astrofm {
+
+SupervisedPredictions predict_supervised(const std::string& model, const std::string& data) {
+  using namespace astrofm::models;
+  auto lm = load_model(model);
+  if (lm.architecture != "cnn_head") fail_input("{}: a {} model, not a supervised one (train supervised)", model, lm.architecture);
+  auto net = std::dynamic_pointer_cast<CnnHeadImpl>(lm.module);
+  net->eval();
+  torch::NoGradGuard ng;
+  SupervisedPredictions p;
+  if (lm.meta.contains("classes")) p.classes = lm.meta["classes"].get<std::vector<std::string>>();
+  Dataset ds = Dataset::open(data);
+  DatasetReader r(ds, {.columns = {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand}, .batch_rows = 256});
+  Table b;
+  while (r.next(b)) {
+    auto img = train::load_images(b, data);
+    std::vector<int64_t> rows(b.rows());
+    std::iota(rows.begin(), rows.end(), 0);
+    auto x = center_crop(img.prepare(img.images, rows), net->cfg.backbone.img_size).contiguous();
+    auto out = net->forward(x);
+    auto v = (p.classes.empty() ? out.squeeze(1) : out.argmax(1)).to(torch::kFloat64).contiguous();
+    p.values.insert(p.values.end(), v.data_ptr<double>(), v.data_ptr<double>() + b.rows());
+    const auto& ids = b.at(mmu::kObjectId).strings;
+    p.ids.insert(p.ids.end(), ids.begin(), ids.end());
+  }
+  return p;
+}
+
+}  // namespace astrofm
+
+namespace astrofm::train {
 
 std::unique_ptr<Task> make_image_ssl(const nlohmann::json& cfg, const Table& t, const std::string& where) {
   std::string method = cfg["method"];

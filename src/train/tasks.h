@@ -24,6 +24,8 @@ struct Task {
   virtual void after_step(int64_t /*step*/, int64_t /*steps*/) {}  // e.g. a teacher's EMA update
 };
 
+// All rows of some columns of several datasets, in memory.
+Table load_columns(const std::vector<std::string>& data, const std::vector<std::string>& cols);
 torch::Tensor column_tensor(const Column& c);
 torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows);
 

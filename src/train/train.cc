@@ -24,6 +24,24 @@ namespace fs = std::filesystem;
 using namespace astrofm::models;
 using namespace astrofm::train;
 
+namespace train {
+// All rows of some columns of several datasets, in memory.
+Table load_columns(const std::vector<std::string>& data, const std::vector<std::string>& cols) {
+  Table all;
+  for (const auto& d : data) {
+    Dataset ds = Dataset::open(d);
+    for (const auto& c : cols)
+      if (!ds.has_column(c)) fail_input("{}: no column '{}' (needed for training)", d, c);
+    DatasetReader r(ds, {.columns = cols, .batch_rows = 1024});
+    Table b;
+    while (r.next(b)) all.append(b);
+  }
+  if (all.rows() == 0) fail_input("no objects to train on in {}", fmt::join(data, ", "));
+  return all;
+}
+
+}  // namespace train
+
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -82,21 +100,6 @@ nlohmann::json default_config(const std::string& task) {
     fail_usage("unknown training task '{}' (image-ssl, spectrum-mm, clip or supervised)", task);
   }
   return common;
-}
-
-// All rows of some columns of several datasets, in memory.
-Table load_columns(const std::vector<std::string>& data, const std::vector<std::string>& cols) {
-  Table all;
-  for (const auto& d : data) {
-    Dataset ds = Dataset::open(d);
-    for (const auto& c : cols)
-      if (!ds.has_column(c)) fail_input("{}: no column '{}' (needed for training)", d, c);
-    DatasetReader r(ds, {.columns = cols, .batch_rows = 1024});
-    Table b;
-    while (r.next(b)) all.append(b);
-  }
-  if (all.rows() == 0) fail_input("no objects to train on in {}", fmt::join(data, ", "));
-  return all;
 }
 
 // Validation membership from a hash of object_id: stable across runs and inputs.
@@ -293,7 +296,7 @@ TrainResult train_model(const TrainOptions& opt) {
     if (opt.task == "image-ssl") {
       task = make_image_ssl(cfg, t, where);
     } else if (opt.task == "supervised") {
-      Targets y = load_targets(t, {opt.target, opt.labels_csv, cfg["objective"] == "classification"}, where);
+      Targets y = load_targets(t, {opt.target, opt.labels_csv, cfg["objective"].get<std::string>()}, where);
       std::vector<int64_t> keep;
       std::vector<double> labels;
       for (int64_t i = 0; i < t.rows(); ++i)

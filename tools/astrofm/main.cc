@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   astrofm::cli::add_simulate_command(app);
 #ifdef ASTROFM_WITH_TORCH
   astrofm::cli::add_model_commands(app);
+  astrofm::cli::add_probe_command(app);
 #endif
 
   try {

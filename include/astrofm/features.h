@@ -1,0 +1,29 @@
+#pragma once
+// Feature matrices for probes and search, read from any MMU dataset: an
+// embedding catalogue (`astrofm embed`) or plain catalogue columns.
+#include <string>
+#include <vector>
+
+#include "astrofm/knn.h"
+#include "astrofm/table.h"
+
+namespace astrofm {
+
+struct FeatureSet {
+  Table rows;                        // object_id, ra, dec and the `keep` columns, one row per object
+  Features x;                        // [n, d] float32, columns concatenated (multi-dimensional columns flattened)
+  std::vector<std::string> columns;  // the feature columns used
+  std::vector<int64_t> column_shape; // per-row shape of a single multi-dimensional column (e.g. tokens [T, D])
+};
+
+// columns empty: the dataset's embedding column (`embedding_*`; an error
+// listing them when there are several). Feature columns must be numeric; a
+// name "a-b" that is not a column is the difference of scalar columns a and b.
+// `keep`: further columns to carry along (e.g. a target), when present.
+FeatureSet load_features(const std::string& dataset, const std::vector<std::string>& columns,
+                         const std::vector<std::string>& keep = {});
+
+// Rows `idx` of a feature matrix.
+Features take_rows(const Features& x, const std::vector<int64_t>& idx);
+
+}  // namespace astrofm

@@ -1,0 +1,36 @@
+#pragma once
+// Metrics astronomers report for probes. Regression (photo-z conventions:
+// dz = (pred - true) / (1 + true)): R^2, RMSE, bias = median(dz),
+// sigma_NMAD = 1.4826 * median(|dz - median(dz)|), outlier fractions
+// eta = fraction with |dz| > 0.05 and > 0.15. Classification: accuracy,
+// macro-F1, per-class F1, confusion matrix [true][pred].
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace astrofm {
+
+struct RegressionMetrics {
+  int64_t n = 0;
+  double r2 = 0, rmse = 0, bias = 0, sigma_nmad = 0, eta_005 = 0, eta_015 = 0;
+  nlohmann::json to_json() const;
+};
+
+struct ClassificationMetrics {
+  int64_t n = 0;
+  double accuracy = 0, macro_f1 = 0;
+  std::vector<double> f1;                       // per class
+  std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
+  nlohmann::json to_json(const std::vector<std::string>& class_names = {}) const;
+};
+
+RegressionMetrics regression_metrics(const std::vector<double>& truth, const std::vector<double>& pred);
+// Labels are class indices 0..classes-1.
+ClassificationMetrics classification_metrics(const std::vector<int64_t>& truth, const std::vector<int64_t>& pred, int64_t classes);
+
+// Mean and sample standard deviation (0 for one value).
+std::pair<double, double> mean_std(const std::vector<double>& v);
+
+}  // namespace astrofm

@@ -1,0 +1,35 @@
+#pragma once
+// `astrofm probe`: fit a probe on the labelled objects of one dataset, predict
+// another, and score it; optionally over label budgets and seeds (a
+// label-efficiency curve). Results as JSON, predictions as CSV, and an HTML
+// report with PNG plots.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/probe.h"
+
+namespace astrofm {
+
+struct ProbeRunOptions {
+  ProbeOptions probe;                 // kind: knn | ridge | logistic | mlp | attentive | cnn (supervised from scratch)
+  std::string train, test;            // datasets; test empty: a fixed 20% of train chosen by a hash of object_id
+  std::string target, labels_csv;     // see TargetSource
+  std::string mode = "auto";          // auto | regression | classification
+  std::vector<std::string> features;  // empty: the embedding column
+  int64_t labels = 0;                 // > 0: this many labelled training objects (random)
+  int64_t labels_per_class = 0;       // > 0: this many per class
+  std::vector<int64_t> curve;         // label budgets (per class for classification; 0 = all): a label-efficiency curve
+  int repeats = 1;                    // seeds per budget (seed, seed + 1, ...)
+  std::string out;                    // predictions CSV of the first run (object_id, ra, dec, true, predicted)
+  std::string report;                 // HTML report folder (index.html + PNG plots)
+  std::string cnn_config;             // cnn: astrofm train supervised config
+  int64_t cnn_steps = 0;              // cnn: overrides the config's steps
+};
+
+// Returns {"task", "probe", "train_objects", "test_objects", "metrics" (first run),
+// "curve": [{"labels", "runs": [...], "mean": {...}, "std": {...}}]}.
+nlohmann::json run_probe(const ProbeRunOptions& o);
+
+}  // namespace astrofm

@@ -1,0 +1,69 @@
+#include "astrofm/metrics.h"
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "astrofm/error.h"
+#include "testutil.h"
+
+namespace astrofm {
+namespace {
+
+TEST(Metrics, MatchSklearnAndTheNmadDefinition) {
+  ASTROFM_REQUIRE_PYTHON("sklearn numpy");
+  test::TempDir tmp;
+  std::mt19937_64 rng(1);
+  std::normal_distribution<double> g(0, 1);
+  std::vector<double> t, p;
+  std::vector<int64_t> ct, cp;
+  {
+    std::ofstream o(tmp.path("v.txt"));
+    o.precision(17);
+    for (int i = 0; i < 501; ++i) {
+      double z = 0.1 + 0.6 * (i % 97) / 97.0, e = 0.03 * g(rng) * (1 + z) + (i % 50 == 0 ? 0.3 : 0.0);
+      t.push_back(z), p.push_back(z + e);
+      ct.push_back(i % 4), cp.push_back(i % 7 == 0 ? (i + 1) % 4 : i % 4 == 3 && i % 3 == 0 ? 0 : i % 4);
+      o << t.back() << " " << p.back() << " " << ct.back() << " " << cp.back() << "\n";
+    }
+  }
+  std::string out = test::run_python(R"(
+import sys, numpy as np
+from sklearn.metrics import r2_score, mean_squared_error, f1_score, accuracy_score, confusion_matrix
+v = np.loadtxt(sys.argv[1] + "/v.txt"); t, p, ct, cp = v[:, 0], v[:, 1], v[:, 2].astype(int), v[:, 3].astype(int)
+dz = (p - t) / (1 + t)
+print(r2_score(t, p), mean_squared_error(t, p) ** 0.5, np.median(dz), 1.4826 * np.median(np.abs(dz - np.median(dz))),
+      np.mean(np.abs(dz) > 0.05), np.mean(np.abs(dz) > 0.15), accuracy_score(ct, cp), f1_score(ct, cp, average="macro"))
+print(" ".join(str(x) for x in f1_score(ct, cp, average=None)))
+print(" ".join(str(x) for x in confusion_matrix(ct, cp).ravel()))
+)", tmp.path());
+  std::istringstream ss(out);
+  auto r = regression_metrics(t, p);
+  auto c = classification_metrics(ct, cp, 4);
+  double want;
+  for (double got : {r.r2, r.rmse, r.bias, r.sigma_nmad, r.eta_005, r.eta_015, c.accuracy, c.macro_f1}) {
+    ss >> want;
+    EXPECT_NEAR(got, want, 1e-12);
+  }
+  for (double got : c.f1) {
+    ss >> want;
+    EXPECT_NEAR(got, want, 1e-12);
+  }
+  for (auto& row : c.confusion)
+    for (int64_t got : row) {
+      ss >> want;
+      EXPECT_EQ(got, static_cast<int64_t>(want));
+    }
+}
+
+TEST(Metrics, AbsentClassScoresZeroAndSizesMustAgree) {
+  auto c = classification_metrics({0, 0, 1, 1}, {0, 0, 1, 0}, 3);
+  EXPECT_DOUBLE_EQ(c.f1[2], 0.0);
+  EXPECT_NEAR(c.macro_f1, (1.0 / 1.0 * 0.8 + 2.0 / 3.0) / 3, 1e-12);
+  EXPECT_THROW(regression_metrics({1, 2}, {1}), UsageError);
+  EXPECT_THROW(classification_metrics({0, 3}, {0, 1}, 3), UsageError);
+}
+
+}  // namespace
+}  // namespace astrofm

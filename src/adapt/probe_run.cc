@@ -1,0 +1,243 @@
+#include "astrofm/probe_run.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "astrofm/error.h"
+#include "astrofm/features.h"
+#include "astrofm/fsutil.h"
+#include "astrofm/labels.h"
+#include "astrofm/metrics.h"
+#include "astrofm/mmu.h"
+#include "astrofm/train.h"
+#include "report.h"
+
+namespace astrofm {
+namespace fs = std::filesystem;
+namespace {
+
+// The fixed test split when no test set is given: 20% by an FNV hash of object_id.
+bool in_test_split(const std::string& id) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : id) h = (h ^ ch) * 1099511628211ull;
+  return (h >> 7) % 5 == 0;
+}
+
+struct Side {
+  FeatureSet fs;
+  std::vector<int64_t> rows;  // rows of fs used on this side
+  std::vector<double> y;      // their targets (NaN = none)
+};
+
+// Budget selection: `n` labelled rows at random, or `per_class` of each class.
+std::vector<int64_t> choose(const std::vector<int64_t>& labelled, const std::vector<double>& y, int64_t n, int64_t per_class,
+                            bool classification, uint64_t seed) {
+  std::vector<int64_t> pool = labelled;
+  std::shuffle(pool.begin(), pool.end(), std::mt19937_64(seed * 2654435761ull + 17));
+  if (per_class > 0 && classification) {
+    std::map<int64_t, int64_t> taken;
+    std::vector<int64_t> out;
+    for (int64_t i : pool)
+      if (taken[static_cast<int64_t>(y[i])]++ < per_class) out.push_back(i);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  if (n > 0 && n < static_cast<int64_t>(pool.size())) pool.resize(n);
+  std::sort(pool.begin(), pool.end());
+  return pool;
+}
+
+}  // namespace
+
+nlohmann::json run_probe(const ProbeRunOptions& o) {
+  if (o.target.empty()) fail_usage("--target COLUMN is required");
+  bool cnn = o.probe.kind == "cnn";
+  std::vector<std::string> feats = o.features;
+  if (cnn) feats = {mmu::kImageArray};  // only to read ids and sizes; the CNN reads pixels itself
+  std::vector<std::string> keep = {o.target};
+  Side tr, te;
+  tr.fs = load_features(o.train, feats, keep);
+  bool split = o.test.empty();
+  if (!split) te.fs = load_features(o.test, feats, keep);
+  if (!split && te.fs.x.d != tr.fs.x.d)
+    fail_input("{}: features have {} dimensions, {} has {}", o.test, te.fs.x.d, o.train, tr.fs.x.d);
+
+  // One label map for both sides (class indices must agree).
+  Table joint;
+  auto side_table = [&](const FeatureSet& f) {
+    Table t;
+    t.add(f.rows.at(mmu::kObjectId));
+    if (o.labels_csv.empty()) {
+      const Column* c = f.rows.find(o.target);
+      if (!c) fail_input("{}: no column '{}'", &f == &tr.fs ? o.train : o.test, o.target);
+      t.add(*c);
+    }
+    return t;
+  };
+  joint = side_table(tr.fs);
+  if (!split) {
+    Table b = side_table(te.fs);
+    if (!joint.at(mmu::kObjectId).same_layout(b.at(mmu::kObjectId)) ||
+        (o.labels_csv.empty() && !joint.at(o.target).same_layout(b.at(o.target))))
+      fail_input("{} and {}: column '{}' has different types", o.train, o.test, o.target);
+    joint.append(b);
+  }
+  Targets y = load_targets(joint, {o.target, o.labels_csv, o.mode}, o.train);
+  int64_t ntr = tr.fs.rows.rows();
+  const auto& ids = tr.fs.rows.at(mmu::kObjectId).strings;
+  if (split) {
+    for (int64_t i = 0; i < ntr; ++i) (in_test_split(ids[i]) ? te.rows : tr.rows).push_back(i);
+    te.y.reserve(te.rows.size());
+    for (int64_t i : te.rows) te.y.push_back(y.values[i]);
+    for (int64_t i : tr.rows) tr.y.push_back(y.values[i]);
+  } else {
+    for (int64_t i = 0; i < ntr; ++i) tr.rows.push_back(i), tr.y.push_back(y.values[i]);
+    for (int64_t i = 0; i < te.fs.rows.rows(); ++i) te.rows.push_back(i), te.y.push_back(y.values[ntr + i]);
+  }
+  std::vector<int64_t> labelled;  // indices into tr.rows
+  for (size_t i = 0; i < tr.rows.size(); ++i)
+    if (!std::isnan(tr.y[i])) labelled.push_back(static_cast<int64_t>(i));
+  int64_t test_labelled = std::count_if(te.y.begin(), te.y.end(), [](double v) { return !std::isnan(v); });
+  if (labelled.empty()) fail_input("{}: no training object has a '{}' label", o.train, o.target);
+  if (test_labelled == 0) fail_input("{}: no test object has a '{}' label to score against", split ? o.train : o.test, o.target);
+  ProbeOptions po = o.probe;
+  po.classification = y.classification;
+  po.classes = y.num_classes();
+  if (y.classification) {
+    std::vector<int64_t> per(po.classes, 0);
+    for (int64_t i : labelled) ++per[static_cast<int64_t>(tr.y[i])];
+    int64_t present = std::count_if(per.begin(), per.end(), [](int64_t c) { return c > 0; });
+    if (present < 2) fail_input("{}: the training labels hold {} class(es); a classifier needs at least 2", o.train, present);
+    if (o.labels_per_class > 0 && !o.curve.empty()) fail_usage("give either --labels-per-class or --curve");
+  }
+  if (!cnn && po.kind == "attentive" && po.tokens == 0) {
+    if (tr.fs.column_shape.size() != 2)
+      fail_input("attentive: feature column must hold tokens [T, D] per object (astrofm embed --tokens), got shape [{}]",
+                 fmt::join(tr.fs.column_shape, ", "));
+    po.tokens = tr.fs.column_shape[0];
+  }
+  Features test_x = cnn ? Features{} : take_rows(split ? tr.fs.x : te.fs.x, te.rows);
+  std::vector<int64_t> budgets = o.curve;
+  if (budgets.empty()) budgets = {y.classification && o.labels_per_class > 0 ? o.labels_per_class : o.labels};
+  bool per_class = y.classification && (o.labels_per_class > 0 || !o.curve.empty());
+
+  nlohmann::json result = {{"probe", po.kind}, {"task", y.classification ? "classification" : "regression"},
+                           {"target", o.target}, {"train", o.train}, {"test", split ? o.train + " (20% by object_id hash)" : o.test},
+                           {"features", cnn ? nlohmann::json("pixels") : nlohmann::json(tr.fs.columns)},
+                           {"train_objects", static_cast<int64_t>(tr.rows.size())}, {"train_labelled", static_cast<int64_t>(labelled.size())},
+                           {"test_scored", test_labelled}, {"curve", nlohmann::json::array()}};
+  if (y.classification) result["classes"] = y.class_names;
+  std::vector<double> first_pred;
+  std::vector<double> truth_scored;
+  for (int64_t budget : budgets) {
+    nlohmann::json point = {{"labels", budget}, {"per_class", per_class}, {"runs", nlohmann::json::array()}};
+    std::map<std::string, std::vector<double>> values;
+    for (int r = 0; r < o.repeats; ++r) {
+      uint64_t seed = o.probe.seed + r;
+      auto sel = choose(labelled, tr.y, per_class ? 0 : budget, per_class ? budget : 0, y.classification, seed);
+      std::vector<double> ysel;
+      for (int64_t i : sel) ysel.push_back(tr.y[i]);
+      std::vector<double> pred;
+      nlohmann::json info;
+      if (cnn) {
+        // Supervised from scratch on the chosen labels: a labels CSV of exactly those objects.
+        auto tmp = fs::temp_directory_path() / fmt::format("astrofm-probe-{}-{}", ::getpid(), seed);
+        fs::create_directories(tmp);
+        {
+          std::ofstream csv(tmp / "labels.csv");
+          csv << "object_id,label\n";
+          for (size_t k = 0; k < sel.size(); ++k)
+            csv << ids[tr.rows[sel[k]]] << ","
+                << (y.classification ? y.class_names[static_cast<int64_t>(ysel[k])] : fmt::format("{:.17g}", ysel[k])) << "\n";
+        }
+        TrainOptions t{.task = "supervised", .data = {o.train}, .config = o.cnn_config, .out = (tmp / "cnn.afm").string(),
+                       .target = "label", .labels_csv = (tmp / "labels.csv").string(),
+                       .objective = y.classification ? "classification" : "regression", .steps = o.cnn_steps, .seed = seed + 1,
+                       .overwrite = true};
+        auto res = train_model(t);
+        auto sp = predict_supervised(t.out, split ? o.train : o.test);
+        std::unordered_map<std::string, double> of;
+        for (size_t k = 0; k < sp.ids.size(); ++k) {
+          double v = sp.values[k];
+          if (y.classification) {  // the model's class index -> ours
+            auto it = std::find(y.class_names.begin(), y.class_names.end(), sp.classes.at(static_cast<int64_t>(v)));
+            v = static_cast<double>(it - y.class_names.begin());
+          }
+          of[sp.ids[k]] = v;
+        }
+        const auto& tids = (split ? tr.fs : te.fs).rows.at(mmu::kObjectId).strings;
+        for (int64_t i : te.rows) pred.push_back(of.at(tids[i]));
+        info = {{"steps", res.steps}, {"seconds", res.seconds}, {"val_loss", res.val_loss}};
+        fs::remove_all(tmp);
+      } else {
+        auto probe = make_probe([&] { auto p = po; p.seed = seed; return p; }());
+        probe->fit(take_rows(tr.fs.x, [&] { std::vector<int64_t> v; for (int64_t i : sel) v.push_back(tr.rows[i]); return v; }()), ysel);
+        pred = probe->predict(test_x);
+        info = probe->info();
+      }
+      std::vector<double> t_s, p_s;
+      for (size_t i = 0; i < te.y.size(); ++i)
+        if (!std::isnan(te.y[i])) t_s.push_back(te.y[i]), p_s.push_back(pred[i]);
+      nlohmann::json m;
+      if (y.classification) {
+        m = classification_metrics(std::vector<int64_t>(t_s.begin(), t_s.end()), std::vector<int64_t>(p_s.begin(), p_s.end()),
+                                   po.classes).to_json(y.class_names);
+        for (const char* k : {"accuracy", "macro_f1"}) values[k].push_back(m[k]);
+      } else {
+        m = regression_metrics(t_s, p_s).to_json();
+        for (const char* k : {"r2", "rmse", "bias", "sigma_nmad", "eta_0.05", "eta_0.15"}) values[k].push_back(m[k]);
+      }
+      m["labels_used"] = static_cast<int64_t>(sel.size());
+      m["seed"] = seed;
+      m["fit"] = info;
+      point["runs"].push_back(m);
+      if (first_pred.empty()) {
+        first_pred = pred;
+        truth_scored = t_s;
+        result["metrics"] = m;
+      }
+      spdlog::info("{} probe, {} labels{}, seed {}: {}", po.kind, sel.size(), per_class ? fmt::format(" ({} per class)", budget) : "",
+                   seed, y.classification ? fmt::format("macro-F1 {:.3f}, accuracy {:.3f}", m["macro_f1"].get<double>(), m["accuracy"].get<double>())
+                                          : fmt::format("R2 {:.3f}, sigma_NMAD {:.4f}, eta(0.15) {:.3f}", m["r2"].get<double>(),
+                                                        m["sigma_nmad"].get<double>(), m["eta_0.15"].get<double>()));
+    }
+    for (auto& [k, v] : values) {
+      auto [mean, sd] = mean_std(v);
+      point["mean"][k] = mean;
+      point["std"][k] = sd;
+    }
+    result["curve"].push_back(point);
+  }
+  const FeatureSet& tfs = split ? tr.fs : te.fs;
+  if (!o.out.empty()) {
+    std::string csv = "object_id,ra,dec,true,predicted\n";
+    const Column* ra = tfs.rows.find(mmu::kRa);
+    const Column* dec = tfs.rows.find(mmu::kDec);
+    for (size_t k = 0; k < te.rows.size(); ++k) {
+      int64_t i = te.rows[k];
+      auto label = [&](double v) -> std::string {
+        if (std::isnan(v)) return "";
+        return y.classification ? y.class_names[static_cast<int64_t>(v)] : fmt::format("{:.9g}", v);
+      };
+      csv += fmt::format("{},{},{},{},{}\n", tfs.rows.at(mmu::kObjectId).strings[i], ra ? fmt::format("{:.9g}", ra->as_double(i)) : "",
+                         dec ? fmt::format("{:.9g}", dec->as_double(i)) : "", label(te.y[k]), label(first_pred[k]));
+    }
+    write_file_atomic(o.out, csv);
+  }
+  if (!o.report.empty()) {
+    std::vector<double> p_s;
+    for (size_t i = 0; i < te.y.size(); ++i)
+      if (!std::isnan(te.y[i])) p_s.push_back(first_pred[i]);
+    write_probe_report(o.report, result, truth_scored, p_s);
+  }
+  return result;
+}
+
+}  // namespace astrofm
