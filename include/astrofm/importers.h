@@ -36,6 +36,7 @@ struct ImageOptions {
   std::string labels_id_column;        // default: the first column
   std::vector<std::string> bands;      // names of the colour channels, R, G, B order
   int size = 0;                        // resample to size x size (area average); 0 = native
+  int crop = 0;                        // > 0: keep the central crop x crop input pixels first (galaxy-centred cutouts)
   double pixel_scale = 0.0;            // arcsec/pixel; 0 = unknown (NaN)
   double psf_fwhm = 0.0;               // arcsec; 0 = unknown (NaN)
   bool skip_unlabeled = false;         // with labels: drop images without a label row

@@ -47,4 +47,18 @@ class Probe {
 std::unique_ptr<Probe> make_probe(const ProbeOptions& o);
 std::vector<std::string> probe_kinds();
 
+// Principal components of `fit` (centred, no scaling); project() maps any rows
+// onto the first `components`. For probes on raw pixels.
+class Pca {
+ public:
+  void fit(const Features& fit, int64_t components);
+  Features project(const Features& x) const;
+  double explained_variance_ratio() const { return explained_; }
+
+ private:
+  std::vector<float> mean_, basis_;  // basis_ [components, d]
+  int64_t k_ = 0, d_ = 0;
+  double explained_ = 0;
+};
+
 }  // namespace astrofm

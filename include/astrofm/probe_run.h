@@ -18,6 +18,7 @@ struct ProbeRunOptions {
   std::string target, labels_csv;     // see TargetSource
   std::string mode = "auto";          // auto | regression | classification
   std::vector<std::string> features;  // empty: the embedding column
+  int64_t pca = 0;                    // > 0: project features on their first N principal components (fit on the training set)
   int64_t labels = 0;                 // > 0: this many labelled training objects (random)
   int64_t labels_per_class = 0;       // > 0: this many per class
   std::vector<int64_t> curve;         // label budgets (per class for classification; 0 = all): a label-efficiency curve

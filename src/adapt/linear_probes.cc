@@ -152,3 +152,45 @@ std::unique_ptr<Probe> make_ridge(const ProbeOptions& o) { return std::make_uniq
 std::unique_ptr<Probe> make_logistic(const ProbeOptions& o) { return std::make_unique<Logistic>(o); }
 
 }  // namespace astrofm::detail
+
+namespace astrofm {
+
+void Pca::fit(const Features& f, int64_t components) {
+  detail::check_finite(f, "PCA");
+  if (components < 1 || components > std::min(f.n, f.d))
+    fail_input("PCA: {} components asked of {} rows of {} values", components, f.n, f.d);
+  auto X = torch::from_blob(const_cast<float*>(f.x.data()), {f.n, f.d}, torch::kFloat32).to(torch::kFloat64);
+  auto mu = X.mean(0);
+  auto Xc = X - mu;
+  // Eigenvectors of the smaller Gram matrix: d x d or n x n.
+  torch::Tensor basis;
+  double total = Xc.pow(2).sum().item<double>(), kept = 0;
+  if (f.d <= f.n) {
+    auto [lam, V] = torch::linalg::eigh(Xc.t().mm(Xc), "L");
+    basis = V.flip(1).slice(1, 0, components).t();
+    kept = lam.flip(0).slice(0, 0, components).sum().item<double>();
+  } else {
+    auto [lam, U] = torch::linalg::eigh(Xc.mm(Xc.t()), "L");
+    auto top = lam.flip(0).slice(0, 0, components).clamp_min(1e-30);
+    basis = (Xc.t().mm(U.flip(1).slice(1, 0, components)) / top.sqrt()).t();
+    kept = top.sum().item<double>();
+  }
+  explained_ = total > 0 ? kept / total : 0;
+  auto b = basis.to(torch::kFloat32).contiguous();
+  auto m = mu.to(torch::kFloat32).contiguous();
+  basis_.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+  mean_.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+  k_ = components;
+  d_ = f.d;
+}
+
+Features Pca::project(const Features& x) const {
+  if (x.d != d_) fail_input("PCA: rows of {} values, fitted on {}", x.d, d_);
+  auto X = torch::from_blob(const_cast<float*>(x.x.data()), {x.n, x.d}, torch::kFloat32);
+  auto B = torch::from_blob(const_cast<float*>(basis_.data()), {k_, d_}, torch::kFloat32);
+  auto M = torch::from_blob(const_cast<float*>(mean_.data()), {d_}, torch::kFloat32);
+  auto P = (X - M).mm(B.t()).contiguous();
+  return {x.n, k_, std::vector<float>(P.data_ptr<float>(), P.data_ptr<float>() + P.numel())};
+}
+
+}  // namespace astrofm

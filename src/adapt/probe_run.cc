@@ -106,7 +106,6 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
     if (!std::isnan(tr.y[i])) labelled.push_back(static_cast<int64_t>(i));
   int64_t test_labelled = std::count_if(te.y.begin(), te.y.end(), [](double v) { return !std::isnan(v); });
   if (labelled.empty()) fail_input("{}: no training object has a '{}' label", o.train, o.target);
-  if (test_labelled == 0) fail_input("{}: no test object has a '{}' label to score against", split ? o.train : o.test, o.target);
   ProbeOptions po = o.probe;
   po.classification = y.classification;
   po.classes = y.num_classes();
@@ -117,11 +116,20 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
     if (present < 2) fail_input("{}: the training labels hold {} class(es); a classifier needs at least 2", o.train, present);
     if (o.labels_per_class > 0 && !o.curve.empty()) fail_usage("give either --labels-per-class or --curve");
   }
+  if (test_labelled == 0) fail_input("{}: no test object has a '{}' label to score against", split ? o.train : o.test, o.target);
   if (!cnn && po.kind == "attentive" && po.tokens == 0) {
     if (tr.fs.column_shape.size() != 2)
       fail_input("attentive: feature column must hold tokens [T, D] per object (astrofm embed --tokens), got shape [{}]",
                  fmt::join(tr.fs.column_shape, ", "));
     po.tokens = tr.fs.column_shape[0];
+  }
+  if (o.pca > 0 && !cnn) {
+    Pca pca;
+    std::vector<int64_t> fit_rows = tr.rows;  // unsupervised: every training object, labelled or not
+    pca.fit(take_rows(tr.fs.x, fit_rows), o.pca);
+    tr.fs.x = pca.project(tr.fs.x);
+    if (!split) te.fs.x = pca.project(te.fs.x);
+    spdlog::info("PCA: {} components keep {:.1f}% of the training features' variance", o.pca, 100 * pca.explained_variance_ratio());
   }
   Features test_x = cnn ? Features{} : take_rows(split ? tr.fs.x : te.fs.x, te.rows);
   std::vector<int64_t> budgets = o.curve;
@@ -131,6 +139,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
   nlohmann::json result = {{"probe", po.kind}, {"task", y.classification ? "classification" : "regression"},
                            {"target", o.target}, {"train", o.train}, {"test", split ? o.train + " (20% by object_id hash)" : o.test},
                            {"features", cnn ? nlohmann::json("pixels") : nlohmann::json(tr.fs.columns)},
+                           {"pca", o.pca},
                            {"train_objects", static_cast<int64_t>(tr.rows.size())}, {"train_labelled", static_cast<int64_t>(labelled.size())},
                            {"test_scored", test_labelled}, {"curve", nlohmann::json::array()}};
   if (y.classification) result["classes"] = y.class_names;

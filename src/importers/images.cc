@@ -98,7 +98,9 @@ int64_t import_images(const std::vector<std::string>& inputs, const ImportTarget
   w.set_attribute("source", "JPEG/PNG cutouts; ivar and PSF unknown (NaN)");
 
   Raster first = decode_image_file(files.front());
-  int size = opt.size > 0 ? opt.size : first.width;
+  if (opt.crop > 0 && opt.crop > std::min(first.width, first.height))
+    fail_input("{}: --crop {} is larger than the {}x{} cutout", files.front(), opt.crop, first.width, first.height);
+  int size = opt.size > 0 ? opt.size : opt.crop > 0 ? opt.crop : first.width;
   if (opt.size <= 0 && first.width != first.height)
     fail_input("{}: cutout is {}x{}; pass --size N to crop and resample to a square", files.front(), first.width, first.height);
   int bands = first.channels;
@@ -110,7 +112,8 @@ int64_t import_images(const std::vector<std::string>& inputs, const ImportTarget
   if (static_cast<int>(band_names.size()) != bands)
     fail_usage("--bands names {} bands but the images have {} channels", band_names.size(), bands);
   std::vector<float> psf(bands, opt.psf_fwhm > 0 ? static_cast<float>(opt.psf_fwhm) : kNaN);
-  double scale_factor = first.width > 0 ? static_cast<double>(std::min(first.width, first.height)) / size : 1.0;
+  int side = opt.crop > 0 ? opt.crop : std::min(first.width, first.height);
+  double scale_factor = first.width > 0 ? static_cast<double>(side) / size : 1.0;
   std::vector<float> scale(bands, opt.pixel_scale > 0 ? static_cast<float>(opt.pixel_scale * scale_factor) : kNaN);
 
   constexpr int64_t kBatch = 128;
@@ -127,10 +130,10 @@ int64_t import_images(const std::vector<std::string>& inputs, const ImportTarget
       Raster r = decode_image_file(files[i]);
       if (r.channels != bands)
         fail_input("{}: {} channels, the first image ({}) has {}", files[i], r.channels, files.front(), bands);
-      if (opt.size > 0 || r.width != size || r.height != size) {
-        if (opt.size <= 0)
+      if (opt.size > 0 || opt.crop > 0 || r.width != size || r.height != size) {
+        if (opt.size <= 0 && opt.crop <= 0)
           fail_input("{}: {}x{} pixels, the first image is {}x{}; pass --size N to resample all", files[i], r.width, r.height, size, size);
-        r = resample_square(r, size);
+        r = resample_square(r, size, opt.crop);
       }
       ids.push_back(id);
       rasters.push_back(std::move(r));

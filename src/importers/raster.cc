@@ -117,8 +117,9 @@ Raster decode_image_file(const std::string& path) {
   fail_input("{}: neither a JPEG nor a PNG file", path);
 }
 
-Raster resample_square(const Raster& in, int size) {
+Raster resample_square(const Raster& in, int size, int crop) {
   int side = std::min(in.width, in.height);
+  if (crop > 0) side = std::min(side, crop);
   int x0 = (in.width - side) / 2, y0 = (in.height - side) / 2;
   Raster out;
   out.width = out.height = size;

@@ -17,6 +17,8 @@ Raster decode_jpeg(const unsigned char* data, size_t size, const std::string& na
 Raster decode_png(const unsigned char* data, size_t size, const std::string& name);
 
 // Centre-crops to a square, then box-averages to size x size.
-Raster resample_square(const Raster& in, int size);
+// The central min(width, height) square (or the central crop x crop when
+// crop > 0) resampled to size x size.
+Raster resample_square(const Raster& in, int size, int crop = 0);
 
 }  // namespace astrofm

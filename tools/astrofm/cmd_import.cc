@@ -47,6 +47,7 @@ void add_import_commands(CLI::App& app) {
     c->add_option("--labels-id-column", o.labels_id_column, "id column of the labels CSV (default: the first)");
     c->add_option("--bands", o.bands, "band names of the R, G, B channels (default: SDSS-I SDSS-R SDSS-G)")->delimiter(',');
     c->add_option("--size", o.size, "centre-crop to a square and resample to SIZE x SIZE pixels");
+    c->add_option("--crop", o.crop, "keep the central CROP x CROP input pixels before resampling (zoom on the central galaxy)");
     c->add_option("--pixel-scale", o.pixel_scale, "arcsec per pixel of the input images (default: unknown)");
     c->add_option("--psf-fwhm", o.psf_fwhm, "PSF FWHM in arcsec (default: unknown)");
     c->add_flag("--skip-unlabeled", o.skip_unlabeled, "drop images without a row in --labels");

@@ -22,6 +22,7 @@ void add_probe_command(CLI::App& app) {
   c->add_option("--target", o.target, "the column to predict (in --labels-csv when given)")->required();
   c->add_option("--labels-csv", o.labels_csv, "CSV of labels joined on object_id (id column: object_id, objid or id; else the first)");
   c->add_option("--features", o.features, "feature columns (default: the embedding column); catalogue columns work too")->delimiter(',');
+  c->add_option("--pca", o.pca, "project the features on their first N principal components first (e.g. raw pixels)");
   c->add_flag("--classify", classify, "treat the target as classes (default: integer or text targets are classes)");
   c->add_flag("--regress", regress, "treat the target as a continuous value");
   c->add_option("--labels", o.labels, "use this many labelled training objects (random; default all)");

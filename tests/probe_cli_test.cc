@@ -1,0 +1,113 @@
+// `astrofm probe` end to end on the shipped sample: BOSS photo-z from
+// magnitudes and colours, Galaxy Zoo classes joined from a labels CSV, the
+// report and predictions files, and the bad inputs of the issue.
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/fsutil.h"
+#include "astrofm/importers.h"
+#include "testutil.h"
+
+namespace astrofm {
+namespace {
+
+using test::run_cli;
+namespace fs = std::filesystem;
+
+std::string boss(const test::TempDir& tmp) {
+  auto r = run_cli("-q import csv " + test::sample_dir() + "/boss_dr10_photoz/galaxies.csv --config boss --out " + tmp.path("boss"));
+  EXPECT_EQ(r.rc, 0) << r.out;
+  return tmp.path("boss");
+}
+
+const char* kFeatures = "mag_u,mag_g,mag_r,mag_i,mag_z,mag_u-mag_g,mag_g-mag_r,mag_r-mag_i,mag_i-mag_z";
+
+TEST(ProbeCli, PhotoZFromColoursWithReportAndPredictions) {
+  test::TempDir tmp;
+  std::string data = boss(tmp);
+  auto r = run_cli(fmt::format("-q probe knn --standardize --train {} --target z --features {} --json {} --out {} --report {}", data,
+                               kFeatures, tmp.path("r.json"), tmp.path("pred.csv"), tmp.path("report")));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(tmp.path("r.json")));
+  EXPECT_EQ(j["task"], "regression");
+  // 2,000 real BOSS galaxies: colours carry the redshift (sklearn's kNN gives
+  // sigma_NMAD ~0.03 and R^2 ~0.75 at this size).
+  EXPECT_GT(j["metrics"]["r2"].get<double>(), 0.6);
+  EXPECT_LT(j["metrics"]["sigma_nmad"].get<double>(), 0.045);
+  EXPECT_NEAR(j["test_scored"].get<double>(), 400, 60);  // the fixed 20% split
+  std::ifstream pred(tmp.path("pred.csv"));
+  std::string header;
+  std::getline(pred, header);
+  EXPECT_EQ(header, "object_id,ra,dec,true,predicted");
+  for (const char* f : {"index.html", "pred_vs_true.png", "dz_vs_z.png", "result.json"})
+    EXPECT_TRUE(fs::exists(tmp.path("report") + "/" + f)) << f;
+  EXPECT_FALSE(fs::exists(tmp.path("report.partial")));
+}
+
+TEST(ProbeCli, LabelEfficiencyCurveFromALabelsCsv) {
+  test::TempDir tmp;
+  // Galaxy Zoo classes as a CSV joined on object_id; features: the catalogue's
+  // own magnitudes stand in for an embedding here (any numeric columns work).
+  std::string data = boss(tmp);
+  Table t = read_csv_table(test::sample_dir() + "/boss_dr10_photoz/galaxies.csv");
+  {
+    std::ofstream csv(tmp.path("labels.csv"));
+    csv << "object_id,redshift_class\n";
+    const Column& z = t.at("z");
+    // Ids as the importer generated them: <file stem>-<row>.
+    for (int64_t i = 0; i < t.rows(); ++i) csv << "galaxies-" << i << "," << (z.as_double(i) < 0.4 ? "low" : z.as_double(i) < 0.55 ? "mid" : "high") << "\n";
+  }
+  auto r = run_cli(fmt::format("-q probe logistic --train {} --labels-csv {} --target redshift_class --features {} --curve 5,20,all "
+                               "--repeats 3 --json - --report {}", data, tmp.path("labels.csv"), kFeatures, tmp.path("rep")));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(j["task"], "classification");
+  EXPECT_EQ(j["classes"], nlohmann::json({"high", "low", "mid"}));
+  ASSERT_EQ(j["curve"].size(), 3u);
+  EXPECT_EQ(j["curve"][0]["runs"].size(), 3u);
+  EXPECT_EQ(j["curve"][0]["runs"][0]["labels_used"], 15);  // 5 per class
+  double f5 = j["curve"][0]["mean"]["macro_f1"], fall = j["curve"][2]["mean"]["macro_f1"];
+  EXPECT_GT(fall, f5);     // more labels help
+  EXPECT_GT(fall, 0.55);   // three redshift bins from colours
+  EXPECT_TRUE(fs::exists(tmp.path("rep/label_efficiency.png")));
+  EXPECT_TRUE(fs::exists(tmp.path("rep/confusion.png")));
+}
+
+TEST(ProbeCli, BadInputsAreOneMessageAndExitOne) {
+  test::TempDir tmp;
+  std::string data = boss(tmp);
+  auto expect = [&](const std::string& args, const std::string& needle) {
+    auto r = run_cli("-q probe " + args);
+    EXPECT_EQ(r.rc, 1) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+  };
+  expect("ridge --train " + data + " --target redshift --features mag_r", "no column 'redshift'");
+  expect("ridge --train " + data + " --target z --features mag_q", "no column 'mag_q'");
+  expect("knn --train " + data + " --target z", "no embedding_* column");
+  {
+    std::ofstream csv(tmp.path("other_ids.csv"));
+    csv << "object_id,cls\nNGC1,a\nNGC2,b\n";
+  }
+  expect("logistic --train " + data + " --labels-csv " + tmp.path("other_ids.csv") + " --target cls --features mag_r",
+         "none of its 2 ids");
+  {
+    std::ofstream csv(tmp.path("one_class.csv"));
+    csv << "object_id,cls\ngalaxies-0,a\ngalaxies-1,a\ngalaxies-2,a\ngalaxies-3,a\n";
+  }
+  expect("logistic --train " + data + " --labels-csv " + tmp.path("one_class.csv") + " --target cls --features mag_r",
+         "at least 2");
+  // NaN features: a catalogue with a missing magnitude.
+  {
+    std::ofstream csv(tmp.path("nan.csv"));
+    csv << "mag_r,z\n";
+    for (int i = 0; i < 20; ++i) csv << (i == 7 ? "nan" : std::to_string(18 + 0.1 * i)) << "," << 0.1 + 0.01 * i << "\n";
+  }
+  ASSERT_EQ(run_cli("-q import csv " + tmp.path("nan.csv") + " --out " + tmp.path("nan")).rc, 0);
+  expect("ridge --train " + tmp.path("nan") + " --test " + tmp.path("nan") + " --target z --features mag_r", "is nan");
+  expect("ridge --train " + data + " --test " + tmp.path("nan") + " --target z --features mag_r,mag_g", "no column 'mag_g'");
+}
+
+}  // namespace
+}  // namespace astrofm
