@@ -1,7 +1,5 @@
 #include "plot.h"
 
-#include <png.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "astrofm/error.h"
-#include "astrofm/fsutil.h"
+#include "astrofm/png.h"
 
 namespace astrofm::plot {
 namespace {
@@ -59,27 +57,6 @@ void draw_text(std::vector<unsigned char>& rgb, int w, int h, int x, int y, cons
               if (X >= 0 && X < w && Y >= 0 && Y < h)
                 for (int ch = 0; ch < 3; ++ch) rgb[(Y * w + X) * 3 + ch] = color >> (16 - 8 * ch) & 255;
             }
-}
-
-void save_png(const std::string& path, const std::vector<unsigned char>& rgb, int w, int h) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail_input("{}: cannot write", tmp);
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    std::fclose(f);
-    fail_input("{}: PNG write failed", path);
-  }
-  png_init_io(png, f);
-  png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (int y = 0; y < h; ++y) png_write_row(png, const_cast<png_bytep>(rgb.data() + y * w * 3));
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-  std::fclose(f);
-  std::filesystem::rename(tmp, path);
 }
 
 double to_unit(double v, const Axis& a) {
@@ -176,7 +153,7 @@ void Chart::error_bars(const std::vector<double>& x, const std::vector<double>& 
   }
 }
 
-void Chart::write_png(const std::string& path) const { save_png(path, rgb_, w_, h_); }
+void Chart::write_png(const std::string& path) const { astrofm::write_png(path, rgb_, w_, h_); }
 
 void heatmap(const std::vector<std::vector<double>>& frac, const std::vector<std::vector<long>>& counts, const std::string& path) {
   int k = static_cast<int>(frac.size()), cell = std::max(40, 360 / std::max(1, k)), margin = 24;
@@ -192,7 +169,7 @@ void heatmap(const std::vector<std::vector<double>>& frac, const std::vector<std
       draw_text(rgb, w, w, margin + c * cell + (cell - static_cast<int>(s.size()) * 8) / 2, margin + r * cell + cell / 2 - 5, s,
                 frac[r][c] > 0.6 ? 0x222222 : 0xffffff);
     }
-  save_png(path, rgb, w, w);
+  write_png(path, rgb, w, w);
 }
 
 }  // namespace astrofm::plot

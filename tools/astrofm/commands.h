@@ -9,6 +9,7 @@ void add_data_commands(CLI::App& app);      // info, validate
 void add_import_commands(CLI::App& app);    // import csv|images|fits-cutout|desi|sdss
 void add_xmatch_command(CLI::App& app);     // xmatch
 void add_simulate_command(CLI::App& app);   // simulate
+void add_search_commands(CLI::App& app);    // index build|eval, search
 void add_model_commands(CLI::App& app);     // models, convert, train, embed (needs torch)
 void add_probe_command(CLI::App& app);      // probe (needs torch)
 

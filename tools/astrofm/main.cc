@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   astrofm::cli::add_import_commands(app);
   astrofm::cli::add_xmatch_command(app);
   astrofm::cli::add_simulate_command(app);
+  astrofm::cli::add_search_commands(app);
 #ifdef ASTROFM_WITH_TORCH
   astrofm::cli::add_model_commands(app);
   astrofm::cli::add_probe_command(app);

@@ -1,0 +1,12 @@
+#pragma once
+// Writing 8-bit RGB PNG files (libpng), atomically: for report plots and
+// image grids.
+#include <string>
+#include <vector>
+
+namespace astrofm {
+
+// rgb: height rows of width * 3 bytes.
+void write_png(const std::string& path, const std::vector<unsigned char>& rgb, int width, int height);
+
+}  // namespace astrofm

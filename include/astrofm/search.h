@@ -1,0 +1,95 @@
+#pragma once
+// Similarity search over embedding catalogues. A small index interface
+// (faiss style: train / add / search, a kind string) over Debian's FAISS
+// (exact flat search, IVF-PQ, HNSW) and hnswlib (HNSW), plus the catalogue
+// around it: object ids and sky positions, the dataset and column it came
+// from, queries by id or vector, across modalities, inside a sky cone, with
+// near-duplicates removed. Torch-free.
+#include <cstdint>
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace astrofm {
+
+struct IndexOptions {
+  std::string kind = "flat";      // flat (exact) | hnsw | ivfpq
+  std::string metric = "cosine";  // cosine (unit vectors, inner product) | l2
+  std::string hnsw_backend = "hnswlib";  // hnswlib | faiss (see bench/README.md for the measurement behind the default)
+  int hnsw_m = 32, ef_construction = 200, ef_search = 128;
+  int64_t nlist = 0;              // ivfpq: inverted lists; 0 = 4 sqrt(n)
+  int pq_m = 0;                   // ivfpq: sub-quantizers; 0 = d / 4 (8-bit codes)
+  int nprobe = 32;                // ivfpq: lists visited per query
+  nlohmann::json to_json() const;
+  static IndexOptions from_json(const nlohmann::json& j);
+};
+
+// The vector index proper. Scores: inner product for cosine (higher is
+// closer), squared distance for l2 (lower is closer).
+class VectorIndex {
+ public:
+  virtual ~VectorIndex() = default;
+  static std::unique_ptr<VectorIndex> create(int64_t dim, const IndexOptions& o);
+  static std::unique_ptr<VectorIndex> load(const std::string& path, int64_t dim, const IndexOptions& o);
+  virtual void train(const float* x, int64_t n) = 0;  // no-op for flat and hnsw
+  virtual void add(const float* x, int64_t n) = 0;    // ids are 0, 1, ... in order of addition
+  // labels -1 where fewer than k results exist.
+  virtual void search(const float* q, int64_t nq, int k, float* scores, int64_t* labels) const = 0;
+  virtual void save(const std::string& path) const = 0;
+  virtual int64_t size() const = 0;
+};
+
+struct Hit {
+  std::string object_id;
+  double ra = 0, dec = 0;
+  float score = 0;       // cosine similarity or squared L2 distance
+  int64_t row = -1;      // row in the index
+};
+
+struct SearchRequest {
+  std::string id;                    // query object (looked up in the source dataset), or
+  std::vector<float> vector;         // a query vector
+  std::string query_column;          // column of the query object's vector; default: the index's column (--cross a:b sets a)
+  int k = 10;
+  std::optional<std::array<double, 3>> cone;  // ra, dec, radius (deg): only objects inside
+  double dedup_arcsec = 0;           // drop hits closer than this on the sky to a better hit (or the query)
+  bool exclude_query = true;         // leave the query object out of its own results
+};
+
+// An index with its catalogue, saved as a folder: index (FAISS or hnswlib
+// file), objects.bin (ids, ra, dec in index order), meta.json.
+class SearchIndex {
+ public:
+  static void build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& o,
+                    bool overwrite = false);
+  static SearchIndex open(const std::string& dir);
+  std::vector<Hit> search(const SearchRequest& r) const;
+  // recall@k of the index against exact search, for `queries` objects drawn from the catalogue.
+  nlohmann::json evaluate(int64_t queries, int k, uint64_t seed) const;
+  const nlohmann::json& meta() const { return meta_; }
+  int64_t size() const { return static_cast<int64_t>(ids_.size()); }
+  // The vector of one object from the source dataset's `column`.
+  std::vector<float> vector_of(const std::string& object_id, const std::string& column) const;
+
+ private:
+  std::string dir_;
+  nlohmann::json meta_;
+  IndexOptions opt_;
+  std::unique_ptr<VectorIndex> index_;
+  std::vector<std::string> ids_;
+  std::vector<double> ra_, dec_;
+  std::shared_ptr<void> lookup_;  // id -> row, built on first use
+  int64_t row_of(const std::string& id) const;
+};
+
+// A PNG strip of the query's and its neighbours' images (object_ids looked up
+// in `images`, an MMU dataset with image_array): 8-bit colour cutouts as they
+// are, Legacy-Survey g, r, z flux through an asinh stretch. The query gets a
+// red frame; objects without an image are left grey.
+void write_neighbour_grid(const std::string& path, const std::string& images, const std::vector<std::string>& ids, int cell = 96);
+
+}  // namespace astrofm

@@ -1,0 +1,77 @@
+#include <algorithm>
+#include <cmath>
+
+#include "astrofm/error.h"
+#include "astrofm/mmu.h"
+#include "astrofm/png.h"
+#include "astrofm/search.h"
+
+namespace astrofm {
+namespace {
+
+// One object's image as RGB floats in [0, 1], [3][h][w].
+std::vector<float> to_rgb(const Column& img, const Column* band, int64_t row, int64_t& h, int64_t& w) {
+  int64_t c = img.shape.size() == 3 ? img.shape[0] : 1;
+  h = img.shape[img.shape.size() - 2], w = img.shape.back();
+  std::vector<float> out(3 * h * w, 0.f);
+  auto at = [&](int64_t ch, int64_t y, int64_t x) { return static_cast<float>(img.as_double(((row * c + ch) * h + y) * w + x)); };
+  std::vector<std::string> b;
+  if (band) b.assign(band->strings.begin() + row * c, band->strings.begin() + (row + 1) * c);
+  bool flux = !b.empty() && b[0].rfind("DES-", 0) == 0;
+  if (flux && c >= 3) {
+    // Lupton-style asinh on the mean intensity, z r g as R G B.
+    auto idx = [&](const char* name) {
+      auto it = std::find(b.begin(), b.end(), name);
+      return it == b.end() ? int64_t(0) : int64_t(it - b.begin());
+    };
+    int64_t g = idx("DES-G"), r = idx("DES-R"), z = idx("DES-Z");
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        float vz = std::max(0.f, at(z, y, x)) * 2.2f, vr = std::max(0.f, at(r, y, x)) * 3.4f, vg = std::max(0.f, at(g, y, x)) * 6.0f;
+        float I = (vz + vr + vg) / 3 + 1e-6f, k = std::asinh(20 * I) / std::sqrt(20.f) / I;
+        out[(0 * h + y) * w + x] = vz * k, out[(1 * h + y) * w + x] = vr * k, out[(2 * h + y) * w + x] = vg * k;
+      }
+  } else {
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) out[(ch * h + y) * w + x] = at(std::min(ch, c - 1), y, x);
+  }
+  for (auto& v : out) v = std::isfinite(v) ? std::clamp(v, 0.f, 1.f) : 0.f;
+  return out;
+}
+
+}  // namespace
+
+void write_neighbour_grid(const std::string& path, const std::string& images, const std::vector<std::string>& ids, int cell) {
+  Dataset ds = Dataset::open(images);
+  if (!ds.has_column(mmu::kImageArray)) fail_input("{}: no image_array column to draw neighbours from", images);
+  ObjectLookup lookup(ds);
+  int pad = 4, n = static_cast<int>(ids.size()), W = n * (cell + pad) + pad, H = cell + 2 * pad;
+  std::vector<unsigned char> rgb(static_cast<size_t>(W) * H * 3, 255);
+  for (int k = 0; k < n; ++k) {
+    int x0 = pad + k * (cell + pad), y0 = pad;
+    if (k == 0)  // red frame around the query
+      for (int y = y0 - 3; y < y0 + cell + 3; ++y)
+        for (int x = x0 - 3; x < x0 + cell + 3; ++x)
+          if (y >= 0 && y < H && x >= 0 && x < W) rgb[(y * W + x) * 3] = 220, rgb[(y * W + x) * 3 + 1] = 30, rgb[(y * W + x) * 3 + 2] = 30;
+    if (!lookup.contains(ids[k])) {
+      for (int y = 0; y < cell; ++y)
+        for (int x = 0; x < cell; ++x)
+          for (int c = 0; c < 3; ++c) rgb[((y0 + y) * W + x0 + x) * 3 + c] = 160;
+      continue;
+    }
+    Table t = lookup.get({ids[k]}, ds.has_column(mmu::kImageBand) ? std::vector<std::string>{mmu::kImageArray, mmu::kImageBand}
+                                                                   : std::vector<std::string>{mmu::kImageArray});
+    int64_t h, w;
+    auto img = to_rgb(t.at(mmu::kImageArray), t.find(mmu::kImageBand), 0, h, w);
+    for (int y = 0; y < cell; ++y)
+      for (int x = 0; x < cell; ++x) {
+        int64_t sy = y * h / cell, sx = x * w / cell;  // nearest neighbour: keeps pixels honest
+        for (int c = 0; c < 3; ++c)
+          rgb[((y0 + y) * W + x0 + x) * 3 + c] = static_cast<unsigned char>(std::lround(255 * img[(c * h + sy) * w + sx]));
+      }
+  }
+  write_png(path, rgb, W, H);
+}
+
+}  // namespace astrofm

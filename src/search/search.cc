@@ -1,0 +1,251 @@
+#include "astrofm/search.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "astrofm/config.h"
+#include "astrofm/error.h"
+#include "astrofm/features.h"
+#include "astrofm/fsutil.h"
+#include "astrofm/mmu.h"
+#include "astrofm/progress.h"
+#include "astrofm/sky.h"
+
+namespace astrofm {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kObjectsMagic[8] = {'A', 'F', 'M', 'O', 'B', 'J', '1', '\n'};
+
+void normalise(float* x, int64_t n, int64_t d) {
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
+    float inv = s > 0 ? static_cast<float>(1.0 / std::sqrt(s)) : 0.f;
+    for (int64_t j = 0; j < d; ++j) x[i * d + j] *= inv;
+  }
+}
+
+std::string objects_blob(const std::vector<std::string>& ids, const std::vector<double>& ra, const std::vector<double>& dec) {
+  std::string b(kObjectsMagic, 8);
+  int64_t n = static_cast<int64_t>(ids.size());
+  b.append(reinterpret_cast<const char*>(&n), 8);
+  b.append(reinterpret_cast<const char*>(ra.data()), n * 8);
+  b.append(reinterpret_cast<const char*>(dec.data()), n * 8);
+  for (const auto& id : ids) {
+    uint32_t len = static_cast<uint32_t>(id.size());
+    b.append(reinterpret_cast<const char*>(&len), 4);
+    b += id;
+  }
+  return b;
+}
+
+void read_objects(const std::string& path, std::vector<std::string>& ids, std::vector<double>& ra, std::vector<double>& dec) {
+  std::string b = read_file(path);
+  auto bad = [&] { fail_input("{}: truncated or not an astrofm objects file", path); };
+  if (b.size() < 16 || std::memcmp(b.data(), kObjectsMagic, 8) != 0) bad();
+  int64_t n;
+  std::memcpy(&n, b.data() + 8, 8);
+  if (n < 0 || b.size() < 16 + static_cast<size_t>(n) * 16) bad();
+  ra.resize(n), dec.resize(n), ids.resize(n);
+  std::memcpy(ra.data(), b.data() + 16, n * 8);
+  std::memcpy(dec.data(), b.data() + 16 + n * 8, n * 8);
+  size_t p = 16 + n * 16;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t len;
+    if (p + 4 > b.size()) bad();
+    std::memcpy(&len, b.data() + p, 4);
+    if (p + 4 + len > b.size()) bad();
+    ids[i].assign(b.data() + p + 4, len);
+    p += 4 + len;
+  }
+}
+
+bool better(float a, float b, bool l2) { return l2 ? a < b : a > b; }
+
+}  // namespace
+
+void SearchIndex::build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& o,
+                        bool overwrite) {
+  if (fs::exists(out) && !overwrite) fail_input("{} already exists (pass --overwrite)", out);
+  auto t0 = std::chrono::steady_clock::now();
+  FeatureSet f = load_features(dataset, column.empty() ? std::vector<std::string>{} : std::vector<std::string>{column});
+  if (f.x.n == 0) fail_input("{}: no objects to index", dataset);
+  for (float v : f.x.x)
+    if (!std::isfinite(v)) fail_input("{}: column '{}' holds non-finite values; cannot index them", dataset, f.columns[0]);
+  if (o.metric == "cosine") normalise(f.x.x.data(), f.x.n, f.x.d);
+  auto index = VectorIndex::create(f.x.d, o);
+  spdlog::info("indexing {} vectors of {} dimensions ({}{})", f.x.n, f.x.d, o.kind, o.kind == "hnsw" ? ", " + o.hnsw_backend : "");
+  index->train(f.x.x.data(), f.x.n);
+  Progress bar("index add", f.x.n);
+  for (int64_t s = 0; s < f.x.n; s += 16384) {
+    int64_t n = std::min<int64_t>(16384, f.x.n - s);
+    index->add(f.x.x.data() + s * f.x.d, n);
+    bar.advance(n);
+  }
+  bar.finish();
+  std::vector<double> ra(f.x.n, NAN), dec(f.x.n, NAN);
+  if (const Column* c = f.rows.find(mmu::kRa))
+    for (int64_t i = 0; i < f.x.n; ++i) ra[i] = c->as_double(i);
+  if (const Column* c = f.rows.find(mmu::kDec))
+    for (int64_t i = 0; i < f.x.n; ++i) dec[i] = c->as_double(i);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  StagedDir stage(out, overwrite);
+  index->save((fs::path(stage.path()) / "index").string());
+  write_file_atomic(fs::path(stage.path()) / "objects.bin", objects_blob(f.rows.at(mmu::kObjectId).strings, ra, dec));
+  nlohmann::json meta = {{"format", "astrofm-index"}, {"version", 1}, {"dataset", fs::absolute(dataset).string()},
+                         {"column", f.columns[0]}, {"dim", f.x.d}, {"count", f.x.n}, {"options", o.to_json()},
+                         {"build_seconds", secs}, {"astrofm_version", ASTROFM_VERSION}};
+  write_file_atomic(fs::path(stage.path()) / "meta.json", meta.dump(1));
+  stage.commit();
+}
+
+SearchIndex SearchIndex::open(const std::string& dir) {
+  SearchIndex s;
+  s.dir_ = dir;
+  fs::path m = fs::path(dir) / "meta.json";
+  if (!fs::exists(m)) fail_input("{}: not an astrofm index (no meta.json)", dir);
+  try {
+    s.meta_ = nlohmann::json::parse(read_file(m.string()));
+  } catch (const nlohmann::json::exception& e) {
+    fail_input("{}: unreadable ({})", m.string(), e.what());
+  }
+  if (s.meta_.value("format", "") != "astrofm-index") fail_input("{}: not an astrofm index", m.string());
+  if (s.meta_.value("version", 0) > 1) fail_input("{}: index format version {} is newer than this astrofm reads (1)", m.string(), s.meta_["version"].dump());
+  s.opt_ = IndexOptions::from_json(s.meta_["options"]);
+  read_objects((fs::path(dir) / "objects.bin").string(), s.ids_, s.ra_, s.dec_);
+  s.index_ = VectorIndex::load((fs::path(dir) / "index").string(), s.meta_["dim"], s.opt_);
+  if (s.index_->size() != static_cast<int64_t>(s.ids_.size()))
+    fail_input("{}: the index holds {} vectors but objects.bin {} objects", dir, s.index_->size(), s.ids_.size());
+  return s;
+}
+
+int64_t SearchIndex::row_of(const std::string& id) const {
+  auto* mutable_self = const_cast<SearchIndex*>(this);
+  if (!lookup_) {
+    auto m = std::make_shared<std::unordered_map<std::string, int64_t>>();
+    for (size_t i = 0; i < ids_.size(); ++i) (*m)[ids_[i]] = static_cast<int64_t>(i);
+    mutable_self->lookup_ = m;
+  }
+  auto& m = *std::static_pointer_cast<std::unordered_map<std::string, int64_t>>(lookup_);
+  auto it = m.find(id);
+  return it == m.end() ? -1 : it->second;
+}
+
+std::vector<float> SearchIndex::vector_of(const std::string& id, const std::string& column) const {
+  std::string dataset = meta_["dataset"];
+  ObjectLookup lookup(Dataset::open(dataset));
+  if (!lookup.contains(id)) fail_input("object '{}' is not in {}", id, dataset);
+  Table t = lookup.get({id}, {column});
+  const Column& c = t.at(column);
+  std::vector<float> v(c.row_elems());
+  for (size_t j = 0; j < v.size(); ++j) v[j] = static_cast<float>(c.as_double(j));
+  return v;
+}
+
+std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
+  int64_t d = meta_["dim"];
+  bool l2 = opt_.metric == "l2";
+  std::vector<float> q = r.vector;
+  int64_t query_row = -1;
+  if (!r.id.empty()) {
+    query_row = row_of(r.id);
+    q = vector_of(r.id, r.query_column.empty() ? meta_["column"].get<std::string>() : r.query_column);
+  }
+  if (static_cast<int64_t>(q.size()) != d)
+    fail_input("the query vector has {} dimensions, the index {} ({} of {})", q.size(), d, meta_["column"].get<std::string>(),
+               meta_["dataset"].get<std::string>());
+  for (float v : q)
+    if (!std::isfinite(v)) fail_input("the query vector holds {}", v);
+  if (!l2) normalise(q.data(), 1, d);
+  double qra = query_row >= 0 ? ra_[query_row] : NAN, qdec = query_row >= 0 ? dec_[query_row] : NAN;
+
+  std::vector<Hit> cand;
+  if (r.cone) {
+    // Exact within the cone: read only the partitions that can hold it.
+    auto [cra, cdec, rad] = *r.cone;
+    Dataset ds = Dataset::open(meta_["dataset"]);
+    std::string col = meta_["column"];
+    DatasetReader rd(ds, {.columns = {mmu::kObjectId, mmu::kRa, mmu::kDec, col}, .batch_rows = 4096,
+                          .healpix = sky::cone_partitions(cra, cdec, rad)});
+    Table b;
+    std::vector<float> v(d);
+    while (rd.next(b)) {
+      const Column& vc = b.at(col);
+      for (int64_t i = 0; i < b.rows(); ++i) {
+        double ra = b.at(mmu::kRa).as_double(i), dec = b.at(mmu::kDec).as_double(i);
+        if (!(sky::separation_deg(cra, cdec, ra, dec) <= rad)) continue;
+        for (int64_t j = 0; j < d; ++j) v[j] = static_cast<float>(vc.as_double(i * d + j));
+        if (!l2) normalise(v.data(), 1, d);
+        double s = 0;
+        for (int64_t j = 0; j < d; ++j) s += l2 ? (v[j] - q[j]) * (v[j] - q[j]) : double(v[j]) * q[j];
+        cand.push_back({b.at(mmu::kObjectId).strings[i], ra, dec, static_cast<float>(s), row_of(b.at(mmu::kObjectId).strings[i])});
+      }
+    }
+    std::sort(cand.begin(), cand.end(), [&](const Hit& a, const Hit& b) { return better(a.score, b.score, l2); });
+  } else {
+    int64_t want = std::min<int64_t>(size(), r.k + 1 + (r.dedup_arcsec > 0 ? 3 * r.k : 0));
+    std::vector<float> s(want);
+    std::vector<int64_t> l(want);
+    index_->search(q.data(), 1, static_cast<int>(want), s.data(), l.data());
+    for (int64_t i = 0; i < want; ++i)
+      if (l[i] >= 0) cand.push_back({ids_[l[i]], ra_[l[i]], dec_[l[i]], s[i], l[i]});
+  }
+  std::vector<Hit> out;
+  double dedup_deg = r.dedup_arcsec / 3600.0;
+  for (auto& h : cand) {
+    if (static_cast<int>(out.size()) >= r.k) break;
+    if (r.exclude_query && !r.id.empty() && h.object_id == r.id) continue;
+    if (dedup_deg > 0) {
+      bool near = std::isfinite(qra) && sky::separation_deg(qra, qdec, h.ra, h.dec) < dedup_deg;
+      for (const auto& k : out) near = near || sky::separation_deg(k.ra, k.dec, h.ra, h.dec) < dedup_deg;
+      if (near) continue;
+    }
+    out.push_back(h);
+  }
+  return out;
+}
+
+nlohmann::json SearchIndex::evaluate(int64_t queries, int k, uint64_t seed) const {
+  FeatureSet f = load_features(meta_["dataset"], {meta_["column"].get<std::string>()});
+  bool l2 = opt_.metric == "l2";
+  if (!l2) normalise(f.x.x.data(), f.x.n, f.x.d);
+  queries = std::min(queries, f.x.n);
+  std::vector<int64_t> rows(f.x.n);
+  std::iota(rows.begin(), rows.end(), 0);
+  std::shuffle(rows.begin(), rows.end(), std::mt19937_64(seed));
+  rows.resize(queries);
+  Features q = take_rows(f.x, rows);
+  IndexOptions exact = opt_;
+  exact.kind = "flat";
+  auto flat = VectorIndex::create(f.x.d, exact);
+  flat->add(f.x.x.data(), f.x.n);
+  std::vector<float> se(queries * k), sa(queries * k);
+  std::vector<int64_t> le(queries * k), la(queries * k);
+  auto t0 = std::chrono::steady_clock::now();
+  flat->search(q.x.data(), queries, k, se.data(), le.data());
+  auto t1 = std::chrono::steady_clock::now();
+  index_->search(q.x.data(), queries, k, sa.data(), la.data());
+  auto t2 = std::chrono::steady_clock::now();
+  // The exact search runs on the source dataset's rows; map them to index rows by id.
+  std::vector<int64_t> to_index(f.x.n);
+  for (int64_t i = 0; i < f.x.n; ++i) to_index[i] = row_of(f.rows.at(mmu::kObjectId).strings[i]);
+  double hits = 0;
+  for (int64_t i = 0; i < queries; ++i)
+    for (int a = 0; a < k; ++a)
+      for (int e = 0; e < k; ++e)
+        if (la[i * k + a] >= 0 && le[i * k + e] >= 0 && la[i * k + a] == to_index[le[i * k + e]]) hits += 1;
+  double exact_s = std::chrono::duration<double>(t1 - t0).count(), approx_s = std::chrono::duration<double>(t2 - t1).count();
+  return {{"queries", queries}, {"k", k}, {"recall_at_k", hits / (queries * k)}, {"index_queries_per_s", queries / approx_s},
+          {"exact_queries_per_s", queries / exact_s}, {"kind", opt_.kind}, {"objects", f.x.n}};
+}
+
+}  // namespace astrofm
