@@ -62,7 +62,7 @@ class FaissIndex : public VectorIndex {
     if (n < 39 * nlist) nlist = std::max<int64_t>(1, n / 39);  // FAISS wants ~39 training points per centroid
     quantizer_.reset(faiss_metric(o_) == faiss::METRIC_L2 ? static_cast<faiss::Index*>(new faiss::IndexFlatL2(d_))
                                                           : new faiss::IndexFlatIP(d_));
-    auto* ivf = new faiss::IndexIVFPQ(quantizer_.get(), d_, nlist, pq_m, n >= 256 * 39 ? 8 : 4, faiss_metric(o_));
+    auto* ivf = new faiss::IndexIVFPQ(quantizer_.get(), d_, nlist, pq_m, n >= 1024 ? 8 : 4, faiss_metric(o_));
     index_.reset(ivf);
     ivf->train(n, x);
     tune();

@@ -1,0 +1,157 @@
+#include "astrofm/search.h"
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "astrofm/error.h"
+#include "astrofm/mmu.h"
+#include "astrofm/sky.h"
+#include "testutil.h"
+
+namespace astrofm {
+namespace {
+
+// Clustered vectors (as embeddings are), with sky positions in a 10-degree patch.
+struct Catalogue {
+  std::vector<std::string> ids;
+  std::vector<double> ra, dec;
+  std::vector<float> a, b;  // two "modalities": b = a + noise
+  int64_t n, d;
+};
+
+Catalogue make(int64_t n, int64_t d, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  std::uniform_real_distribution<double> u(0, 1);
+  Catalogue c{{}, {}, {}, std::vector<float>(n * d), std::vector<float>(n * d), n, d};
+  std::vector<float> centres(20 * d);
+  for (auto& v : centres) v = g(rng) * 3;
+  for (int64_t i = 0; i < n; ++i) {
+    c.ids.push_back("obj" + std::to_string(i));
+    c.ra.push_back(150 + 10 * u(rng));
+    c.dec.push_back(10 * u(rng));
+    int64_t k = static_cast<int64_t>(rng() % 20);
+    for (int64_t j = 0; j < d; ++j) {
+      c.a[i * d + j] = centres[k * d + j] + g(rng);
+      c.b[i * d + j] = c.a[i * d + j] + 0.3f * g(rng);
+    }
+  }
+  return c;
+}
+
+std::string write(const test::TempDir& tmp, const Catalogue& c) {
+  Table t;
+  t.add(make_string_column(mmu::kObjectId, c.ids));
+  t.add(make_column(mmu::kRa, c.ra));
+  t.add(make_column(mmu::kDec, c.dec));
+  t.add(make_column("embedding_image", c.a, {c.d}));
+  t.add(make_column("embedding_spectrum", c.b, {c.d}));
+  DatasetWriter w(tmp.path("emb"), "embeddings");
+  w.append(t);
+  w.commit();
+  return tmp.path("emb");
+}
+
+// Exact cosine top-k by brute force in double precision.
+std::vector<int64_t> exact(const Catalogue& c, const std::vector<float>& base, const float* q, int k) {
+  auto norm = [&](const float* v) {
+    double s = 0;
+    for (int64_t j = 0; j < c.d; ++j) s += double(v[j]) * v[j];
+    return std::sqrt(s);
+  };
+  std::vector<std::pair<double, int64_t>> s;
+  double nq = norm(q);
+  for (int64_t i = 0; i < c.n; ++i) {
+    double dot = 0;
+    for (int64_t j = 0; j < c.d; ++j) dot += double(base[i * c.d + j]) * q[j];
+    s.push_back({-dot / (norm(&base[i * c.d]) * nq), i});
+  }
+  std::partial_sort(s.begin(), s.begin() + k, s.end());
+  std::vector<int64_t> out;
+  for (int i = 0; i < k; ++i) out.push_back(s[i].second);
+  return out;
+}
+
+// IVF-PQ is lossy: isotropic within-cluster neighbours are its hard case (chance is 0.0025).
+TEST(Search, FlatIsExactAndApproximateKindsRecallWell) {
+  test::TempDir tmp;
+  Catalogue c = make(4000, 32, 1);
+  std::string data = write(tmp, c);
+  for (auto [kind, backend, floor] : {std::tuple{"flat", "hnswlib", 1.0}, {"hnsw", "hnswlib", 0.95}, {"hnsw", "faiss", 0.95}, {"ivfpq", "hnswlib", 0.4}}) {
+    IndexOptions o;
+    o.kind = kind;
+    o.hnsw_backend = backend;
+    std::string out = tmp.path(std::string("ix_") + kind + backend);
+    SearchIndex::build(data, "embedding_image", out, o);
+    auto s = SearchIndex::open(out);
+    double recall = 0;
+    for (int q = 0; q < 50; ++q) {
+      int64_t i = q * 79;
+      auto hits = s.search({.vector = std::vector<float>(c.a.begin() + i * c.d, c.a.begin() + (i + 1) * c.d), .k = 10});
+      auto want = exact(c, c.a, &c.a[i * c.d], 10);
+      std::set<std::string> w;
+      for (int64_t r : want) w.insert(c.ids[r]);
+      for (const auto& h : hits) recall += w.count(h.object_id) / 500.0;
+    }
+    EXPECT_GE(recall, floor - 1e-9) << kind << " " << backend;
+    auto eval = s.evaluate(200, 10, 3);
+    EXPECT_GE(eval["recall_at_k"].get<double>(), floor - 0.05) << kind;
+  }
+}
+
+TEST(Search, QueriesByIdAcrossModalitiesInsideACone) {
+  test::TempDir tmp;
+  Catalogue c = make(3000, 16, 2);
+  std::string data = write(tmp, c);
+  SearchIndex::build(data, "embedding_spectrum", tmp.path("ix"), {});
+  auto s = SearchIndex::open(tmp.path("ix"));
+  // Own modality: the query object is left out of its results.
+  auto hits = s.search({.id = "obj7", .k = 5});
+  ASSERT_EQ(hits.size(), 5u);
+  for (const auto& h : hits) EXPECT_NE(h.object_id, "obj7");
+  // Across modalities: the object's own spectrum is the best match for its image.
+  int own_first = 0;
+  for (int i = 0; i < 40; ++i) {
+    std::string id = "obj" + std::to_string(i * 13);
+    auto x = s.search({.id = id, .query_column = "embedding_image", .k = 1, .exclude_query = false});
+    own_first += x.at(0).object_id == id;
+  }
+  EXPECT_GE(own_first, 36);
+  // Cone: exact search restricted to objects within 1.5 deg of (155, 5).
+  auto cone = s.search({.id = "obj7", .k = 8, .cone = std::array<double, 3>{155, 5, 1.5}});
+  ASSERT_EQ(cone.size(), 8u);
+  std::vector<float> inside;
+  std::vector<std::string> inside_ids;
+  for (int64_t i = 0; i < c.n; ++i)
+    if (sky::separation_deg(155, 5, c.ra[i], c.dec[i]) <= 1.5 && c.ids[i] != "obj7") {
+      inside_ids.push_back(c.ids[i]);
+      inside.insert(inside.end(), c.b.begin() + i * c.d, c.b.begin() + (i + 1) * c.d);
+    }
+  Catalogue sub{inside_ids, {}, {}, inside, inside, static_cast<int64_t>(inside_ids.size()), c.d};
+  auto want = exact(sub, sub.a, &c.b[7 * c.d], 8);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(cone[i].object_id, inside_ids[want[i]]) << i;
+  // Dedup: no two results closer than 2 degrees on the sky.
+  auto far = s.search({.id = "obj7", .k = 5, .dedup_arcsec = 7200});
+  for (size_t i = 0; i < far.size(); ++i)
+    for (size_t j = 0; j < i; ++j) EXPECT_GE(sky::separation_deg(far[i].ra, far[i].dec, far[j].ra, far[j].dec), 2.0);
+}
+
+TEST(Search, BadInputsAreClearErrors) {
+  test::TempDir tmp;
+  Catalogue c = make(200, 8, 3);
+  std::string data = write(tmp, c);
+  SearchIndex::build(data, "embedding_image", tmp.path("ix"), {});
+  EXPECT_THROW(SearchIndex::build(data, "embedding_image", tmp.path("ix"), {}), InputError);  // exists
+  auto s = SearchIndex::open(tmp.path("ix"));
+  EXPECT_THROW(s.search({.vector = std::vector<float>(9, 1.f)}), InputError);  // another dimension
+  EXPECT_THROW(s.search({.id = "nobody"}), InputError);
+  EXPECT_THROW(SearchIndex::open(tmp.path("nothing")), InputError);
+  EXPECT_THROW(SearchIndex::build(data, "ra", tmp.path("ix2"), {.kind = "tree"}), UsageError);
+  std::filesystem::resize_file(tmp.path("ix/objects.bin"), 20);
+  EXPECT_THROW(SearchIndex::open(tmp.path("ix")), InputError);
+}
+
+}  // namespace
+}  // namespace astrofm
