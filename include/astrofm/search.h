@@ -24,6 +24,7 @@ struct IndexOptions {
   int64_t nlist = 0;              // ivfpq: inverted lists; 0 = 4 sqrt(n)
   int pq_m = 0;                   // ivfpq: sub-quantizers; 0 = d / 4 (8-bit codes)
   int nprobe = 32;                // ivfpq: lists visited per query
+  void check() const;  // UsageError on an unknown kind, metric or backend
   nlohmann::json to_json() const;
   static IndexOptions from_json(const nlohmann::json& j);
 };

@@ -60,11 +60,10 @@ FeatureSet load_features(const std::string& path, const std::vector<std::string>
   for (const char* c : {mmu::kRa, mmu::kDec})
     if (ds.has_column(c)) read.push_back(c);
   for (const auto& k : keep)
-    if (ds.has_column(k) && std::find(read.begin(), read.end(), k) == read.end() &&
-        std::find(stored.begin(), stored.end(), k) == stored.end())
-      read.push_back(k);
+    if (ds.has_column(k) && std::find(read.begin(), read.end(), k) == read.end()) read.push_back(k);
   size_t meta_cols = read.size();
-  read.insert(read.end(), stored.begin(), stored.end());
+  for (const auto& s : stored)
+    if (std::find(read.begin(), read.end(), s) == read.end()) read.push_back(s);
   DatasetReader r(ds, {.columns = read, .batch_rows = 4096});
   Table b;
   fs.x.d = d;

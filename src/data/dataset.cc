@@ -139,6 +139,9 @@ struct DatasetReader::State {
 
 DatasetReader::DatasetReader(const Dataset& ds, ReadOptions opt) : st_(std::make_unique<State>()) {
   if (opt.batch_rows <= 0) fail_usage("batch size must be positive, got {}", opt.batch_rows);
+  for (size_t i = 0; i < opt.columns.size(); ++i)
+    if (std::find(opt.columns.begin() + i + 1, opt.columns.end(), opt.columns[i]) != opt.columns.end())
+      fail_usage("column '{}' asked for twice", opt.columns[i]);
   st_->ds = ds;
   st_->opt = std::move(opt);
   for (size_t i = 0; i < ds.partitions().size(); ++i) {

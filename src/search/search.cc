@@ -75,6 +75,7 @@ bool better(float a, float b, bool l2) { return l2 ? a < b : a > b; }
 
 void SearchIndex::build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& o,
                         bool overwrite) {
+  o.check();
   if (fs::exists(out) && !overwrite) fail_input("{} already exists (pass --overwrite)", out);
   auto t0 = std::chrono::steady_clock::now();
   FeatureSet f = load_features(dataset, column.empty() ? std::vector<std::string>{} : std::vector<std::string>{column});

@@ -157,22 +157,23 @@ class HnswlibIndex : public VectorIndex {
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
 };
 
-void check(const IndexOptions& o) {
+}  // namespace
+
+void IndexOptions::check() const {
+  const IndexOptions& o = *this;
   if (o.kind != "flat" && o.kind != "hnsw" && o.kind != "ivfpq") fail_usage("index kind '{}': flat, hnsw or ivfpq", o.kind);
   if (o.metric != "cosine" && o.metric != "l2") fail_usage("metric '{}': cosine or l2", o.metric);
   if (o.hnsw_backend != "hnswlib" && o.hnsw_backend != "faiss") fail_usage("hnsw backend '{}': hnswlib or faiss", o.hnsw_backend);
 }
 
-}  // namespace
-
 std::unique_ptr<VectorIndex> VectorIndex::create(int64_t d, const IndexOptions& o) {
-  check(o);
+  o.check();
   if (o.kind == "hnsw" && o.hnsw_backend == "hnswlib") return std::make_unique<HnswlibIndex>(d, o);
   return std::make_unique<FaissIndex>(d, o);
 }
 
 std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path, int64_t d, const IndexOptions& o) {
-  check(o);
+  o.check();
   try {
     if (o.kind == "hnsw" && o.hnsw_backend == "hnswlib") {
       auto h = std::make_unique<HnswlibIndex>(d, o);
