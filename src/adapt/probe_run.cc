@@ -1,6 +1,7 @@
 #include "astrofm/probe_run.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -186,10 +187,12 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
         info = {{"steps", res.steps}, {"seconds", res.seconds}, {"val_loss", res.val_loss}};
         fs::remove_all(tmp);
       } else {
+        auto t0 = std::chrono::steady_clock::now();
         auto probe = make_probe([&] { auto p = po; p.seed = seed; return p; }());
         probe->fit(take_rows(tr.fs.x, [&] { std::vector<int64_t> v; for (int64_t i : sel) v.push_back(tr.rows[i]); return v; }()), ysel);
         pred = probe->predict(test_x);
         info = probe->info();
+        info["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();  // fit + predict
       }
       std::vector<double> t_s, p_s;
       for (size_t i = 0; i < te.y.size(); ++i)
