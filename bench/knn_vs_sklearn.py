@@ -16,42 +16,26 @@ import sys
 import tempfile
 import time
 
-import h5py
 import numpy as np
 from sklearn.neighbors import KNeighborsRegressor
 
+from synthetic import Embeddings, write_mmu
+
 n_train, n_test, d = (int(a) for a in (sys.argv[1:4] + ["100000", "10000", "256"][len(sys.argv) - 1:]))
 A = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../build/tools/astrofm/astrofm")
-rng = np.random.default_rng(0)
-centres = rng.normal(0, 1, (200, d)).astype(np.float32)
-proj = rng.normal(0, 0.3, (200, 16, d)).astype(np.float32)
+gen = Embeddings(d)
 
 
 def draw(n):
-    c = rng.integers(0, 200, n)
-    z = rng.normal(0, 1, (n, 16)).astype(np.float32)
-    x = centres[c] + np.einsum("nk,nkd->nd", z, proj[c]) + rng.normal(0, 0.05, (n, d)).astype(np.float32)
-    y = np.sin(x[:, 0]) + 0.1 * x[:, 1] ** 2
-    return x.astype(np.float32), y
-
-
-def write(root, x, y, prefix):
-    f = f"{root}/emb/healpix=-1/001-of-001.hdf5"
-    os.makedirs(os.path.dirname(f))
-    with h5py.File(f, "w") as h:
-        h["object_id"] = np.array([f"{prefix}{i}".encode() for i in range(len(y))], dtype="S16")
-        h["ra"] = np.full(len(y), np.nan)
-        h["dec"] = np.full(len(y), np.nan)
-        h["healpix"] = np.full(len(y), -1, dtype=np.int64)
-        h["embedding_image"] = x
-        h["y"] = y
+    x = gen.draw(n)
+    return x, np.sin(x[:, 0]) + 0.1 * x[:, 1] ** 2
 
 
 xtr, ytr = draw(n_train)
 xte, yte = draw(n_test)
 with tempfile.TemporaryDirectory() as tmp:
-    write(f"{tmp}/train", xtr, ytr, "tr")
-    write(f"{tmp}/test", xte, yte, "te")
+    write_mmu(f"{tmp}/train", xtr, "tr", {"y": ytr})
+    write_mmu(f"{tmp}/test", xte, "te", {"y": yte})
     subprocess.run([A, "-q", "probe", "knn", "--train", f"{tmp}/train", "--test", f"{tmp}/test", "--target", "y", "--k", "5",
                     "--json", f"{tmp}/r.json", "--out", f"{tmp}/pred.csv"], check=True)
     r = json.load(open(f"{tmp}/r.json"))

@@ -83,6 +83,11 @@ FeatureSet load_features(const std::string& path, const std::vector<std::string>
           *out++ = static_cast<float>(c.as_double(i) - b.at(minus).as_double(i));
           continue;
         }
+        if (c.dtype == DType::Float32) {
+          std::memcpy(out, c.ptr<float>() + i * per, per * sizeof(float));
+          out += per;
+          continue;
+        }
         for (int64_t j = 0; j < per; ++j) *out++ = static_cast<float>(c.as_double(i * per + j));
       }
     }

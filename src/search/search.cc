@@ -85,6 +85,7 @@ void SearchIndex::build(const std::string& dataset, const std::string& column, c
   if (o.metric == "cosine") normalise(f.x.x.data(), f.x.n, f.x.d);
   auto index = VectorIndex::create(f.x.d, o);
   spdlog::info("indexing {} vectors of {} dimensions ({}{})", f.x.n, f.x.d, o.kind, o.kind == "hnsw" ? ", " + o.hnsw_backend : "");
+  auto t_index = std::chrono::steady_clock::now();
   index->train(f.x.x.data(), f.x.n);
   Progress bar("index add", f.x.n);
   for (int64_t s = 0; s < f.x.n; s += 16384) {
@@ -99,12 +100,14 @@ void SearchIndex::build(const std::string& dataset, const std::string& column, c
   if (const Column* c = f.rows.find(mmu::kDec))
     for (int64_t i = 0; i < f.x.n; ++i) dec[i] = c->as_double(i);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double index_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_index).count();
   StagedDir stage(out, overwrite);
   index->save((fs::path(stage.path()) / "index").string());
   write_file_atomic(fs::path(stage.path()) / "objects.bin", objects_blob(f.rows.at(mmu::kObjectId).strings, ra, dec));
   nlohmann::json meta = {{"format", "astrofm-index"}, {"version", 1}, {"dataset", fs::absolute(dataset).string()},
                          {"column", f.columns[0]}, {"dim", f.x.d}, {"count", f.x.n}, {"options", o.to_json()},
-                         {"build_seconds", secs}, {"astrofm_version", ASTROFM_VERSION}};
+                         {"build_seconds", secs}, {"index_seconds", index_secs},
+                         {"astrofm_version", ASTROFM_VERSION}};
   write_file_atomic(fs::path(stage.path()) / "meta.json", meta.dump(1));
   stage.commit();
 }
