@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=${1:-/tmp/astrofm-clip-science}
 MODEL=${2:-clip-sim}
-A=build/tools/astrofm/astrofm
+A=${ASTROFM:-build/tools/astrofm/astrofm}
 mkdir -p "$W"
 [ -d "$W/sim" ] || $A -q simulate --objects 3000 --seed 303 --spectrum-step 4 --region 210,230,0,20 --out "$W/sim"
 $A -q embed --model "$MODEL" --data "$W/sim" --out "$W/emb" --overwrite

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 SHARED=${1:-../shared/data}
 W=${2:-/tmp/astrofm-gz-science}
 MODEL=${3:-galaxy-cnn-ssl}
-A=build/tools/astrofm/astrofm
+A=${ASTROFM:-build/tools/astrofm/astrofm}
 CURVE=${CURVE:-10,30,100,all}
 mkdir -p "$W"
 # Cutouts are 423 px with the galaxy in the middle ~100 px: keep the central 160 px.

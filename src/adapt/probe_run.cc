@@ -149,7 +149,10 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
   for (int64_t budget : budgets) {
     nlohmann::json point = {{"labels", budget}, {"per_class", per_class}, {"runs", nlohmann::json::array()}};
     std::map<std::string, std::vector<double>> values;
-    for (int r = 0; r < o.repeats; ++r) {
+    // Every label at once is the same draw for every seed: repeat only what a seed changes (network initialisation).
+    bool stochastic = po.kind == "mlp" || po.kind == "attentive" || cnn;
+    int repeats = budget == 0 && !stochastic ? 1 : o.repeats;
+    for (int r = 0; r < repeats; ++r) {
       uint64_t seed = o.probe.seed + r;
       auto sel = choose(labelled, tr.y, per_class ? 0 : budget, per_class ? budget : 0, y.classification, seed);
       std::vector<double> ysel;
@@ -215,7 +218,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
         truth_scored = t_s;
         result["metrics"] = m;
       }
-      spdlog::info("{} probe, {} labels{}, seed {}: {}", po.kind, sel.size(), per_class ? fmt::format(" ({} per class)", budget) : "",
+      spdlog::info("{} probe, {} labels{}, seed {}: {}", po.kind, sel.size(), per_class && budget > 0 ? fmt::format(" ({} per class)", budget) : "",
                    seed, y.classification ? fmt::format("macro-F1 {:.3f}, accuracy {:.3f}", m["macro_f1"].get<double>(), m["accuracy"].get<double>())
                                           : fmt::format("R2 {:.3f}, sigma_NMAD {:.4f}, eta(0.15) {:.3f}", m["r2"].get<double>(),
                                                         m["sigma_nmad"].get<double>(), m["eta_0.15"].get<double>()));
