@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the shipped default models in models/ (CPU, ~25 minutes on 2 cores).
+# Reproduces the shipped default models in models/ (CPU, ~35 minutes on 2 cores).
 #   galaxy-cnn-ssl.afm : image encoder, SimCLR on the real Galaxy Zoo SDSS images
 #                        (../shared/data) plus simulated Legacy-Survey-like images
 #   clip-sim.afm       : AstroCLIP alignment on the simulated paired survey,
@@ -12,8 +12,9 @@ W=${1:-/tmp/astrofm-train}
 A=build/tools/astrofm/astrofm
 SHARED=${ASTROFM_SHARED_DATA:-../shared/data}
 mkdir -p "$W" models
-[ -d "$W/gz" ] || $A import images "$SHARED/galaxyzoo1_sdss/images" --labels "$SHARED/galaxyzoo1_sdss/labels.csv" --size 64 --config galaxyzoo --out "$W/gz"
+# The cutouts are 423 px with the galaxy in the central ~100 px: keep the central 160 px, then 64x64.
+[ -d "$W/gz" ] || $A import images "$SHARED/galaxyzoo1_sdss/images" --labels "$SHARED/galaxyzoo1_sdss/labels.csv" --crop 160 --size 64 --config galaxyzoo --out "$W/gz"
 [ -d "$W/sim_img" ] || $A simulate --objects 3000 --seed 101 --no-spectra --region 150,170,0,20 --config legacysurvey_sim --out "$W/sim_img"
 [ -d "$W/sim_paired" ] || $A simulate --objects 3000 --seed 202 --spectrum-step 4 --region 180,200,0,20 --out "$W/sim_paired"
-$A train image-ssl --data "$W/gz" "$W/sim_img" --config configs/image-ssl-cnn.json --steps 600 --out models/galaxy-cnn-ssl.afm --overwrite
+$A train image-ssl --data "$W/gz" "$W/sim_img" --config configs/image-ssl-cnn.json --out models/galaxy-cnn-ssl.afm --overwrite
 $A train clip --data "$W/sim_paired" --config configs/clip-sim.json --steps 600 --init-image models/galaxy-cnn-ssl.afm --out models/clip-sim.afm --overwrite
