@@ -18,6 +18,7 @@ struct EmbedOptions {
   bool overwrite = false;
   bool resume = false;          // hdf5 only: continue an interrupted run
   std::string device = "cpu";   // cpu | cuda
+  bool tokens = false;          // also write tokens_image / tokens_spectrum [T, D]: the backbones' token outputs
 };
 
 struct EmbedResult {

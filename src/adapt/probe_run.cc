@@ -62,6 +62,14 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
   bool cnn = o.probe.kind == "cnn";
   std::vector<std::string> feats = o.features;
   if (cnn) feats = {mmu::kImageArray};  // only to read ids and sizes; the CNN reads pixels itself
+  if (o.probe.kind == "attentive" && feats.empty()) {
+    // The tokens an `astrofm embed --tokens` catalogue holds.
+    for (const auto& c : Dataset::open(o.train).schema())
+      if (c.name.rfind("tokens_", 0) == 0) feats.push_back(c.name);
+    if (feats.size() != 1)
+      fail_input("{}: attentive pooling needs one tokens_* column (astrofm embed --tokens), found {}; pick one with --features", o.train,
+                 feats.size());
+  }
   std::vector<std::string> keep = {o.target};
   Side tr, te;
   tr.fs = load_features(o.train, feats, keep);

@@ -48,7 +48,8 @@ torch::Tensor to_tensor(const Column& c) {
 
 Column to_column(const std::string& name, const torch::Tensor& t) {
   auto c = t.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
-  Column col(name, DType::Float32, {c.size(1)}, c.size(0));
+  std::vector<int64_t> shape(c.sizes().begin() + 1, c.sizes().end());  // [D] or tokens [T, D]
+  Column col(name, DType::Float32, shape, c.size(0));
   std::memcpy(col.data.data(), c.data_ptr<float>(), col.data.size());
   return col;
 }
@@ -75,6 +76,7 @@ struct Embedder {
   bool image = false, spectrum = false;
   std::vector<std::string> bands = {"DES-G", "DES-R", "DES-Z"};
   int64_t crop = 144;
+  bool tokens = false;  // also write the backbones' token outputs (for attentive probes)
 
   std::map<std::string, torch::Tensor> run(const Table& b) {
     torch::NoGradGuard ng;
@@ -86,19 +88,35 @@ struct Embedder {
       auto x = to_tensor(b.at(mmu::kImageArray));
       x = flux ? astroclip_image_input(select_bands(b, x, bands), crop) : center_crop(torch::nan_to_num(x, 0.0), crop).contiguous();
       x = x.to(device);
-      if (lm.architecture == "astroclip") out["embedding_image"] = std::dynamic_pointer_cast<AstroClipImpl>(lm.module)->image_encoder->forward(x);
-      else if (lm.architecture == "cnn") out["embedding_image"] = std::dynamic_pointer_cast<CnnImpl>(lm.module)->forward(x);
-      else out["embedding_image"] = std::dynamic_pointer_cast<ViTImpl>(lm.module)->forward(x);
+      if (lm.architecture == "astroclip") {
+        auto tower = std::dynamic_pointer_cast<AstroClipImpl>(lm.module)->image_encoder;
+        out["embedding_image"] = tower->forward(x);
+        if (tokens) out["tokens_image"] = tower->backbone_tokens(x);
+      } else if (lm.architecture == "cnn") {
+        auto cnn = std::dynamic_pointer_cast<CnnImpl>(lm.module);
+        auto t = cnn->forward_tokens(x);
+        out["embedding_image"] = t.mean(1);
+        if (tokens) out["tokens_image"] = t;
+      } else {
+        auto vit = std::dynamic_pointer_cast<ViTImpl>(lm.module);
+        auto t = vit->forward_tokens(x);
+        out["embedding_image"] = t.select(1, 0);
+        if (tokens) out["tokens_image"] = t;
+      }
     }
     if (spectrum) {
       auto flux = to_tensor(b.at(mmu::kSpectrumFlux));
       if (lm.architecture == "astroclip") {
         auto clip = std::dynamic_pointer_cast<AstroClipImpl>(lm.module);
-        out["embedding_spectrum"] = clip->spectrum_encoder->forward(specformer_preprocess(flux, clip->cfg.spectrum).to(device));
+        auto in = specformer_preprocess(flux, clip->cfg.spectrum).to(device);
+        out["embedding_spectrum"] = clip->spectrum_encoder->forward(in);
+        if (tokens) out["tokens_spectrum"] = clip->spectrum_encoder->backbone->forward_tokens(in);
       } else {
         auto sf = std::dynamic_pointer_cast<SpecFormerImpl>(lm.module);
         // One vector per spectrum: the mean of SpecFormer's output tokens.
-        out["embedding_spectrum"] = sf->forward_tokens(specformer_preprocess(flux, sf->cfg).to(device)).mean(1);
+        auto t = sf->forward_tokens(specformer_preprocess(flux, sf->cfg).to(device));
+        out["embedding_spectrum"] = t.mean(1);
+        if (tokens) out["tokens_spectrum"] = t;
       }
     }
     return out;
@@ -110,6 +128,7 @@ struct Embedder {
 EmbedResult embed_dataset(const EmbedOptions& opt) {
   if (opt.batch <= 0) fail_usage("--batch must be positive");
   Embedder e;
+  e.tokens = opt.tokens;
   e.device = opt.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (e.device.is_cuda() && !torch::cuda::is_available()) fail_usage("--device cuda: no CUDA device is available");
   std::string model_path = resolve_model_path(opt.model);

@@ -57,6 +57,19 @@ TEST(Embed, BothTowersOnASimulatedPairedSurvey) {
   EXPECT_EQ(ds.partitions().size(), Dataset::open(data).partitions().size());
 }
 
+TEST(Embed, TokensForAttentiveProbes) {
+  test::TempDir tmp;
+  std::string model = tiny_clip(tmp), data = simulated(tmp, 20);
+  embed_dataset({.model = model, .data = data, .out = tmp.path("emb"), .batch = 8, .tokens = true});
+  DatasetReader rd(Dataset::open(tmp.path("emb")), {.columns = {"tokens_image", "tokens_spectrum", "embedding_image"}});
+  Table t;
+  ASSERT_TRUE(rd.next(t));
+  // ViT on 32x32 in patches of 8: a class token and 16 patch tokens of width 16.
+  EXPECT_EQ(t.at("tokens_image").shape, (std::vector<int64_t>{17, 16}));
+  EXPECT_EQ(t.at("tokens_spectrum").shape.size(), 2u);
+  EXPECT_EQ(t.at("tokens_spectrum").shape[1], 16);
+}
+
 TEST(Embed, FitsOutputReadsInAstropy) {
   ASTROFM_REQUIRE_PYTHON("astropy");
   test::TempDir tmp;

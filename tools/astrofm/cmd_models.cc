@@ -95,6 +95,7 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
     c->add_flag("--resume", o.resume, "continue an interrupted run");
+    c->add_flag("--tokens", o.tokens, "also write the backbones' token outputs (tokens_image, tokens_spectrum) for attentive probes");
     c->callback([] {
       auto r = embed_dataset(o);
       spdlog::info("embedded {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
