@@ -64,8 +64,8 @@ TEST(Embed, TokensForAttentiveProbes) {
   DatasetReader rd(Dataset::open(tmp.path("emb")), {.columns = {"tokens_image", "tokens_spectrum", "embedding_image"}});
   Table t;
   ASSERT_TRUE(rd.next(t));
-  // ViT on 32x32 in patches of 8: a class token and 16 patch tokens of width 16.
-  EXPECT_EQ(t.at("tokens_image").shape, (std::vector<int64_t>{17, 16}));
+  // ViT on 32x32 in patches of 8: the 16 tokens of width 16 its cross-attention head sees.
+  EXPECT_EQ(t.at("tokens_image").shape, (std::vector<int64_t>{16, 16}));
   EXPECT_EQ(t.at("tokens_spectrum").shape.size(), 2u);
   EXPECT_EQ(t.at("tokens_spectrum").shape[1], 16);
 }
