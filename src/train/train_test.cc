@@ -5,6 +5,8 @@
 #include "astrofm/model_file.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/sim.h"
+#include "tasks.h"
+#include "astrofm/mmu.h"
 #include "testutil.h"
 
 namespace astrofm {
@@ -71,6 +73,57 @@ TEST(Train, ImageSslAndClipProduceLoadableModels) {
   // Frozen backbones keep the pre-trained weights.
   auto s1 = models::state_of(*img.module), s2 = models::state_of(*lm.module);
   EXPECT_TRUE(torch::equal(s1.at("stem.weight"), s2.at("image_encoder.backbone.stem.weight")));
+}
+
+TEST(Train, DinoResumesBitIdenticallyAndSavesTheTeacher) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  std::string cfg = write_config(tmp, "dino.json", R"({"model": {"img_size": 16, "widths": [8, 16]}, "method": "dino", "steps": 4,
+    "batch": 8, "warmup": 1, "dino": {"out_dim": 32, "hidden_dim": 16, "bottleneck_dim": 8, "local_crops": 2, "local_size": 8},
+    "val_every": 100, "checkpoint_every": 100})");
+  TrainOptions a{.task = "image-ssl", .data = {data}, .config = cfg, .out = tmp.path("a.afm")};
+  train_model(a);
+  TrainOptions b = a;
+  b.out = tmp.path("b.afm");
+  b.interrupt_at = 2;
+  EXPECT_THROW(train_model(b), InputError);
+  b.interrupt_at = -1;
+  b.resume = true;
+  train_model(b);
+  auto ma = ModelFile::read(tmp.path("a.afm")), mb = ModelFile::read(tmp.path("b.afm"));
+  ASSERT_EQ(ma.tensors.size(), mb.tensors.size());
+  for (size_t i = 0; i < ma.tensors.size(); ++i) EXPECT_EQ(ma.tensors[i].bytes, mb.tensors[i].bytes) << ma.tensors[i].name;
+  EXPECT_EQ(ma.meta["training"]["method"], "DINO");
+  EXPECT_EQ(models::load_model(tmp.path("a.afm")).architecture, "cnn");
+}
+
+TEST(Train, SupervisedBaselinePredictsEveryObject) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  std::string cfg = write_config(tmp, "sup.json", R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": 30, "batch": 16,
+    "warmup": 2, "lr": 0.003})");
+  auto r = train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("z.afm"), .target = "Z"});
+  EXPECT_LT(r.train_loss, 1.5);  // standardised targets: 1.0 is the mean predictor
+  auto p = predict_supervised(tmp.path("z.afm"), data);
+  ASSERT_EQ(p.values.size(), 60u);
+  EXPECT_TRUE(p.classes.empty());
+  double lo = 1e9, hi = -1e9;
+  for (double v : p.values) lo = std::min(lo, v), hi = std::max(hi, v);
+  EXPECT_GT(lo, -0.5);  // redshifts, not standardised values
+  EXPECT_LT(hi, 2.0);
+  // Classification from a labels CSV joined on object_id; unlabelled objects are skipped.
+  {
+    std::ofstream csv(tmp.path("labels.csv"));
+    csv << "object_id,kind\n";
+    Table t = train::load_columns({data}, {mmu::kObjectId, "MORPHOLOGY"});
+    for (int64_t i = 0; i < t.rows(); i += 2) csv << t.at(mmu::kObjectId).strings[i] << "," << t.at("MORPHOLOGY").as_int64(i) << "\n";
+  }
+  train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("c.afm"), .target = "kind",
+               .labels_csv = tmp.path("labels.csv"), .objective = "classification"});
+  auto pc = predict_supervised(tmp.path("c.afm"), data);
+  EXPECT_FALSE(pc.classes.empty());
+  for (double v : pc.values) EXPECT_LT(v, static_cast<double>(pc.classes.size()));
+  EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("x.afm")}), UsageError);  // no target
 }
 
 TEST(Train, BadSettingsAreClearErrors) {
