@@ -4,7 +4,11 @@
 #  2. simulates one patch of sky seen by two surveys (Legacy-Survey-like
 #     imaging, DESI-like spectroscopy) and cross-matches them into a paired set,
 #  3. embeds the paired set with the shipped CLIP model (models/clip-sim.afm),
-#  4. validates every output and summarises the embeddings.
+#  4. probes: morphology of the real Galaxy Zoo sample from frozen image
+#     embeddings, photometric redshifts of the real BOSS sample from colours
+#     (HTML reports with plots),
+#  5. builds a spectrum index and finds the spectra most like one galaxy's image,
+#  6. validates every output and summarises the embeddings.
 # Output goes to out/demo (or $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +18,7 @@ A=build/tools/astrofm/astrofm
 S=data/sample
 rm -rf "$OUT" && mkdir -p "$OUT"
 $A import csv $S/boss_dr10_photoz/galaxies.csv --config boss_dr10 --out "$OUT/boss"
-$A import images $S/galaxyzoo1_sdss/images --labels $S/galaxyzoo1_sdss/labels.csv --size 64 --config galaxyzoo --out "$OUT/galaxyzoo"
+$A import images $S/galaxyzoo1_sdss/images --labels $S/galaxyzoo1_sdss/labels.csv --crop 160 --size 64 --config galaxyzoo --out "$OUT/galaxyzoo"
 $A import fits-cutout $S/legacysurvey_cutout_fixture/test_image.fits --size 144 --config legacysurvey --out "$OUT/legacysurvey"
 $A import desi $S/desi_spectra_fixtures/coadd-*.fits --out "$OUT/desi"
 $A import sdss $S/boss_spplate_fixture/spPlate-*.fits --out "$OUT/sdss"
@@ -25,5 +29,17 @@ $A simulate $SIM --no-images --config desi_sim --out "$OUT/sim_spectra"
 $A xmatch "$OUT/sim_imaging" "$OUT/sim_spectra" --radius 1 --config sim_paired --out "$OUT/sim_paired"
 $A models
 $A embed --model clip-sim --data "$OUT/sim_paired" --out "$OUT/sim_embeddings"
-for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired sim_embeddings; do $A validate "$OUT/$d"; done
+# Morphology (elliptical / spiral / edge-on) from frozen embeddings, 5 labels per class and all.
+$A embed --model galaxy-cnn-ssl --data "$OUT/galaxyzoo" --out "$OUT/galaxyzoo_embeddings"
+awk -F, 'NR == 1 { print "object_id,morph" } NR > 1 && $2 <= 3 { print $1 "," ($2 == 0 ? "elliptical" : $2 == 3 ? "edge-on" : "spiral") }' \
+  $S/galaxyzoo1_sdss/labels.csv > "$OUT/morph.csv"
+$A probe logistic --train "$OUT/galaxyzoo_embeddings" --labels-csv "$OUT/morph.csv" --target morph --balanced --curve 5,all \
+  --repeats 3 --report "$OUT/report_morphology"
+# Photometric redshifts from the five magnitudes and four colours.
+$A probe knn --train "$OUT/boss" --target z --standardize --report "$OUT/report_photoz" \
+  --features mag_u,mag_g,mag_r,mag_i,mag_z,mag_u-mag_g,mag_g-mag_r,mag_r-mag_i,mag_i-mag_z
+# Spectra most like one galaxy's image (cross-modal search), with the images side by side.
+$A index build "$OUT/sim_embeddings" --column embedding_spectrum --out "$OUT/spectrum_index"
+$A search "$OUT/spectrum_index" --id sim7-000000006 --cross image:spectrum --k 8 --grid "$OUT/neighbours.png" --images "$OUT/sim_paired"
+for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired sim_embeddings galaxyzoo_embeddings; do $A validate "$OUT/$d"; done
 $A info "$OUT/sim_embeddings"
