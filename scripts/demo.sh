@@ -31,7 +31,7 @@ $A models
 $A embed --model clip-sim --data "$OUT/sim_paired" --out "$OUT/sim_embeddings"
 # Morphology (elliptical / spiral / edge-on) from frozen embeddings, 5 labels per class and all.
 $A embed --model galaxy-cnn-ssl --data "$OUT/galaxyzoo" --out "$OUT/galaxyzoo_embeddings"
-awk -F, 'NR == 1 { print "object_id,morph" } NR > 1 && $2 <= 3 { print $1 "," ($2 == 0 ? "elliptical" : $2 == 3 ? "edge-on" : "spiral") }' \
+awk -F, '{ sub(/\r$/, "") } NR == 1 { print "object_id,morph" } NR > 1 && $2 <= 3 { print $1 "," ($2 == 0 ? "elliptical" : $2 == 3 ? "edge-on" : "spiral") }' \
   $S/galaxyzoo1_sdss/labels.csv > "$OUT/morph.csv"
 $A probe logistic --train "$OUT/galaxyzoo_embeddings" --labels-csv "$OUT/morph.csv" --target morph --balanced --curve 5,all \
   --repeats 3 --report "$OUT/report_morphology"
