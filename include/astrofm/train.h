@@ -25,7 +25,7 @@ struct TrainOptions {
   int64_t checkpoint_every = 0;     // > 0 overrides the config
   bool resume = false;
   bool overwrite = false;
-  std::string device = "cpu";
+  // Training runs on the CPU; embedding (`astrofm embed --device cuda`) uses a GPU when present.
   int64_t interrupt_at = -1;        // tests: behave as if interrupted (SIGINT) before this step
 };
 

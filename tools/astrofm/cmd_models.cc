@@ -75,7 +75,6 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--batch", o.batch, "batch size (overrides the config)");
     c->add_option("--seed", o.seed, "random seed (overrides the config)");
     c->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints (overrides the config)");
-    c->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
     c->add_flag("--resume", o.resume, "continue from <out>.ckpt after an interruption");
     c->add_flag("--overwrite", o.overwrite, "replace an existing model file");
     c->callback([] {
