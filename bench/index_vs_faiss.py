@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Similarity-search indexes: astrofm against Python faiss and hnswlib, one run.
 
-Usage: /usr/bin/python3 bench/index_vs_faiss.py [N] [DIM] [KINDS]   (default 1000000 256 flat,ivfpq,hnsw-hnswlib,hnsw-faiss)
+Usage: /usr/bin/python3 bench/index_vs_faiss.py [N] [DIM] [KINDS] [NLIST]
+       (default 1000000 256 flat,ivfpq,hnsw-hnswlib,hnsw-faiss 4*sqrt(N))
 Embedding-like vectors (bench/synthetic.py), cosine similarity. For each kind,
 astrofm `index build` + `index eval` (1,000 queries drawn from the catalogue,
 recall@10 against exact search) and the same index built with the same
@@ -26,7 +27,8 @@ d = int(sys.argv[2]) if len(sys.argv) > 2 else 256
 kinds = (sys.argv[3] if len(sys.argv) > 3 else "flat,ivfpq,hnsw-hnswlib,hnsw-faiss").split(",")
 A = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../build/tools/astrofm/astrofm")
 M, EFC, EFS, NPROBE = 32, 200, 128, 32
-NLIST, PQM = int(4 * n ** 0.5), d // 4
+NLIST = int(sys.argv[4]) if len(sys.argv) > 4 else int(4 * n ** 0.5)
+PQM = d // 4
 
 # The Python side, run in a child so its peak memory is its own.
 PY = r"""
@@ -69,12 +71,12 @@ with tempfile.TemporaryDirectory() as tmp:
     qi = rng.choice(n, 1000, replace=False)
     np.save(f"{tmp}/q.npy", x[qi])
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
-    exact = np.argsort(-(xn[qi] @ xn.T), axis=1)[:, :10] if n <= 200000 else None
-    if exact is None:
-        exact = np.empty((1000, 10), np.int64)
-        for s in range(0, 1000, 50):
-            sims = xn[qi[s:s + 50]] @ xn.T
-            exact[s:s + 50] = np.argsort(-sims, axis=1)[:, :10]
+    exact = np.empty((1000, 10), np.int64)
+    for s in range(0, 1000, 50):
+        sims = xn[qi[s:s + 50]] @ xn.T
+        top = np.argpartition(-sims, 10, axis=1)[:, :10]
+        order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1)
+        exact[s:s + 50] = np.take_along_axis(top, order, 1)
     for kind in kinds:
         k, _, backend = kind.partition("-")
         args = ["--kind", k] + (["--hnsw-backend", backend] if backend else []) + \

@@ -27,28 +27,34 @@ std::string write_config(const test::TempDir& tmp, const std::string& name, cons
   return tmp.path(name);
 }
 
+// Trains `a` straight, then the same run interrupted before step `stop` and
+// resumed; the two model files must hold the same bytes.
+void expect_resume_is_bit_identical(const test::TempDir& tmp, const TrainOptions& a, int64_t stop) {
+  auto r = train_model(a);
+  EXPECT_GT(r.steps, stop);
+  EXPECT_TRUE(std::isfinite(r.val_loss));
+  TrainOptions b = a;
+  b.out = tmp.path("resumed.afm");
+  b.interrupt_at = stop;
+  EXPECT_THROW(train_model(b), InputError);
+  EXPECT_TRUE(std::filesystem::exists(b.out + ".ckpt/state.json"));
+  EXPECT_FALSE(std::filesystem::exists(b.out));
+  b.interrupt_at = -1;
+  b.resume = true;
+  train_model(b);
+  auto ma = ModelFile::read(a.out), mb = ModelFile::read(b.out);
+  ASSERT_EQ(ma.tensors.size(), mb.tensors.size());
+  for (size_t i = 0; i < ma.tensors.size(); ++i) EXPECT_EQ(ma.tensors[i].bytes, mb.tensors[i].bytes) << ma.tensors[i].name;
+}
+
 TEST(Train, ResumeAfterInterruptionIsBitIdentical) {
   test::TempDir tmp;
   std::string data = sim(tmp);
   std::string cfg = write_config(tmp, "mm.json", R"({"model": {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "max_len": 64},
     "steps": 8, "batch": 16, "warmup": 2, "val_every": 4, "checkpoint_every": 100})");
   TrainOptions a{.task = "spectrum-mm", .data = {data}, .config = cfg, .out = tmp.path("a.afm")};
-  auto ra = train_model(a);
-  EXPECT_EQ(ra.steps, 8);
-  EXPECT_TRUE(std::isfinite(ra.val_loss));
-  TrainOptions b = a;
-  b.out = tmp.path("b.afm");
-  b.interrupt_at = 5;
-  EXPECT_THROW(train_model(b), InputError);
-  EXPECT_TRUE(std::filesystem::exists(tmp.path("b.afm.ckpt/state.json")));
-  EXPECT_FALSE(std::filesystem::exists(tmp.path("b.afm")));
-  b.interrupt_at = -1;
-  b.resume = true;
-  train_model(b);
-  auto ma = ModelFile::read(tmp.path("a.afm")), mb = ModelFile::read(tmp.path("b.afm"));
-  ASSERT_EQ(ma.tensors.size(), mb.tensors.size());
-  for (size_t i = 0; i < ma.tensors.size(); ++i) EXPECT_EQ(ma.tensors[i].bytes, mb.tensors[i].bytes) << ma.tensors[i].name;
-  EXPECT_EQ(mb.meta["training"]["task"], "spectrum-mm");
+  expect_resume_is_bit_identical(tmp, a, 5);
+  EXPECT_EQ(ModelFile::read(a.out).meta["training"]["task"], "spectrum-mm");
 }
 
 TEST(Train, ImageSslAndClipProduceLoadableModels) {
@@ -82,18 +88,8 @@ TEST(Train, DinoResumesBitIdenticallyAndSavesTheTeacher) {
     "batch": 8, "warmup": 1, "dino": {"out_dim": 32, "hidden_dim": 16, "bottleneck_dim": 8, "local_crops": 2, "local_size": 8},
     "val_every": 100, "checkpoint_every": 100})");
   TrainOptions a{.task = "image-ssl", .data = {data}, .config = cfg, .out = tmp.path("a.afm")};
-  train_model(a);
-  TrainOptions b = a;
-  b.out = tmp.path("b.afm");
-  b.interrupt_at = 2;
-  EXPECT_THROW(train_model(b), InputError);
-  b.interrupt_at = -1;
-  b.resume = true;
-  train_model(b);
-  auto ma = ModelFile::read(tmp.path("a.afm")), mb = ModelFile::read(tmp.path("b.afm"));
-  ASSERT_EQ(ma.tensors.size(), mb.tensors.size());
-  for (size_t i = 0; i < ma.tensors.size(); ++i) EXPECT_EQ(ma.tensors[i].bytes, mb.tensors[i].bytes) << ma.tensors[i].name;
-  EXPECT_EQ(ma.meta["training"]["method"], "DINO");
+  expect_resume_is_bit_identical(tmp, a, 2);
+  EXPECT_EQ(ModelFile::read(a.out).meta["training"]["method"], "DINO");
   EXPECT_EQ(models::load_model(tmp.path("a.afm")).architecture, "cnn");
 }
 
