@@ -14,6 +14,7 @@
 #include "astrofm/error.h"
 #include "astrofm/features.h"
 #include "astrofm/fsutil.h"
+#include "astrofm/hash.h"
 #include "astrofm/labels.h"
 #include "astrofm/metrics.h"
 #include "astrofm/mmu.h"
@@ -26,9 +27,7 @@ namespace {
 
 // The fixed test split when no test set is given: 20% by an FNV hash of object_id.
 bool in_test_split(const std::string& id) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : id) h = (h ^ ch) * 1099511628211ull;
-  return (h >> 7) % 5 == 0;
+  return (fnv1a(id) >> 7) % 5 == 0;
 }
 
 struct Side {

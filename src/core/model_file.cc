@@ -1,3 +1,4 @@
+#include "astrofm/hash.h"
 #include "astrofm/model_file.h"
 
 #include <cstring>
@@ -11,11 +12,6 @@ namespace astrofm {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'S', 'T', 'R', 'O', 'F', 'M', '\0'};
-
-uint64_t fnv1a(const uint8_t* p, size_t n, uint64_t h = 1469598103934665603ull) {
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
 
 size_t dtype_bytes(const std::string& d, const std::string& where) {
   if (d == "float32") return 4;
@@ -72,7 +68,7 @@ ModelFile ModelFile::read(const std::string& path) {
   if (!in) fail_input("{}: cannot open model file", path);
   nlohmann::json h = read_header(in, path);
   ModelFile mf;
-  uint64_t hash = 1469598103934665603ull;
+  uint64_t hash = kFnvOffset;
   try {
     for (const auto& t : h.at("tensors")) {
       StoredTensor st;
@@ -106,7 +102,7 @@ void ModelFile::write(const std::string& path) const {
   h["format"] = kFormatVersion;
   if (!h.contains("astrofm_version")) h["astrofm_version"] = ASTROFM_VERSION;
   h["tensors"] = nlohmann::json::array();
-  uint64_t hash = 1469598103934665603ull;
+  uint64_t hash = kFnvOffset;
   for (const auto& t : tensors) {
     h["tensors"].push_back({{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}});
     hash = fnv1a(t.bytes.data(), t.bytes.size(), hash);

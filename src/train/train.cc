@@ -11,6 +11,7 @@
 
 #include "astrofm/config.h"
 #include "astrofm/fsutil.h"
+#include "astrofm/hash.h"
 #include "astrofm/mmu.h"
 #include "astrofm/models/astroclip.h"
 #include "astrofm/models/preprocess.h"
@@ -104,9 +105,7 @@ nlohmann::json default_config(const std::string& task) {
 
 // Validation membership from a hash of object_id: stable across runs and inputs.
 bool is_validation(const std::string& id, double fraction) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : id) h = (h ^ ch) * 1099511628211ull;
-  return static_cast<double>(h % 100000) / 100000.0 < fraction;
+  return static_cast<double>(fnv1a(id) % 100000) / 100000.0 < fraction;
 }
 
 struct Split {

@@ -1,0 +1,20 @@
+#pragma once
+// FNV-1a, 64-bit: model-file checksums and the stable object_id splits
+// (validation, probe test set) that must not change between runs or builds.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace astrofm {
+
+inline constexpr uint64_t kFnvOffset = 1469598103934665603ull;
+
+inline uint64_t fnv1a(const void* data, size_t n, uint64_t h = kFnvOffset) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+inline uint64_t fnv1a(std::string_view s) { return fnv1a(s.data(), s.size()); }
+
+}  // namespace astrofm
