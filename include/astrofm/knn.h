@@ -22,6 +22,18 @@ struct Features {
   const float* row(int64_t i) const { return x.data() + i * d; }
 };
 
+// InputError naming `what`, the row, column and value of the first non-finite
+// feature (or a size that does not match n x d). Every probe checks with it.
+void check_finite(const Features& f, const char* what);
+
+// Standardisation with the training mean and population std, as
+// scikit-learn's StandardScaler (a zero std counts as 1). Unfitted: identity.
+struct Scaler {
+  std::vector<double> mean, scale;
+  void fit(const Features& x);
+  Features transform(const Features& x) const;
+};
+
 class KnnRegressor {
  public:
   explicit KnnRegressor(KnnOptions o = {}) : opt_(o) {}
@@ -31,7 +43,8 @@ class KnnRegressor {
  private:
   KnnOptions opt_;
   Features train_;
-  std::vector<double> y_, mean_, scale_;
+  std::vector<double> y_;
+  Scaler scaler_;
   friend class KnnClassifier;
 };
 

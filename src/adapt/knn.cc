@@ -15,20 +15,6 @@ extern "C" void sgemm_(const char* ta, const char* tb, const int* m, const int* 
 namespace astrofm {
 namespace {
 
-void check_finite(const Features& f, const char* what) {
-  if (static_cast<int64_t>(f.x.size()) != f.n * f.d) fail_input("{} features: {} values for {} x {}", what, f.x.size(), f.n, f.d);
-  for (int64_t i = 0; i < f.n * f.d; ++i)
-    if (!std::isfinite(f.x[i])) fail_input("{} features: row {} column {} is {}", what, i / f.d, i % f.d, f.x[i]);
-}
-
-Features scaled(const Features& f, const std::vector<double>& mean, const std::vector<double>& scale) {
-  if (mean.empty()) return f;
-  Features out = f;
-  for (int64_t i = 0; i < f.n; ++i)
-    for (int64_t j = 0; j < f.d; ++j) out.x[i * f.d + j] = static_cast<float>((f.x[i * f.d + j] - mean[j]) / scale[j]);
-  return out;
-}
-
 // Weights of query q's k neighbours: uniform, or inverse distance where a
 // zero distance takes all the weight (sklearn's rule).
 void neighbour_weights(const std::string& scheme, const std::vector<double>& dist, int64_t q, int k, std::vector<double>* w) {
@@ -43,6 +29,31 @@ void neighbour_weights(const std::string& scheme, const std::vector<double>& dis
 }
 
 }  // namespace
+
+void check_finite(const Features& f, const char* what) {
+  if (static_cast<int64_t>(f.x.size()) != f.n * f.d) fail_input("{} features: {} values for {} x {}", what, f.x.size(), f.n, f.d);
+  for (int64_t i = 0; i < f.n * f.d; ++i)
+    if (!std::isfinite(f.x[i])) fail_input("{} features: row {} column {} is {}", what, i / f.d, i % f.d, f.x[i]);
+}
+
+void Scaler::fit(const Features& x) {
+  mean.assign(x.d, 0.0);
+  scale.assign(x.d, 0.0);
+  for (int64_t i = 0; i < x.n; ++i)
+    for (int64_t j = 0; j < x.d; ++j) mean[j] += x.x[i * x.d + j];
+  for (auto& m : mean) m /= std::max<int64_t>(1, x.n);
+  for (int64_t i = 0; i < x.n; ++i)
+    for (int64_t j = 0; j < x.d; ++j) scale[j] += std::pow(x.x[i * x.d + j] - mean[j], 2);
+  for (auto& s : scale) s = s > 0 ? std::sqrt(s / x.n) : 1.0;
+}
+
+Features Scaler::transform(const Features& f) const {
+  if (mean.empty()) return f;
+  Features out = f;
+  for (int64_t i = 0; i < f.n; ++i)
+    for (int64_t j = 0; j < f.d; ++j) out.x[i * f.d + j] = static_cast<float>((f.x[i * f.d + j] - mean[j]) / scale[j]);
+  return out;
+}
 
 // Exact k nearest neighbours, fast: float32 squared distances through one
 // BLAS matrix product per block (|q|^2 - 2 q.t + |t|^2) pick candidates, and
@@ -85,6 +96,8 @@ void knn_search(const Features& train, const Features& query, int k, std::vector
     std::vector<float> qc = centred(query, q0, nq);
     std::vector<double> qnorm(nq);
     for (int64_t i = 0; i < nq; ++i) qnorm[i] = sq(&qc[i * d]);
+    // Rounding bound of the float32 expansion, relative to the norms involved.
+    auto tolerance = [&](int64_t i) { return 1e-5 * (qnorm[i] + tmax) * std::sqrt(static_cast<double>(d)) + 1e-12; };
     for (int64_t t0 = 0; t0 < train.n; t0 += kT) {
       int64_t ntr = std::min(kT, train.n - t0);
       // prod[i][t] = q_i . t_t  (column-major BLAS: C^T = T * Q^T)
@@ -93,8 +106,7 @@ void knn_search(const Features& train, const Features& query, int k, std::vector
       sgemm_("T", "N", &m, &n, &kk, &one, &tc[t0 * d], &kk, qc.data(), &kk, &zero, prod.data(), &m);
       auto select = [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i) {
-          // Rounding bound of the float32 expansion, relative to the norms involved.
-          double tol = 1e-5 * (qnorm[i] + tmax) * std::sqrt(static_cast<double>(d)) + 1e-12;
+          double tol = tolerance(i);
           auto& h = best[i];
           for (int64_t t = 0; t < ntr; ++t) {
             float a = static_cast<float>(qnorm[i]) - 2 * prod[i * ntr + t] + tnorm[t0 + t];
@@ -122,7 +134,7 @@ void knn_search(const Features& train, const Features& query, int k, std::vector
     }
     auto finish = [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
-        double tol = 1e-5 * (qnorm[i] + tmax) * std::sqrt(static_cast<double>(d)) + 1e-12;
+        double tol = tolerance(i);
         float cut = best[i].front() + static_cast<float>(tol);
         std::vector<std::pair<double, int64_t>> exact;
         const float* a = query.row(q0 + i);
@@ -155,25 +167,15 @@ void KnnRegressor::fit(const Features& x, const std::vector<double>& y) {
   for (size_t i = 0; i < y.size(); ++i)
     if (!std::isfinite(y[i])) fail_input("training target of row {} is {}", i, y[i]);
   if (opt_.weights != "uniform" && opt_.weights != "distance") fail_usage("weights must be uniform or distance, got '{}'", opt_.weights);
-  mean_.clear();
-  scale_.clear();
-  if (opt_.standardize) {
-    mean_.assign(x.d, 0.0);
-    scale_.assign(x.d, 0.0);
-    for (int64_t i = 0; i < x.n; ++i)
-      for (int64_t j = 0; j < x.d; ++j) mean_[j] += x.x[i * x.d + j];
-    for (auto& m : mean_) m /= x.n;
-    for (int64_t i = 0; i < x.n; ++i)
-      for (int64_t j = 0; j < x.d; ++j) scale_[j] += std::pow(x.x[i * x.d + j] - mean_[j], 2);
-    for (auto& s : scale_) s = s > 0 ? std::sqrt(s / x.n) : 1.0;  // population std, as StandardScaler
-  }
-  train_ = scaled(x, mean_, scale_);
+  scaler_ = {};
+  if (opt_.standardize) scaler_.fit(x);
+  train_ = scaler_.transform(x);
   y_ = y;
 }
 
 std::vector<double> KnnRegressor::predict(const Features& x_in) const {
   check_finite(x_in, "query");
-  Features x = scaled(x_in, mean_, scale_);
+  Features x = scaler_.transform(x_in);
   std::vector<int64_t> idx;
   std::vector<double> dist;
   knn_search(train_, x, opt_.k, &idx, &dist);
@@ -209,7 +211,7 @@ void KnnClassifier::fit(const Features& x, const std::vector<int64_t>& labels) {
 
 std::vector<int64_t> KnnClassifier::predict(const Features& x_in) const {
   check_finite(x_in, "query");
-  Features x = scaled(x_in, reg_.mean_, reg_.scale_);
+  Features x = reg_.scaler_.transform(x_in);
   std::vector<int64_t> idx;
   std::vector<double> dist;
   int k = reg_.opt_.k;

@@ -156,7 +156,7 @@ std::unique_ptr<Probe> make_logistic(const ProbeOptions& o) { return std::make_u
 namespace astrofm {
 
 void Pca::fit(const Features& f, int64_t components) {
-  detail::check_finite(f, "PCA");
+  check_finite(f, "PCA");
   if (components < 1 || components > std::min(f.n, f.d))
     fail_input("PCA: {} components asked of {} rows of {} values", components, f.n, f.d);
   auto X = torch::from_blob(const_cast<float*>(f.x.data()), {f.n, f.d}, torch::kFloat32).to(torch::kFloat64);

@@ -9,17 +9,6 @@
 namespace astrofm {
 namespace detail {
 
-void Scaler::fit(const Features& x) {
-  mean.assign(x.d, 0.0);
-  scale.assign(x.d, 0.0);
-  for (int64_t i = 0; i < x.n; ++i)
-    for (int64_t j = 0; j < x.d; ++j) mean[j] += x.row(i)[j];
-  for (auto& m : mean) m /= std::max<int64_t>(1, x.n);
-  for (int64_t i = 0; i < x.n; ++i)
-    for (int64_t j = 0; j < x.d; ++j) scale[j] += (x.row(i)[j] - mean[j]) * (x.row(i)[j] - mean[j]);
-  for (auto& s : scale) s = s > 0 ? std::sqrt(s / x.n) : 1.0;
-}
-
 std::vector<int> fold_of(const std::vector<double>& y, bool classification, int folds, uint64_t seed) {
   std::vector<int64_t> order(y.size());
   std::iota(order.begin(), order.end(), 0);
@@ -31,12 +20,6 @@ std::vector<int> fold_of(const std::vector<double>& y, bool classification, int 
   return f;
 }
 
-void check_finite(const Features& x, const char* what) {
-  for (int64_t i = 0; i < x.n; ++i)
-    for (int64_t j = 0; j < x.d; ++j)
-      if (!std::isfinite(x.row(i)[j])) fail_input("{} features: row {} column {} is {}", what, i, j, x.row(i)[j]);
-}
-
 }  // namespace detail
 
 namespace {
@@ -45,13 +28,13 @@ class KnnProbe : public Probe {
  public:
   explicit KnnProbe(const ProbeOptions& o) : o_(o), reg_(o.knn), cls_(o.knn) {}
   void fit(const Features& x, const std::vector<double>& y) override {
-    detail::check_finite(x, "training");
+    check_finite(x, "training");
     if (x.n < o_.knn.k) fail_input("kNN with k = {} needs at least {} labelled objects, have {}", o_.knn.k, o_.knn.k, x.n);
     if (o_.classification) cls_.fit(x, std::vector<int64_t>(y.begin(), y.end()));
     else reg_.fit(x, y);
   }
   std::vector<double> predict(const Features& x) const override {
-    detail::check_finite(x, "test");
+    check_finite(x, "test");
     if (!o_.classification) return reg_.predict(x);
     auto p = cls_.predict(x);
     return {p.begin(), p.end()};

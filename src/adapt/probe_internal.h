@@ -10,15 +10,7 @@ std::unique_ptr<Probe> make_ridge(const ProbeOptions& o);
 std::unique_ptr<Probe> make_logistic(const ProbeOptions& o);
 std::unique_ptr<Probe> make_mlp(const ProbeOptions& o);  // mlp and attentive
 
-// Standardisation with the training mean and (population) std; zero std -> 1.
-struct Scaler {
-  std::vector<double> mean, scale;
-  void fit(const Features& x);
-};
-
 // Stratified (classification) or shuffled k-fold assignment, deterministic for a seed.
 std::vector<int> fold_of(const std::vector<double>& y, bool classification, int folds, uint64_t seed);
-
-void check_finite(const Features& x, const char* what);
 
 }  // namespace astrofm::detail
