@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -83,7 +84,7 @@ class SearchIndex {
   std::unique_ptr<VectorIndex> index_;
   std::vector<std::string> ids_;
   std::vector<double> ra_, dec_;
-  std::shared_ptr<void> lookup_;  // id -> row, built on first use
+  std::unordered_map<std::string, int64_t> row_;  // object_id -> row
   int64_t row_of(const std::string& id) const;
 };
 

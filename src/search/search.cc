@@ -126,6 +126,7 @@ SearchIndex SearchIndex::open(const std::string& dir) {
   if (s.meta_.value("version", 0) > 1) fail_input("{}: index format version {} is newer than this astrofm reads (1)", m.string(), s.meta_["version"].dump());
   s.opt_ = IndexOptions::from_json(s.meta_["options"]);
   read_objects((fs::path(dir) / "objects.bin").string(), s.ids_, s.ra_, s.dec_);
+  for (size_t i = 0; i < s.ids_.size(); ++i) s.row_[s.ids_[i]] = static_cast<int64_t>(i);
   s.index_ = VectorIndex::load((fs::path(dir) / "index").string(), s.meta_["dim"], s.opt_);
   if (s.index_->size() != static_cast<int64_t>(s.ids_.size()))
     fail_input("{}: the index holds {} vectors but objects.bin {} objects", dir, s.index_->size(), s.ids_.size());
@@ -133,15 +134,8 @@ SearchIndex SearchIndex::open(const std::string& dir) {
 }
 
 int64_t SearchIndex::row_of(const std::string& id) const {
-  auto* mutable_self = const_cast<SearchIndex*>(this);
-  if (!lookup_) {
-    auto m = std::make_shared<std::unordered_map<std::string, int64_t>>();
-    for (size_t i = 0; i < ids_.size(); ++i) (*m)[ids_[i]] = static_cast<int64_t>(i);
-    mutable_self->lookup_ = m;
-  }
-  auto& m = *std::static_pointer_cast<std::unordered_map<std::string, int64_t>>(lookup_);
-  auto it = m.find(id);
-  return it == m.end() ? -1 : it->second;
+  auto it = row_.find(id);
+  return it == row_.end() ? -1 : it->second;
 }
 
 std::vector<float> SearchIndex::vector_of(const std::string& id, const std::string& column) const {
