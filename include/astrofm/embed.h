@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "astrofm/resources.h"
+
 namespace astrofm {
 
 struct EmbedOptions {
@@ -28,9 +30,6 @@ struct EmbedResult {
 
 EmbedResult embed_dataset(const EmbedOptions& opt);
 
-// Resolves a shipped model name (see `astrofm models`) or returns the path as given.
-std::string resolve_model_path(const std::string& name_or_path);
-// Shipped models: name -> path.
-std::vector<std::pair<std::string, std::string>> shipped_models();
+// Model names resolve through resources.h (shipped_models, resolve_model_path).
 
 }  // namespace astrofm

@@ -1,13 +1,25 @@
 #pragma once
 // Feature matrices for probes and search, read from any MMU dataset: an
 // embedding catalogue (`astrofm embed`) or plain catalogue columns.
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "astrofm/knn.h"
 #include "astrofm/table.h"
 
 namespace astrofm {
+
+// Row-major features [n, d].
+struct Features {
+  int64_t n = 0, d = 0;
+  std::vector<float> x;
+  const float* row(int64_t i) const { return x.data() + i * d; }
+};
+
+// InputError naming `what`, the row, column and value of the first non-finite
+// feature (or a size that does not match n x d). Every probe checks with it.
+void check_finite(const Features& f, const char* what);
+
 
 struct FeatureSet {
   Table rows;                        // object_id, ra, dec and the `keep` columns, one row per object

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "astrofm/features.h"
+
 namespace astrofm {
 
 struct KnnOptions {
@@ -14,17 +16,6 @@ struct KnnOptions {
   std::string weights = "uniform";  // uniform | distance
   bool standardize = false;         // z-score features with the training mean / std
 };
-
-// Row-major features [n, d].
-struct Features {
-  int64_t n = 0, d = 0;
-  std::vector<float> x;
-  const float* row(int64_t i) const { return x.data() + i * d; }
-};
-
-// InputError naming `what`, the row, column and value of the first non-finite
-// feature (or a size that does not match n x d). Every probe checks with it.
-void check_finite(const Features& f, const char* what);
 
 // Standardisation with the training mean and population std, as
 // scikit-learn's StandardScaler (a zero std counts as 1). Unfitted: identity.

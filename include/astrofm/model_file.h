@@ -1,10 +1,17 @@
 #pragma once
-// The astrofm model file: one self-describing file per model (see
-// docs/model-file.md). A JSON header (architecture, hyper-parameters,
-// preprocessing constants, bands, training data, provenance, tensor table)
-// followed by raw little-endian tensor data and a checksum. Torch-free: any
-// tool can read the metadata; the models module maps tensors to modules.
+// The astrofm model file (.afm): one self-describing, memory-mappable file per
+// model; byte layout in docs/formats/model-file.md. A JSON header
+// (architecture, config, preprocessing, training, provenance, tensor index
+// with offsets) then little-endian tensor data, each tensor aligned to 64
+// bytes. Several parts (codecs, a transformer) can share one file under name
+// prefixes ("parts" in the header). Format 1 files (no offsets) still load.
+// Torch-free: any tool can read the metadata; the models module maps tensors
+// to modules.
+// Thread-safety: a ModelFile is immutable after read(); concurrent readers of
+// one instance are safe.
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,26 +19,56 @@
 
 namespace astrofm {
 
+enum class TensorDType : uint8_t { F32, F16, BF16, I64, I32, U8 };
+const char* tensor_dtype_name(TensorDType t);  // "float32", "float16", "bfloat16", "int64", "int32", "uint8"
+TensorDType tensor_dtype_from_name(const std::string& name, const std::string& where);
+size_t tensor_dtype_size(TensorDType t);
+
 struct StoredTensor {
   std::string name;
-  std::string dtype = "float32";  // float32 | int64
+  TensorDType dtype = TensorDType::F32;
   std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
   int64_t numel() const;
+  // The little-endian bytes: owned (when built for writing, or read from a
+  // format-1 file) or a view into the file's memory map.
+  std::span<const uint8_t> bytes() const { return view_.data() ? view_ : std::span<const uint8_t>(owned_); }
+  void set_bytes(std::vector<uint8_t> b) { owned_ = std::move(b), view_ = {}; }
+  void set_view(std::span<const uint8_t> v) { view_ = v, owned_.clear(); }
+
+ private:
+  std::vector<uint8_t> owned_;
+  std::span<const uint8_t> view_;
 };
 
 struct ModelFile {
-  static constexpr uint32_t kFormatVersion = 1;
-  nlohmann::json meta;  // everything but the tensors; "architecture" and "config" are required
+  static constexpr uint32_t kFormatVersion = 2;
+  static constexpr size_t kAlignment = 64;
+  nlohmann::json meta;  // everything but the tensor index; "architecture" and "config" are required
   std::vector<StoredTensor> tensors;
 
-  // Throws InputError naming the file on a bad magic, version, truncation or checksum.
+  // Throws InputError (Corrupt) naming the file on a bad magic, a newer
+  // version, truncation, an offset out of bounds or a checksum mismatch; (IO)
+  // when it cannot be opened. Format 2 tensors are views into a read-only map
+  // held by the ModelFile.
   static ModelFile read(const std::string& path);
   // Only the header (fast; for `astrofm models`).
   static nlohmann::json read_meta(const std::string& path);
-  // Written to path.tmp and renamed.
+  // Format 2, written to path.tmp and renamed.
   void write(const std::string& path) const;
   const StoredTensor* find(const std::string& name) const;
+  int format() const { return format_; }
+
+  // Sub-models: meta["parts"][prefix] holds a part's own architecture/config;
+  // its tensors are named "<prefix>.<name>". part() returns that part as a
+  // ModelFile of its own (tensor names without the prefix, sharing the map).
+  std::vector<std::string> parts() const;
+  ModelFile part(const std::string& prefix) const;
+  // Adds `m` as part `prefix` (its meta under parts[prefix], its tensors prefixed).
+  void add_part(const std::string& prefix, const ModelFile& m);
+
+ private:
+  std::shared_ptr<const void> map_;  // keeps the memory map alive for the views
+  int format_ = kFormatVersion;
 };
 
 }  // namespace astrofm

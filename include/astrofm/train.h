@@ -1,17 +1,20 @@
 #pragma once
-// `astrofm train`: self-supervised pre-training of the image encoder (SimCLR
-// or DINO), masked modelling of the spectrum encoder, contrastive
+// `astrofm train`: the task table's tasks (src/train/tasks/): self-supervised
+// pre-training of the image encoder (SimCLR or DINO), masked modelling of the spectrum encoder, contrastive
 // image-spectrum alignment (AstroCLIP), and the supervised-from-scratch CNN
 // baseline. Checkpoints (model, optimizer, step) every K steps and on SIGINT;
 // --resume continues bit-identically on CPU for a fixed seed.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace astrofm {
 
+class Communicator;
+
 struct TrainOptions {
-  std::string task;                 // image-ssl | spectrum-mm | clip | supervised
+  std::string task;                 // simclr | dino | supervised | spectrum-mm | clip (image-ssl: simclr or dino by "method")
   std::vector<std::string> data;    // MMU datasets (clip: paired image + spectrum rows)
   std::string config;               // JSON file (see configs/); empty: the task's defaults
   std::string out;                  // model file to write
@@ -27,6 +30,9 @@ struct TrainOptions {
   bool overwrite = false;
   // Training runs on the CPU; embedding (`astrofm embed --device cuda`) uses a GPU when present.
   int64_t interrupt_at = -1;        // tests: behave as if interrupted (SIGINT) before this step
+  // Data-parallel training: each rank takes its slice of every global batch
+  // and gradients are averaged; null: a single process (communicator.h).
+  std::shared_ptr<Communicator> comm;
 };
 
 struct TrainResult {

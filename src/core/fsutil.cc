@@ -13,16 +13,16 @@ void write_file_atomic(const fs::path& path, const std::string& content) {
   tmp += ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail_input("cannot write {}: {}", tmp.string(), std::strerror(errno));
+    if (!out) fail_io("cannot write {}: {}", tmp.string(), std::strerror(errno));
     out << content;
-    if (!out.flush()) fail_input("cannot write {}: disk full?", tmp.string());
+    if (!out.flush()) fail_io("cannot write {}: disk full?", tmp.string());
   }
   fs::rename(tmp, path);
 }
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail_input("cannot read {}: {}", path.string(), std::strerror(errno));
+  if (!in) fail_io("cannot read {}: {}", path.string(), std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

@@ -1,46 +1,129 @@
-#include "astrofm/hash.h"
 #include "astrofm/model_file.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "astrofm/config.h"
 #include "astrofm/error.h"
+#include "astrofm/hash.h"
 
 namespace astrofm {
 namespace {
 
-constexpr char kMagic[8] = {'A', 'S', 'T', 'R', 'O', 'F', 'M', '\0'};
+static_assert(std::endian::native == std::endian::little, "astrofm's model files are little-endian; this host is not");
 
-size_t dtype_bytes(const std::string& d, const std::string& where) {
-  if (d == "float32") return 4;
-  if (d == "int64") return 8;
-  fail_input("{}: unsupported tensor dtype '{}'", where, d);
+constexpr char kMagic[8] = {'A', 'S', 'T', 'R', 'O', 'F', 'M', '\0'};
+constexpr size_t kPrefix = 8 + 4 + 4 + 8;  // magic, version, reserved, header length (format 2)
+
+// A read-only memory map of a whole file.
+struct Mapping {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (data && size) munmap(const_cast<uint8_t*>(data), size);
+  }
+};
+
+std::shared_ptr<Mapping> map_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail_io("{}: cannot open model file: {}", path, std::strerror(errno));
+  struct stat st{};
+  if (fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail_io("{}: cannot stat model file", path);
+  }
+  auto m = std::make_shared<Mapping>();
+  m->size = static_cast<size_t>(st.st_size);
+  if (m->size) {
+    void* p = mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      fail_io("{}: cannot map model file: {}", path, std::strerror(errno));
+    }
+    m->data = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+  return m;
 }
 
+template <class T> T load_le(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 template <class T> void put(std::ostream& o, T v) { o.write(reinterpret_cast<const char*>(&v), sizeof v); }
-template <class T> bool get(std::istream& i, T& v) { return static_cast<bool>(i.read(reinterpret_cast<char*>(&v), sizeof v)); }
 
-nlohmann::json read_header(std::ifstream& in, const std::string& path) {
-  char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) fail_input("{}: not an astrofm model file (bad magic)", path);
+struct Header {
   uint32_t version = 0;
-  uint64_t len = 0;
-  if (!get(in, version) || !get(in, len)) fail_input("{}: truncated model file header", path);
-  if (version != ModelFile::kFormatVersion)
-    fail_input("{}: model file format {} but this astrofm ({}) reads format {}", path, version, ASTROFM_VERSION, ModelFile::kFormatVersion);
-  if (len > (1u << 30)) fail_input("{}: corrupt model file header (length {})", path, len);
-  std::string text(len, '\0');
-  if (!in.read(text.data(), static_cast<std::streamsize>(len))) fail_input("{}: truncated model file header", path);
+  size_t json_begin = 0, json_len = 0;
+};
+
+// Reads magic, version and the JSON header's extent from the first bytes.
+Header parse_prefix(const uint8_t* p, size_t n, const std::string& path) {
+  if (n < 8 || std::memcmp(p, kMagic, 8) != 0) fail_corrupt("{}: not an astrofm model file (bad magic)", path);
+  if (n < 12) fail_corrupt("{}: truncated model file header", path);
+  Header h;
+  h.version = load_le<uint32_t>(p + 8);
+  if (h.version == 1) {
+    if (n < 20) fail_corrupt("{}: truncated model file header", path);
+    h.json_len = load_le<uint64_t>(p + 12), h.json_begin = 20;
+  } else if (h.version == 2) {
+    if (n < kPrefix) fail_corrupt("{}: truncated model file header", path);
+    h.json_len = load_le<uint64_t>(p + 16), h.json_begin = kPrefix;
+  } else {
+    fail_corrupt("{}: model file format {} but this astrofm ({}) reads formats 1 and 2", path, h.version, ASTROFM_VERSION);
+  }
+  if (h.json_len > (1ull << 30)) fail_corrupt("{}: corrupt model file header (length {})", path, h.json_len);
+  return h;
+}
+
+nlohmann::json parse_json(const uint8_t* p, size_t len, const std::string& path) {
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(p, p + len);
   } catch (const std::exception& e) {
-    fail_input("{}: corrupt model file header ({})", path, e.what());
+    fail_corrupt("{}: corrupt model file header ({})", path, e.what());
   }
 }
 
+size_t padded(size_t n) { return (n + ModelFile::kAlignment - 1) / ModelFile::kAlignment * ModelFile::kAlignment; }
+
 }  // namespace
+
+const char* tensor_dtype_name(TensorDType t) {
+  switch (t) {
+    case TensorDType::F32: return "float32";
+    case TensorDType::F16: return "float16";
+    case TensorDType::BF16: return "bfloat16";
+    case TensorDType::I64: return "int64";
+    case TensorDType::I32: return "int32";
+    case TensorDType::U8: return "uint8";
+  }
+  return "?";
+}
+
+TensorDType tensor_dtype_from_name(const std::string& d, const std::string& where) {
+  for (auto t : {TensorDType::F32, TensorDType::F16, TensorDType::BF16, TensorDType::I64, TensorDType::I32, TensorDType::U8})
+    if (d == tensor_dtype_name(t)) return t;
+  fail_corrupt("{}: unsupported tensor dtype '{}'", where, d);
+}
+
+size_t tensor_dtype_size(TensorDType t) {
+  switch (t) {
+    case TensorDType::F32: case TensorDType::I32: return 4;
+    case TensorDType::F16: case TensorDType::BF16: return 2;
+    case TensorDType::I64: return 8;
+    case TensorDType::U8: return 1;
+  }
+  return 0;
+}
 
 int64_t StoredTensor::numel() const {
   int64_t n = 1;
@@ -56,44 +139,74 @@ const StoredTensor* ModelFile::find(const std::string& name) const {
 
 nlohmann::json ModelFile::read_meta(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail_input("{}: cannot open model file", path);
-  auto h = read_header(in, path);
-  h.erase("tensors");
-  h.erase("checksum");
-  return h;
+  if (!in) fail_io("{}: cannot open model file: {}", path, std::strerror(errno));
+  uint8_t pre[kPrefix] = {};
+  in.read(reinterpret_cast<char*>(pre), kPrefix);
+  Header h = parse_prefix(pre, static_cast<size_t>(in.gcount()), path);
+  std::vector<uint8_t> text(h.json_len);
+  in.seekg(static_cast<std::streamoff>(h.json_begin));
+  if (!in.read(reinterpret_cast<char*>(text.data()), static_cast<std::streamsize>(h.json_len)))
+    fail_corrupt("{}: truncated model file header", path);
+  auto j = parse_json(text.data(), text.size(), path);
+  j.erase("tensors");
+  j.erase("checksum");
+  j.erase("data_bytes");
+  return j;
 }
 
 ModelFile ModelFile::read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_input("{}: cannot open model file", path);
-  nlohmann::json h = read_header(in, path);
+  auto map = map_file(path);
+  const uint8_t* p = map->data;
+  const size_t n = map->size;
+  Header hd = parse_prefix(p, n, path);
+  if (hd.json_begin + hd.json_len > n) fail_corrupt("{}: truncated model file header", path);
+  nlohmann::json h = parse_json(p + hd.json_begin, hd.json_len, path);
   ModelFile mf;
+  mf.format_ = static_cast<int>(hd.version);
   uint64_t hash = kFnvOffset;
   try {
+    size_t pos = hd.json_begin + hd.json_len;                       // format 1: tensors follow back to back
+    size_t data_start = hd.version == 2 ? padded(pos) : pos;        // format 2: offsets from the aligned data start
     for (const auto& t : h.at("tensors")) {
       StoredTensor st;
       st.name = t.at("name").get<std::string>();
-      st.dtype = t.at("dtype").get<std::string>();
+      st.dtype = tensor_dtype_from_name(t.at("dtype").get<std::string>(), path);
       st.shape = t.at("shape").get<std::vector<int64_t>>();
-      for (auto d : st.shape)
-        if (d < 0) fail_input("{}: tensor '{}' has a negative dimension", path, st.name);
-      size_t n = static_cast<size_t>(st.numel()) * dtype_bytes(st.dtype, path);
-      st.bytes.resize(n);
-      if (n && !in.read(reinterpret_cast<char*>(st.bytes.data()), static_cast<std::streamsize>(n)))
-        fail_input("{}: truncated model file (tensor '{}')", path, st.name);
-      hash = fnv1a(st.bytes.data(), n, hash);
+      uint64_t numel = 1;
+      for (auto d : st.shape) {
+        if (d < 0 || (d > 0 && numel > (1ull << 40) / static_cast<uint64_t>(d)))
+          fail_corrupt("{}: tensor '{}' has an impossible shape", path, st.name);
+        numel *= static_cast<uint64_t>(d);
+      }
+      size_t nbytes = numel * tensor_dtype_size(st.dtype);
+      size_t at = pos;
+      if (hd.version == 2) {
+        uint64_t off = t.at("offset").get<uint64_t>();
+        if (t.at("nbytes").get<uint64_t>() != nbytes) fail_corrupt("{}: tensor '{}': nbytes does not match its shape", path, st.name);
+        if (off % kAlignment) fail_corrupt("{}: tensor '{}' is not aligned to {} bytes", path, st.name, kAlignment);
+        if (off > n) fail_corrupt("{}: truncated model file (tensor '{}')", path, st.name);
+        at = data_start + off;
+      }
+      if (at > n || nbytes > n - at) fail_corrupt("{}: truncated model file (tensor '{}')", path, st.name);
+      std::span<const uint8_t> bytes(p + at, nbytes);
+      hash = fnv1a(bytes.data(), bytes.size(), hash);
+      if (hd.version == 2) st.set_view(bytes);
+      else st.set_bytes({bytes.begin(), bytes.end()});
+      pos = at + nbytes;
       mf.tensors.push_back(std::move(st));
     }
     if (h.at("checksum").get<std::string>() != fmt::format("{:016x}", hash))
-      fail_input("{}: corrupt model file (checksum mismatch)", path);
+      fail_corrupt("{}: corrupt model file (checksum mismatch)", path);
     if (!h.contains("architecture") || !h.contains("config"))
-      fail_input("{}: model file lacks 'architecture' or 'config'", path);
+      fail_corrupt("{}: model file lacks 'architecture' or 'config'", path);
   } catch (const nlohmann::json::exception& e) {
-    fail_input("{}: corrupt model file header ({})", path, e.what());
+    fail_corrupt("{}: corrupt model file header ({})", path, e.what());
   }
   h.erase("tensors");
   h.erase("checksum");
+  h.erase("data_bytes");
   mf.meta = std::move(h);
+  if (mf.format_ == 2) mf.map_ = map;
   return mf;
 }
 
@@ -103,24 +216,79 @@ void ModelFile::write(const std::string& path) const {
   if (!h.contains("astrofm_version")) h["astrofm_version"] = ASTROFM_VERSION;
   h["tensors"] = nlohmann::json::array();
   uint64_t hash = kFnvOffset;
+  size_t off = 0;
   for (const auto& t : tensors) {
-    h["tensors"].push_back({{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}});
-    hash = fnv1a(t.bytes.data(), t.bytes.size(), hash);
+    auto b = t.bytes();
+    if (b.size() != static_cast<size_t>(t.numel()) * tensor_dtype_size(t.dtype))
+      fail_usage("model file {}: tensor '{}' holds {} bytes, its shape needs {}", path, t.name, b.size(),
+                 t.numel() * tensor_dtype_size(t.dtype));
+    h["tensors"].push_back({{"name", t.name}, {"dtype", tensor_dtype_name(t.dtype)}, {"shape", t.shape}, {"offset", off}, {"nbytes", b.size()}});
+    hash = fnv1a(b.data(), b.size(), hash);
+    off = padded(off + b.size());
   }
+  h["data_bytes"] = off;
   h["checksum"] = fmt::format("{:016x}", hash);
   std::string text = h.dump();
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail_input("{}: cannot write model file", tmp);
+    if (!out) fail_io("{}: cannot write model file: {}", tmp, std::strerror(errno));
     out.write(kMagic, 8);
     put<uint32_t>(out, kFormatVersion);
+    put<uint32_t>(out, 0);
     put<uint64_t>(out, text.size());
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& t : tensors) out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-    if (!out.flush()) fail_input("{}: write failed (disk full?)", tmp);
+    static const char zeros[kAlignment] = {};
+    size_t pos = kPrefix + text.size();
+    out.write(zeros, static_cast<std::streamsize>(padded(pos) - pos));
+    for (const auto& t : tensors) {
+      auto b = t.bytes();
+      out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+      out.write(zeros, static_cast<std::streamsize>(padded(b.size()) - b.size()));
+    }
+    if (!out.flush()) fail_io("{}: write failed (disk full?)", tmp);
   }
   std::filesystem::rename(tmp, path);
+}
+
+std::vector<std::string> ModelFile::parts() const {
+  std::vector<std::string> out;
+  if (meta.contains("parts"))
+    for (const auto& [k, v] : meta["parts"].items()) out.push_back(k);
+  return out;
+}
+
+ModelFile ModelFile::part(const std::string& prefix) const {
+  if (!meta.contains("parts") || !meta["parts"].contains(prefix))
+    fail_not_found("model file has no part '{}' (parts: {})", prefix, fmt::join(parts(), ", "));
+  ModelFile m;
+  m.meta = meta["parts"][prefix];
+  m.map_ = map_;
+  m.format_ = format_;
+  std::string pre = prefix + ".";
+  for (const auto& t : tensors)
+    if (t.name.rfind(pre, 0) == 0) {
+      StoredTensor c = t;
+      c.name = t.name.substr(pre.size());
+      m.tensors.push_back(std::move(c));
+    }
+  return m;
+}
+
+void ModelFile::add_part(const std::string& prefix, const ModelFile& m) {
+  if (prefix.empty() || prefix.find('.') != std::string::npos) fail_usage("a model part prefix must be a non-empty name without '.', got '{}'", prefix);
+  if (meta.contains("parts") && meta["parts"].contains(prefix)) fail_usage("model file already has a part '{}'", prefix);
+  meta["parts"][prefix] = m.meta;
+  for (const auto& t : m.tensors) {
+    StoredTensor c;
+    c.name = prefix + "." + t.name;
+    c.dtype = t.dtype;
+    c.shape = t.shape;
+    auto b = t.bytes();
+    c.set_bytes({b.begin(), b.end()});
+    tensors.push_back(std::move(c));
+  }
+  if (m.map_ && !map_) map_ = m.map_;
 }
 
 }  // namespace astrofm

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "astrofm/mmu.h"
+#include "astrofm/modality.h"
 #include "astrofm/sky.h"
 #include "h5.h"
 
@@ -29,7 +30,7 @@ struct Checker {
     return &it->second;
   }
 
-  void want_dtype(const h5::DatasetInfo& d, std::initializer_list<DType> ok, const char* expect) {
+  void want_dtype(const h5::DatasetInfo& d, const std::vector<DType>& ok, const char* expect) {
     for (DType t : ok)
       if (d.dtype == t && d.supported) return;
     add(d.name, fmt::format("dtype {} where {} is expected", d.type_desc, expect));
@@ -45,52 +46,36 @@ struct Checker {
   }
 };
 
-void check_image(Checker& c) {
-  const auto* arr = c.want(mmu::kImageArray, "image modality");
-  if (!arr) return;
-  c.want_dtype(*arr, {DType::Float32, DType::Float64}, "float32 flux");
-  c.want_rank(*arr, 4, "[N, bands, H, W]");
-  if (arr->dims.size() != 4) return;
-  int64_t bands = arr->dims[1];
-  if (const auto* iv = c.want(mmu::kImageIvar, "image modality")) {
-    c.want_dtype(*iv, {DType::Float32, DType::Float64}, "float32");
-    c.same_shape(*iv, *arr);
+// A modality's columns checked against its rules in the modality table.
+// Returns the main column when it has the modality's rank.
+const h5::DatasetInfo* check_modality(Checker& c, const Modality& m) {
+  std::string why = fmt::format("{} modality", m.name);
+  const auto* main = c.want(m.main_column(), why.c_str());
+  if (!main) return nullptr;
+  c.want_dtype(*main, m.columns[0].dtypes, m.columns[0].expect.c_str());
+  c.want_rank(*main, m.main_rank, m.layout.c_str());
+  if (main->dims.size() != m.main_rank) return nullptr;
+  for (size_t k = 1; k < m.columns.size(); ++k) {
+    const auto& rule = m.columns[k];
+    const h5::DatasetInfo* d = nullptr;
+    if (rule.required) d = c.want(rule.name, why.c_str());
+    else if (auto it = c.infos.find(rule.name); it != c.infos.end()) d = &it->second;
+    if (!d) continue;
+    c.want_dtype(*d, rule.dtypes, rule.expect.c_str());
+    if (rule.shape == ShapeRule::SameAsMain) c.same_shape(*d, *main);
+    if (rule.shape == ShapeRule::PerBand && d->dims != std::vector<int64_t>{c.rows, main->dims[1]})
+      c.add(rule.name, fmt::format("shape [{}] where [N, {}] is expected", fmt::join(d->dims, ","), main->dims[1]));
   }
-  if (const auto* m = c.want(mmu::kImageMask, "image modality")) {
-    c.want_dtype(*m, {DType::Bool}, "bool");
-    c.same_shape(*m, *arr);
-  }
-  if (const auto* b = c.want(mmu::kImageBand, "image modality")) {
-    c.want_dtype(*b, {DType::String}, "string band names");
-    if (b->dims != std::vector<int64_t>{c.rows, bands}) c.add(b->name, fmt::format("shape [{}] where [N, {}] is expected", fmt::join(b->dims, ","), bands));
-  }
-  for (const char* col : {mmu::kImagePsfFwhm, mmu::kImageScale}) {
-    if (const auto* d = c.want(col, "image modality")) {
-      c.want_dtype(*d, {DType::Float32, DType::Float64}, "float");
-      if (d->dims != std::vector<int64_t>{c.rows, bands}) c.add(col, fmt::format("shape [{}] where [N, {}] is expected", fmt::join(d->dims, ","), bands));
-    }
-  }
+  return main;
 }
 
-void check_spectrum(Checker& c, const h5::File& f) {
-  const auto* flux = c.want(mmu::kSpectrumFlux, "spectrum modality");
-  if (!flux) return;
-  c.want_dtype(*flux, {DType::Float32, DType::Float64}, "float");
-  c.want_rank(*flux, 2, "[N, L]");
-  const h5::DatasetInfo *lam = nullptr, *mask = nullptr;
-  for (const char* col : {mmu::kSpectrumIvar, mmu::kSpectrumLambda, mmu::kSpectrumMask}) {
-    const auto* d = c.want(col, "spectrum modality");
-    if (!d) continue;
-    c.same_shape(*d, *flux);
-    if (std::string(col) == mmu::kSpectrumMask) {
-      c.want_dtype(*d, {DType::Bool}, "bool");
-      mask = d;
-    } else {
-      c.want_dtype(*d, {DType::Float32, DType::Float64}, "float");
-      if (std::string(col) == mmu::kSpectrumLambda) lam = d;
-    }
-  }
-  if (auto it = c.infos.find(mmu::kSpectrumLsfSigma); it != c.infos.end()) c.same_shape(it->second, *flux);
+// The spectrum's padding convention, beyond the table's column rules.
+void check_spectrum_padding(Checker& c, const h5::File& f) {
+  auto find = [&](const char* n) -> const h5::DatasetInfo* {
+    auto it = c.infos.find(n);
+    return it == c.infos.end() ? nullptr : &it->second;
+  };
+  const h5::DatasetInfo *lam = find(mmu::kSpectrumLambda), *mask = find(mmu::kSpectrumMask);
   if (!lam || !mask || lam->dims != mask->dims || lam->dims.size() != 2 || !lam->supported) return;
   // Padding convention: lambda = -1 exactly where the pixel is padding, which must be masked.
   for (int64_t start = 0; start < c.rows; start += 1024) {
@@ -164,13 +149,13 @@ void check_file(const PartitionInfo& part, std::set<std::string>& seen_ids, std:
         }
       }
     }
-    bool image = false, spectrum = false;
-    for (auto& [name, d] : c.infos) {
-      image |= name.rfind("image_", 0) == 0;
-      spectrum |= name.rfind("spectrum_", 0) == 0;
+    for (const auto& m : modality_table()) {
+      // A modality is present when any of its columns is.
+      bool present = false;
+      for (const auto& col : m.columns) present |= c.infos.count(col.name) > 0;
+      if (!present) continue;
+      if (check_modality(c, m) && m.kind == ModalityKind::Spectrum) check_spectrum_padding(c, f);
     }
-    if (image) check_image(c);
-    if (spectrum) check_spectrum(c, f);
   } catch (const InputError& e) {
     c.add("", e.what());
   }

@@ -6,7 +6,7 @@
 
 #include "astrofm/importers.h"
 #include "astrofm/progress.h"
-#include "modality.h"
+#include "importers/columns.h"
 #include "raster.h"
 
 namespace astrofm {

@@ -9,8 +9,8 @@
 
 #include "astrofm/importers.h"
 #include "astrofm/progress.h"
-#include "fits.h"
-#include "modality.h"
+#include "io/fits.h"
+#include "importers/columns.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;

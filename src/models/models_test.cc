@@ -2,8 +2,12 @@
 // same architectures, random weights, AstroCLIP parameter names; and the
 // model file's guards.
 #include <fstream>
+#include <sstream>
 
+#include "astrofm/encoder.h"
 #include "astrofm/error.h"
+#include "astrofm/mmu.h"
+#include "astrofm/models/architecture.h"
 #include "astrofm/models/astroclip.h"
 #include "astrofm/models/preprocess.h"
 #include "astrofm/models/registry.h"
@@ -44,7 +48,7 @@ test::TempDir* Parity::dir_ = nullptr;
 nlohmann::json Parity::manifest_;
 
 TEST_F(Parity, PreprocessingMatchesAstroClip) {
-  EXPECT_LT(max_diff(astroclip_image_input(in("flux"), 24), out("image_input")), 1e-6);
+  EXPECT_LT(max_diff(astroclip_image_input(in("flux"), 24, {}, /*swap_axes=*/false), out("image_input")), 1e-6);
   SpecFormerConfig c;
   EXPECT_LT(max_diff(specformer_preprocess(in("spectra"), c), out("spectrum_tokens")), 1e-5);
 }
@@ -81,6 +85,51 @@ TEST_F(Parity, AstroDinoBackboneWithChunkedBlocks) {
   ASSERT_TRUE(vit);
   torch::NoGradGuard ng;
   EXPECT_LT(max_diff(vit->forward(out("image_input")), out("vit_cls")), 1e-5);
+}
+
+TEST_F(Parity, AstroDinoTeacherCheckpoint) {
+  // torch.save({"teacher": teacher.state_dict()}), as AstroCLIP's trainer writes it.
+  std::string model = dir_->path("teacher.afm");
+  convert_checkpoint(dir_->path("teacher_checkpoint.pth"), "astrodino", model, {{"num_heads", 4}});
+  auto lm = load_model(model);
+  auto vit = std::dynamic_pointer_cast<ViTImpl>(lm.module);
+  ASSERT_TRUE(vit);
+  torch::NoGradGuard ng;
+  EXPECT_LT(max_diff(vit->forward(out("image_input")), out("vit_cls")), 1e-5);
+  EXPECT_EQ(lm.meta["preprocessing"]["image"]["swap_axes"], false);
+}
+
+TEST_F(Parity, EncoderFromMmuCutoutsMatchesAstroClip) {
+  // The whole path a user takes: MMU [N, C, H, W] flux with band names ->
+  // recorded preprocessing -> the converted model.
+  std::string model = dir_->path("astroclip_enc.afm");
+  convert_checkpoint(dir_->path("astroclip.ckpt"), "astroclip", model);
+  Encoder enc(model);
+  auto flux = in("flux").contiguous();
+  Table t;
+  Column img(mmu::kImageArray, DType::Float32, {3, 30, 30}, flux.size(0));
+  std::memcpy(img.data.data(), flux.data_ptr<float>(), img.data.size());
+  t.add(img);
+  std::vector<std::string> bands;
+  for (int64_t i = 0; i < flux.size(0); ++i) bands.insert(bands.end(), {"DES-G", "DES-R", "DES-Z"});
+  t.add(make_string_column(mmu::kImageBand, bands, {3}));
+  Table e = enc.embed(t);
+  const Column& c = e.at("embedding_image");
+  auto got = torch::from_blob(const_cast<uint8_t*>(c.data.data()), {c.rows, c.shape[0]}, torch::kFloat32);
+  EXPECT_LT(max_diff(got, out("image_embedding")), 1e-5);
+}
+
+TEST(Preprocess, CenterCropRoundsLikeTorchvision) {
+  // Python's round-half-to-even on (H - size) / 2, computed by Python itself.
+  std::string code = "print(' '.join(str(int(round((H - s) / 2.0))) for H in range(1, 121) for s in range(1, H + 1)))";
+  std::string want = test::run_python(code);
+  std::istringstream in(want);
+  for (int64_t H = 1; H <= 120; ++H)
+    for (int64_t s = 1; s <= H; ++s) {
+      int64_t w;
+      ASSERT_TRUE(in >> w);
+      ASSERT_EQ(crop_offset(H, s), w) << H << " -> " << s;
+    }
 }
 
 TEST_F(Parity, WrongKindIsAClearError) {

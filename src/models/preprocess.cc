@@ -17,16 +17,26 @@ torch::Tensor legacysurvey_rgb(const torch::Tensor& flux, const RgbStretch& s) {
   return torch::stack({z * k, r * k, g * k}, 1).clamp(0.0, 1.0);
 }
 
+int64_t crop_offset(int64_t length, int64_t size) {
+  double half = (length - size) / 2.0;
+  double fl = std::floor(half);
+  if (half - fl != 0.5) return static_cast<int64_t>(std::llround(half));
+  int64_t f = static_cast<int64_t>(fl);
+  return f % 2 == 0 ? f : f + 1;
+}
+
 torch::Tensor center_crop(const torch::Tensor& images, int64_t size) {
   int64_t H = images.size(-2), W = images.size(-1);
   TORCH_CHECK(H >= size && W >= size, "cannot crop ", H, "x", W, " images to ", size);
-  // torchvision's CenterCrop rounds the offset half-up.
-  int64_t top = static_cast<int64_t>(std::lround((H - size) / 2.0)), left = static_cast<int64_t>(std::lround((W - size) / 2.0));
+  // torchvision's CenterCrop: int(round((H - size) / 2.0)) with Python's
+  // round-half-to-even (an offset of 0.5 -> 0, 1.5 -> 2, 2.5 -> 2).
+  int64_t top = crop_offset(H, size), left = crop_offset(W, size);
   return images.slice(-2, top, top + size).slice(-1, left, left + size);
 }
 
-torch::Tensor astroclip_image_input(const torch::Tensor& flux, int64_t crop, const RgbStretch& s) {
-  return center_crop(legacysurvey_rgb(flux, s).transpose(-2, -1), crop).contiguous();
+torch::Tensor astroclip_image_input(const torch::Tensor& flux, int64_t crop, const RgbStretch& s, bool swap_axes) {
+  auto x = legacysurvey_rgb(flux, s);
+  return center_crop(swap_axes ? x.transpose(-2, -1) : x, crop).contiguous();
 }
 
 }  // namespace astrofm::models

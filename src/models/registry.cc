@@ -6,69 +6,66 @@
 
 #include "astrofm/config.h"
 #include "astrofm/error.h"
-#include "astrofm/models/astroclip.h"
+#include "astrofm/models/architecture.h"
+#include "astrofm/models/specformer.h"
+#include "astrofm/models/vit.h"
+#include "convert_util.h"
 #include "torch_pickle.h"
 
 namespace astrofm::models {
 namespace {
 
-using Builder = std::shared_ptr<torch::nn::Module> (*)(const nlohmann::json&);
-
-const std::map<std::string, Builder>& table() {
-  static const std::map<std::string, Builder> t = {
-      {"astroclip", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> {
-         return AstroClip(AstroClipConfig::from_json(c)).ptr();
-       }},
-      {"cnn", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> { return Cnn(CnnConfig::from_json(c)).ptr(); }},
-      {"cnn_head", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> {
-         return CnnHead(CnnHeadConfig::from_json(c)).ptr();
-       }},
-      {"vit", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> { return ViT(ViTConfig::from_json(c)).ptr(); }},
-      {"specformer", [](const nlohmann::json& c) -> std::shared_ptr<torch::nn::Module> {
-         return SpecFormer(SpecFormerConfig::from_json(c)).ptr();
-       }},
-  };
-  return t;
+torch::ScalarType torch_type(TensorDType d) {
+  switch (d) {
+    case TensorDType::F32: return torch::kFloat32;
+    case TensorDType::F16: return torch::kFloat16;
+    case TensorDType::BF16: return torch::kBFloat16;
+    case TensorDType::I64: return torch::kLong;
+    case TensorDType::I32: return torch::kInt;
+    case TensorDType::U8: return torch::kByte;
+  }
+  ASTROFM_ASSERT(false, "unhandled tensor dtype");
 }
+
+}  // namespace
 
 StoredTensor to_stored(const std::string& name, const torch::Tensor& t) {
   StoredTensor s;
   s.name = name;
   auto c = t.detach().to(torch::kCPU).contiguous();
-  if (c.scalar_type() == torch::kLong) {
-    s.dtype = "int64";
-  } else {
-    c = c.to(torch::kFloat32);
-    s.dtype = "float32";
+  switch (c.scalar_type()) {
+    case torch::kFloat16: s.dtype = TensorDType::F16; break;
+    case torch::kBFloat16: s.dtype = TensorDType::BF16; break;
+    case torch::kLong: s.dtype = TensorDType::I64; break;
+    case torch::kInt: s.dtype = TensorDType::I32; break;
+    case torch::kByte: s.dtype = TensorDType::U8; break;
+    default: c = c.to(torch::kFloat32), s.dtype = TensorDType::F32;
   }
   s.shape = c.sizes().vec();
-  s.bytes.resize(c.numel() * c.element_size());
-  std::memcpy(s.bytes.data(), c.data_ptr(), s.bytes.size());
+  std::vector<uint8_t> bytes(c.numel() * c.element_size());
+  if (!bytes.empty()) std::memcpy(bytes.data(), c.data_ptr(), bytes.size());
+  s.set_bytes(std::move(bytes));
   return s;
 }
 
 torch::Tensor from_stored(const StoredTensor& s) {
-  auto type = s.dtype == "int64" ? torch::kLong : torch::kFloat32;
-  auto t = torch::empty(s.shape, torch::TensorOptions().dtype(type));
-  std::memcpy(t.data_ptr(), s.bytes.data(), s.bytes.size());
+  auto t = torch::empty(s.shape, torch::TensorOptions().dtype(torch_type(s.dtype)));
+  auto b = s.bytes();
+  ASTROFM_ASSERT(b.size() == static_cast<size_t>(t.numel() * t.element_size()), "tensor '{}' size", s.name);
+  if (!b.empty()) std::memcpy(t.data_ptr(), b.data(), b.size());
   return t;
 }
 
-}  // namespace
+std::vector<std::string> architectures() { return architecture_table().names(); }
 
-std::vector<std::string> architectures() {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : table()) out.push_back(k);
-  return out;
-}
-
-std::shared_ptr<torch::nn::Module> build_model(const std::string& arch, const nlohmann::json& config) {
-  auto it = table().find(arch);
-  if (it == table().end()) fail_input("unknown architecture '{}' (known: {})", arch, fmt::join(architectures(), ", "));
+Module build_model(const std::string& arch, const nlohmann::json& config) {
+  const Architecture& a = architecture_table().at(arch);
   try {
-    return it->second(config);
+    return a.build(config);
   } catch (const c10::Error& e) {
     fail_input("architecture '{}': invalid config {}: {}", arch, config.dump(), e.what_without_backtrace());
+  } catch (const nlohmann::json::exception& e) {
+    fail_input("architecture '{}': invalid config {}: {}", arch, config.dump(), e.what());
   }
 }
 
@@ -119,10 +116,8 @@ void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::j
   mf.write(path);
 }
 
-namespace {
-
 // Strips the first matching prefix from every name.
-std::map<std::string, torch::Tensor> strip(const std::map<std::string, torch::Tensor>& in, const std::vector<std::string>& prefixes) {
+StateDict strip_prefix(const StateDict& in, const std::vector<std::string>& prefixes) {
   for (const auto& p : prefixes) {
     bool any = false;
     for (const auto& [k, v] : in) any = any || k.rfind(p, 0) == 0;
@@ -136,7 +131,7 @@ std::map<std::string, torch::Tensor> strip(const std::map<std::string, torch::Te
 }
 
 // DINOv2 checkpoints trained with block chunks name blocks "blocks.<chunk>.<i>": renumber them.
-std::map<std::string, torch::Tensor> unchunk_blocks(const std::map<std::string, torch::Tensor>& in, const std::string& prefix) {
+StateDict unchunk_blocks(const StateDict& in, const std::string& prefix) {
   std::regex chunked("^" + prefix + "blocks\\.(\\d+)\\.(\\d+)\\.(.*)$");
   std::map<std::string, torch::Tensor> out;
   for (const auto& [k, v] : in) {
@@ -147,42 +142,42 @@ std::map<std::string, torch::Tensor> unchunk_blocks(const std::map<std::string, 
   return out;
 }
 
-int64_t count_blocks(const std::map<std::string, torch::Tensor>& sd, const std::string& prefix, const std::string& probe) {
+int64_t count_blocks(const StateDict& sd, const std::string& prefix, const std::string& probe) {
   int64_t n = 0;
   while (sd.count(prefix + "blocks." + std::to_string(n) + "." + probe)) ++n;
   return n;
 }
 
-const torch::Tensor& need(const std::map<std::string, torch::Tensor>& sd, const std::string& k, const std::string& where) {
+const torch::Tensor& need_tensor(const StateDict& sd, const std::string& k, const std::string& where) {
   auto it = sd.find(k);
   if (it == sd.end()) fail_input("{}: no tensor '{}' (is this the right --kind?)", where, k);
   return it->second;
 }
 
-nlohmann::json vit_config(const std::map<std::string, torch::Tensor>& sd, const std::string& p, const nlohmann::json& hp,
+nlohmann::json vit_config_from(const StateDict& sd, const std::string& p, const nlohmann::json& hp,
                           const std::string& where) {
-  const auto& proj = need(sd, p + "patch_embed.proj.weight", where);  // D, C, P, P
-  const auto& pos = need(sd, p + "pos_embed", where);                 // 1, 1 + N, D
+  const auto& proj = need_tensor(sd, p + "patch_embed.proj.weight", where);  // D, C, P, P
+  const auto& pos = need_tensor(sd, p + "pos_embed", where);                 // 1, 1 + N, D
   ViTConfig c;
   c.embed_dim = proj.size(0);
   c.in_chans = proj.size(1);
   c.patch_size = proj.size(2);
   c.img_size = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(pos.size(1) - 1)))) * c.patch_size;
   c.depth = count_blocks(sd, p, "norm1.weight");
-  c.mlp_ratio = static_cast<double>(need(sd, p + "blocks.0.mlp.fc1.weight", where).size(0)) / c.embed_dim;
+  c.mlp_ratio = static_cast<double>(need_tensor(sd, p + "blocks.0.mlp.fc1.weight", where).size(0)) / c.embed_dim;
   c.layerscale_init = sd.count(p + "blocks.0.ls1.gamma") ? 1e-5 : 0.0;
   // Heads cannot be read off the weights: DINOv2 ViT-L/12 uses 16 (64 per head).
   c.num_heads = hp.value("image_num_heads", hp.value("num_heads", c.embed_dim / 64));
   return c.to_json();
 }
 
-nlohmann::json spec_config(const std::map<std::string, torch::Tensor>& sd, const std::string& p, const nlohmann::json& hp,
+nlohmann::json specformer_config_from(const StateDict& sd, const std::string& p, const nlohmann::json& hp,
                            const std::string& where) {
   SpecFormerConfig c;
-  const auto& de = need(sd, p + "data_embed.weight", where);  // C, input_dim
+  const auto& de = need_tensor(sd, p + "data_embed.weight", where);  // C, input_dim
   c.embed_dim = de.size(0);
   c.input_dim = de.size(1);
-  c.max_len = need(sd, p + "position_embed.weight", where).size(0);
+  c.max_len = need_tensor(sd, p + "position_embed.weight", where).size(0);
   c.num_layers = count_blocks(sd, p, "layernorm1.weight");
   c.num_heads = hp.value("spectrum_num_heads", hp.value("num_heads", c.num_heads));
   c.section = c.input_dim - 2;
@@ -190,63 +185,32 @@ nlohmann::json spec_config(const std::map<std::string, torch::Tensor>& sd, const
   return c.to_json();
 }
 
-}  // namespace
 
 nlohmann::json convert_checkpoint(const std::string& path, const std::string& kind, const std::string& out,
                                   const nlohmann::json& overrides) {
+  const Architecture* arch = architecture_table().for_convert_kind(kind);
+  if (!arch) {
+    std::vector<std::string> kinds;
+    for (const auto& n : architecture_table().names())
+      for (const auto& k : architecture_table().at(n).convert_kinds) kinds.push_back(k);
+    fail_usage("unknown checkpoint kind '{}' ({})", kind, fmt::join(kinds, ", "));
+  }
   Checkpoint ck = read_checkpoint(path);
   nlohmann::json hp = overrides;
   for (auto& [k, v] : ck.hyper_parameters.items())
     if (!hp.contains(k)) hp[k] = v;
-  std::map<std::string, torch::Tensor> sd = std::move(ck.tensors);
+  StateDict sd = std::move(ck.tensors);
   if (sd.empty()) fail_input("{}: no tensors found", path);
-  sd = strip(sd, {"module.", "model."});
-  std::string arch;
-  nlohmann::json cfg;
-  if (kind == "specformer") {
-    arch = "specformer";
-    cfg = spec_config(sd, "", hp, path);
-  } else if (kind == "astrodino") {
-    arch = "vit";
-    sd = strip(sd, {"teacher.backbone.", "student.backbone.", "backbone."});
-    sd = unchunk_blocks(sd, "");
-    // DINO heads, mask tokens and registers are training-only.
-    std::map<std::string, torch::Tensor> keep;
-    for (const auto& [k, v] : sd)
-      if (k != "mask_token" && k.rfind("dino_head", 0) != 0 && k.rfind("ibot_head", 0) != 0) keep[k] = v;
-    sd = keep;
-    cfg = vit_config(sd, "", hp, path);
-  } else if (kind == "astroclip") {
-    arch = "astroclip";
-    sd = unchunk_blocks(sd, "image_encoder.backbone.");
-    std::map<std::string, torch::Tensor> keep;
-    for (const auto& [k, v] : sd)
-      if (k != "image_encoder.backbone.mask_token") keep[k] = v;
-    sd = keep;
-    AstroClipConfig c;
-    c.image = ViTConfig::from_json(vit_config(sd, "image_encoder.backbone.", hp, path));
-    c.spectrum = SpecFormerConfig::from_json(spec_config(sd, "spectrum_encoder.backbone.", hp, path));
-    c.embed_dim = need(sd, "image_encoder.cross_attention.query", path).size(2);
-    c.mlp_hidden = need(sd, "image_encoder.mlp.encoder.weight", path).size(0);
-    c.heads = hp.value("n_head", hp.value("heads", c.heads));
-    c.image_residual = hp.value("image_residual", c.image_residual);
-    c.spectrum_residual = hp.value("spectrum_residual", c.spectrum_residual);
-    cfg = c.to_json();
-  } else {
-    fail_usage("unknown checkpoint kind '{}' (astroclip, specformer or astrodino)", kind);
-  }
-  auto module = build_model(arch, cfg);
-  load_state(*module, sd, path, /*strict=*/true);
-  nlohmann::json meta = {{"architecture", arch},
-                         {"config", cfg},
+  sd = strip_prefix(sd, {"module.", "model."});
+  Converted c = arch->convert(kind, std::move(sd), hp, path);
+  auto module = build_model(arch->name, c.config);
+  load_state(*module, c.state, path, /*strict=*/true);
+  nlohmann::json meta = {{"architecture", arch->name},
+                         {"config", c.config},
                          {"name", std::filesystem::path(out).stem().string()},
+                         {"preprocessing", arch->preprocessing(c.config)},
                          {"provenance", {{"converted_from", std::filesystem::path(path).filename().string()}, {"kind", kind}}},
                          {"astrofm_version", ASTROFM_VERSION}};
-  if (arch == "astroclip" || arch == "vit")
-    meta["preprocessing"]["image"] = {{"kind", "legacysurvey_rgb"}, {"bands", {"DES-G", "DES-R", "DES-Z"}},
-                                      {"scales", {6.0, 3.4, 2.2}}, {"offset", 0.03}, {"Q", 20.0}, {"crop", 144}};
-  if (arch == "astroclip" || arch == "specformer")
-    meta["preprocessing"]["spectrum"] = {{"kind", "specformer"}, {"length", 7781}};
   save_model(out, *module, meta);
   return meta;
 }

@@ -298,7 +298,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (root->kind != Kind::Dict && root->kind != Kind::Object) fail_input("{}: expected a dict at the top of the checkpoint", path);
   Checkpoint ck;
   const PickleValue* sd = lookup(*root, "state_dict");
-  if (!sd) sd = lookup(*root, "model");  // DINOv2-style {"model": state_dict}
+  if (!sd) sd = lookup(*root, "model");    // DINOv2-style {"model": state_dict}
+  if (!sd) sd = lookup(*root, "teacher");  // AstroCLIP's AstroDINO trainer: {"teacher": teacher.state_dict()}
   if (!sd || (sd->kind != Kind::Dict && sd->kind != Kind::Object)) sd = root.get();
   for (const auto& [k, v] : sd->entries)
     if (k->kind == Kind::String && v->kind == Kind::Tensor) ck.tensors[k->s] = v->tensor.to(torch::kFloat32).contiguous();

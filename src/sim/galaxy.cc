@@ -5,7 +5,9 @@
 #include <filesystem>
 
 #include "astrofm/config.h"
+#include "astrofm/bands.h"
 #include "astrofm/error.h"
+#include "astrofm/resources.h"
 
 namespace astrofm::sim {
 namespace {
@@ -44,15 +46,18 @@ std::mt19937_64 object_rng(uint64_t seed, int64_t index) {
 }
 
 Factory::Factory(const SimOptions& opt) : opt_(opt) {
-  std::string dir = opt.data_dir.empty() ? std::string(ASTROFM_SOURCE_DIR) + "/data/sample" : opt.data_dir;
+  std::string dir = opt.data_dir.empty() ? data_dir().string() : opt.data_dir;
   for (const char* t : kTemplates) {
     std::string p = dir + "/sed_templates/" + t + ".sed";
     if (!std::filesystem::exists(p)) fail_input("{}: SED template missing (pass --data-dir with sed_templates/ and filters/)", p);
     seds_.push_back(Sed::load_ascii(p));
   }
   for (size_t k = 0; k < seds_.size(); ++k) norm_[k] = 1.0 / seds_[k].at(5500.0);
-  for (int b = 0; b < 3; ++b) filters_[kDecam + b] = Filter::load_ecsv(dir + "/filters/" + kDecamFilters[b] + ".ecsv");
-  for (int b = 0; b < 5; ++b) filters_[kSdss + b] = Filter::load_ecsv(dir + "/filters/" + kSdssFilters[b] + ".ecsv");
+  // Filter curves named by the band table.
+  auto curve = [&](const std::string& name) { return Filter::load_ecsv(dir + "/filters/" + band(name, "simulator").curve + ".ecsv"); };
+  for (int b = 0; b < 3; ++b) filters_[kDecam + b] = curve(kImageBands[b]);
+  auto sdss = survey_bands("SDSS");
+  for (int b = 0; b < 5; ++b) filters_[kSdss + b] = curve(sdss[b]);
   // Magnitudes are linear in the template weights: tabulate each template's
   // filter integral on a fine redshift grid once (trapezoid, as ab_magnitude).
   constexpr double kC = 2.99792458e18, kFab = 3.631e-20;

@@ -11,10 +11,8 @@ namespace astrofm::sim {
 // Template order in TEMPLATE_WEIGHTS: the bulge (E) and the disk sequence.
 inline constexpr std::array<const char*, 6> kTemplates = {"CWW_E_ext", "CWW_Sbc_ext", "CWW_Scd_ext",
                                                           "CWW_Im_ext", "KIN_SB2_ext", "KIN_SB1_ext"};
+// Legacy-Survey-like imaging: DECam g, r, z (names and curves from the band table).
 inline constexpr std::array<const char*, 3> kImageBands = {"DES-G", "DES-R", "DES-Z"};
-inline constexpr std::array<const char*, 3> kDecamFilters = {"decam2014-g", "decam2014-r", "decam2014-z"};
-inline constexpr std::array<const char*, 5> kSdssFilters = {"sdss2010-u", "sdss2010-g", "sdss2010-r", "sdss2010-i",
-                                                            "sdss2010-z"};
 // 5-sigma point-source depths (AB) of the Legacy Surveys DR9 (Dey et al. 2019): g, r, z.
 inline constexpr std::array<double, 3> kDepth = {24.0, 23.4, 22.5};
 

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <map>
 
+#include "astrofm/bands.h"
 #include "astrofm/importers.h"
+#include "astrofm/modality.h"
 #include "testutil.h"
 
 namespace astrofm {
@@ -172,4 +174,39 @@ TEST(Sim, BadOptions) {
 }
 
 }  // namespace
+}  // namespace astrofm
+
+namespace astrofm {
+TEST(Bands, PivotWavelengthsMatchTheFilterCurves) {
+  // The band table's pivot wavelengths, recomputed from the shipped curves.
+  for (const auto& b : band_table()) {
+    Filter f = Filter::load_ecsv(test::sample_dir() + "/filters/" + b.curve + ".ecsv");
+    double num = 0, den = 0;
+    for (size_t j = 0; j + 1 < f.wave.size(); ++j) {
+      double dl = f.wave[j + 1] - f.wave[j];
+      num += 0.5 * (f.response[j] * f.wave[j] + f.response[j + 1] * f.wave[j + 1]) * dl;
+      den += 0.5 * (f.response[j] / f.wave[j] + f.response[j + 1] / f.wave[j + 1]) * dl;
+    }
+    EXPECT_NEAR(std::sqrt(num / den), b.pivot_angstrom, 1.0) << b.name;
+  }
+  EXPECT_EQ(band("decam_g", "test").name, "DES-G");
+  EXPECT_EQ(band("hsc-y", "test").name, "HSC-Y");
+  EXPECT_EQ(survey_bands("HSC").size(), 5u);
+  EXPECT_THROW(band("WISE-W1", "test"), InputError);
+  EXPECT_EQ(select_bands({"SDSS-I", "SDSS-R", "SDSS-G"}, {"sdss_g", "SDSS-I"}, "t"), (std::vector<int64_t>{2, 0}));
+  EXPECT_THROW(select_bands({"DES-G"}, {"DES-Z"}, "t"), InputError);
+}
+
+TEST(Modalities, TableAndScalars) {
+  auto ms = modalities_in({"object_id", "ra", "dec", "healpix", "image_array", "image_band", "mag_r"},
+                          {{"object_id", DType::String}, {"ra", DType::Float64}, {"dec", DType::Float64},
+                           {"healpix", DType::Int64}, {"image_array", DType::Float32, {3, 8, 8}},
+                           {"image_band", DType::String, {3}}, {"mag_r", DType::Float32}});
+  ASSERT_EQ(ms.size(), 2u);
+  EXPECT_EQ(ms[0].name, "image");
+  EXPECT_EQ(ms[1].name, "mag_r");
+  EXPECT_EQ(ms[1].kind, ModalityKind::Scalar);
+  EXPECT_EQ(modality("spectrum").main_column(), "spectrum_flux");
+  EXPECT_EQ(modality("Z").embedding_column(), "embedding_Z");
+}
 }  // namespace astrofm

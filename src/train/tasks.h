@@ -1,5 +1,7 @@
 #pragma once
 // Internal to astrofm_train: what every training task shares with the loop.
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +26,34 @@ struct Task {
   virtual void after_step(int64_t /*step*/, int64_t /*steps*/) {}  // e.g. a teacher's EMA update
 };
 
+// A training task as a table entry: one file per task under src/train/tasks/,
+// one registration line in task_table.cc.
+struct TaskSpec {
+  std::string name, description;
+  // Every setting the task takes with its default; a user's --config may
+  // only override these keys (strict, at any depth).
+  std::function<nlohmann::json()> default_config;
+  // Columns read from the training data.
+  std::function<std::vector<std::string>(const TrainOptions&)> columns;
+  // `t` may be filtered in place (e.g. to labelled rows).
+  std::function<std::unique_ptr<Task>(const nlohmann::json& cfg, Table& t, const TrainOptions& opt, const std::string& where)> make;
+};
+
+class TaskTable {
+ public:
+  void add(TaskSpec s);
+  const TaskSpec& at(const std::string& name) const;  // UsageError listing the known tasks
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, TaskSpec> table_;
+};
+const TaskTable& task_table();
+
+// Settings every task shares (steps, batch, lr, ...), and the augmentations.
+nlohmann::json common_config();
+nlohmann::json augment_config();
+
 // All rows of some columns of several datasets, in memory.
 Table load_columns(const std::vector<std::string>& data, const std::vector<std::string>& cols);
 torch::Tensor column_tensor(const Column& c);
@@ -42,10 +72,6 @@ ImageData load_images(const Table& t, const std::string& where);
 
 AugmentOptions augment_options(const nlohmann::json& augment, int64_t crop);
 
-// Image pre-training: config "method" simclr (default) or dino.
-std::unique_ptr<Task> make_image_ssl(const nlohmann::json& cfg, const Table& t, const std::string& where);
-// Supervised-from-scratch CNN on images; rows with a label only (labels[i] NaN: none).
-std::unique_ptr<Task> make_supervised(const nlohmann::json& cfg, const Table& t, const std::vector<double>& labels,
-                                      const std::string& where);
+torch::Tensor l2n(const torch::Tensor& x);
 
 }  // namespace astrofm::train

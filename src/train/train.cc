@@ -13,11 +13,12 @@
 #include "astrofm/fsutil.h"
 #include "astrofm/hash.h"
 #include "astrofm/mmu.h"
-#include "astrofm/models/astroclip.h"
-#include "astrofm/models/preprocess.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/progress.h"
 #include "astrofm/labels.h"
+#include "astrofm/communicator.h"
+#include "astrofm/models/architecture.h"
+#include "astrofm/strict_json.h"
 #include "tasks.h"
 
 namespace astrofm {
@@ -48,61 +49,6 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
-// Defaults per task; a --config file overrides any key.
-nlohmann::json default_config(const std::string& task) {
-  nlohmann::json common = {{"steps", 1000}, {"batch", 64}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"warmup", 50},
-                           {"clip_grad", 1.0}, {"seed", 1}, {"val_fraction", 0.1}, {"val_every", 100},
-                           {"checkpoint_every", 200}};
-  AugmentOptions a;
-  nlohmann::json augment = {{"scale_min", a.scale_min}, {"scale_max", a.scale_max}, {"gain_jitter", a.gain_jitter},
-                            {"noise_max", a.noise_max}, {"blur_prob", a.blur_prob}, {"blur_sigma_max", a.blur_sigma_max},
-                            {"flips", a.flips}};
-  if (task == "image-ssl") {
-    common["architecture"] = "cnn";
-    common["model"] = CnnConfig{}.to_json();
-    common["method"] = "simclr";
-    common["temperature"] = 0.2;
-    common["projection_dim"] = 128;
-    common["augment"] = augment;
-    // DINO's published ResNet recipe, scaled to small CPU runs (out_dim 65536 -> 4096).
-    common["dino"] = {{"out_dim", 4096}, {"hidden_dim", 1024}, {"bottleneck_dim", 128}, {"student_temp", 0.1},
-                      {"teacher_temp", 0.04}, {"momentum", 0.996}, {"center_momentum", 0.9}, {"local_crops", 4},
-                      {"local_size", 32}, {"global_scale", {0.4, 1.0}}, {"local_scale", {0.1, 0.4}}};
-  } else if (task == "supervised") {
-    common["architecture"] = "cnn_head";
-    common["model"] = CnnConfig{}.to_json();
-    common["objective"] = "regression";
-    common["augment"] = augment;
-    common["augment"]["scale_min"] = 0.8;  // mild zoom: the label may depend on apparent size
-  } else if (task == "spectrum-mm") {
-    SpecFormerConfig s;
-    s.embed_dim = 64;
-    s.num_layers = 2;
-    s.num_heads = 4;
-    common["architecture"] = "specformer";
-    common["model"] = s.to_json();
-    common["mask_chunks"] = 6;
-    common["mask_fraction"] = 0.38;  // AstroCLIP: 6 chunks of 50 of 778 tokens
-    common["lr"] = 5e-4;
-  } else if (task == "clip") {
-    AstroClipConfig c;
-    c.image_backbone = "cnn";
-    c.spectrum.embed_dim = 64;
-    c.spectrum.num_layers = 2;
-    c.spectrum.num_heads = 4;
-    c.embed_dim = 128;
-    c.heads = 4;
-    c.mlp_hidden = 512;
-    common["architecture"] = "astroclip";
-    common["model"] = c.to_json();
-    common["freeze_backbones"] = false;
-    common["lr"] = 3e-4;
-  } else {
-    fail_usage("unknown training task '{}' (image-ssl, spectrum-mm, clip or supervised)", task);
-  }
-  return common;
-}
-
 // Validation membership from a hash of object_id: stable across runs and inputs.
 bool is_validation(const std::string& id, double fraction) {
   return static_cast<double>(fnv1a(id) % 100000) / 100000.0 < fraction;
@@ -118,110 +64,6 @@ Split split_rows(const Column& ids, double fraction) {
   if (s.train.empty()) fail_input("every object fell in the validation split; lower val_fraction");
   return s;
 }
-
-// AstroCLIP's masking, scaled to the sequence: `chunks` contiguous chunks,
-// one per equal section, covering `fraction` of the tokens.
-torch::Tensor mask_tokens(const torch::Tensor& tokens, int64_t chunks, double fraction) {
-  auto x = tokens.clone();
-  int64_t B = x.size(0), T = x.size(1), section = T / chunks;
-  int64_t width = std::max<int64_t>(1, std::min<int64_t>(section - 1, static_cast<int64_t>(fraction * T / chunks)));
-  auto loc = torch::randint(0, std::max<int64_t>(1, section - width), {B, chunks}, torch::kLong);
-  auto la = loc.accessor<int64_t, 2>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < chunks; ++c) {
-      int64_t s = c * section + la[b][c];
-      x[b].slice(0, s, s + width).zero_();
-    }
-  return x;
-}
-
-struct SpecMmTask : Task {
-  SpecFormer model{nullptr};
-  torch::Tensor tokens;
-  nlohmann::json cfg;
-  SpecMmTask(const nlohmann::json& c, const Table& t) : cfg(c) {
-    model = SpecFormer(SpecFormerConfig::from_json(c["model"]));
-    auto flux = torch::nan_to_num(column_tensor(t.at(mmu::kSpectrumFlux)), 0.0);
-    tokens = specformer_preprocess(flux, model->cfg);
-    TORCH_CHECK(tokens.size(1) <= model->cfg.max_len, "spectra give ", tokens.size(1), " tokens, more than max_len ", model->cfg.max_len);
-  }
-  torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
-    model->train(training);
-    auto target = index(tokens, rows);
-    auto input = mask_tokens(target, cfg["mask_chunks"], cfg["mask_fraction"]);
-    auto pred = model->reconstruct(input);
-    auto locs = (input != target).to(torch::kFloat32);  // masked, non-zero elements (AstroCLIP)
-    return torch::mse_loss(pred * locs, target * locs) / locs.mean().clamp_min(1e-8);
-  }
-  std::vector<torch::Tensor> parameters() override { return model->parameters(); }
-  torch::nn::Module& trained() override { return *model; }
-  torch::nn::Module& saved() override { return *model; }
-  nlohmann::json meta() override {
-    return {{"architecture", "specformer"}, {"config", cfg["model"]},
-            {"preprocessing", {{"spectrum", {{"kind", "specformer"}}}}},
-            {"training", {{"task", "spectrum-mm"}, {"mask_chunks", cfg["mask_chunks"]}, {"mask_fraction", cfg["mask_fraction"]}}}};
-  }
-};
-
-struct ClipTask : Task {
-  AstroClip model{nullptr};
-  ImageData images;
-  torch::Tensor tokens;
-  nlohmann::json cfg;
-  double logit_scale;
-  ClipTask(const nlohmann::json& c, const Table& t, const TrainOptions& opt, const std::string& where) : cfg(c) {
-    auto mc = AstroClipConfig::from_json(c["model"]);
-    if (!opt.init_image.empty()) {
-      auto meta = ModelFile::read_meta(opt.init_image);
-      mc.image_backbone = meta.at("architecture").get<std::string>();
-      if (mc.image_backbone == "cnn") mc.cnn = CnnConfig::from_json(meta["config"]);
-      else mc.image = ViTConfig::from_json(meta["config"]);
-    }
-    if (!opt.init_spectrum.empty()) mc.spectrum = SpecFormerConfig::from_json(ModelFile::read_meta(opt.init_spectrum)["config"]);
-    cfg["model"] = mc.to_json();
-    model = AstroClip(mc);
-    if (!opt.init_image.empty()) {
-      auto lm = load_model(opt.init_image);
-      load_state(*model->image_encoder->named_children()[0].value(), state_of(*lm.module), opt.init_image);
-    }
-    if (!opt.init_spectrum.empty()) {
-      auto lm = load_model(opt.init_spectrum);
-      load_state(*model->spectrum_encoder->backbone, state_of(*lm.module), opt.init_spectrum);
-    }
-    images = load_images(t, where);
-    auto flux = torch::nan_to_num(column_tensor(t.at(mmu::kSpectrumFlux)), 0.0);
-    tokens = specformer_preprocess(flux, mc.spectrum);
-    TORCH_CHECK(tokens.size(1) <= mc.spectrum.max_len, "spectra give ", tokens.size(1), " tokens, more than max_len ", mc.spectrum.max_len);
-    logit_scale = mc.logit_scale;
-  }
-  bool frozen() const { return cfg.value("freeze_backbones", false); }
-  torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
-    model->train(training);
-    if (frozen()) {
-      model->image_encoder->named_children()[0].value()->eval();
-      model->spectrum_encoder->backbone->eval();
-    }
-    int64_t crop = model->image_encoder->img_size();
-    auto img = center_crop(images.prepare(index(images.images, rows), rows), crop).contiguous();
-    auto ie = model->image_encoder->forward(img);
-    auto se = model->spectrum_encoder->forward(index(tokens, rows));
-    return clip_loss(ie, se, logit_scale);
-  }
-  std::vector<torch::Tensor> parameters() override {
-    if (!frozen()) return model->parameters();
-    std::vector<torch::Tensor> p;
-    for (auto& kv : model->named_parameters())
-      if (kv.key().find(".backbone.") == std::string::npos) p.push_back(kv.value());
-    return p;
-  }
-  torch::nn::Module& trained() override { return *model; }
-  torch::nn::Module& saved() override { return *model; }
-  nlohmann::json meta() override {
-    return {{"architecture", "astroclip"}, {"config", cfg["model"]},
-            {"preprocessing", {{"image", {{"kinds", images.kinds}}}, {"spectrum", {{"kind", "specformer"}}}}},
-            {"training", {{"task", "clip"}, {"loss", "symmetric InfoNCE"}, {"logit_scale", logit_scale}, {"freeze_backbones", frozen()}}}};
-  }
-};
 
 double learning_rate(const nlohmann::json& c, int64_t step, int64_t steps) {
   double lr = c["lr"], warm = c["warmup"];
@@ -246,21 +88,23 @@ void save_checkpoint(const fs::path& dir, Task& task, torch::optim::AdamW& opt, 
 
 }  // namespace
 
-TrainResult train_model(const TrainOptions& opt) {
-  nlohmann::json cfg = default_config(opt.task);
+TrainResult train_model(const TrainOptions& opt_in) {
+  TrainOptions opt = opt_in;
+  nlohmann::json user = nlohmann::json::object();
   if (!opt.config.empty()) {
-    nlohmann::json user;
     try {
       user = nlohmann::json::parse(read_file(opt.config));
     } catch (const nlohmann::json::exception& e) {
       fail_input("{}: not valid JSON ({})", opt.config, e.what());
     }
-    for (auto& [k, v] : user.items()) {
-      if (!cfg.contains(k)) fail_input("{}: unknown setting '{}' for task {}", opt.config, k, opt.task);
-      if (k == "model" || k == "augment" || k == "dino") cfg[k].merge_patch(v);
-      else cfg[k] = v;
-    }
+    if (!user.is_object()) fail_input("{}: expected a JSON object of settings", opt.config);
   }
+  // `image-ssl` is SimCLR or DINO by the config's "method" (the older name).
+  if (opt.task == "image-ssl") opt.task = user.value("method", std::string("simclr"));
+  const TaskSpec& spec = task_table().at(opt.task);
+  nlohmann::json cfg = merge_strict(spec.default_config(), user, opt.config.empty() ? "--config" : opt.config);
+  if (cfg.contains("method") && cfg["method"] != spec.default_config()["method"])
+    fail_input("{}: method {} is task '{}', not '{}'", opt.config, cfg["method"].dump(), cfg["method"].get<std::string>(), opt.task);
   if (opt.steps > 0) cfg["steps"] = opt.steps;
   if (opt.batch > 0) cfg["batch"] = opt.batch;
   if (opt.seed > 0) cfg["seed"] = opt.seed;
@@ -271,11 +115,13 @@ TrainResult train_model(const TrainOptions& opt) {
     if (cfg["objective"] != "regression" && cfg["objective"] != "classification")
       fail_usage("objective must be regression or classification, not {}", cfg["objective"].dump());
   }
+  auto comm = opt.comm ? opt.comm : single_process_communicator();
+  const bool writer = comm->rank() == 0;
   if (opt.data.empty()) fail_usage("--data: at least one dataset");
   if (fs::exists(opt.out) && !opt.overwrite && !opt.resume) fail_input("output {} already exists (pass --overwrite)", opt.out);
   fs::path ckdir = opt.out + ".ckpt";
   if (opt.resume && !fs::exists(ckdir / "state.json")) fail_input("{}: no checkpoint to resume from", ckdir.string());
-  if (!opt.resume && fs::exists(ckdir)) fs::remove_all(ckdir);
+  if (writer && !opt.resume && fs::exists(ckdir)) fs::remove_all(ckdir);
   if (opt.resume) {
     auto st = nlohmann::json::parse(read_file(ckdir / "state.json"));
     if (st["config"] != cfg) fail_input("{}: the checkpoint was written with other settings; resume with the same command", ckdir.string());
@@ -283,36 +129,28 @@ TrainResult train_model(const TrainOptions& opt) {
   torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
   torch::manual_seed(cfg["seed"].get<uint64_t>());
 
-  std::vector<std::string> cols = {mmu::kObjectId};
-  if (opt.task == "supervised" && opt.labels_csv.empty()) cols.push_back(opt.target);
-  if (opt.task != "spectrum-mm") cols.insert(cols.end(), {mmu::kImageArray, mmu::kImageBand});
-  if (opt.task == "spectrum-mm" || opt.task == "clip") cols.push_back(mmu::kSpectrumFlux);
-  Table t = load_columns(opt.data, cols);
+  Table t = load_columns(opt.data, spec.columns(opt));
   std::string where = fmt::format("{}", fmt::join(opt.data, ", "));
   std::unique_ptr<Task> task;
-  std::vector<std::string> task_classes;
   try {
-    if (opt.task == "image-ssl") {
-      task = make_image_ssl(cfg, t, where);
-    } else if (opt.task == "supervised") {
-      Targets y = load_targets(t, {opt.target, opt.labels_csv, cfg["objective"].get<std::string>()}, where);
-      std::vector<int64_t> keep;
-      std::vector<double> labels;
-      for (int64_t i = 0; i < t.rows(); ++i)
-        if (!std::isnan(y.values[i])) keep.push_back(i), labels.push_back(y.values[i]);
-      if (keep.size() < 2) fail_input("{}: only {} objects have a '{}' label", where, keep.size(), opt.target);
-      t = t.take(keep);
-      task = make_supervised(cfg, t, labels, where);
-      if (y.classification) task_classes = y.class_names;
-    } else if (opt.task == "spectrum-mm") task = std::make_unique<SpecMmTask>(cfg, t);
-    else task = std::make_unique<ClipTask>(cfg, t, opt, where);
+    task = spec.make(cfg, t, opt, where);
   } catch (const c10::Error& e) {
     fail_input("{}: {}", where, e.what_without_backtrace());
   }
   Split split = split_rows(t.at(mmu::kObjectId), cfg["val_fraction"]);
   int64_t steps = cfg["steps"], batch = std::min<int64_t>(cfg["batch"].get<int64_t>(), static_cast<int64_t>(split.train.size()));
   if (batch < 2) fail_input("{}: need at least 2 training objects, have {}", where, split.train.size());
+  if (batch % comm->size() != 0) fail_usage("batch {} does not split evenly over {} ranks", batch, comm->size());
   torch::optim::AdamW adam(task->parameters(), torch::optim::AdamWOptions(cfg["lr"].get<double>()).weight_decay(cfg["weight_decay"].get<double>()));
+  // Every rank starts from rank 0's parameters.
+  if (comm->size() > 1) {
+    torch::NoGradGuard ng;
+    for (auto& p : task->trained().parameters()) {
+      auto c = p.detach().contiguous();
+      comm->broadcast(c.data_ptr(), c.numel() * c.element_size(), 0);
+      if (c.data_ptr() != p.data_ptr()) p.detach().copy_(c);
+    }
+  }
   int64_t start = 0;
   if (opt.resume) {
     torch::serialize::InputArchive m, o;
@@ -349,7 +187,7 @@ TrainResult train_model(const TrainOptions& opt) {
   };
   for (int64_t step = start; step < steps; ++step) {
     if (g_stop || step == opt.interrupt_at) {
-      save_checkpoint(ckdir, *task, adam, step, cfg, ema);
+      if (writer) save_checkpoint(ckdir, *task, adam, step, cfg, ema);
       std::signal(SIGINT, old_int);
       std::signal(SIGTERM, old_term);
       bar.finish();
@@ -360,12 +198,22 @@ TrainResult train_model(const TrainOptions& opt) {
     int64_t epoch = step / std::max<int64_t>(1, per_epoch), pos = step % std::max<int64_t>(1, per_epoch);
     std::vector<int64_t> order = split.train;
     std::shuffle(order.begin(), order.end(), std::mt19937_64(cfg["seed"].get<uint64_t>() * 7919 + epoch));
-    std::vector<int64_t> rows(order.begin() + pos * batch, order.begin() + (pos + 1) * batch);
+    // This rank's slice of the global batch.
+    int64_t per_rank = batch / comm->size(), first = pos * batch + comm->rank() * per_rank;
+    std::vector<int64_t> rows(order.begin() + first, order.begin() + first + per_rank);
     double lr = learning_rate(cfg, step, steps);
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     adam.zero_grad();
     auto loss = task->loss(rows, true);
     loss.backward();
+    if (comm->size() > 1) {
+      for (auto& p : task->parameters()) {
+        if (!p.grad().defined()) continue;
+        auto g = p.grad().contiguous();
+        comm->allreduce_sum(g.data_ptr<float>(), g.numel());
+        p.mutable_grad() = g / static_cast<double>(comm->size());
+      }
+    }
     torch::nn::utils::clip_grad_norm_(task->parameters(), cfg["clip_grad"].get<double>());
     adam.step();
     task->after_step(step + 1, steps);
@@ -377,7 +225,8 @@ TrainResult train_model(const TrainOptions& opt) {
                              std::isnan(res.val_loss) || res.val_loss == 0 ? "" : fmt::format(" val {:.4f}", res.val_loss)));
     bar.advance();
     if ((step + 1) % cfg["val_every"].get<int64_t>() == 0) res.val_loss = validate();
-    if ((step + 1) % cfg["checkpoint_every"].get<int64_t>() == 0 && step + 1 < steps) save_checkpoint(ckdir, *task, adam, step + 1, cfg, ema);
+    if (writer && (step + 1) % cfg["checkpoint_every"].get<int64_t>() == 0 && step + 1 < steps)
+      save_checkpoint(ckdir, *task, adam, step + 1, cfg, ema);
   }
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
@@ -386,12 +235,15 @@ TrainResult train_model(const TrainOptions& opt) {
   res.steps = steps;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json meta = task->meta();
+  // The architecture's full preprocessing, with what the task recorded on top.
+  nlohmann::json pre = models::architecture_table().at(meta["architecture"]).preprocessing(meta["config"]);
+  pre.merge_patch(meta.value("preprocessing", nlohmann::json::object()));
+  meta["preprocessing"] = pre;
   meta["name"] = fs::path(opt.out).stem().string();
   meta["training"]["data"] = opt.data;
   if (opt.task == "supervised") {
     meta["training"]["target"] = opt.target;
     if (!opt.labels_csv.empty()) meta["training"]["labels"] = opt.labels_csv;
-    if (!task_classes.empty()) meta["classes"] = task_classes;
   }
   meta["training"]["objects"] = res.train_objects;
   meta["training"]["validation_objects"] = res.val_objects;
@@ -403,8 +255,10 @@ TrainResult train_model(const TrainOptions& opt) {
                                 (opt.config.empty() ? "" : " --config " + opt.config) + " --out " + opt.out;
   meta["astrofm_version"] = ASTROFM_VERSION;
   task->saved().eval();
-  save_model(opt.out, task->saved(), meta);
-  fs::remove_all(ckdir);
+  if (writer) {
+    save_model(opt.out, task->saved(), meta);
+    fs::remove_all(ckdir);
+  }
   return res;
 }
 

@@ -203,7 +203,9 @@ def main(out):
     lam = torch.linspace(3600, 9800, L)
     spectra = 5 + torch.randn(3, L) + 40 * torch.exp(-0.5 * ((lam - 6563) / 5) ** 2)
     with torch.no_grad():
-        images = torch.nn.functional.pad(to_rgb(flux).permute(0, 1, 3, 2), (0, 0))[..., 3:27, 3:27]
+        # MMU-layout [B, C, H, W] cutouts need no spatial swap: AstroCLIP's
+        # collator permute (0, 3, 2, 1) undoes the .T its dataset export applied.
+        images = to_rgb(flux)[..., 3:27, 3:27]
         tokens = SpecFormer.preprocess(spectra)
         outputs = {
             "image_embedding": image_tower(vit.forward_astroclip(images)),
@@ -229,6 +231,9 @@ def main(out):
     dino["teacher.backbone.mask_token"] = torch.zeros(1, vdim)
     dino["teacher.dino_head.mlp.0.weight"] = torch.zeros(8, vdim)
     torch.save(dino, f"{out}/astrodino.ckpt")
+    # AstroCLIP's AstroDINO trainer: torch.save({"teacher": model.teacher.state_dict()}).
+    teacher = {k[len("teacher."):]: v for k, v in dino.items()}
+    torch.save({"teacher": teacher}, f"{out}/teacher_checkpoint.pth")
 
     manifest = {"inputs": {"flux": list(flux.shape), "spectra": list(spectra.shape)}, "outputs": {}}
     flux.numpy().astype("<f4").tofile(f"{out}/flux.bin")

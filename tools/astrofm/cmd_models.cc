@@ -5,6 +5,7 @@
 
 #include "astrofm/embed.h"
 #include "astrofm/error.h"
+#include "astrofm/resources.h"
 #include "astrofm/model_file.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/train.h"
@@ -15,9 +16,19 @@ namespace astrofm::cli {
 void add_model_commands(CLI::App& app) {
   {
     auto* c = app.add_subcommand("models", "List the shipped models (names usable with --model)");
-    static bool as_json = false;
+    static bool as_json = false, paths = false;
     c->add_flag("--json", as_json, "machine-readable output");
+    c->add_flag("--paths", paths, "where models and simulator data are looked up, in order");
     c->callback([] {
+      if (paths) {
+        for (const auto& d : models_dirs()) std::printf("models: %s\n", d.string().c_str());
+        try {
+          std::printf("data: %s\n", data_dir().string().c_str());
+        } catch (const InputError&) {
+          std::printf("data: (none found)\n");
+        }
+        return;
+      }
       nlohmann::json all = nlohmann::json::array();
       for (const auto& [name, path] : shipped_models()) {
         auto meta = ModelFile::read_meta(path);

@@ -1,5 +1,7 @@
 // astrofm: one command-line tool, one subcommand per job.
-// Exit codes: 0 ok, 1 bad input (the message names file, field, value), 2 usage.
+// Exit codes: 0 ok, 1 bad input (the message names file, field, value:
+// invalid, not found, corrupt, unreadable), 2 usage, 3 internal error (a bug:
+// please report), 130 interrupted by a signal before a checkpoint.
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include "astrofm/config.h"
 #include "astrofm/error.h"
 #include "astrofm/progress.h"
+#include "astrofm/resources.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
@@ -29,10 +32,15 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags (-q, -v) may follow the subcommand
   app.set_version_flag("--version", ASTROFM_VERSION);
   bool quiet = false, verbose = false;
+  std::string models_dir, data_dir;
   app.add_flag("-q,--quiet", quiet, "no progress bars or info messages");
+  app.add_option("--models-dir", models_dir, "folder of model files searched first (also ASTROFM_MODELS_DIR)");
+  app.add_option("--data-dir", data_dir, "folder with sed_templates/ and filters/ for the simulator (also ASTROFM_DATA_DIR)");
   app.add_flag("-v,--verbose", verbose, "debug messages");
   app.parse_complete_callback([&] {
     astrofm::Progress::set_quiet(quiet);
+    astrofm::set_models_dir(models_dir);
+    astrofm::set_data_dir(data_dir);
     spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
   });
   spdlog::set_default_logger(spdlog::stderr_color_st("astrofm"));
@@ -62,6 +70,9 @@ int main(int argc, char** argv) {
   } catch (const std::filesystem::filesystem_error& e) {
     std::fprintf(stderr, "astrofm: error: %s\n", e.what());
     return 1;
+  } catch (const astrofm::InternalError& e) {
+    std::fprintf(stderr, "astrofm: %s\n", e.what());
+    return 3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "astrofm: internal error (please report): %s\n", e.what());
     return 3;

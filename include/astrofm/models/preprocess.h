@@ -14,10 +14,15 @@ struct RgbStretch {
 
 // flux [B, 3, H, W] in g, r, z (nanomaggies) -> [B, 3, H, W] in z, r, g, in [0, 1].
 torch::Tensor legacysurvey_rgb(const torch::Tensor& flux, const RgbStretch& s = {});
+// Offset of a centre crop as torchvision computes it (half to even).
+int64_t crop_offset(int64_t length, int64_t size);
 // Centre crop of the last two axes to size x size.
 torch::Tensor center_crop(const torch::Tensor& images, int64_t size);
-// AstroCLIP's image input: RGB stretch, its collator's permute (which swaps the
-// two spatial axes), centre crop.
-torch::Tensor astroclip_image_input(const torch::Tensor& flux, int64_t crop, const RgbStretch& s = {});
+// AstroCLIP's image input from MMU [B, 3, H, W] cutouts: RGB stretch and
+// centre crop. AstroCLIP's collator permutes (0, 3, 2, 1), but its training
+// set stores images transposed ([W, H, C], exported with .T), so the net
+// effect on MMU-layout cutouts is no swap (docs/models.md); swap_axes is
+// there for inputs in that transposed layout.
+torch::Tensor astroclip_image_input(const torch::Tensor& flux, int64_t crop, const RgbStretch& s = {}, bool swap_axes = false);
 
 }  // namespace astrofm::models

@@ -1,7 +1,6 @@
 #pragma once
-// Architectures as a table (llama.cpp style): each name maps to a builder
-// from the JSON config stored in the model file. Loading and saving model
-// files, and PyTorch checkpoint conversion, go through here.
+// Loading and saving model files, and PyTorch checkpoint conversion, through
+// the architecture table (architecture.h).
 #include <map>
 #include <memory>
 #include <string>
@@ -19,7 +18,13 @@ struct LoadedModel {
   std::shared_ptr<torch::nn::Module> module;
 };
 
-// Builds an untrained module of `architecture` from its config.
+// Model tensors to and from the model file's stored tensors (dtype kept when the
+// file format has it, else float32).
+StoredTensor to_stored(const std::string& name, const torch::Tensor& t);
+torch::Tensor from_stored(const StoredTensor& s);
+
+// Builds an untrained module of `architecture` from its config (see
+// architecture.h for what each architecture declares).
 std::shared_ptr<torch::nn::Module> build_model(const std::string& architecture, const nlohmann::json& config);
 std::vector<std::string> architectures();
 
@@ -36,7 +41,7 @@ void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::j
 
 // A PyTorch checkpoint (torch.save of a state_dict, or a Lightning checkpoint
 // with "state_dict" and "hyper_parameters") converted to an astrofm model file.
-// kind: "astroclip" | "specformer" | "astrodino". Returns the model file's meta.
+// kind: any architecture's convert kind ("astroclip", "specformer", "astrodino"). Returns the model file's meta.
 nlohmann::json convert_checkpoint(const std::string& checkpoint, const std::string& kind, const std::string& out,
                                   const nlohmann::json& overrides = {});
 

@@ -30,11 +30,6 @@ void neighbour_weights(const std::string& scheme, const std::vector<double>& dis
 
 }  // namespace
 
-void check_finite(const Features& f, const char* what) {
-  if (static_cast<int64_t>(f.x.size()) != f.n * f.d) fail_input("{} features: {} values for {} x {}", what, f.x.size(), f.n, f.d);
-  for (int64_t i = 0; i < f.n * f.d; ++i)
-    if (!std::isfinite(f.x[i])) fail_input("{} features: row {} column {} is {}", what, i / f.d, i % f.d, f.x[i]);
-}
 
 void Scaler::fit(const Features& x) {
   mean.assign(x.d, 0.0);

@@ -19,7 +19,7 @@
 #include "astrofm/metrics.h"
 #include "astrofm/mmu.h"
 #include "astrofm/train.h"
-#include "report.h"
+#include "eval/report.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;

@@ -1,6 +1,7 @@
 #include "astrofm/features.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <ranges>
 
@@ -8,6 +9,12 @@
 #include "astrofm/mmu.h"
 
 namespace astrofm {
+
+void check_finite(const Features& f, const char* what) {
+  if (static_cast<int64_t>(f.x.size()) != f.n * f.d) fail_input("{} features: {} values for {} x {}", what, f.x.size(), f.n, f.d);
+  for (int64_t i = 0; i < f.n * f.d; ++i)
+    if (!std::isfinite(f.x[i])) fail_input("{} features: row {} column {} is {}", what, i / f.d, i % f.d, f.x[i]);
+}
 
 FeatureSet load_features(const std::string& path, const std::vector<std::string>& columns, const std::vector<std::string>& keep) {
   Dataset ds = Dataset::open(path);

@@ -1,4 +1,4 @@
-#include "plot.h"
+#include "eval/plot.h"
 
 #include <algorithm>
 #include <cmath>

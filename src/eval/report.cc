@@ -1,4 +1,4 @@
-#include "report.h"
+#include "eval/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "astrofm/fsutil.h"
-#include "plot.h"
+#include "eval/plot.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;

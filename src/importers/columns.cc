@@ -1,4 +1,4 @@
-#include "modality.h"
+#include "importers/columns.h"
 
 #include "astrofm/mmu.h"
 

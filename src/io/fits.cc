@@ -1,4 +1,4 @@
-#include "fits.h"
+#include "io/fits.h"
 
 #include <filesystem>
 #include <limits>

@@ -1,0 +1,81 @@
+#pragma once
+// Architectures as a table (in the spirit of llama.cpp's llama-arch): each
+// architecture declares, from its own file under src/models/arch/, its name,
+// the modalities it embeds, its default config, a builder, its preprocessing
+// (what the model file records and how a batch becomes input tensors), how
+// it embeds (one vector and the token outputs per object) and which PyTorch
+// checkpoints it converts. Adding one is a new src/models/arch/<name>.cc plus
+// one registration line in src/models/architecture.cc.
+// Thread-safety: the table is built once on first use and then read-only.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "astrofm/table.h"
+
+namespace astrofm::models {
+
+using Module = std::shared_ptr<torch::nn::Module>;
+using StateDict = std::map<std::string, torch::Tensor>;
+
+struct Embedded {
+  torch::Tensor embedding;  // [B, D]
+  torch::Tensor tokens;     // [B, T, D] when asked for, else undefined
+};
+
+struct Converted {
+  nlohmann::json config;
+  StateDict state;  // names as the module's own
+};
+
+struct Architecture {
+  std::string name;
+  std::string description;
+  std::vector<std::string> modalities;  // of the modality table: "image", "spectrum"
+  std::function<nlohmann::json()> default_config;
+  std::function<Module(const nlohmann::json& config)> build;
+  // The preprocessing recorded in a new model file of this architecture
+  // ({"image": {...}, "spectrum": {...}}; see docs/models.md).
+  std::function<nlohmann::json(const nlohmann::json& config)> preprocessing;
+  // A batch's modality columns -> the model's input for `modality`, on the CPU.
+  // `pre` is the model file's preprocessing for that modality.
+  std::function<torch::Tensor(torch::nn::Module& m, const std::string& modality, const Table& batch, const nlohmann::json& pre,
+                              const std::string& where)>
+      prepare;
+  std::function<Embedded(torch::nn::Module& m, const std::string& modality, const torch::Tensor& input, bool tokens)> embed;
+  // Checkpoint kinds this architecture converts (`astrofm convert --kind K`),
+  // from a PyTorch state dict (prefixes "module."/"model." stripped) and
+  // hyper-parameters the weights do not reveal.
+  std::vector<std::string> convert_kinds;
+  std::function<Converted(const std::string& kind, StateDict sd, const nlohmann::json& hp, const std::string& where)> convert;
+};
+
+class ArchitectureTable {
+ public:
+  void add(Architecture a);
+  // Throws InputError (NotFound) naming the unknown name and listing the known ones.
+  const Architecture& at(const std::string& name) const;
+  const Architecture* find(const std::string& name) const;
+  const Architecture* for_convert_kind(const std::string& kind) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, Architecture> table_;
+};
+
+const ArchitectureTable& architecture_table();
+
+// Shared by several architectures' files.
+torch::Tensor batch_tensor(const Column& c, const std::string& where);  // float32 [N, ...] copy
+// Images per the recorded preprocessing: rows holding the stretch's bands
+// (Legacy-Survey flux) get the asinh RGB stretch, other rows (8-bit cutouts
+// in [0, 1]) are used as they are; optional spatial-axis swap; centre crop
+// to `crop` with torchvision's rounding.
+torch::Tensor prepare_images(const Table& batch, const nlohmann::json& pre, int64_t crop, int64_t channels, const std::string& where);
+
+}  // namespace astrofm::models

@@ -1,0 +1,117 @@
+#include "astrofm/resources.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include "astrofm/config.h"
+#include "astrofm/error.h"
+
+namespace astrofm {
+namespace fs = std::filesystem;
+namespace {
+
+std::string g_models_dir, g_data_dir;
+
+fs::path self_path() {
+  // The shared object or executable this code lives in (the Python module,
+  // libastrofm.so or the astrofm binary).
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&self_path), &info) && info.dli_fname && info.dli_fname[0] == '/')
+    return fs::weakly_canonical(info.dli_fname);
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec);
+}
+
+std::vector<fs::path> share_candidates() {
+  std::vector<fs::path> out;
+  fs::path self = self_path();
+  if (!self.empty()) {
+    fs::path dir = self.parent_path();
+    // <prefix>/bin/astrofm, <prefix>/lib/libastrofm*.so, or a Python package
+    // <prefix>/lib/pythonX/site-packages/astrofm/_core.so carrying share/ inside.
+    out.push_back(dir / "share");
+    out.push_back(dir.parent_path() / "share" / "astrofm");
+    for (fs::path p = dir; p.has_parent_path() && p != p.parent_path(); p = p.parent_path())
+      if (p.filename() == "lib" || p.filename() == "lib64") out.push_back(p.parent_path() / "share" / "astrofm");
+  }
+  out.push_back(fs::path(ASTROFM_INSTALL_PREFIX) / "share" / "astrofm");
+  return out;
+}
+
+bool is_dir(const fs::path& p) {
+  std::error_code ec;
+  return !p.empty() && fs::is_directory(p, ec);
+}
+
+}  // namespace
+
+void set_models_dir(const std::string& dir) { g_models_dir = dir; }
+void set_data_dir(const std::string& dir) { g_data_dir = dir; }
+
+fs::path installed_share_dir() {
+  for (const auto& c : share_candidates())
+    if (is_dir(c / "models") || is_dir(c / "data")) return c;
+  return {};
+}
+
+std::vector<fs::path> models_dirs() {
+  std::vector<fs::path> out;
+  auto add = [&](const fs::path& p) {
+    if (is_dir(p) && std::find(out.begin(), out.end(), fs::weakly_canonical(p)) == out.end()) out.push_back(fs::weakly_canonical(p));
+  };
+  if (!g_models_dir.empty()) {
+    if (!is_dir(g_models_dir)) fail_io("--models-dir {}: no such folder", g_models_dir);
+    add(g_models_dir);
+  }
+  if (const char* e = std::getenv("ASTROFM_MODELS_DIR"); e && *e) add(e);
+  for (const auto& c : share_candidates()) add(c / "models");
+  add(fs::path(ASTROFM_SOURCE_DIR) / "models");
+  return out;
+}
+
+fs::path data_dir() {
+  std::vector<fs::path> tried;
+  auto ok = [&](const fs::path& p) {
+    tried.push_back(p);
+    return is_dir(p / "sed_templates") && is_dir(p / "filters");
+  };
+  if (!g_data_dir.empty()) {
+    if (ok(g_data_dir)) return g_data_dir;
+    fail_not_found("--data-dir {}: needs sed_templates/ and filters/", g_data_dir);
+  }
+  if (const char* e = std::getenv("ASTROFM_DATA_DIR"); e && *e && ok(e)) return e;
+  for (const auto& c : share_candidates())
+    if (ok(c / "data")) return c / "data";
+  if (ok(fs::path(ASTROFM_SOURCE_DIR) / "data" / "sample")) return fs::path(ASTROFM_SOURCE_DIR) / "data" / "sample";
+  std::string where;
+  for (const auto& t : tried) where += (where.empty() ? "" : ", ") + t.string();
+  fail_not_found("no simulator data (sed_templates/ and filters/) found; looked in {} (pass --data-dir or set ASTROFM_DATA_DIR)", where);
+}
+
+std::vector<std::pair<std::string, std::string>> shipped_models() {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> seen;
+  for (const auto& dir : models_dirs()) {
+    std::vector<std::pair<std::string, std::string>> here;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().extension() == ".afm" && !seen.count(e.path().stem().string())) here.push_back({e.path().stem().string(), e.path().string()});
+    std::sort(here.begin(), here.end());
+    for (auto& h : here) seen.insert(h.first), out.push_back(h);
+  }
+  return out;
+}
+
+std::string resolve_model_path(const std::string& name) {
+  std::error_code ec;
+  if (fs::is_regular_file(name, ec)) return name;
+  for (const auto& [n, p] : shipped_models())
+    if (n == name) return p;
+  if (name.find('/') != std::string::npos || name.ends_with(".afm")) fail_io("{}: no such model file", name);
+  fail_not_found("no model file or shipped model named '{}' (see `astrofm models`)", name);
+}
+
+}  // namespace astrofm

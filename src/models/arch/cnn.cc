@@ -1,0 +1,35 @@
+// "cnn": the ResNet-style image encoder (the CPU default). Embedding: the
+// mean of its final feature map; tokens: the feature map's positions.
+#include "astrofm/models/architecture.h"
+#include "astrofm/models/cnn.h"
+
+namespace astrofm::models {
+
+nlohmann::json image_flux_preprocessing(int64_t crop) {
+  // astrofm-trained image models see the stretch without an axis swap.
+  return {{"kind", "legacysurvey_rgb"}, {"bands", {"DES-G", "DES-R", "DES-Z"}}, {"scales", {6.0, 3.4, 2.2}},
+          {"offset", 0.03}, {"Q", 20.0}, {"swap_axes", false}, {"crop", crop}, {"kinds", {"legacysurvey_rgb", "unit"}}};
+}
+
+void register_cnn(ArchitectureTable& t) {
+  Architecture a;
+  a.name = "cnn";
+  a.description = "ResNet-style CNN image encoder; embedding = mean of the final feature map";
+  a.modalities = {"image"};
+  a.default_config = [] { return CnnConfig{}.to_json(); };
+  a.build = [](const nlohmann::json& c) -> Module { return Cnn(CnnConfig::from_json(c)).ptr(); };
+  a.preprocessing = [](const nlohmann::json& c) {
+    return nlohmann::json{{"image", image_flux_preprocessing(CnnConfig::from_json(c).img_size)}};
+  };
+  a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
+    auto& cnn = dynamic_cast<CnnImpl&>(m);
+    return prepare_images(b, pre, cnn.cfg.img_size, cnn.cfg.in_chans, where);
+  };
+  a.embed = [](torch::nn::Module& m, const std::string&, const torch::Tensor& x, bool tokens) {
+    auto t = dynamic_cast<CnnImpl&>(m).forward_tokens(x);
+    return Embedded{t.mean(1), tokens ? t : torch::Tensor()};
+  };
+  t.add(std::move(a));
+}
+
+}  // namespace astrofm::models

@@ -1,0 +1,98 @@
+#include "astrofm/encoder.h"
+
+#include <filesystem>
+
+#include "astrofm/error.h"
+#include "astrofm/modality.h"
+#include "astrofm/models/architecture.h"
+#include "astrofm/models/registry.h"
+#include "astrofm/resources.h"
+
+namespace astrofm {
+using namespace astrofm::models;
+
+struct Encoder::Impl {
+  LoadedModel lm;
+  const Architecture* arch = nullptr;
+  torch::Device device = torch::kCPU;
+  std::string name, path;
+};
+
+Encoder::Encoder(const std::string& model, EncoderOptions opt) : impl_(std::make_unique<Impl>()) {
+  if (opt.device != "cpu" && opt.device != "cuda") fail_usage("device must be cpu or cuda, not '{}'", opt.device);
+  if (opt.device == "cuda") {
+    if (!torch::cuda::is_available()) fail_usage("device cuda: no CUDA device is available");
+    impl_->device = torch::Device(torch::kCUDA);
+  }
+  impl_->path = resolve_model_path(model);
+  impl_->lm = load_model(impl_->path, impl_->device);
+  impl_->arch = &architecture_table().at(impl_->lm.architecture);
+  impl_->name = impl_->lm.meta.value("name", std::filesystem::path(impl_->path).stem().string());
+}
+
+Encoder::~Encoder() = default;
+Encoder::Encoder(Encoder&&) noexcept = default;
+Encoder& Encoder::operator=(Encoder&&) noexcept = default;
+
+const std::string& Encoder::name() const { return impl_->name; }
+const std::string& Encoder::path() const { return impl_->path; }
+const std::string& Encoder::architecture() const { return impl_->lm.architecture; }
+const nlohmann::json& Encoder::meta() const { return impl_->lm.meta; }
+std::vector<std::string> Encoder::modalities() const { return impl_->arch->modalities; }
+
+std::vector<std::string> Encoder::modalities_for(const std::vector<std::string>& columns) const {
+  std::vector<std::string> out;
+  for (const auto& m : impl_->arch->modalities)
+    if (std::find(columns.begin(), columns.end(), modality(m).main_column()) != columns.end()) out.push_back(m);
+  return out;
+}
+
+namespace {
+
+Column to_column(const std::string& name, const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
+  std::vector<int64_t> shape(c.sizes().begin() + 1, c.sizes().end());
+  Column col(name, DType::Float32, shape, c.size(0));
+  if (!col.data.empty()) std::memcpy(col.data.data(), c.data_ptr<float>(), col.data.size());
+  return col;
+}
+
+}  // namespace
+
+Table Encoder::embed(const Table& batch, bool tokens, const std::vector<std::string>& only) const {
+  torch::NoGradGuard ng;
+  std::string where = fmt::format("model {}", impl_->name);
+  auto use = modalities_for(batch.names());
+  if (!only.empty()) {
+    for (const auto& m : only)
+      if (std::find(impl_->arch->modalities.begin(), impl_->arch->modalities.end(), m) == impl_->arch->modalities.end())
+        fail_input("{} ({}) does not embed '{}' (it embeds {})", where, impl_->lm.architecture, m, fmt::join(impl_->arch->modalities, ", "));
+    std::vector<std::string> keep;
+    for (const auto& m : use)
+      if (std::find(only.begin(), only.end(), m) != only.end()) keep.push_back(m);
+    use = keep;
+  }
+  if (use.empty()) {
+    std::vector<std::string> need;
+    for (const auto& m : impl_->arch->modalities) need.push_back(modality(m).main_column());
+    fail_input("{}: nothing to embed: the input has none of {}", where, fmt::join(need, ", "));
+  }
+  Table out;
+  if (batch.rows() == 0) return out;
+  const auto& pre = impl_->lm.meta.value("preprocessing", nlohmann::json::object());
+  for (const auto& m : use) {
+    Embedded e;
+    try {
+      auto x = impl_->arch->prepare(*impl_->lm.module, m, batch, pre.value(m, nlohmann::json::object()), where);
+      e = impl_->arch->embed(*impl_->lm.module, m, x.to(impl_->device), tokens);
+    } catch (const c10::Error& err) {
+      fail_input("{}: the model cannot take these {} inputs: {}", where, m, err.what_without_backtrace());
+    }
+    Modality mod = modality(m);
+    out.add(to_column(mod.embedding_column(), e.embedding));
+    if (tokens && e.tokens.defined()) out.add(to_column(mod.tokens_column(), e.tokens));
+  }
+  return out;
+}
+
+}  // namespace astrofm

@@ -1,0 +1,104 @@
+// AstroCLIP alignment: image and spectrum towers, symmetric InfoNCE.
+#include "astrofm/error.h"
+#include "astrofm/mmu.h"
+#include "astrofm/models/astroclip.h"
+#include "astrofm/models/preprocess.h"
+#include "astrofm/models/registry.h"
+#include "../tasks.h"
+
+namespace astrofm::train {
+using namespace astrofm::models;
+namespace {
+
+struct ClipTask : Task {
+  AstroClip model{nullptr};
+  ImageData images;
+  torch::Tensor tokens;
+  nlohmann::json cfg;
+  double logit_scale;
+  ClipTask(const nlohmann::json& c, const Table& t, const TrainOptions& opt, const std::string& where) : cfg(c) {
+    auto mc = AstroClipConfig::from_json(c["model"]);
+    if (!opt.init_image.empty()) {
+      auto meta = ModelFile::read_meta(opt.init_image);
+      mc.image_backbone = meta.at("architecture").get<std::string>();
+      if (mc.image_backbone == "cnn") mc.cnn = CnnConfig::from_json(meta["config"]);
+      else mc.image = ViTConfig::from_json(meta["config"]);
+    }
+    if (!opt.init_spectrum.empty()) mc.spectrum = SpecFormerConfig::from_json(ModelFile::read_meta(opt.init_spectrum)["config"]);
+    cfg["model"] = mc.to_json();
+    model = AstroClip(mc);
+    if (!opt.init_image.empty()) {
+      auto lm = load_model(opt.init_image);
+      load_state(*model->image_encoder->named_children()[0].value(), state_of(*lm.module), opt.init_image);
+    }
+    if (!opt.init_spectrum.empty()) {
+      auto lm = load_model(opt.init_spectrum);
+      load_state(*model->spectrum_encoder->backbone, state_of(*lm.module), opt.init_spectrum);
+    }
+    images = load_images(t, where);
+    auto flux = torch::nan_to_num(column_tensor(t.at(mmu::kSpectrumFlux)), 0.0);
+    tokens = specformer_preprocess(flux, mc.spectrum);
+    TORCH_CHECK(tokens.size(1) <= mc.spectrum.max_len, "spectra give ", tokens.size(1), " tokens, more than max_len ", mc.spectrum.max_len);
+    logit_scale = mc.logit_scale;
+  }
+  bool frozen() const { return cfg.value("freeze_backbones", false); }
+  torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
+    model->train(training);
+    if (frozen()) {
+      model->image_encoder->named_children()[0].value()->eval();
+      model->spectrum_encoder->backbone->eval();
+    }
+    int64_t crop = model->image_encoder->img_size();
+    auto img = center_crop(images.prepare(index(images.images, rows), rows), crop).contiguous();
+    auto ie = model->image_encoder->forward(img);
+    auto se = model->spectrum_encoder->forward(index(tokens, rows));
+    return clip_loss(ie, se, logit_scale);
+  }
+  std::vector<torch::Tensor> parameters() override {
+    if (!frozen()) return model->parameters();
+    std::vector<torch::Tensor> p;
+    for (auto& kv : model->named_parameters())
+      if (kv.key().find(".backbone.") == std::string::npos) p.push_back(kv.value());
+    return p;
+  }
+  torch::nn::Module& trained() override { return *model; }
+  torch::nn::Module& saved() override { return *model; }
+  nlohmann::json meta() override {
+    return {{"architecture", "astroclip"}, {"config", cfg["model"]},
+            {"preprocessing", {{"image", {{"kinds", images.kinds}}}, {"spectrum", {{"kind", "specformer"}}}}},
+            {"training", {{"task", "clip"}, {"loss", "symmetric InfoNCE"}, {"logit_scale", logit_scale}, {"freeze_backbones", frozen()}}}};
+  }
+};
+
+}  // namespace
+
+void register_clip(TaskTable& t) {
+  TaskSpec s;
+  s.name = "clip";
+  s.description = "AstroCLIP contrastive alignment of an image and a spectrum tower";
+  s.default_config = [] {
+    auto c = common_config();
+    AstroClipConfig m;
+    m.image_backbone = "cnn";
+    m.spectrum.embed_dim = 64;
+    m.spectrum.num_layers = 2;
+    m.spectrum.num_heads = 4;
+    m.embed_dim = 128;
+    m.heads = 4;
+    m.mlp_hidden = 512;
+    c["architecture"] = "astroclip";
+    c["model"] = m.to_json();
+    c["freeze_backbones"] = false;
+    c["lr"] = 3e-4;
+    return c;
+  };
+  s.columns = [](const TrainOptions&) {
+    return std::vector<std::string>{mmu::kObjectId, mmu::kImageArray, mmu::kImageBand, mmu::kSpectrumFlux};
+  };
+  s.make = [](const nlohmann::json& cfg, Table& t, const TrainOptions& opt, const std::string& where) -> std::unique_ptr<Task> {
+    return std::make_unique<ClipTask>(cfg, t, opt, where);
+  };
+  t.add(std::move(s));
+}
+
+}  // namespace astrofm::train
