@@ -11,6 +11,7 @@ PKGS=(
   python3-numpy python3-h5py python3-astropy python3-healpy python3-matplotlib python3-pil
   libtorch-dev libopenblas-dev python3-torch python3-sklearn
   libfaiss-dev libhnswlib-dev python3-faiss python3-hnswlib
+  pybind11-dev python3-dev python3-pytest python3-venv
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -57,7 +57,7 @@ Dataset Dataset::open(const std::string& path_in, bool lenient) {
     }
   };
   fs::path p(path_in);
-  if (!fs::exists(p)) fail_input("{}: no such file or folder", path_in);
+  if (!fs::exists(p)) fail_io("{}: no such file or folder", path_in);
   Dataset ds;
   ds.path_ = path_in;
   if (fs::is_regular_file(p)) {

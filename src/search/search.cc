@@ -141,7 +141,7 @@ int64_t SearchIndex::row_of(const std::string& id) const {
 std::vector<float> SearchIndex::vector_of(const std::string& id, const std::string& column) const {
   std::string dataset = meta_["dataset"];
   ObjectLookup lookup(Dataset::open(dataset));
-  if (!lookup.contains(id)) fail_input("object '{}' is not in {}", id, dataset);
+  if (!lookup.contains(id)) fail_not_found("object '{}' is not in {}", id, dataset);
   Table t = lookup.get({id}, {column});
   const Column& c = t.at(column);
   std::vector<float> v(c.row_elems());

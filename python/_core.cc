@@ -1,0 +1,292 @@
+// astrofm's Python bindings (pybind11): datasets as dicts of numpy arrays, the
+// Encoder, probes on arrays, search indexes. astrofm errors become ValueError
+// (invalid input, corrupt file, usage), KeyError (not found) or OSError (I/O),
+// with astrofm's message. The pure-Python layer (astrofm/__init__.py) adds
+// the scikit-learn estimators.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "astrofm/encoder.h"
+#include "astrofm/error.h"
+#include "astrofm/features.h"
+#include "astrofm/knn.h"
+#include "astrofm/mmu.h"
+#include "astrofm/probe.h"
+#include "astrofm/resources.h"
+#include "astrofm/search.h"
+
+namespace py = pybind11;
+using namespace astrofm;
+
+namespace {
+
+// Column -> numpy array (strings: a numpy array of str).
+py::object to_numpy(const Column& c) {
+  std::vector<py::ssize_t> shape = {c.rows};
+  for (auto d : c.shape) shape.push_back(d);
+  if (c.dtype == DType::String) {
+    py::list l;
+    for (const auto& s : c.strings) l.append(py::str(s));
+    return py::module_::import("numpy").attr("array")(l).attr("reshape")(py::tuple(py::cast(shape)));
+  }
+  py::dtype dt;
+  switch (c.dtype) {
+    case DType::Float32: dt = py::dtype::of<float>(); break;
+    case DType::Float64: dt = py::dtype::of<double>(); break;
+    case DType::Int8: dt = py::dtype::of<int8_t>(); break;
+    case DType::Int16: dt = py::dtype::of<int16_t>(); break;
+    case DType::Int32: dt = py::dtype::of<int32_t>(); break;
+    case DType::Int64: dt = py::dtype::of<int64_t>(); break;
+    case DType::UInt8: dt = py::dtype::of<uint8_t>(); break;
+    case DType::UInt16: dt = py::dtype::of<uint16_t>(); break;
+    case DType::UInt32: dt = py::dtype::of<uint32_t>(); break;
+    case DType::UInt64: dt = py::dtype::of<uint64_t>(); break;
+    case DType::Bool: dt = py::dtype::of<bool>(); break;
+    default: throw InputError("unsupported column type");
+  }
+  py::array a(dt, shape);
+  if (!c.data.empty()) std::memcpy(a.mutable_data(), c.data.data(), c.data.size());
+  return std::move(a);
+}
+
+py::dict to_dict(const Table& t) {
+  py::dict d;
+  for (const auto& c : t.columns()) d[py::str(c.name)] = to_numpy(c);
+  return d;
+}
+
+Column float_column(const std::string& name, const py::array& in, int64_t min_rank, const char* what) {
+  auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(in);
+  if (!a) fail_input("{}: expected a numeric array", what);
+  if (a.ndim() < min_rank) fail_input("{}: expected {} dimensions, got {}", what, min_rank, a.ndim());
+  std::vector<int64_t> shape;
+  for (py::ssize_t i = 1; i < a.ndim(); ++i) shape.push_back(a.shape(i));
+  Column c(name, DType::Float32, shape, a.shape(0));
+  if (!c.data.empty()) std::memcpy(c.data.data(), a.data(), c.data.size());
+  return c;
+}
+
+Features features(const py::array& in, const char* what) {
+  auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(in);
+  if (!a || a.ndim() != 2) fail_input("{}: expected a 2-d array [n_samples, n_features]", what);
+  Features f;
+  f.n = a.shape(0), f.d = a.shape(1);
+  f.x.assign(a.data(), a.data() + f.n * f.d);
+  return f;
+}
+
+std::vector<double> doubles(const py::array& in, const char* what) {
+  auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(in);
+  if (!a || a.ndim() != 1) fail_input("{}: expected a 1-d array", what);
+  return {a.data(), a.data() + a.shape(0)};
+}
+
+class PyDataset {
+ public:
+  explicit PyDataset(const std::string& path) : ds_(Dataset::open(path)) {}
+  int64_t rows() const { return ds_.rows(); }
+  std::vector<std::string> columns() const {
+    std::vector<std::string> out;
+    for (const auto& c : ds_.schema()) out.push_back(c.name);
+    return out;
+  }
+  std::string path() const { return ds_.path(); }
+  py::object batches(std::optional<std::vector<std::string>> columns, int64_t batch_rows) const {
+    if (batch_rows <= 0) fail_usage("batch_rows must be positive, got {}", batch_rows);
+    auto reader = std::make_shared<DatasetReader>(ds_, ReadOptions{.columns = columns.value_or(std::vector<std::string>{}), .batch_rows = batch_rows});
+    // A Python generator over the C++ reader.
+    py::cpp_function next([reader]() -> py::object {
+      Table b;
+      bool more;
+      {
+        py::gil_scoped_release nogil;
+        more = reader->next(b);
+      }
+      if (!more) throw py::stop_iteration();
+      return to_dict(b);
+    });
+    return py::module_::import("astrofm._iter").attr("Batches")(next);
+  }
+  py::dict read(std::optional<std::vector<std::string>> columns) const {
+    Table all;
+    DatasetReader r(ds_, {.columns = columns.value_or(std::vector<std::string>{}), .batch_rows = 8192});
+    Table b;
+    {
+      py::gil_scoped_release nogil;
+      while (r.next(b)) all.append(b);
+    }
+    return to_dict(all);
+  }
+
+ private:
+  Dataset ds_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "astrofm's C++ core";
+  static py::exception<Error> base(m, "Error", PyExc_Exception);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      switch (e.kind()) {
+        case ErrorKind::NotFound: PyErr_SetString(PyExc_KeyError, e.what()); return;
+        case ErrorKind::IO: PyErr_SetString(PyExc_OSError, e.what()); return;
+        default: PyErr_SetString(PyExc_ValueError, e.what()); return;
+      }
+    } catch (const InternalError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  m.def("set_models_dir", &set_models_dir, "Folder searched first for model files");
+  m.def("shipped_models", &shipped_models, "Shipped models as (name, path) pairs");
+
+  py::class_<PyDataset>(m, "Dataset")
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def_property_readonly("rows", &PyDataset::rows)
+      .def_property_readonly("columns", &PyDataset::columns)
+      .def_property_readonly("path", &PyDataset::path)
+      .def("__len__", &PyDataset::rows)
+      .def("batches", &PyDataset::batches, py::arg("columns") = py::none(), py::arg("batch_rows") = 4096,
+           "Batches of rows as dicts of numpy arrays")
+      .def("read", &PyDataset::read, py::arg("columns") = py::none(), "Every row as one dict of numpy arrays");
+
+  py::class_<Encoder>(m, "Encoder")
+      .def(py::init([](const std::string& model, const std::string& device) { return Encoder(model, {.device = device}); }),
+           py::arg("model"), py::arg("device") = "cpu")
+      .def_property_readonly("name", &Encoder::name)
+      .def_property_readonly("path", &Encoder::path)
+      .def_property_readonly("architecture", &Encoder::architecture)
+      .def_property_readonly("modalities", &Encoder::modalities)
+      .def_property_readonly("meta_json", [](const Encoder& e) { return e.meta().dump(); })
+      .def(
+          "embed_table",
+          [](const Encoder& e, py::object images, std::optional<std::vector<std::string>> bands, py::object spectra, bool tokens) {
+            Table t;
+            if (!images.is_none()) {
+              Column img = float_column(mmu::kImageArray, images.cast<py::array>(), 4, "images");
+              if (bands) {
+                if (static_cast<int64_t>(bands->size()) != img.shape[0])
+                  fail_input("bands: {} names for {} image bands", bands->size(), img.shape[0]);
+                std::vector<std::string> all;
+                for (int64_t i = 0; i < img.rows; ++i) all.insert(all.end(), bands->begin(), bands->end());
+                t.add(make_string_column(mmu::kImageBand, all, {img.shape[0]}));
+              }
+              t.add(std::move(img));
+            }
+            if (!spectra.is_none()) t.add(float_column(mmu::kSpectrumFlux, spectra.cast<py::array>(), 2, "spectra"));
+            Table out;
+            {
+              py::gil_scoped_release nogil;
+              out = e.embed(t, tokens);
+            }
+            return to_dict(out);
+          },
+          py::arg("images") = py::none(), py::arg("bands") = py::none(), py::arg("spectra") = py::none(), py::arg("tokens") = false);
+
+  py::class_<KnnRegressor>(m, "KnnRegressor")
+      .def(py::init([](int k, const std::string& weights, bool standardize) {
+             if (k < 1) fail_input("n_neighbors must be at least 1, got {}", k);
+             if (weights != "uniform" && weights != "distance") fail_input("weights must be 'uniform' or 'distance', got '{}'", weights);
+             return KnnRegressor({.k = k, .weights = weights, .standardize = standardize});
+           }),
+           py::arg("k") = 5, py::arg("weights") = "uniform", py::arg("standardize") = false)
+      .def("fit", [](KnnRegressor& r, const py::array& x, const py::array& y) { r.fit(features(x, "X"), doubles(y, "y")); })
+      .def("predict", [](const KnnRegressor& r, const py::array& x) {
+        auto f = features(x, "X");
+        std::vector<double> p;
+        {
+          py::gil_scoped_release nogil;
+          p = r.predict(f);
+        }
+        return py::array_t<double>(p.size(), p.data());
+      });
+  py::class_<KnnClassifier>(m, "KnnClassifier")
+      .def(py::init([](int k, const std::string& weights, bool standardize) {
+             if (k < 1) fail_input("n_neighbors must be at least 1, got {}", k);
+             if (weights != "uniform" && weights != "distance") fail_input("weights must be 'uniform' or 'distance', got '{}'", weights);
+             return KnnClassifier({.k = k, .weights = weights, .standardize = standardize});
+           }),
+           py::arg("k") = 5, py::arg("weights") = "uniform", py::arg("standardize") = false)
+      .def("fit", [](KnnClassifier& c, const py::array& x, const py::array& y) {
+        auto yy = doubles(y, "y");
+        std::vector<int64_t> labels(yy.begin(), yy.end());
+        c.fit(features(x, "X"), labels);
+      })
+      .def("predict", [](const KnnClassifier& c, const py::array& x) {
+        auto f = features(x, "X");
+        std::vector<int64_t> p;
+        {
+          py::gil_scoped_release nogil;
+          p = c.predict(f);
+        }
+        return py::array_t<int64_t>(p.size(), p.data());
+      });
+
+  // Trained probes (ridge, logistic, mlp) on arrays.
+  py::class_<Probe, std::unique_ptr<Probe>>(m, "Probe")
+      .def(py::init([](const std::string& kind, bool classification, int64_t classes, uint64_t seed, bool balanced) {
+             ProbeOptions o;
+             o.kind = kind, o.classification = classification, o.classes = classes, o.seed = seed, o.balanced = balanced;
+             return make_probe(o);
+           }),
+           py::arg("kind"), py::arg("classification") = false, py::arg("classes") = 0, py::arg("seed") = 0, py::arg("balanced") = false)
+      .def("fit", [](Probe& p, const py::array& x, const py::array& y) {
+        auto f = features(x, "X");
+        auto yy = doubles(y, "y");
+        py::gil_scoped_release nogil;
+        p.fit(f, yy);
+      })
+      .def("predict", [](const Probe& p, const py::array& x) {
+        auto f = features(x, "X");
+        std::vector<double> out;
+        {
+          py::gil_scoped_release nogil;
+          out = p.predict(f);
+        }
+        return py::array_t<double>(out.size(), out.data());
+      })
+      .def("info_json", [](const Probe& p) { return p.info().dump(); });
+
+  py::class_<SearchIndex>(m, "SearchIndex")
+      .def(py::init([](const std::string& dir) { return SearchIndex::open(dir); }), py::arg("path"))
+      .def_property_readonly("size", &SearchIndex::size)
+      .def("__len__", &SearchIndex::size)
+      .def_property_readonly("meta_json", [](const SearchIndex& s) { return s.meta().dump(); })
+      .def(
+          "search",
+          [](const SearchIndex& s, py::object vector, std::string id, int k, std::optional<std::array<double, 3>> cone,
+             double dedup_arcsec, std::string query_column) {
+            SearchRequest r;
+            if (!vector.is_none()) {
+              auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(vector);
+              if (!a || a.ndim() != 1) fail_input("vector: expected a 1-d array");
+              r.vector.assign(a.data(), a.data() + a.shape(0));
+            }
+            r.id = id, r.k = k, r.cone = cone, r.dedup_arcsec = dedup_arcsec, r.query_column = query_column;
+            if (r.id.empty() && r.vector.empty()) fail_usage("search needs a vector or an id");
+            std::vector<Hit> hits;
+            {
+              py::gil_scoped_release nogil;
+              hits = s.search(r);
+            }
+            py::dict d;
+            std::vector<std::string> ids;
+            std::vector<double> ra, dec;
+            std::vector<float> score;
+            for (const auto& h : hits) ids.push_back(h.object_id), ra.push_back(h.ra), dec.push_back(h.dec), score.push_back(h.score);
+            d["object_id"] = py::module_::import("numpy").attr("array")(py::cast(ids), "U");
+            d["ra"] = py::array_t<double>(ra.size(), ra.data());
+            d["dec"] = py::array_t<double>(dec.size(), dec.data());
+            d["score"] = py::array_t<float>(score.size(), score.data());
+            return d;
+          },
+          py::arg("vector") = py::none(), py::arg("id") = "", py::arg("k") = 10, py::arg("cone") = py::none(),
+          py::arg("dedup_arcsec") = 0.0, py::arg("query_column") = "");
+}

@@ -1,0 +1,120 @@
+"""The Python bindings against astrofm's own CLI and against scikit-learn."""
+import numpy as np
+import pytest
+
+import astrofm
+
+
+def test_batches_are_dicts_of_numpy_arrays(sim):
+    import h5py
+    ds = astrofm.open_dataset(str(sim / "sim"))
+    assert ds.rows == 12 and "image_array" in ds.columns
+    seen = []
+    for b in ds.batches(columns=["object_id", "image_array", "image_band"], batch_rows=5):
+        assert set(b) == {"object_id", "image_array", "image_band"}
+        assert b["image_array"].dtype == np.float32 and b["image_array"].shape[1:] == (3, 64, 64)
+        assert len(b["object_id"]) <= 5
+        seen.extend(b["object_id"].tolist())
+    assert len(seen) == 12 and len(set(seen)) == 12
+    # Same values as h5py reading the partition files.
+    whole = ds.read(columns=["object_id", "image_array"])
+    import glob
+    ids, imgs = [], []
+    files = glob.glob(str(sim / "sim" / "*" / "healpix=*" / "*.hdf5"))
+    for f in sorted(files, key=lambda f: int(f.split("healpix=")[1].split("/")[0])):
+        with h5py.File(f) as h:
+            ids += [x.decode() if isinstance(x, bytes) else x for x in h["object_id"][:]]
+            imgs.append(h["image_array"][:])
+    assert ids == whole["object_id"].tolist()
+    assert np.array_equal(np.concatenate(imgs), whole["image_array"])
+
+
+def test_encoder_is_bit_identical_to_the_cli(sim):
+    ds = astrofm.open_dataset(str(sim / "sim"))
+    data = ds.read(columns=["object_id", "image_array", "image_band"])
+    cli = astrofm.open_dataset(str(sim / "emb")).read(columns=["object_id", "embedding_image"])
+    assert cli["object_id"].tolist() == data["object_id"].tolist()
+    enc = astrofm.Encoder("galaxy-cnn-ssl")
+    assert enc.modalities == ["image"] and enc.meta["architecture"] == "cnn"
+    # The same batches as `astrofm embed --batch 64` (a batch never spans two partitions).
+    emb = np.concatenate([enc.embed(images=b["image_array"], bands=list(b["image_band"][0]))
+                          for b in ds.batches(columns=["image_array", "image_band"], batch_rows=64)])
+    assert emb.shape == cli["embedding_image"].shape
+    assert np.array_equal(emb, cli["embedding_image"])
+    both = astrofm.Encoder("clip-sim").embed(images=data["image_array"], bands=list(data["image_band"][0]),
+                                            spectra=np.ones((12, 1556), np.float32))
+    assert set(both) == {"embedding_image", "embedding_spectrum"}
+
+
+def test_knn_matches_sklearn_and_works_in_sklearn_tools():
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    y = X[:, 0] * 2 + np.sin(X[:, 1]) + 0.1 * rng.normal(size=300)
+    Xt = rng.normal(size=(100, 8)).astype(np.float32)
+    for w in ("uniform", "distance"):
+        ours = astrofm.KNeighborsRegressor(n_neighbors=7, weights=w).fit(X, y).predict(Xt)
+        ref = KNeighborsRegressor(n_neighbors=7, weights=w, algorithm="brute").fit(X, y).predict(Xt)
+        np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-6)
+    labels = np.where(y > 0, "spiral", "elliptical")
+    ours = astrofm.KNeighborsClassifier(n_neighbors=5).fit(X, labels).predict(Xt)
+    ref = KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(X, labels).predict(Xt)
+    assert (ours == ref).all()
+    est = astrofm.KNeighborsRegressor()
+    assert est.get_params() == {"n_neighbors": 5, "weights": "uniform", "standardize": False}
+    est.set_params(n_neighbors=3)
+    assert est.n_neighbors == 3
+    scores = cross_val_score(astrofm.KNeighborsRegressor(n_neighbors=5), X, y, cv=3)
+    ref_scores = cross_val_score(KNeighborsRegressor(n_neighbors=5, algorithm="brute"), X, y, cv=3)
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-6)
+    pipe = Pipeline([("scale", StandardScaler()), ("knn", astrofm.KNeighborsRegressor(n_neighbors=5))]).fit(X, y)
+    assert pipe.score(Xt, Xt[:, 0] * 2 + np.sin(Xt[:, 1])) > 0.5
+    ridge = astrofm.RidgeProbe().fit(X, y)
+    assert ridge.score(X, y) > 0.8
+    logit = astrofm.LogisticProbe().fit(X, labels)
+    assert set(logit.predict(Xt)) <= {"spiral", "elliptical"} and logit.score(X, labels) > 0.8
+
+
+def test_search_by_vector_and_id_with_a_cone(sim):
+    ix = astrofm.open_index(str(sim / "ix"))
+    emb = astrofm.open_dataset(str(sim / "emb")).read(columns=["object_id", "ra", "dec", "embedding_image"])
+    v = emb["embedding_image"]
+    q = 3
+    hits = ix.search(vector=v[q], k=5)
+    unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+    best = np.argsort(-(unit @ unit[q]))[:5]
+    assert hits["object_id"].tolist() == emb["object_id"][best].tolist()
+    by_id = ix.search(id=emb["object_id"][q], k=4)
+    assert emb["object_id"][q] not in by_id["object_id"].tolist() and len(by_id["object_id"]) == 4
+    ra, dec = float(emb["ra"][q]), float(emb["dec"][q])
+    cone = ix.search(vector=v[q], k=12, cone=(ra, dec, 0.5))
+    sep = np.degrees(np.arccos(np.clip(np.sin(np.radians(dec)) * np.sin(np.radians(cone["dec"])) +
+                                       np.cos(np.radians(dec)) * np.cos(np.radians(cone["dec"])) *
+                                       np.cos(np.radians(cone["ra"] - ra)), -1, 1)))
+    assert (sep <= 0.5 + 1e-9).all() and cone["object_id"][0] == emb["object_id"][q]
+
+
+def test_errors_are_python_exceptions_with_astrofm_messages(sim, tmp_path):
+    with pytest.raises(KeyError, match="no-such-model"):
+        astrofm.Encoder("no-such-model")
+    with pytest.raises(OSError, match="nowhere"):
+        astrofm.open_dataset(str(tmp_path / "nowhere"))
+    enc = astrofm.Encoder("galaxy-cnn-ssl")
+    with pytest.raises(ValueError, match="DES-Z"):
+        enc.embed(images=np.zeros((2, 3, 64, 64), np.float32), bands=["DES-G", "DES-R", "DES-I"])
+    with pytest.raises(ValueError, match="images"):
+        enc.embed(images=np.zeros((2, 64, 64), np.float32))
+    with pytest.raises(ValueError, match="row 1 column 2"):
+        X = np.ones((3, 4), np.float32)
+        X[1, 2] = np.nan
+        astrofm.KNeighborsRegressor(n_neighbors=1).fit(X, np.ones(3))
+    ix = astrofm.open_index(str(sim / "ix"))
+    with pytest.raises(KeyError, match="nobody"):
+        ix.search(id="nobody")
+    bad = tmp_path / "bad.afm"
+    bad.write_bytes(b"ASTROFM\0" + b"\x02\0\0\0" + b"\0" * 12)
+    with pytest.raises(ValueError, match="bad.afm"):
+        astrofm.Encoder(str(bad))
