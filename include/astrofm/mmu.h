@@ -4,6 +4,10 @@
 // one HDF5 dataset per column, first axis = objects, partitioned by HEALPix
 // NSIDE 16 NESTED on (ra, dec). Reading streams batches across partitions with
 // bounded memory; writing is staged and renamed into place on commit.
+// Thread-safety: Dataset and ObjectLookup are immutable after construction
+// and safe to share once built; readers and writers call HDF5, which Debian
+// builds without thread-safety, so all HDF5 work (any reader, writer, lookup
+// or open) must happen on one thread at a time.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -95,6 +99,10 @@ class DatasetReader {
   std::unique_ptr<State> st_;
   int64_t last_start_ = 0;
 };
+
+// The whole dataset (or some partitions) in memory as one table, for datasets
+// that fit: `astrofm.open_dataset(p).read()` in Python.
+Table read_table(const std::string& path, const std::vector<std::string>& columns = {}, const std::vector<int64_t>& healpix = {});
 
 // Rows [start, start + count) of one partition file (all columns when empty).
 Table read_rows(const PartitionInfo& part, int64_t start, int64_t count, const std::vector<std::string>& columns = {});

@@ -221,4 +221,12 @@ Table ObjectLookup::get(const std::vector<std::string>& ids, const std::vector<s
   return out;
 }
 
+Table read_table(const std::string& path, const std::vector<std::string>& columns, const std::vector<int64_t>& healpix) {
+  Dataset ds = Dataset::open(path);
+  DatasetReader r(ds, {.columns = columns, .batch_rows = 8192, .healpix = healpix});
+  Table all, b;
+  while (r.next(b)) all.append(b);
+  return all;
+}
+
 }  // namespace astrofm

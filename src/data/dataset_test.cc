@@ -116,6 +116,24 @@ TEST(Dataset, ColumnSelectionAndPartitionFilter) {
   EXPECT_THROW(bad.next(b), InputError);
 }
 
+TEST(Dataset, ReadTableLoadsEverythingInPartitionOrder) {
+  test::TempDir tmp;
+  DatasetWriter w(tmp.path("out"), "cat");
+  Table b;
+  b.add(make_string_column(mmu::kObjectId, {"a", "b", "c"}));
+  b.add(make_column<double>(mmu::kRa, {10.0, 200.0, 10.1}));
+  b.add(make_column<double>(mmu::kDec, {5.0, -30.0, 5.0}));
+  b.add(make_column<float>("mag_r", {20.f, 21.f, 22.f}));
+  w.append(b);
+  w.commit();
+  Table t = read_table(tmp.path("out"), {mmu::kObjectId, "mag_r"});
+  EXPECT_EQ(t.rows(), 3);
+  EXPECT_EQ(t.names(), (std::vector<std::string>{mmu::kObjectId, "mag_r"}));
+  auto pixels = Dataset::open(tmp.path("out")).partitions();
+  Table one = read_table(tmp.path("out"), {}, {pixels[0].healpix});
+  EXPECT_EQ(one.rows(), pixels[0].rows);
+}
+
 TEST(Dataset, LookupByObjectId) {
   test::TempDir tmp;
   Table all = make_batch(400, 0, 3);

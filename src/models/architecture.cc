@@ -7,21 +7,26 @@
 
 namespace astrofm::models {
 
-// One registration line per architecture (each defined in src/models/arch/).
-void register_cnn(ArchitectureTable&);
-void register_cnn_head(ArchitectureTable&);
-void register_vit(ArchitectureTable&);
-void register_specformer(ArchitectureTable&);
-void register_astroclip(ArchitectureTable&);
+// The registered architectures: one line each, defined in
+// src/models/arch/<name>.cc as register_<name>(ArchitectureTable&).
+#define ASTROFM_ARCHITECTURES(X) \
+  X(cnn)                         \
+  X(cnn_head)                    \
+  X(vit)                         \
+  X(specformer)                  \
+  X(astroclip)                   \
+  X(pixels)
+
+#define ASTROFM_DECLARE(name) void register_##name(ArchitectureTable&);
+ASTROFM_ARCHITECTURES(ASTROFM_DECLARE)
+#undef ASTROFM_DECLARE
 
 const ArchitectureTable& architecture_table() {
   static const ArchitectureTable t = [] {
     ArchitectureTable t;
-    register_cnn(t);
-    register_cnn_head(t);
-    register_vit(t);
-    register_specformer(t);
-    register_astroclip(t);
+#define ASTROFM_REGISTER(name) register_##name(t);
+    ASTROFM_ARCHITECTURES(ASTROFM_REGISTER)
+#undef ASTROFM_REGISTER
     return t;
   }();
   return t;

@@ -4,21 +4,25 @@
 
 namespace astrofm::train {
 
-// One registration line per task (each defined in src/train/tasks/).
-void register_simclr(TaskTable&);
-void register_dino(TaskTable&);
-void register_supervised(TaskTable&);
-void register_spectrum_mm(TaskTable&);
-void register_clip(TaskTable&);
+// The registered tasks: one line each, defined in src/train/tasks/<name>.cc
+// as register_<name>(TaskTable&).
+#define ASTROFM_TASKS(X) \
+  X(simclr)              \
+  X(dino)                \
+  X(supervised)          \
+  X(spectrum_mm)         \
+  X(clip)
+
+#define ASTROFM_DECLARE(name) void register_##name(TaskTable&);
+ASTROFM_TASKS(ASTROFM_DECLARE)
+#undef ASTROFM_DECLARE
 
 const TaskTable& task_table() {
   static const TaskTable t = [] {
     TaskTable t;
-    register_simclr(t);
-    register_dino(t);
-    register_supervised(t);
-    register_spectrum_mm(t);
-    register_clip(t);
+#define ASTROFM_REGISTER(name) register_##name(t);
+    ASTROFM_TASKS(ASTROFM_REGISTER)
+#undef ASTROFM_REGISTER
     return t;
   }();
   return t;

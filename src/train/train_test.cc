@@ -7,6 +7,7 @@
 #include "astrofm/sim.h"
 #include "tasks.h"
 #include "astrofm/mmu.h"
+#include "astrofm/models/architecture.h"
 #include "testutil.h"
 
 namespace astrofm {
@@ -132,6 +133,28 @@ TEST(Train, BadSettingsAreClearErrors) {
   EXPECT_THROW(train_model({.task = "spectrum-mm", .data = {data}, .config = bad, .out = tmp.path("x.afm")}), InputError);
   EXPECT_THROW(train_model({.task = "image-ssl", .data = {data}, .out = tmp.path("y.afm"), .resume = true}), InputError);
   EXPECT_THROW(train_model({.task = "dance", .data = {data}, .out = tmp.path("z.afm")}), UsageError);
+  // Strict configs: a misspelt key at any depth names its path.
+  std::string nested = write_config(tmp, "nested.json", R"({"augment": {"scale_mn": 0.5}})");
+  try {
+    train_model({.task = "simclr", .data = {data}, .config = nested, .out = tmp.path("n.afm")});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("augment.scale_mn: unknown key"), std::string::npos) << e.what();
+  }
+  std::string model_key = write_config(tmp, "model.json", R"({"model": {"widths": [8, 16], "depth": 3}})");
+  EXPECT_THROW(train_model({.task = "simclr", .data = {data}, .config = model_key, .out = tmp.path("m.afm")}), InputError);
+  std::string other = write_config(tmp, "other.json", R"({"method": "dino"})");
+  EXPECT_THROW(train_model({.task = "simclr", .data = {data}, .config = other, .out = tmp.path("o.afm")}), InputError);
+}
+
+TEST(Train, TaskTableHasEveryTaskWithStrictDefaults) {
+  std::vector<std::string> want = {"clip", "dino", "simclr", "spectrum-mm", "supervised"};
+  EXPECT_EQ(train::task_table().names(), want);
+  for (const auto& n : want) {
+    auto d = train::task_table().at(n).default_config();
+    EXPECT_TRUE(d.contains("steps") && d.contains("model") && d.contains("architecture")) << n;
+    EXPECT_NO_THROW(models::architecture_table().at(d["architecture"])) << n;
+  }
 }
 
 }  // namespace
