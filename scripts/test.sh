@@ -8,4 +8,8 @@ bash scripts/build.sh
 if [ "${ASTROFM_FUZZ:-1}" = "1" ]; then
   bash scripts/fuzz.sh 20
 fi
+# `pip install .` the way a Python user would (a full second build: CI only by default).
+if [ "${ASTROFM_PIP:-0}" = "1" ]; then
+  bash scripts/pip-check.sh
+fi
 cd build && ctest --output-on-failure -j "$(nproc)" --timeout 900

@@ -11,6 +11,10 @@ cd "$P"
 test -x usr/bin/astrofm
 test -f usr/include/astrofm/encoder.h
 ls usr/lib/libastrofm_core.a >/dev/null
+if ls "$BUILD"/astrofm/_core*.so >/dev/null 2>&1; then  # built with the Python module
+ls usr/lib/python3/dist-packages/astrofm/_core*.so >/dev/null
+(cd / && OMP_WAIT_POLICY=PASSIVE PYTHONPATH="$P"/usr/lib/python3/dist-packages /usr/bin/python3 -c "import astrofm; e = astrofm.Encoder(\"galaxy-cnn-ssl\"); assert e.path.startswith(\"$P/\"), e.path; print(e)")
+fi
 paths=$(usr/bin/astrofm models --paths)
 echo "$paths"
 echo "$paths" | grep -q "^models: $P/usr/share/astrofm/models" || { echo "models not found under the prefix first"; exit 1; }

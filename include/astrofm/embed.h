@@ -2,6 +2,8 @@
 // `astrofm embed`: a model over an MMU dataset, written as an embedding
 // catalogue (object_id, ra, dec, healpix, one column per embedding kind,
 // model_id) in the MMU layout or as a FITS table. Torch-free interface.
+// Thread-safety: embed_dataset() may run concurrently with other work, but two runs must not write
+// the same output.
 #include <cstdint>
 #include <string>
 #include <utility>

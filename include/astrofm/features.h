@@ -1,6 +1,7 @@
 #pragma once
 // Feature matrices for probes and search, read from any MMU dataset: an
 // embedding catalogue (`astrofm embed`) or plain catalogue columns.
+// Thread-safety: plain values; load_features() reads HDF5 (one HDF5 caller at a time, see mmu.h).
 #include <cstdint>
 #include <string>
 #include <vector>

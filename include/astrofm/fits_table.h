@@ -1,5 +1,6 @@
 #pragma once
 // Writing a table as a FITS binary table (CFITSIO), staged and renamed.
+// Thread-safety: one writer per thread; CFITSIO calls on distinct files may run concurrently.
 #include <string>
 
 #include "astrofm/table.h"

@@ -1,6 +1,8 @@
 #pragma once
 // Output that is never half-written: everything goes to a staging path next to
 // the destination and is renamed into place only when complete.
+// Thread-safety: functions are safe to call concurrently on distinct paths; a StagedDir belongs to
+// one thread.
 #include <filesystem>
 #include <string>
 

@@ -1,6 +1,7 @@
 #pragma once
 // FNV-1a, 64-bit: model-file checksums and the stable object_id splits
 // (validation, probe test set) that must not change between runs or builds.
+// Thread-safety: pure functions.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

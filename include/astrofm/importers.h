@@ -5,6 +5,7 @@
 //
 // Objects without a sky position (most JPEG sets, catalogues without ra/dec)
 // get ra = dec = NaN and go to the partition folder healpix=-1.
+// Thread-safety: each import is a whole job; run one at a time per output (they write HDF5).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,5 +1,6 @@
 #pragma once
 // A summary of an MMU dataset: partitions, row counts, columns.
+// Thread-safety: reads HDF5 (one HDF5 caller at a time, see mmu.h).
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>

@@ -3,6 +3,8 @@
 // brute-force Euclidean search, uniform or inverse-distance weights, optional
 // standardisation with the training set's mean and std. Predictions match
 // sklearn's KNeighborsRegressor / KNeighborsClassifier (algorithm="brute").
+// Thread-safety: fit() mutates; predict() is const and safe to call concurrently on a fitted
+// probe.
 #include <cstdint>
 #include <string>
 #include <vector>

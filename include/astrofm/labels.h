@@ -1,6 +1,7 @@
 #pragma once
 // Targets for probes and supervised baselines: a catalogue column of the
 // dataset, or a column of a labels CSV joined on object_id.
+// Thread-safety: pure functions over their arguments (CSV reading included).
 #include <string>
 #include <vector>
 

@@ -4,6 +4,7 @@
 // sigma_NMAD = 1.4826 * median(|dz - median(dz)|), outlier fractions
 // eta = fraction with |dz| > 0.05 and > 0.15. Classification: accuracy,
 // macro-F1, per-class F1, confusion matrix [true][pred].
+// Thread-safety: pure functions.
 #include <cstdint>
 #include <string>
 #include <vector>

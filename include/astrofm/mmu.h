@@ -1,5 +1,5 @@
 #pragma once
-// The Multimodal Universe (MMU) on-disk layout (see docs/mmu-layout.md):
+// The Multimodal Universe (MMU) on-disk layout (see docs/formats/mmu-layout.md):
 //   <root>/<config>/healpix=N/001-of-001.hdf5
 // one HDF5 dataset per column, first axis = objects, partitioned by HEALPix
 // NSIDE 16 NESTED on (ra, dec). Reading streams batches across partitions with

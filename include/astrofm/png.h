@@ -1,6 +1,7 @@
 #pragma once
 // Writing 8-bit RGB PNG files (libpng), atomically: for report plots and
 // image grids.
+// Thread-safety: safe to call concurrently on distinct paths.
 #include <string>
 #include <vector>
 

@@ -3,6 +3,8 @@
 // Targets are values (regression) or class indices 0..classes-1 stored as
 // doubles (classification). kNN is torch-free (knn.h); ridge, logistic, mlp
 // and attentive run on libtorch but keep torch out of this header.
+// Thread-safety: fit() mutates; predict() is const and safe to call concurrently on a fitted
+// probe.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -3,6 +3,7 @@
 // another, and score it; optionally over label budgets and seeds (a
 // label-efficiency curve). Results as JSON, predictions as CSV, and an HTML
 // report with PNG plots.
+// Thread-safety: one run at a time per output; it trains with all cores.
 #include <string>
 #include <vector>
 

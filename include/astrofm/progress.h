@@ -1,6 +1,7 @@
 #pragma once
 // A terminal progress bar for long jobs: rate-limited redraws on stderr when it
 // is a terminal, a few plain lines otherwise (CI logs), nothing when quiet.
+// Thread-safety: a Progress belongs to one thread; set_quiet() is atomic.
 #include <chrono>
 #include <cstdint>
 #include <string>

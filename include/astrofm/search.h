@@ -5,6 +5,9 @@
 // around it: object ids and sky positions, the dataset and column it came
 // from, queries by id or vector, across modalities, inside a sky cone, with
 // near-duplicates removed. Torch-free.
+// Thread-safety: build() is a job of its own; an opened SearchIndex is immutable and search() is
+// safe to call concurrently (FAISS and hnswlib searches do not modify the index; the search beam
+// is set when the index opens).
 #include <cstdint>
 #include <array>
 #include <memory>

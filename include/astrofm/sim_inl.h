@@ -1,5 +1,6 @@
 #pragma once
 // Template implementation for sim.h.
+// Thread-safety: pure functions.
 #include <cmath>
 
 namespace astrofm {

@@ -2,6 +2,7 @@
 // Sky geometry on top of HEALPix C++ (healpix_cxx): the partitioning MMU uses
 // (NSIDE 16, NESTED, on ra/dec in degrees), angular distances, cone queries.
 // Torch-free by design.
+// Thread-safety: pure functions (healpix_cxx objects are built per call or immutable).
 #include <cstdint>
 #include <vector>
 

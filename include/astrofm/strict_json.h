@@ -1,6 +1,7 @@
 #pragma once
 // Strict configs: every key a user writes must exist in the defaults, at any
 // depth, so a misspelt key is an error instead of silently ignored.
+// Thread-safety: pure functions.
 #include <string>
 
 #include <nlohmann/json.hpp>

@@ -1,6 +1,8 @@
 #pragma once
 // In-memory batches of rows: named, typed columns whose first axis is the
 // object. This is what readers yield, writers take and importers build.
+// Thread-safety: value types; concurrent reads of one Table are safe, writes need the caller to
+// serialise.
 #include <cstdint>
 #include <cstring>
 #include <span>

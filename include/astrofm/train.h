@@ -4,6 +4,8 @@
 // image-spectrum alignment (AstroCLIP), and the supervised-from-scratch CNN
 // baseline. Checkpoints (model, optimizer, step) every K steps and on SIGINT;
 // --resume continues bit-identically on CPU for a fixed seed.
+// Thread-safety: train_model() is a whole job using every core; one at a time per output. A
+// Communicator is called from the training thread only.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -1,5 +1,6 @@
 #pragma once
 // Schema checks for MMU datasets: every violation, not just the first.
+// Thread-safety: reads HDF5 (one HDF5 caller at a time, see mmu.h).
 #include <string>
 #include <vector>
 

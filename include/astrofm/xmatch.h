@@ -3,6 +3,7 @@
 // catalogue, the nearest object of another catalogue within a radius (the
 // semantics of astropy's match_to_catalog_sky plus a separation cut). The
 // search index is global, so pairs that straddle a partition border are found.
+// Thread-safety: a whole job; it parallelises internally.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <torch/version.h>
+
 namespace astrofm::models {
 
 SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t h, const std::string& qkv_name, const std::string& proj_name)
@@ -15,8 +17,13 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   auto B = x.size(0), T = x.size(1), C = x.size(2), hd = C / heads;
   auto q_k_v = qkv(x).view({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});  // 3, B, h, T, hd
   auto q = q_k_v[0], k = q_k_v[1], v = q_k_v[2];
+#if TORCH_VERSION_MAJOR >= 2
+  // libtorch 2.x: the fused kernel (4-8x faster on CPU, docs/libtorch.md); same maths.
+  auto y = at::scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape({B, T, C});
+#else
   auto att = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd)), -1);
   auto y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, C});
+#endif
   return proj(y);
 }
 

@@ -43,7 +43,7 @@ class Ridge : public Probe {
         auto Xtr = rows_of(X, fold, f, false), Ytr = rows_of(Y, fold, f, false);
         auto Xte = rows_of(X, fold, f, true), Yte = rows_of(Y, fold, f, true);
         auto xm = Xtr.mean(0), ym = Ytr.mean();
-        auto [lam, V] = torch::linalg::eigh((Xtr - xm).t().mm(Xtr - xm), "L");
+        auto [lam, V] = at::linalg_eigh((Xtr - xm).t().mm(Xtr - xm), "L");
         auto b = V.t().mv((Xtr - xm).t().mv(Ytr - ym));
         for (size_t a = 0; a < o_.alphas.size(); ++a) {
           auto w = V.mv(b / (lam + o_.alphas[a]));
@@ -56,7 +56,7 @@ class Ridge : public Probe {
     auto xm = X.mean(0);
     intercept_ = Y.mean().item<double>();
     auto A = (X - xm).t().mm(X - xm) + alpha_ * torch::eye(x.d, torch::kFloat64);
-    w_ = torch::linalg::solve(A, (X - xm).t().mv(Y - intercept_), /*left=*/true);
+    w_ = at::linalg_solve(A, (X - xm).t().mv(Y - intercept_), /*left=*/true);
     // Fold the centring into the intercept: pred = X w + c.
     intercept_ -= xm.dot(w_).item<double>();
   }
@@ -166,11 +166,11 @@ void Pca::fit(const Features& f, int64_t components) {
   torch::Tensor basis;
   double total = Xc.pow(2).sum().item<double>(), kept = 0;
   if (f.d <= f.n) {
-    auto [lam, V] = torch::linalg::eigh(Xc.t().mm(Xc), "L");
+    auto [lam, V] = at::linalg_eigh(Xc.t().mm(Xc), "L");
     basis = V.flip(1).slice(1, 0, components).t();
     kept = lam.flip(0).slice(0, 0, components).sum().item<double>();
   } else {
-    auto [lam, U] = torch::linalg::eigh(Xc.mm(Xc.t()), "L");
+    auto [lam, U] = at::linalg_eigh(Xc.mm(Xc.t()), "L");
     auto top = lam.flip(0).slice(0, 0, components).clamp_min(1e-30);
     basis = (Xc.t().mm(U.flip(1).slice(1, 0, components)) / top.sqrt()).t();
     kept = top.sum().item<double>();

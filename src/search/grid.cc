@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "astrofm/bands.h"
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
 #include "astrofm/png.h"
@@ -17,14 +18,20 @@ std::vector<float> to_rgb(const Column& img, const Column* band, int64_t row, in
   auto at = [&](int64_t ch, int64_t y, int64_t x) { return static_cast<float>(img.as_double(((row * c + ch) * h + y) * w + x)); };
   std::vector<std::string> b;
   if (band) b.assign(band->strings.begin() + row * c, band->strings.begin() + (row + 1) * c);
-  bool flux = !b.empty() && b[0].rfind("DES-", 0) == 0;
-  if (flux && c >= 3) {
+  // Legacy-Survey flux (DECam g, r, z by the band table) gets the stretch;
+  // anything else (8-bit cutouts) is shown as it is.
+  const Band* first = b.empty() ? nullptr : find_band(b[0]);
+  std::vector<int64_t> grz;
+  if (first && first->survey == "DECam" && c >= 3) {
+    try {
+      grz = select_bands(b, {"DES-G", "DES-R", "DES-Z"}, "neighbour grid");
+    } catch (const InputError&) {
+      grz.clear();  // not g, r, z: shown as it is
+    }
+  }
+  if (!grz.empty()) {
     // Lupton-style asinh on the mean intensity, z r g as R G B.
-    auto idx = [&](const char* name) {
-      auto it = std::find(b.begin(), b.end(), name);
-      return it == b.end() ? int64_t(0) : int64_t(it - b.begin());
-    };
-    int64_t g = idx("DES-G"), r = idx("DES-R"), z = idx("DES-Z");
+    int64_t g = grz[0], r = grz[1], z = grz[2];
     for (int64_t y = 0; y < h; ++y)
       for (int64_t x = 0; x < w; ++x) {
         float vz = std::max(0.f, at(z, y, x)) * 2.2f, vr = std::max(0.f, at(r, y, x)) * 3.4f, vg = std::max(0.f, at(g, y, x)) * 6.0f;

@@ -7,6 +7,7 @@
 #include "astrofm/error.h"
 #include "astrofm/resources.h"
 #include "astrofm/model_file.h"
+#include "astrofm/models/architecture.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/train.h"
 #include "commands.h"
@@ -16,10 +17,19 @@ namespace astrofm::cli {
 void add_model_commands(CLI::App& app) {
   {
     auto* c = app.add_subcommand("models", "List the shipped models (names usable with --model)");
-    static bool as_json = false, paths = false;
+    static bool as_json = false, paths = false, archs = false;
     c->add_flag("--json", as_json, "machine-readable output");
     c->add_flag("--paths", paths, "where models and simulator data are looked up, in order");
+    c->add_flag("--architectures", archs, "the architecture table: what each embeds and converts");
     c->callback([] {
+      if (archs) {
+        for (const auto& n : models::architecture_table().names()) {
+          const auto& a = models::architecture_table().at(n);
+          std::printf("%-12s %-16s %s%s\n", n.c_str(), fmt::format("{}", fmt::join(a.modalities, ",")).c_str(), a.description.c_str(),
+                      a.convert_kinds.empty() ? "" : fmt::format(" [convert: {}]", fmt::join(a.convert_kinds, ", ")).c_str());
+        }
+        return;
+      }
       if (paths) {
         for (const auto& d : models_dirs()) std::printf("models: %s\n", d.string().c_str());
         try {

@@ -5,6 +5,8 @@
 // A learned query attends over the backbone's tokens (torch MultiheadAttention,
 // separate q/k/v projections when the backbone width differs), LayerNorm, then
 // an MLP: without residual for images, with residual for spectra, as AstroCLIP.
+// Thread-safety: modules are not thread-safe to train; in eval mode under NoGradGuard forward()
+// may run concurrently.
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 

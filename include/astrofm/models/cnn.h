@@ -2,6 +2,8 @@
 // A small ResNet-style convolutional backbone: the CPU default for images
 // (measured better than a tiny ViT at this data and compute scale).
 // stem conv3x3 -> stages of BasicBlocks (stride 2) -> global average pool.
+// Thread-safety: modules are not thread-safe to train; in eval mode under NoGradGuard forward()
+// may run concurrently.
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 

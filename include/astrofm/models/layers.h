@@ -4,6 +4,8 @@
 // checkpoints load by name: each module takes the names its original uses
 // (DINOv2: attn.qkv / attn.proj / mlp.fc1 / mlp.fc2; SpecFormer:
 // attention.attention / attention.projection / mlp.encoder / mlp.decoder).
+// Thread-safety: modules are not thread-safe to train; in eval mode under NoGradGuard forward()
+// may run concurrently.
 #include <string>
 
 #include <torch/torch.h>

@@ -2,6 +2,7 @@
 // Input preprocessing as AstroCLIP does it (constants from its code; see
 // docs/models.md): the Legacy Survey g, r, z -> RGB asinh stretch, its
 // collator's axis order, a centre crop.
+// Thread-safety: pure tensor functions.
 #include <torch/torch.h>
 
 namespace astrofm::models {

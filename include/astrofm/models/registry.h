@@ -1,6 +1,8 @@
 #pragma once
 // Loading and saving model files, and PyTorch checkpoint conversion, through
 // the architecture table (architecture.h).
+// Thread-safety: loading, saving and converting are independent per file; the architecture table
+// is read-only.
 #include <map>
 #include <memory>
 #include <string>

@@ -3,6 +3,8 @@
 // (data_embed, position_embed, blocks.N.{layernorm1, attention.attention,
 // attention.projection, layernorm2, mlp.encoder, mlp.decoder},
 // final_layernorm, head) and its preprocessing (see preprocess()).
+// Thread-safety: modules are not thread-safe to train; in eval mode under NoGradGuard forward()
+// may run concurrently.
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 

@@ -2,6 +2,8 @@
 // Vision Transformer in DINOv2's layout (patch_embed.proj, cls_token,
 // pos_embed, blocks.N.{norm1, attn.qkv, attn.proj, ls1.gamma, norm2, mlp.fc1,
 // mlp.fc2, ls2.gamma}, norm): pre-LN blocks, exact GELU, optional LayerScale.
+// Thread-safety: modules are not thread-safe to train; in eval mode under NoGradGuard forward()
+// may run concurrently.
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
