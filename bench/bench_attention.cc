@@ -7,15 +7,10 @@
 #include <cstdio>
 #include <string>
 
+#include "bench_util.h"
+
 #include <torch/torch.h>
 
-template <class F>
-double seconds_per_call(F&& f, int reps) {
-  f();
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
-}
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -84,6 +84,12 @@ std::vector<double> doubles(const py::array& in, const char* what) {
   return {a.data(), a.data() + a.shape(0)};
 }
 
+KnnOptions knn_options(int k, const std::string& weights, bool standardize) {
+  if (k < 1) fail_input("n_neighbors must be at least 1, got {}", k);
+  if (weights != "uniform" && weights != "distance") fail_input("weights must be 'uniform' or 'distance', got '{}'", weights);
+  return {.k = k, .weights = weights, .standardize = standardize};
+}
+
 class PyDataset {
  public:
   explicit PyDataset(const std::string& path) : ds_(Dataset::open(path)) {}
@@ -191,11 +197,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("images") = py::none(), py::arg("bands") = py::none(), py::arg("spectra") = py::none(), py::arg("tokens") = false);
 
   py::class_<KnnRegressor>(m, "KnnRegressor")
-      .def(py::init([](int k, const std::string& weights, bool standardize) {
-             if (k < 1) fail_input("n_neighbors must be at least 1, got {}", k);
-             if (weights != "uniform" && weights != "distance") fail_input("weights must be 'uniform' or 'distance', got '{}'", weights);
-             return KnnRegressor({.k = k, .weights = weights, .standardize = standardize});
-           }),
+      .def(py::init([](int k, const std::string& weights, bool standardize) { return KnnRegressor(knn_options(k, weights, standardize)); }),
            py::arg("k") = 5, py::arg("weights") = "uniform", py::arg("standardize") = false)
       .def("fit", [](KnnRegressor& r, const py::array& x, const py::array& y) { r.fit(features(x, "X"), doubles(y, "y")); })
       .def("predict", [](const KnnRegressor& r, const py::array& x) {
@@ -208,11 +210,7 @@ PYBIND11_MODULE(_core, m) {
         return py::array_t<double>(p.size(), p.data());
       });
   py::class_<KnnClassifier>(m, "KnnClassifier")
-      .def(py::init([](int k, const std::string& weights, bool standardize) {
-             if (k < 1) fail_input("n_neighbors must be at least 1, got {}", k);
-             if (weights != "uniform" && weights != "distance") fail_input("weights must be 'uniform' or 'distance', got '{}'", weights);
-             return KnnClassifier({.k = k, .weights = weights, .standardize = standardize});
-           }),
+      .def(py::init([](int k, const std::string& weights, bool standardize) { return KnnClassifier(knn_options(k, weights, standardize)); }),
            py::arg("k") = 5, py::arg("weights") = "uniform", py::arg("standardize") = false)
       .def("fit", [](KnnClassifier& c, const py::array& x, const py::array& y) {
         auto yy = doubles(y, "y");

@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 PKGS=(
-  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev libomp-14-dev
   libhdf5-dev hdf5-plugin-lzf liblzf1 hdf5-tools
   libhealpix-cxx-dev libcfitsio-dev libjpeg-dev libpng-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <ranges>
 
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
@@ -21,12 +20,14 @@ FeatureSet load_features(const std::string& path, const std::vector<std::string>
   FeatureSet fs;
   fs.columns = columns;
   auto schema = ds.schema();
+  std::vector<std::string> names;
+  for (const auto& c : schema) names.push_back(c.name);
   if (fs.columns.empty()) {
     for (const auto& c : schema)
       if (c.name.rfind("embedding_", 0) == 0) fs.columns.push_back(c.name);
     if (fs.columns.empty())
       fail_input("{}: no embedding_* column; name the feature columns with --features (columns: {})", path,
-                 fmt::join(std::views::transform(schema, [](const ColumnSchema& c) { return c.name; }), ", "));
+                 fmt::join(names, ", "));
     if (fs.columns.size() > 1)
       fail_input("{}: several embedding columns ({}); pick one with --features", path, fmt::join(fs.columns, ", "));
   }
@@ -53,7 +54,7 @@ FeatureSet load_features(const std::string& path, const std::vector<std::string>
     auto it = find(name);
     if (it == schema.end())
       fail_input("{}: no column '{}' (columns: {})", path, name,
-                 fmt::join(std::views::transform(schema, [](const ColumnSchema& c) { return c.name; }), ", "));
+                 fmt::join(names, ", "));
     if (!minus.empty() && (!it->shape.empty() || !find(minus)->shape.empty()))
       fail_input("{}: '{}-{}': differences need scalar columns", path, name, minus);
     if (!dtype_is_float(it->dtype) && !dtype_is_integer(it->dtype) && it->dtype != DType::Bool)
