@@ -118,6 +118,19 @@ TEST(ModelFileV2, CorruptionIsNamedAndTyped) {
   ASSERT_NE(pos, std::string::npos);
   shifted.replace(pos, 10, "\"offset\":8");
   expect_corrupt(shifted, "misaligned offset");
+  // Valid JSON that is not an object (found by fuzz_model_file): corrupt, not a crash.
+  std::string not_object = std::string("ASTROFM\0", 8) + std::string("\x02\0\0\0\0\0\0\0", 8) + std::string("\x04\0\0\0\0\0\0\0", 8) + "\"ab\"";
+  expect_corrupt(not_object, "header not an object");
+  {
+    std::string p = tmp.path("bad.afm");
+    std::ofstream(p, std::ios::binary) << not_object;
+    try {
+      ModelFile::read_meta(p);
+      ADD_FAILURE() << "read_meta accepted a non-object header";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Corrupt);
+    }
+  }
   try {
     ModelFile::read(tmp.path("nothing.afm"));
     FAIL();

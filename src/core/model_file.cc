@@ -86,11 +86,20 @@ Header parse_prefix(const uint8_t* p, size_t n, const std::string& path) {
 }
 
 nlohmann::json parse_json(const uint8_t* p, size_t len, const std::string& path) {
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(p, p + len);
+    j = nlohmann::json::parse(p, p + len);
   } catch (const std::exception& e) {
     fail_corrupt("{}: corrupt model file header ({})", path, e.what());
   }
+  // Found by fuzz_model_file: valid JSON that is not an object.
+  if (!j.is_object()) fail_corrupt("{}: corrupt model file header (not a JSON object)", path);
+  if (j.contains("parts")) {
+    if (!j["parts"].is_object()) fail_corrupt("{}: corrupt model file header ('parts' is not an object)", path);
+    for (const auto& [k, v] : j["parts"].items())
+      if (!v.is_object()) fail_corrupt("{}: corrupt model file header (part '{}' is not an object)", path, k);
+  }
+  return j;
 }
 
 size_t padded(size_t n) { return (n + ModelFile::kAlignment - 1) / ModelFile::kAlignment * ModelFile::kAlignment; }
