@@ -15,7 +15,8 @@ namespace astrofm::models {
   X(vit)                         \
   X(specformer)                  \
   X(astroclip)                   \
-  X(pixels)
+  X(pixels)                      \
+  /* add an architecture above this line */
 
 #define ASTROFM_DECLARE(name) void register_##name(ArchitectureTable&);
 ASTROFM_ARCHITECTURES(ASTROFM_DECLARE)

@@ -11,7 +11,8 @@ namespace astrofm::train {
   X(dino)                \
   X(supervised)          \
   X(spectrum_mm)         \
-  X(clip)
+  X(clip)                \
+  /* add a task above this line */
 
 #define ASTROFM_DECLARE(name) void register_##name(TaskTable&);
 ASTROFM_TASKS(ASTROFM_DECLARE)
