@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -152,6 +153,10 @@ nlohmann::json ModelFile::read_meta(const std::string& path) {
   uint8_t pre[kPrefix] = {};
   in.read(reinterpret_cast<char*>(pre), kPrefix);
   Header h = parse_prefix(pre, static_cast<size_t>(in.gcount()), path);
+  in.clear();
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<uint64_t>(std::max<std::streamoff>(0, in.tellg()));
+  if (h.json_begin + h.json_len > size) fail_corrupt("{}: truncated model file header", path);
   std::vector<uint8_t> text(h.json_len);
   in.seekg(static_cast<std::streamoff>(h.json_begin));
   if (!in.read(reinterpret_cast<char*>(text.data()), static_cast<std::streamsize>(h.json_len)))

@@ -25,7 +25,7 @@ void add_model_commands(CLI::App& app) {
       if (archs) {
         for (const auto& n : models::architecture_table().names()) {
           const auto& a = models::architecture_table().at(n);
-          std::printf("%-12s %-16s %s%s\n", n.c_str(), fmt::format("{}", fmt::join(a.modalities, ",")).c_str(), a.description.c_str(),
+          std::printf("%-17s %-15s %s%s\n", n.c_str(), fmt::format("{}", fmt::join(a.modalities, ",")).c_str(), a.description.c_str(),
                       a.convert_kinds.empty() ? "" : fmt::format(" [convert: {}]", fmt::join(a.convert_kinds, ", ")).c_str());
         }
         return;
