@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "astrofm/mmu.h"
+#include <nlohmann/json.hpp>
+
 #include "testutil.h"
 
 namespace astrofm {
@@ -49,6 +51,15 @@ TEST(Cli, InfoValidateOnAnImport) {
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("\"objects\": 1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("spectrum_flux"), std::string::npos);
+  // The modality table's view of the columns: the spectrum and Redrock's scalars.
+  auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  std::vector<std::string> mods;
+  for (const auto& m : j["modalities"]) mods.push_back(m["name"]);
+  ASSERT_FALSE(mods.empty()) << r.out;
+  EXPECT_EQ(mods[0], "spectrum");
+  EXPECT_NE(std::find(mods.begin(), mods.end(), "Z"), mods.end()) << r.out;
+  r = run_cli("info " + tmp.path("d"));
+  EXPECT_NE(r.out.find("modalities spectrum (spectrum)"), std::string::npos) << r.out;
   r = run_cli("validate " + tmp.path("d"));
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("valid"), std::string::npos);

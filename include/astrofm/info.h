@@ -8,7 +8,8 @@
 namespace astrofm {
 
 // {"path", "config", "objects", "partitions": [{"healpix", "objects", "file"}],
-//  "columns": [{"name", "dtype", "shape", "hdf5_type", "filters"}]}
+//  "columns": [{"name", "dtype", "shape", "hdf5_type", "filters"}],
+//  "modalities": [{"name", "kind"}]}  (image, spectrum and scalar modalities, modality.h)
 nlohmann::json dataset_info(const std::string& path);
 std::string format_dataset_info(const nlohmann::json& info);
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "astrofm/modality.h"
+
 #include "astrofm/mmu.h"
 
 namespace astrofm {
@@ -19,6 +21,13 @@ nlohmann::json dataset_info(const std::string& path) {
   for (const auto& c : ds.schema())
     j["columns"].push_back({{"name", c.name}, {"dtype", dtype_name(c.dtype)}, {"shape", c.shape},
                             {"hdf5_type", c.hdf5_type}, {"filters", c.filters}});
+  // What the columns hold, by the modality table.
+  auto schema = ds.schema();
+  std::vector<std::string> names;
+  for (const auto& c : schema) names.push_back(c.name);
+  j["modalities"] = nlohmann::json::array();
+  for (const auto& m : modalities_in(names, schema))
+    j["modalities"].push_back({{"name", m.name}, {"kind", modality_kind_name(m.kind)}});
   return j;
 }
 
@@ -28,6 +37,12 @@ std::string format_dataset_info(const nlohmann::json& j) {
                               j["objects"].get<int64_t>(), j["partitions"].size());
   for (const auto& p : j["partitions"])
     s += fmt::format("  healpix={:<6} {:>10} objects\n", p["healpix"].get<int64_t>(), p["objects"].get<int64_t>());
+  if (j.contains("modalities")) {
+    std::vector<std::string> ms;
+    for (const auto& m : j["modalities"])
+      ms.push_back(m["kind"] == "scalar" ? m["name"].get<std::string>() : m["name"].get<std::string>() + " (" + m["kind"].get<std::string>() + ")");
+    s += fmt::format("modalities {}\n", ms.empty() ? std::string("none") : fmt::format("{}", fmt::join(ms, ", ")));
+  }
   s += fmt::format("columns   {}\n", j["columns"].size());
   for (const auto& c : j["columns"]) {
     auto shape = c["shape"].get<std::vector<int64_t>>();

@@ -1,7 +1,7 @@
 // astrofm: one command-line tool, one subcommand per job.
 // Exit codes: 0 ok, 1 bad input (the message names file, field, value:
-// invalid, not found, corrupt, unreadable), 2 usage, 3 internal error (a bug:
-// please report), 130 interrupted by a signal before a checkpoint.
+// invalid, not found, corrupt, unreadable; also an interrupted job, after its
+// checkpoint), 2 usage, 3 internal error (a bug: please report).
 #include <unistd.h>
 
 #include <cstdio>
