@@ -40,11 +40,11 @@ class Encoder {
   // Which of the model's modalities `columns` can feed.
   std::vector<std::string> modalities_for(const std::vector<std::string>& columns) const;
 
-  // Embeds every modality of the model that `batch` holds (or only those in
-  // `only`): columns embedding_<modality> [N, D] float32, and with `tokens`
+  // Embeds every modality of the model that `batch` holds: columns
+  // embedding_<modality> [N, D] float32, and with `tokens`
   // tokens_<modality> [N, T, D]. InputError naming the column and value for
   // bad input (a missing band, a wrong shape, no modality to embed).
-  Table embed(const Table& batch, bool tokens = false, const std::vector<std::string>& only = {}) const;
+  Table embed(const Table& batch, bool tokens = false) const;
 
  private:
   struct Impl;

@@ -67,11 +67,9 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
     out.add(b.at(mmu::kRa));
     out.add(b.at(mmu::kDec));
     Table emb = enc.embed(b, opt.tokens);
+    if (res.columns.empty()) res.columns = emb.names();
     for (auto& c : emb.columns()) out.add(std::move(c));
     out.add(make_string_column("model_id", std::vector<std::string>(b.rows(), model_id)));
-    if (res.columns.empty())
-      for (const auto& n : out.names())
-        if (n.rfind("embedding_", 0) == 0 || n.rfind("tokens_", 0) == 0) res.columns.push_back(n);
     if (w) w->append(out);
     else fw->append(out);
     seen += b.rows();

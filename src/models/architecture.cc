@@ -73,10 +73,19 @@ torch::Tensor batch_tensor(const Column& c, const std::string& where) {
   fail_input("{}: column '{}' is {}, expected float32 or float64", where, c.name, dtype_name(c.dtype));
 }
 
+nlohmann::json stretch_preprocessing(int64_t crop, bool with_cutouts) {
+  RgbStretch s;
+  nlohmann::json j = {{"kind", "legacysurvey_rgb"}, {"bands", kStretchBands},
+                      {"scales", {s.scale_g, s.scale_r, s.scale_z}}, {"offset", s.offset}, {"Q", s.q},
+                      {"swap_axes", false}, {"crop", crop}};
+  if (with_cutouts) j["kinds"] = {"legacysurvey_rgb", "unit"};
+  return j;
+}
+
 torch::Tensor prepare_images(const Table& b, const nlohmann::json& pre, int64_t crop, int64_t channels, const std::string& where) {
   auto x = torch::nan_to_num(batch_tensor(b.at(mmu::kImageArray), where), 0.0);
   if (x.dim() != 4) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, x.dim());
-  std::vector<std::string> stretch_bands = pre.value("bands", std::vector<std::string>{"DES-G", "DES-R", "DES-Z"});
+  std::vector<std::string> stretch_bands = pre.value("bands", kStretchBands);
   RgbStretch s;
   if (pre.contains("scales")) {
     auto sc = pre["scales"].get<std::vector<double>>();
@@ -86,24 +95,26 @@ torch::Tensor prepare_images(const Table& b, const nlohmann::json& pre, int64_t 
   s.offset = pre.value("offset", s.offset);
   s.q = pre.value("Q", s.q);
   const Column* band = b.find(mmu::kImageBand);
-  std::vector<torch::Tensor> rows;
+  // Flux rows, in the stretch's band order, are stretched together; other
+  // rows (8-bit cutouts) are used as they are.
+  std::vector<torch::Tensor> rows(b.rows()), flux;
+  std::vector<int64_t> flux_rows;
   for (int64_t i = 0; i < b.rows(); ++i) {
-    bool flux = !band;
-    if (band) {
-      auto have = row_bands(*band, i);
-      const Band* first = find_band(have.empty() ? "" : have[0]);
-      flux = first && first->survey == find_band(stretch_bands[0])->survey;
-    }
     torch::Tensor r = x[i];
-    if (flux) {
-      if (band) r = r.index_select(0, torch::tensor(select_bands(*band, i, stretch_bands, where), torch::kLong));
-      else if (r.size(0) != 3) fail_input("{}: {} bands without image_band names; the stretch needs {}", where, r.size(0), fmt::join(stretch_bands, ", "));
-      r = legacysurvey_rgb(r.unsqueeze(0), s).squeeze(0);
+    if (!band) {  // unnamed bands: taken as the stretch's, in its order
+      if (r.size(0) != 3) fail_input("{}: {} bands without image_band names; the stretch needs {}", where, r.size(0), fmt::join(stretch_bands, ", "));
+      flux_rows.push_back(i), flux.push_back(r);
+    } else if (auto order = stretch_band_order(*band, i, stretch_bands, where); !order.empty()) {
+      flux_rows.push_back(i), flux.push_back(r.index_select(0, torch::tensor(order, torch::kLong)));
     } else if (r.size(0) != channels) {
-      fail_input("{}: row {}: {} bands ({}) but the model takes {}", where, i, r.size(0),
-                 band ? fmt::format("{}", fmt::join(row_bands(*band, i), ", ")) : std::string("unnamed"), channels);
+      fail_input("{}: row {}: {} bands ({}) but the model takes {}", where, i, r.size(0), fmt::join(row_bands(*band, i), ", "), channels);
+    } else {
+      rows[i] = r;
     }
-    rows.push_back(r);
+  }
+  if (!flux.empty()) {
+    auto stretched = legacysurvey_rgb(torch::stack(flux), s);
+    for (size_t k = 0; k < flux_rows.size(); ++k) rows[flux_rows[k]] = stretched[k];
   }
   auto out = torch::stack(rows);
   if (pre.value("swap_axes", false)) out = out.transpose(-2, -1);

@@ -59,19 +59,10 @@ Column to_column(const std::string& name, const torch::Tensor& t) {
 
 }  // namespace
 
-Table Encoder::embed(const Table& batch, bool tokens, const std::vector<std::string>& only) const {
+Table Encoder::embed(const Table& batch, bool tokens) const {
   torch::NoGradGuard ng;
   std::string where = fmt::format("model {}", impl_->name);
   auto use = modalities_for(batch.names());
-  if (!only.empty()) {
-    for (const auto& m : only)
-      if (std::find(impl_->arch->modalities.begin(), impl_->arch->modalities.end(), m) == impl_->arch->modalities.end())
-        fail_input("{} ({}) does not embed '{}' (it embeds {})", where, impl_->lm.architecture, m, fmt::join(impl_->arch->modalities, ", "));
-    std::vector<std::string> keep;
-    for (const auto& m : use)
-      if (std::find(only.begin(), only.end(), m) != only.end()) keep.push_back(m);
-    use = keep;
-  }
   if (use.empty()) {
     std::vector<std::string> need;
     for (const auto& m : impl_->arch->modalities) need.push_back(modality(m).main_column());

@@ -2,7 +2,18 @@
 
 #include <cmath>
 
+#include "astrofm/bands.h"
+
 namespace astrofm::models {
+
+std::vector<int64_t> stretch_band_order(const Column& image_band, int64_t row, const std::vector<std::string>& stretch_bands,
+                                        const std::string& where) {
+  const std::string& survey = band(stretch_bands.at(0), where).survey;
+  auto have = row_bands(image_band, row);
+  const Band* first = have.empty() ? nullptr : find_band(have[0]);
+  if (!first || first->survey != survey) return {};
+  return select_bands(have, stretch_bands, fmt::format("{}: row {}", where, row));
+}
 
 torch::Tensor legacysurvey_rgb(const torch::Tensor& flux, const RgbStretch& s) {
   TORCH_CHECK(flux.dim() == 4 && flux.size(1) == 3, "expected [B, 3 (g, r, z), H, W] flux, got ", flux.sizes());

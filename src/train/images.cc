@@ -3,9 +3,9 @@
 #include <numeric>
 #include <set>
 
-#include "astrofm/bands.h"
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
+#include "astrofm/models/architecture.h"
 #include "astrofm/models/cnn.h"
 #include "astrofm/models/preprocess.h"
 #include "astrofm/models/registry.h"
@@ -14,13 +14,6 @@
 namespace astrofm::train {
 using namespace astrofm::models;
 namespace F = torch::nn::functional;
-
-torch::Tensor column_tensor(const Column& c) {
-  auto sizes = c.shape;
-  sizes.insert(sizes.begin(), c.rows);
-  auto t = torch::from_blob(const_cast<uint8_t*>(c.data.data()), sizes, c.dtype == DType::Float64 ? torch::kFloat64 : torch::kFloat32);
-  return t.to(torch::kFloat32).clone();
-}
 
 torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows) {
   return t.index_select(0, torch::tensor(rows, torch::kLong));
@@ -34,22 +27,19 @@ torch::Tensor ImageData::prepare(const torch::Tensor& x, const std::vector<int64
 
 ImageData load_images(const Table& t, const std::string& where) {
   ImageData d;
-  d.images = torch::nan_to_num(column_tensor(t.at(mmu::kImageArray)), 0.0);
+  d.images = torch::nan_to_num(batch_tensor(t.at(mmu::kImageArray), where), 0.0);
   if (d.images.size(1) != 3) fail_input("{}: training needs 3-band images, got {}", where, d.images.size(1));
   const Column& band = t.at(mmu::kImageBand);
   d.is_flux = torch::zeros({t.rows()}, torch::kBool);
   std::set<std::string> kinds;
   for (int64_t i = 0; i < t.rows(); ++i) {
-    std::vector<std::string> b(band.strings.begin() + i * 3, band.strings.begin() + i * 3 + 3);
-    const Band* first = find_band(b[0]);
-    if (!first || first->survey != "DECam") {
+    auto order = stretch_band_order(band, i, kStretchBands, where);
+    if (order.empty()) {
       kinds.insert("unit");
       continue;
     }
     kinds.insert("legacysurvey_rgb");
     d.is_flux[i] = true;
-    // The stretch expects g, r, z.
-    auto order = select_bands(band, i, {"DES-G", "DES-R", "DES-Z"}, where);
     d.images[i] = d.images[i].index_select(0, torch::tensor(order, torch::kLong));
   }
   d.kinds.assign(kinds.begin(), kinds.end());

@@ -56,7 +56,6 @@ nlohmann::json augment_config();
 
 // All rows of some columns of several datasets, in memory.
 Table load_columns(const std::vector<std::string>& data, const std::vector<std::string>& cols);
-torch::Tensor column_tensor(const Column& c);
 torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows);
 
 // Images of one or several datasets: Legacy-Survey-like flux (bands DES-G/R/Z,

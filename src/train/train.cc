@@ -102,8 +102,9 @@ TrainResult train_model(const TrainOptions& opt_in) {
   // `image-ssl` is SimCLR or DINO by the config's "method" (the older name).
   if (opt.task == "image-ssl") opt.task = user.value("method", std::string("simclr"));
   const TaskSpec& spec = task_table().at(opt.task);
-  nlohmann::json cfg = merge_strict(spec.default_config(), user, opt.config.empty() ? "--config" : opt.config);
-  if (cfg.contains("method") && cfg["method"] != spec.default_config()["method"])
+  const nlohmann::json defaults = spec.default_config();
+  nlohmann::json cfg = merge_strict(defaults, user, opt.config.empty() ? "--config" : opt.config);
+  if (cfg.contains("method") && cfg["method"] != defaults["method"])
     fail_input("{}: method {} is task '{}', not '{}'", opt.config, cfg["method"].dump(), cfg["method"].get<std::string>(), opt.task);
   if (opt.steps > 0) cfg["steps"] = opt.steps;
   if (opt.batch > 0) cfg["batch"] = opt.batch;

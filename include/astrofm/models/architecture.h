@@ -76,6 +76,10 @@ torch::Tensor batch_tensor(const Column& c, const std::string& where);  // float
 // (Legacy-Survey flux) get the asinh RGB stretch, other rows (8-bit cutouts
 // in [0, 1]) are used as they are; optional spatial-axis swap; centre crop
 // to `crop` with torchvision's rounding.
+// The recorded preprocessing of a Legacy-Survey-stretch image model (bands,
+// scales, offset, Q from RgbStretch's defaults; no axis swap; the crop).
+// `with_cutouts`: the model also saw 8-bit cutouts (astrofm's trained image models).
+nlohmann::json stretch_preprocessing(int64_t crop, bool with_cutouts);
 torch::Tensor prepare_images(const Table& batch, const nlohmann::json& pre, int64_t crop, int64_t channels, const std::string& where);
 
 }  // namespace astrofm::models

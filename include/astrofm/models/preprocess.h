@@ -3,7 +3,12 @@
 // docs/models.md): the Legacy Survey g, r, z -> RGB asinh stretch, its
 // collator's axis order, a centre crop.
 // Thread-safety: pure tensor functions.
+#include <string>
+#include <vector>
+
 #include <torch/torch.h>
+
+#include "astrofm/table.h"
 
 namespace astrofm::models {
 
@@ -12,6 +17,16 @@ struct RgbStretch {
   // of legacysurvey.org's `dr2_rgb`, as AstroCLIP's ToRGB.
   double scale_g = 6.0, scale_r = 3.4, scale_z = 2.2, offset = 0.03, q = 20.0;
 };
+
+// The Legacy-Survey stretch's bands, in the order legacysurvey_rgb takes them.
+inline const std::vector<std::string> kStretchBands = {"DES-G", "DES-R", "DES-Z"};
+
+// Which rows get the stretch: row `row` of an image_band column is flux of
+// the stretch's survey when its first band belongs to that survey (by the band
+// table); then the indices of `stretch_bands` in the row (InputError naming
+// the missing band), else empty (an 8-bit cutout, used as it is).
+std::vector<int64_t> stretch_band_order(const Column& image_band, int64_t row, const std::vector<std::string>& stretch_bands,
+                                        const std::string& where);
 
 // flux [B, 3, H, W] in g, r, z (nanomaggies) -> [B, 3, H, W] in z, r, g, in [0, 1].
 torch::Tensor legacysurvey_rgb(const torch::Tensor& flux, const RgbStretch& s = {});

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "astrofm/table.h"
+
 #include "astrofm/models/layers.h"
 
 namespace astrofm::models {
@@ -26,6 +28,9 @@ struct SpecFormerConfig {
 // AstroCLIP's code does), two leading zero features, and a prefix token
 // holding ((mean - 2) / 2, (std - 2) / 8).
 torch::Tensor specformer_preprocess(const torch::Tensor& flux, const SpecFormerConfig& c);
+// A batch's spectrum_flux through specformer_preprocess; InputError naming `where`
+// for a wrong rank or more tokens than the model's max_len.
+torch::Tensor prepare_specformer(const Table& batch, const SpecFormerConfig& c, const std::string& where);
 
 struct SpecBlockImpl : torch::nn::Module {
   SpecBlockImpl(const SpecFormerConfig& c);

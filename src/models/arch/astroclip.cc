@@ -7,10 +7,6 @@
 
 namespace astrofm::models {
 
-nlohmann::json astroclip_image_preprocessing(int64_t crop);
-nlohmann::json image_flux_preprocessing(int64_t crop);
-torch::Tensor prepare_specformer(const Table& b, const SpecFormerConfig& c, const std::string& where);
-
 void register_astroclip(ArchitectureTable& t) {
   Architecture a;
   a.name = "astroclip";
@@ -20,7 +16,7 @@ void register_astroclip(ArchitectureTable& t) {
   a.build = [](const nlohmann::json& c) -> Module { return AstroClip(AstroClipConfig::from_json(c)).ptr(); };
   a.preprocessing = [](const nlohmann::json& c) {
     auto cfg = AstroClipConfig::from_json(c);
-    auto image = cfg.image_backbone == "cnn" ? image_flux_preprocessing(cfg.cnn.img_size) : astroclip_image_preprocessing(cfg.image.img_size);
+    auto image = cfg.image_backbone == "cnn" ? stretch_preprocessing(cfg.cnn.img_size, true) : stretch_preprocessing(cfg.image.img_size, false);
     return nlohmann::json{{"image", image}, {"spectrum", {{"kind", "specformer"}}}};
   };
   a.prepare = [](torch::nn::Module& m, const std::string& modality, const Table& b, const nlohmann::json& pre, const std::string& where) {

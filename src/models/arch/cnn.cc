@@ -5,12 +5,6 @@
 
 namespace astrofm::models {
 
-nlohmann::json image_flux_preprocessing(int64_t crop) {
-  // astrofm-trained image models see the stretch without an axis swap.
-  return {{"kind", "legacysurvey_rgb"}, {"bands", {"DES-G", "DES-R", "DES-Z"}}, {"scales", {6.0, 3.4, 2.2}},
-          {"offset", 0.03}, {"Q", 20.0}, {"swap_axes", false}, {"crop", crop}, {"kinds", {"legacysurvey_rgb", "unit"}}};
-}
-
 void register_cnn(ArchitectureTable& t) {
   Architecture a;
   a.name = "cnn";
@@ -19,7 +13,7 @@ void register_cnn(ArchitectureTable& t) {
   a.default_config = [] { return CnnConfig{}.to_json(); };
   a.build = [](const nlohmann::json& c) -> Module { return Cnn(CnnConfig::from_json(c)).ptr(); };
   a.preprocessing = [](const nlohmann::json& c) {
-    return nlohmann::json{{"image", image_flux_preprocessing(CnnConfig::from_json(c).img_size)}};
+    return nlohmann::json{{"image", stretch_preprocessing(CnnConfig::from_json(c).img_size, /*with_cutouts=*/true)}};
   };
   a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& cnn = dynamic_cast<CnnImpl&>(m);

@@ -5,8 +5,6 @@
 
 namespace astrofm::models {
 
-nlohmann::json image_flux_preprocessing(int64_t crop);
-
 void register_cnn_head(ArchitectureTable& t) {
   Architecture a;
   a.name = "cnn_head";
@@ -15,7 +13,7 @@ void register_cnn_head(ArchitectureTable& t) {
   a.default_config = [] { return CnnHeadConfig{}.to_json(); };
   a.build = [](const nlohmann::json& c) -> Module { return CnnHead(CnnHeadConfig::from_json(c)).ptr(); };
   a.preprocessing = [](const nlohmann::json& c) {
-    return nlohmann::json{{"image", image_flux_preprocessing(CnnHeadConfig::from_json(c).backbone.img_size)}};
+    return nlohmann::json{{"image", stretch_preprocessing(CnnHeadConfig::from_json(c).backbone.img_size, /*with_cutouts=*/true)}};
   };
   a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& h = dynamic_cast<CnnHeadImpl&>(m);

@@ -7,8 +7,6 @@
 
 namespace astrofm::models {
 
-nlohmann::json image_flux_preprocessing(int64_t crop);
-
 namespace {
 
 struct PixelsImpl : torch::nn::Module {
@@ -31,7 +29,7 @@ void register_pixels(ArchitectureTable& t) {
   a.modalities = {"image"};
   a.default_config = [] { return nlohmann::json{{"img_size", 64}, {"in_chans", 3}, {"grid", 8}}; };
   a.build = [](const nlohmann::json& c) -> Module { return std::make_shared<PixelsImpl>(c); };
-  a.preprocessing = [](const nlohmann::json& c) { return nlohmann::json{{"image", image_flux_preprocessing(c.at("img_size"))}}; };
+  a.preprocessing = [](const nlohmann::json& c) { return nlohmann::json{{"image", stretch_preprocessing(c.at("img_size"), /*with_cutouts=*/true)}}; };
   a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& p = dynamic_cast<PixelsImpl&>(m);
     return prepare_images(b, pre, p.img_size, p.in_chans, where);

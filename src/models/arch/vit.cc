@@ -6,12 +6,6 @@
 
 namespace astrofm::models {
 
-// The stretch as AstroCLIP's released image models expect it (docs/models.md).
-nlohmann::json astroclip_image_preprocessing(int64_t crop) {
-  return {{"kind", "legacysurvey_rgb"}, {"bands", {"DES-G", "DES-R", "DES-Z"}}, {"scales", {6.0, 3.4, 2.2}},
-          {"offset", 0.03}, {"Q", 20.0}, {"swap_axes", false}, {"crop", crop}};
-}
-
 void register_vit(ArchitectureTable& t) {
   Architecture a;
   a.name = "vit";
@@ -20,7 +14,7 @@ void register_vit(ArchitectureTable& t) {
   a.default_config = [] { return ViTConfig{}.to_json(); };
   a.build = [](const nlohmann::json& c) -> Module { return ViT(ViTConfig::from_json(c)).ptr(); };
   a.preprocessing = [](const nlohmann::json& c) {
-    return nlohmann::json{{"image", astroclip_image_preprocessing(ViTConfig::from_json(c).img_size)}};
+    return nlohmann::json{{"image", stretch_preprocessing(ViTConfig::from_json(c).img_size, /*with_cutouts=*/false)}};
   };
   a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& v = dynamic_cast<ViTImpl&>(m);

@@ -36,9 +36,7 @@ struct ClipTask : Task {
       load_state(*model->spectrum_encoder->backbone, state_of(*lm.module), opt.init_spectrum);
     }
     images = load_images(t, where);
-    auto flux = torch::nan_to_num(column_tensor(t.at(mmu::kSpectrumFlux)), 0.0);
-    tokens = specformer_preprocess(flux, mc.spectrum);
-    TORCH_CHECK(tokens.size(1) <= mc.spectrum.max_len, "spectra give ", tokens.size(1), " tokens, more than max_len ", mc.spectrum.max_len);
+    tokens = prepare_specformer(t, mc.spectrum, where);
     logit_scale = mc.logit_scale;
   }
   bool frozen() const { return cfg.value("freeze_backbones", false); }

@@ -32,9 +32,7 @@ struct SpecMmTask : Task {
   nlohmann::json cfg;
   SpecMmTask(const nlohmann::json& c, const Table& t) : cfg(c) {
     model = SpecFormer(SpecFormerConfig::from_json(c["model"]));
-    auto flux = torch::nan_to_num(column_tensor(t.at(mmu::kSpectrumFlux)), 0.0);
-    tokens = specformer_preprocess(flux, model->cfg);
-    TORCH_CHECK(tokens.size(1) <= model->cfg.max_len, "spectra give ", tokens.size(1), " tokens, more than max_len ", model->cfg.max_len);
+    tokens = prepare_specformer(t, model->cfg, "training data");
   }
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     model->train(training);
