@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "astrofm/codecs.h"
 #include "astrofm/encoder.h"
 #include "astrofm/error.h"
 #include "astrofm/features.h"
@@ -82,6 +83,35 @@ std::vector<double> doubles(const py::array& in, const char* what) {
   auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(in);
   if (!a || a.ndim() != 1) fail_input("{}: expected a 1-d array", what);
   return {a.data(), a.data() + a.shape(0)};
+}
+
+// A dict of numpy arrays (first axis = objects) -> Table; strings stay strings.
+Table table_from_dict(const py::dict& d) {
+  Table t;
+  for (auto [k, v] : d) {
+    std::string name = py::str(k);
+    py::array a = py::module_::import("numpy").attr("asarray")(v);
+    char kind = a.dtype().kind();
+    if (a.ndim() < 1) fail_input("{}: expected an array with objects on the first axis", name);
+    std::vector<int64_t> shape;
+    for (py::ssize_t i = 1; i < a.ndim(); ++i) shape.push_back(a.shape(i));
+    if (kind == 'U' || kind == 'S' || kind == 'O') {
+      std::vector<std::string> strs;
+      for (auto x : a.attr("ravel")()) strs.push_back(py::str(x));
+      Column c = make_string_column(name, strs, shape);
+      t.add(std::move(c));
+      continue;
+    }
+    DType dt = kind == 'b' ? DType::Bool : kind == 'i' || kind == 'u' ? DType::Int64 : a.dtype().itemsize() == 8 ? DType::Float64 : DType::Float32;
+    py::array c_arr = dt == DType::Bool   ? py::array(py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(a))
+                      : dt == DType::Int64 ? py::array(py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a))
+                      : dt == DType::Float64 ? py::array(py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a))
+                                             : py::array(py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a));
+    Column c(name, dt, shape, a.shape(0));
+    if (!c.data.empty()) std::memcpy(c.data.data(), c_arr.data(), c.data.size());
+    t.add(std::move(c));
+  }
+  return t;
 }
 
 KnnOptions knn_options(int k, const std::string& weights, bool standardize) {
@@ -162,6 +192,39 @@ PYBIND11_MODULE(_core, m) {
       .def("batches", &PyDataset::batches, py::arg("columns") = py::none(), py::arg("batch_rows") = 4096,
            "Batches of rows as dicts of numpy arrays")
       .def("read", &PyDataset::read, py::arg("columns") = py::none(), "Every row as one dict of numpy arrays");
+
+  py::class_<codecs::CodecSet>(m, "CodecSet")
+      .def(py::init([](const std::vector<std::string>& paths) { return codecs::CodecSet::load(paths); }), py::arg("paths"))
+      .def_property_readonly("modalities", &codecs::CodecSet::modalities)
+      .def("info_json", [](const codecs::CodecSet& s, const std::string& m) {
+        const auto& i = s.at(m).info();
+        return nlohmann::json{{"kind", i.kind}, {"modality", i.modality}, {"num_tokens", i.num_tokens}, {"vocab_size", i.vocab_size},
+                              {"config", i.config}}.dump();
+      })
+      .def("encode", [](const codecs::CodecSet& s, const std::string& m, const py::dict& columns) {
+        Table t = table_from_dict(columns);
+        Column c;
+        {
+          py::gil_scoped_release nogil;
+          c = s.at(m).encode(t, "encode(" + m + ")");
+        }
+        return to_numpy(c);
+      }, py::arg("modality"), py::arg("columns"), "int32 tokens [N, num_tokens] of one modality from a dict of MMU columns")
+      .def("preprocess", [](const codecs::CodecSet& s, const std::string& m, const py::dict& columns) {
+        return to_numpy(s.at(m).preprocessed(table_from_dict(columns), "preprocess(" + m + ")"));
+      }, py::arg("modality"), py::arg("columns"), "the network input after the codec's preprocessing")
+      .def("decode", [](const codecs::CodecSet& s, const std::string& m, const py::array& tokens, const py::dict& context) {
+        Table ctx = table_from_dict(context);
+        py::dict td;
+        td[py::str(codecs::token_column(m))] = tokens;
+        Table tt = table_from_dict(td);
+        Table out;
+        {
+          py::gil_scoped_release nogil;
+          out = s.at(m).decode(tt.at(codecs::token_column(m)), ctx, "decode(" + m + ")");
+        }
+        return to_dict(out);
+      }, py::arg("modality"), py::arg("tokens"), py::arg("context") = py::dict(), "MMU columns of one modality back from its tokens");
 
   py::class_<Encoder>(m, "Encoder")
       .def(py::init([](const std::string& model, const std::string& device) { return Encoder(model, {.device = device}); }),

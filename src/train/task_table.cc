@@ -12,6 +12,8 @@ namespace astrofm::train {
   X(supervised)          \
   X(spectrum_mm)         \
   X(clip)                \
+  X(codec_image)         \
+  X(codec_spectrum)      \
   /* add a task above this line */
 
 #define ASTROFM_DECLARE(name) void register_##name(TaskTable&);

@@ -24,6 +24,8 @@ struct Task {
   virtual torch::nn::Module& saved() = 0;     // written to the model file
   virtual nlohmann::json meta() = 0;
   virtual void after_step(int64_t /*step*/, int64_t /*steps*/) {}  // e.g. a teacher's EMA update
+  // Writes the trained model file; default: saved() through the architecture table.
+  virtual void write(const std::string& path, const nlohmann::json& meta);
 };
 
 // A training task as a table entry: one file per task under src/train/tasks/,
@@ -37,6 +39,9 @@ struct TaskSpec {
   std::function<std::vector<std::string>(const TrainOptions&)> columns;
   // `t` may be filtered in place (e.g. to labelled rows).
   std::function<std::unique_ptr<Task>(const nlohmann::json& cfg, Table& t, const TrainOptions& opt, const std::string& where)> make;
+  // Optional: reads the training data itself (datasets whose layouts differ,
+  // e.g. images with different band sets); default: load_columns(data, columns).
+  std::function<Table(const nlohmann::json& cfg, const TrainOptions& opt)> load;
 };
 
 class TaskTable {

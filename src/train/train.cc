@@ -88,6 +88,8 @@ void save_checkpoint(const fs::path& dir, Task& task, torch::optim::AdamW& opt, 
 
 }  // namespace
 
+void train::Task::write(const std::string& path, const nlohmann::json& meta) { save_model(path, saved(), meta); }
+
 TrainResult train_model(const TrainOptions& opt_in) {
   TrainOptions opt = opt_in;
   nlohmann::json user = nlohmann::json::object();
@@ -130,7 +132,7 @@ TrainResult train_model(const TrainOptions& opt_in) {
   torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
   torch::manual_seed(cfg["seed"].get<uint64_t>());
 
-  Table t = load_columns(opt.data, spec.columns(opt));
+  Table t = spec.load ? spec.load(cfg, opt) : load_columns(opt.data, spec.columns(opt));
   std::string where = fmt::format("{}", fmt::join(opt.data, ", "));
   std::unique_ptr<Task> task;
   try {
@@ -237,9 +239,11 @@ TrainResult train_model(const TrainOptions& opt_in) {
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json meta = task->meta();
   // The architecture's full preprocessing, with what the task recorded on top.
-  nlohmann::json pre = models::architecture_table().at(meta["architecture"]).preprocessing(meta["config"]);
-  pre.merge_patch(meta.value("preprocessing", nlohmann::json::object()));
-  meta["preprocessing"] = pre;
+  if (const auto* arch = models::architecture_table().find(meta["architecture"])) {
+    nlohmann::json pre = arch->preprocessing(meta["config"]);
+    pre.merge_patch(meta.value("preprocessing", nlohmann::json::object()));
+    meta["preprocessing"] = pre;
+  }
   meta["name"] = fs::path(opt.out).stem().string();
   meta["training"]["data"] = opt.data;
   if (opt.task == "supervised") {
@@ -257,7 +261,7 @@ TrainResult train_model(const TrainOptions& opt_in) {
   meta["astrofm_version"] = ASTROFM_VERSION;
   task->saved().eval();
   if (writer) {
-    save_model(opt.out, task->saved(), meta);
+    task->write(opt.out, meta);
     fs::remove_all(ckdir);
   }
   return res;

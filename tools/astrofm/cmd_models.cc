@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "astrofm/codecs.h"
 #include "astrofm/embed.h"
 #include "astrofm/error.h"
 #include "astrofm/resources.h"
@@ -57,11 +58,11 @@ void add_model_commands(CLI::App& app) {
     });
   }
   {
-    auto* c = app.add_subcommand("convert", "Convert an AstroCLIP / AstroDINO / SpecFormer PyTorch checkpoint to an astrofm model file");
+    auto* c = app.add_subcommand("convert", "Convert an AstroCLIP / AstroDINO / SpecFormer checkpoint or an AION codec state dict to an astrofm model file");
     static std::string ckpt, kind, out;
     static std::vector<std::string> sets;
     c->add_option("CHECKPOINT", ckpt, "torch.save file: a state_dict or a Lightning checkpoint")->required();
-    c->add_option("--kind", kind, "astroclip, specformer or astrodino")->required();
+    c->add_option("--kind", kind, "astroclip, specformer, astrodino, or AION's codecs: aion-codec-image, aion-codec-spectrum, aion-codec-scalar")->required();
     c->add_option("--out", out, "output model file (.afm)")->required();
     c->add_option("--set", sets, "KEY=VALUE hyper-parameters the weights do not reveal, e.g. num_heads=16");
     c->callback([] {
@@ -76,6 +77,11 @@ void add_model_commands(CLI::App& app) {
           overrides[k] = v;
         }
       }
+      if (codecs::is_codec_convert_kind(kind)) {
+        auto meta = codecs::convert_aion_codec(ckpt, kind, out, overrides);
+        spdlog::info("wrote {} (codec for '{}', config {})", out, meta["modality"].get<std::string>(), meta["config"].dump());
+        return;
+      }
       auto meta = models::convert_checkpoint(ckpt, kind, out, overrides);
       spdlog::info("wrote {} ({} model, config {})", out, meta["architecture"].get<std::string>(), meta["config"].dump());
     });
@@ -83,7 +89,14 @@ void add_model_commands(CLI::App& app) {
   {
     auto* c = app.add_subcommand("train", "Train an encoder: image-ssl (SimCLR or DINO), spectrum-mm (masked modelling), clip (alignment), or the supervised CNN baseline");
     static TrainOptions o;
-    c->add_option("TASK", o.task, "image-ssl, spectrum-mm, clip or supervised")->required()->check(CLI::IsMember({"image-ssl", "spectrum-mm", "clip", "supervised"}));
+    c->add_option("TASK", o.task, "image-ssl, spectrum-mm, clip, supervised, or a codec: codec-scalar, codec-image, codec-spectrum")
+        ->required()
+        ->check(CLI::IsMember({"image-ssl", "simclr", "dino", "spectrum-mm", "clip", "supervised", "codec-scalar", "codec-image", "codec-spectrum"}));
+    static codecs::ScalarFitOptions so;
+    c->add_option("--columns", so.columns, "codec-scalar: COLUMN[:linear|log|arcsinh|grid] (default log for FLUX_*/SHAPE_R, grid for Z, else linear)");
+    c->add_option("--bins", so.bins, "codec-scalar: codebook size")->capture_default_str();
+    c->add_option("--reservoir", so.reservoir, "codec-scalar: reservoir sample size")->capture_default_str();
+    c->add_option("--grid-range", so.grid_range, "codec-scalar: LO HI of grid codecs")->expected(2)->capture_default_str();
     c->add_option("--data", o.data, "MMU datasets")->required();
     c->add_option("--config", o.config, "JSON settings (see configs/); default: the task's defaults");
     c->add_option("--out", o.out, "model file to write (.afm)")->required();
@@ -99,6 +112,13 @@ void add_model_commands(CLI::App& app) {
     c->add_flag("--resume", o.resume, "continue from <out>.ckpt after an interruption");
     c->add_flag("--overwrite", o.overwrite, "replace an existing model file");
     c->callback([] {
+      if (o.task == "codec-scalar") {
+        so.data = o.data, so.out = o.out, so.overwrite = o.overwrite;
+        if (o.seed > 0) so.seed = o.seed;
+        auto meta = codecs::fit_scalar_codecs(so);
+        spdlog::info("wrote {}: {}", o.out, meta["description"].get<std::string>());
+        return;
+      }
       auto r = train_model(o);
       spdlog::info("trained {} steps in {:.0f} s on {} objects ({} held out): train loss {:.4f}, validation loss {:.4f}; wrote {}",
                    r.steps, r.seconds, r.train_objects, r.val_objects, r.train_loss, r.val_loss, o.out);

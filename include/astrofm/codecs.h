@@ -1,0 +1,153 @@
+#pragma once
+// Modality tokenizers (codecs) for AION-style any-to-any models: each codec
+// turns one modality's MMU columns into integer tokens and back. Kinds are a
+// table (src/codecs/codec_table.cc, one file per kind): "scalar" (an
+// empirical-CDF quantiser with a linear, log or arcsinh transform), "scalar-grid"
+// (linear bins on a fixed range), "image" (range compression, per-band field
+// embedding, MagViT autoencoder, FSQ) and "spectrum" (latent wavelength grid,
+// normalisation token, ConvNeXt-1D autoencoder, LFQ). Several codecs live in one
+// model file as parts named by modality (docs/codecs.md). Torch-free interface.
+// Thread-safety: a loaded Codec is immutable; encode/decode may run concurrently.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/model_file.h"
+#include "astrofm/table.h"
+
+namespace astrofm::codecs {
+
+// Token columns are int32 [N, num_tokens] named tok_<modality>; kMissing marks
+// a value that was not observed (a non-finite scalar): a state, not a bin.
+constexpr int32_t kMissing = -1;
+std::string token_column(const std::string& modality);  // "tok_" + modality
+
+struct CodecInfo {
+  std::string kind;          // codec table entry: scalar | scalar-grid | image | spectrum
+  std::string modality;      // "image", "spectrum", or the scalar's column ("Z", "FLUX_G")
+  int64_t num_tokens = 1;    // tokens per object
+  int64_t vocab_size = 0;    // token values are 0 .. vocab_size-1 (or kMissing)
+  nlohmann::json config;     // everything that defines the codec besides its tensors
+};
+
+class Codec {
+ public:
+  virtual ~Codec() = default;
+  const CodecInfo& info() const { return info_; }
+  // Columns encode() reads (decode() may use some of them as context).
+  virtual std::vector<std::string> input_columns() const = 0;
+  // tok_<modality> int32 [N, num_tokens]. InputError naming `where` on bad input.
+  virtual Column encode(const Table& batch, const std::string& where) const = 0;
+  // The modality's columns back from int32 [N, num_tokens] tokens. `context`
+  // (same rows, may be empty) can say how: image_band (which bands to write),
+  // spectrum_lambda (the wavelength grid to write on).
+  virtual Table decode(const Column& tokens, const Table& context, const std::string& where) const = 0;
+  // The network's input after preprocessing (images: range-compressed on the
+  // band vocabulary's channels [N, V, crop, crop]; spectra: the two channels on
+  // the latent grid [N, 2, L]; scalars: the transformed values), for
+  // cross-checks against AION's preprocessing.
+  virtual Column preprocessed(const Table& batch, const std::string& where) const;
+  // The codec as a model file part (meta: architecture = kind, config, modality, ...).
+  virtual ModelFile to_part() const = 0;
+
+ protected:
+  CodecInfo info_;
+};
+
+// One codec per modality, from one or several codec files.
+class CodecSet {
+ public:
+  // Each file's parts (or a one-codec file itself). InputError naming the file
+  // when a part is not a codec, and when two files hold the same modality.
+  static CodecSet load(const std::vector<std::string>& paths);
+  void add(std::shared_ptr<const Codec> c);
+  const Codec& at(const std::string& modality) const;  // NotFound listing what is there
+  const Codec* find(const std::string& modality) const;
+  std::vector<std::string> modalities() const;
+  bool empty() const { return codecs_.empty(); }
+  // All codecs as parts of one model file (architecture "codecs"), written atomically.
+  void save(const std::string& path, const nlohmann::json& meta = {}) const;
+  // The codecs of the modalities present in `columns` (their input columns all there).
+  std::vector<std::string> usable(const std::vector<std::string>& columns) const;
+
+ private:
+  std::map<std::string, std::shared_ptr<const Codec>> codecs_;
+};
+
+// The codec table's kinds ("image", "scalar", ...) and what each converts.
+struct CodecKindInfo {
+  std::string kind, modality_kind, description;
+  std::vector<std::string> convert_kinds;
+};
+std::vector<CodecKindInfo> codec_kinds();
+bool is_codec_convert_kind(const std::string& kind);
+
+// AION's codec state dicts (torch.save of codec.state_dict()) -> a codec file.
+// kind: aion-codec-image | aion-codec-spectrum | aion-codec-scalar. `hp`:
+// settings the weights do not reveal (scalars: "modality" = AION's modality
+// class name or "transform"; "column" = the MMU column it tokenizes).
+nlohmann::json convert_aion_codec(const std::string& checkpoint, const std::string& kind, const std::string& out,
+                                  const nlohmann::json& hp = {});
+
+// `astrofm train codec-scalar`: empirical-CDF codecs for catalogue columns,
+// streamed over the datasets with a reservoir sample.
+struct ScalarFitOptions {
+  std::vector<std::string> data;
+  // COLUMN or COLUMN:TRANSFORM, TRANSFORM one of linear, log, arcsinh, grid.
+  // Without one: log for fluxes (FLUX_*) and SHAPE_R, grid for Z, else linear (AION's choices).
+  std::vector<std::string> columns;
+  int64_t bins = 1024;
+  int64_t reservoir = 100000;
+  double min_log = -3;                      // log: values below e^min_log are floored there
+  std::vector<double> grid_range = {0, 1};  // grid: AION's redshift range
+  uint64_t seed = 1;
+  std::string out;
+  bool overwrite = false;
+};
+// Returns the written file's meta.
+nlohmann::json fit_scalar_codecs(const ScalarFitOptions& opt);
+
+// `astrofm tokenize`: tok_<modality> columns (plus object_id, ra, dec and
+// image_band) for every modality a codec covers; streaming and resumable.
+struct TokenizeOptions {
+  std::vector<std::string> codecs;  // codec files (or shipped names)
+  std::vector<std::string> data;
+  std::string out;                  // one dataset: its root; several: out/<name of each>
+  std::vector<std::string> modalities;  // empty: every one the codecs and the data share
+  int64_t batch = 64;
+  bool overwrite = false, resume = false;
+};
+struct TokenizeResult {
+  int64_t objects = 0;
+  std::vector<std::string> columns;
+};
+TokenizeResult tokenize(const TokenizeOptions& opt);
+
+// `astrofm detokenize`: the modality columns back from tok_ columns.
+struct DetokenizeOptions {
+  std::vector<std::string> codecs;
+  std::string data;   // a tokens dataset
+  std::string out;
+  int64_t batch = 64;
+  bool overwrite = false, resume = false;
+};
+TokenizeResult detokenize(const DetokenizeOptions& opt);
+
+// `astrofm codec eval`: reconstruction quality on a dataset (docs/codecs.md).
+struct CodecEvalOptions {
+  std::vector<std::string> codecs;
+  std::string data;
+  std::string report;  // folder for metrics.json and the PNG figures; empty: none
+  int64_t max_objects = 2000;
+  int64_t figures = 6;  // objects shown per modality
+  int64_t batch = 32;
+};
+nlohmann::json evaluate_codecs(const CodecEvalOptions& opt);
+
+std::string resolve_codec_path(const std::string& name_or_path);
+
+}  // namespace astrofm::codecs

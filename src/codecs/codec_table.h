@@ -1,0 +1,53 @@
+#pragma once
+// Internal to astrofm_codecs: the codec kinds as a table. Adding a kind is a
+// new src/codecs/<kind>.cc defining register_<kind>(CodecTable&) plus one
+// X(<kind>) line in codec_table.cc.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "astrofm/codecs.h"
+#include "astrofm/models/registry.h"
+
+namespace astrofm::codecs {
+
+using StateDict = std::map<std::string, torch::Tensor>;
+
+struct CodecSpec {
+  std::string kind, modality_kind, description;
+  std::function<nlohmann::json()> default_config;
+  // A codec from its model-file part (meta + tensors).
+  std::function<std::shared_ptr<const Codec>(const ModelFile& part, const std::string& where)> load;
+  std::vector<std::string> convert_kinds;  // "aion-codec-image"
+  std::function<std::shared_ptr<const Codec>(const std::string& kind, const StateDict& sd, const nlohmann::json& hp,
+                                             const std::string& where)>
+      convert;
+};
+
+class CodecTable {
+ public:
+  void add(CodecSpec s);
+  const CodecSpec& at(const std::string& kind) const;  // NotFound listing the kinds
+  const CodecSpec* for_convert_kind(const std::string& kind) const;
+  std::vector<std::string> kinds() const;
+
+ private:
+  std::map<std::string, CodecSpec> table_;
+};
+const CodecTable& codec_table();
+
+// Shared helpers.
+ModelFile module_part(torch::nn::Module& m, const CodecInfo& info);  // tensors of m + meta
+void load_module(torch::nn::Module& m, const ModelFile& part, const std::string& where);
+const torch::Tensor& need(const StateDict& sd, const std::string& key, const std::string& where);
+torch::Tensor column_tensor(const Column& c, const std::string& where);  // float32 copy [N, ...]
+Column float_tensor_column(const std::string& name, const torch::Tensor& t);  // [N, ...] float32
+Column tokens_column(const std::string& modality, const torch::Tensor& tokens);  // int32 [N, T]
+// int32 [N, T] tokens checked against the vocabulary (kMissing allowed when `allow_missing`).
+torch::Tensor tokens_tensor(const Column& tokens, const CodecInfo& info, bool allow_missing, const std::string& where);
+
+}  // namespace astrofm::codecs

@@ -1,0 +1,165 @@
+// `astrofm tokenize` and `astrofm detokenize`: streaming, resumable jobs in
+// the MMU layout (docs/codecs.md).
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "astrofm/codecs.h"
+#include "astrofm/config.h"
+#include "astrofm/error.h"
+#include "astrofm/mmu.h"
+#include "astrofm/modality.h"
+#include "astrofm/progress.h"
+
+namespace astrofm::codecs {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Whether each row is an 8-bit display image (no noise model): what the image
+// codec keys its band vocabulary on, and what detokenize needs back.
+Column display_column(const Table& b) {
+  const int64_t n = b.rows();
+  std::vector<bool> d(static_cast<size_t>(n), true);
+  if (const Column* iv = b.find(mmu::kImageIvar)) {
+    const int64_t per = iv->row_elems();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < per && d[i]; ++k)
+        if (std::isfinite(iv->as_double(i * per + k))) d[i] = false;
+  }
+  return make_column<bool>("image_display", d);
+}
+
+template <class Job>
+TokenizeResult stream(const std::string& data, const std::string& out, const std::vector<std::string>& cols, int64_t batch, bool overwrite,
+                      bool resume, const std::string& what, const std::string& source, Job&& job) {
+  Dataset ds = Dataset::open(data);
+  WriteOptions wo;
+  wo.overwrite = overwrite;
+  wo.resume = resume;
+  DatasetWriter w(out, ds.config(), wo);
+  w.set_attribute("source", source);
+  int64_t skip = 0;
+  if (auto st = w.resume_state()) skip = nlohmann::json::parse(*st).at("rows").get<int64_t>();
+  DatasetReader r(ds, {.columns = cols, .batch_rows = batch});
+  Progress bar(what, ds.rows(), skip);
+  TokenizeResult res;
+  Table b;
+  int64_t seen = 0, since = 0;
+  while (r.next(b)) {
+    if (seen + b.rows() <= skip) {  // written before the interruption
+      seen += b.rows();
+      continue;
+    }
+    if (seen < skip) b = b.slice(skip - seen, b.rows() - (skip - seen)), seen = skip;
+    Table o = job(b, fmt::format("{} (rows {}-{})", data, seen, seen + b.rows() - 1));
+    if (res.columns.empty()) res.columns = o.names();
+    w.append(o);
+    seen += b.rows();
+    since += b.rows();
+    res.objects += b.rows();
+    bar.advance(b.rows());
+    if (since >= 2048) {
+      w.checkpoint(nlohmann::json{{"rows", seen}}.dump());
+      since = 0;
+    }
+  }
+  bar.finish();
+  w.commit();
+  return res;
+}
+
+std::vector<std::string> output_roots(const std::vector<std::string>& data, const std::string& out) {
+  if (data.size() == 1) return {out};
+  std::vector<std::string> roots;
+  std::set<std::string> seen;
+  for (const auto& d : data) {
+    std::string name = fs::path(d).filename().string();
+    if (name.empty()) name = fs::path(d).parent_path().filename().string();
+    if (!seen.insert(name).second) fail_usage("two --data folders are both named '{}'; tokenize them one at a time", name);
+    roots.push_back((fs::path(out) / name).string());
+  }
+  return roots;
+}
+
+}  // namespace
+
+TokenizeResult tokenize(const TokenizeOptions& opt) {
+  if (opt.codecs.empty()) fail_usage("--codecs: at least one codec file");
+  if (opt.data.empty()) fail_usage("--data: at least one dataset");
+  if (opt.batch <= 0) fail_usage("--batch must be positive");
+  CodecSet set = CodecSet::load(opt.codecs);
+  auto roots = output_roots(opt.data, opt.out);
+  TokenizeResult total;
+  for (size_t di = 0; di < opt.data.size(); ++di) {
+    const auto& data = opt.data[di];
+    Dataset ds = Dataset::open(data);
+    std::vector<std::string> have;
+    for (const auto& c : ds.schema()) have.push_back(c.name);
+    std::vector<std::string> mods = opt.modalities.empty() ? set.usable(have) : opt.modalities;
+    if (mods.empty())
+      fail_input("{}: none of the codecs' modalities ({}) is in the dataset", data, fmt::join(set.modalities(), ", "));
+    std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
+    for (const auto& m : mods) {
+      set.at(m);
+      for (const auto& c : modality(m).column_names())
+        if (std::find(have.begin(), have.end(), c) != have.end() && std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
+      for (const auto& c : set.at(m).input_columns())
+        if (std::find(have.begin(), have.end(), c) == have.end()) fail_input("{}: no column '{}' for the {} codec", data, c, m);
+    }
+    std::string source = fmt::format("astrofm tokenize --codecs {} --data {}", fmt::join(opt.codecs, " "), data);
+    auto r = stream(data, roots[di], cols, opt.batch, opt.overwrite, opt.resume, "tokenize", source, [&](const Table& b, const std::string& where) {
+      Table o;
+      o.add(b.at(mmu::kObjectId));
+      o.add(b.at(mmu::kRa));
+      o.add(b.at(mmu::kDec));
+      for (const auto& m : mods) {
+        o.add(set.at(m).encode(b, where));
+        if (m == "image") {
+          o.add(b.at(mmu::kImageBand));
+          o.add(display_column(b));
+        }
+      }
+      return o;
+    });
+    total.objects += r.objects;
+    total.columns = r.columns;
+  }
+  return total;
+}
+
+TokenizeResult detokenize(const DetokenizeOptions& opt) {
+  if (opt.codecs.empty()) fail_usage("--codecs: at least one codec file");
+  if (opt.batch <= 0) fail_usage("--batch must be positive");
+  CodecSet set = CodecSet::load(opt.codecs);
+  Dataset ds = Dataset::open(opt.data);
+  std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec}, mods;
+  for (const auto& c : ds.schema()) {
+    if (c.name.rfind("tok_", 0) != 0) {
+      if (c.name == mmu::kImageBand || c.name == "image_display" || c.name == mmu::kSpectrumLambda) cols.push_back(c.name);
+      continue;
+    }
+    std::string m = c.name.substr(4);
+    set.at(m);  // NotFound naming the modality when no codec covers it
+    mods.push_back(m);
+    cols.push_back(c.name);
+  }
+  if (mods.empty()) fail_input("{}: no tok_<modality> columns (is this an `astrofm tokenize` output?)", opt.data);
+  std::string source = fmt::format("astrofm detokenize --codecs {} --data {}", fmt::join(opt.codecs, " "), opt.data);
+  return stream(opt.data, opt.out, cols, opt.batch, opt.overwrite, opt.resume, "detokenize", source, [&](const Table& b, const std::string& where) {
+    Table o;
+    o.add(b.at(mmu::kObjectId));
+    o.add(b.at(mmu::kRa));
+    o.add(b.at(mmu::kDec));
+    for (const auto& m : mods) {
+      Table d = set.at(m).decode(b.at(token_column(m)), b, where);
+      for (auto& c : d.columns())
+        if (!o.has(c.name)) o.add(std::move(c));
+    }
+    return o;
+  });
+}
+
+}  // namespace astrofm::codecs

@@ -1,0 +1,196 @@
+"""Parity of astrofm's codecs with AION's own package (polymathic-aion).
+
+Builds AION's image, spectrum and scalar codecs with tiny configs and random
+weights (never its hub loaders), saves their state dicts, converts them with
+`astrofm convert --kind aion-codec-*`, and checks that astrofm gives the same
+tokens, the same preprocessing and the same decodes (1e-5). Run by CTest
+(AION.CodecParity) with the virtual environment of scripts/aion-venv.sh:
+  ASTROFM_BUILD=build build/aion-venv/bin/python tests/aion/codec_parity.py
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import types
+
+import numpy as np
+import torch
+
+# Debian's torch 1.13 lacks torch.compiler, which AION's transformer (not its
+# codecs) decorates a method with at import time.
+if not hasattr(torch, "compiler"):
+    torch.compiler = types.SimpleNamespace(disable=lambda fn=None, recursive=True: fn if fn else (lambda f: f))
+
+from aion.codecs import GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, SpectrumCodec  # noqa: E402
+from aion.codecs.quantizers import ScalarLinearQuantizer  # noqa: E402
+from aion.codecs.quantizers.scalar import ScalarReservoirQuantizer  # noqa: E402
+from aion.modalities import DESISpectrum, HSCImage, LegacySurveyImage, ScalarModalities  # noqa: E402
+
+# torch < 2 cannot index with the int32 codes AION's linear quantiser makes;
+# the same lookup with int64 indices (torch >= 2 does this itself).
+if int(torch.__version__.split(".")[0]) < 2:
+    _decode = ScalarLinearQuantizer.decode
+    ScalarLinearQuantizer.decode = lambda self, codes: _decode(self, codes.long())
+    ScalarReservoirQuantizer.decode = lambda self, codes: self._index_to_val[codes.long()]
+
+BUILD = os.environ.get("ASTROFM_BUILD", "build")
+sys.path.insert(0, BUILD)
+import astrofm  # noqa: E402
+
+BIN = os.environ.get("ASTROFM_BIN", os.path.join(BUILD, "tools", "astrofm", "astrofm"))
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+tmp = tempfile.mkdtemp(prefix="aion-parity-")
+failures = []
+
+
+def check(name, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail else ""))
+    if not ok:
+        failures.append(name)
+
+
+def close(name, a, b, tol=1e-5):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(1.0, float(np.abs(b).max()))
+    err = float(np.abs(a - b).max()) / scale
+    check(name, a.shape == b.shape and err <= tol, f"max |diff| / max(1, max|ref|) = {err:.2e} (shape {a.shape} vs {b.shape})")
+
+
+def randomize(module, scale=0.3):
+    """Perturb every parameter so that no zero-initialised gate hides a mistake."""
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.add_(scale * torch.randn_like(p) / max(1.0, p[0].numel() ** 0.5 if p.dim() > 1 else 1.0))
+
+
+def convert(codec, kind, stem, *sets):
+    pt = os.path.join(tmp, stem + ".pt")
+    out = os.path.join(tmp, stem + ".afm")
+    torch.save(codec.state_dict(), pt)
+    cmd = [BIN, "-q", "convert", pt, "--kind", kind, "--out", out]
+    for s in sets:
+        cmd += ["--set", s]
+    subprocess.run(cmd, check=True)
+    return astrofm._core.CodecSet([out])
+
+
+# ---------------------------------------------------------------- image
+img = ImageCodec(quantizer_levels=[7, 5, 5, 5, 5], hidden_dims=32, n_compressions=2, num_consecutive=1)
+randomize(img)
+img.eval()
+cs = convert(img, "aion-codec-image", "image")
+
+
+def galaxies(n, bands, size, peak):
+    y, x = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    out = rng.normal(0, 0.05 * peak, (n, bands, size, size))
+    for i in range(n):
+        r = rng.uniform(2, 8)
+        out[i] += peak * rng.uniform(0.2, 3, (bands, 1, 1)) * np.exp(-(x**2 + y**2) / (2 * r * r))
+    return out.astype(np.float32)
+
+
+for label, cls, bands, peak in [
+    ("Legacy Survey g r i z", LegacySurveyImage, ["DES-G", "DES-R", "DES-I", "DES-Z"], 5.0),
+    ("Legacy Survey g r z (a band missing)", LegacySurveyImage, ["DES-G", "DES-R", "DES-Z"], 5.0),
+    ("HSC g r i z y", HSCImage, ["HSC-G", "HSC-R", "HSC-I", "HSC-Z", "HSC-Y"], 300.0),
+]:
+    flux = galaxies(3, len(bands), 100, peak)  # 100 px: both crop
+    with torch.no_grad():
+        ref = img.encode(cls(flux=torch.tensor(flux), bands=bands)).numpy()
+        # AION's preprocessing, step by step (it modifies its input in place).
+        x = img.center_crop(torch.tensor(flux))
+        x = img.clamp(x, bands)
+        x = img.rescaler.forward(x, img._get_survey(bands))
+        x = img._range_compress(x)
+        x, _ = img.image_padder.forward(x, bands)
+    cols = {"image_array": flux, "image_band": np.array([bands] * 3), "image_ivar": np.ones_like(flux)}
+    tok = cs.encode("image", cols)
+    check(f"image tokens, {label}", tok.shape == ref.shape and np.array_equal(tok, ref),
+          f"{int((tok != ref).sum()) if tok.shape == ref.shape else 'shape'} of {ref.size} differ")
+    close(f"image preprocessing, {label}", cs.preprocess("image", cols), x.numpy(), 1e-6)
+    if cls is LegacySurveyImage:  # AION's decode of HSC bands fails (RescaleToLegacySurvey.backward calls a missing method)
+        with torch.no_grad():
+            dec = img.decode(torch.tensor(ref).long(), bands=bands).flux.numpy()
+        mine = cs.decode("image", ref, {"image_band": np.array([bands] * 3)})["image_array"]
+        close(f"image decode, {label}", mine, dec)
+
+# ---------------------------------------------------------------- spectrum
+spec = SpectrumCodec(encoder_depths=(1, 1, 2), encoder_dims=(16, 32, 48), decoder_depths=(1, 1, 1), decoder_dims=(32, 16, 1),
+                     num_pixels=1024, resolution=6.0, latent_channels=48, embedding_dim=10)
+randomize(spec)
+spec.eval()
+ss = convert(spec, "aion-codec-spectrum", "spectrum")
+lam = np.tile(np.arange(3600.0, 9824.0, 0.8, dtype=np.float32), (4, 1))
+cont = rng.uniform(0.5, 40, (4, 1)) * (1 + 0.3 * np.sin(lam / 700.0))
+flux = (cont + rng.normal(0, 1, lam.shape)).astype(np.float32)
+flux[0] *= 0.001  # a faint one: normalisation clamps at 0.1
+ivar = rng.uniform(0.1, 200, lam.shape).astype(np.float32)  # above the 100 clip too
+mask = rng.random(lam.shape) < 0.05
+with torch.no_grad():
+    s_in = DESISpectrum(flux=torch.tensor(flux), ivar=torch.tensor(ivar), mask=torch.tensor(mask), wavelength=torch.tensor(lam))
+    ref = spec.encode(s_in).numpy()
+    x_ref, _ = None, None
+    h = spec._encode(DESISpectrum(flux=torch.tensor(flux), ivar=torch.tensor(ivar), mask=torch.tensor(mask), wavelength=torch.tensor(lam)))
+cols = {"spectrum_flux": flux, "spectrum_ivar": ivar, "spectrum_mask": mask, "spectrum_lambda": lam}
+tok = ss.encode("spectrum", cols)
+check("spectrum tokens (normalisation token included)", tok.shape == ref.shape and np.array_equal(tok, ref),
+      f"{int((tok != ref).sum()) if tok.shape == ref.shape else 'shape'} of {ref.size} differ")
+
+
+# AION's preprocessing: the two arcsinh channels on the latent grid (recomputed as its _encode does).
+def aion_spectrum_input(codec, flux, ivar, mask, lam):
+    f = torch.nan_to_num(torch.tensor(flux))
+    iv = torch.clamp(torch.nan_to_num(torch.tensor(ivar)), 0, codec.clip_ivar)
+    istd = torch.sqrt(iv)
+    m = torch.tensor(mask)
+    n = (f * (1.0 - m.float())).sum(dim=-1) / (torch.count_nonzero(~m, dim=-1) + 1.0)
+    n = torch.log10(torch.clamp(n, 0.1) + 1.0)
+    n = codec.normalization_quantizer.quantize(n)
+    nn_ = torch.clamp(10 ** n[..., None] - 1.0, 0.1)
+    sp = codec.latent_grid.to_latent((f / nn_ - 1.0) * codec.input_scaling, torch.tensor(lam))
+    st = codec.latent_grid.to_latent(istd / nn_ * codec.input_scaling, torch.tensor(lam))
+    return torch.arcsinh(torch.stack([sp, st], dim=1)).numpy()
+
+
+close("spectrum preprocessing (grid, normalisation, channels)", ss.preprocess("spectrum", cols), aion_spectrum_input(spec, flux, ivar, mask, lam), 1e-6)
+with torch.no_grad():
+    dec = spec.decode(torch.tensor(ref).long(), wavelength=torch.tensor(lam)).flux.numpy()
+mine = ss.decode("spectrum", ref, {"spectrum_lambda": lam})
+inside = ~mine["spectrum_mask"]  # beyond the latent grid AION writes the normalisation, astrofm 0 with mask = true
+check("spectrum decode masks what lies beyond the latent grid", bool((lam[~inside] > 3500 + 6.0 * 1023).all()) and inside.sum() > 0)
+close("spectrum decode on the observed grid", mine["spectrum_flux"][inside], dec[inside])
+
+# ---------------------------------------------------------------- scalars
+for label, codec, column, sets, values in [
+    ("log (FLUX_G)", LogScalarCodec("FLUX_G", 1024, 2000), "FLUX_G", ["modality=FLUX_G"], rng.lognormal(1, 1.5, 3000)),
+    ("linear (g_cmodel_mag)", ScalarCodec("g_cmodel_mag", 1024, 2000), "g_cmodel_mag", ["modality=g_cmodel_mag"], rng.normal(22, 1.5, 3000)),
+    ("grid (Z)", GridScalarCodec("Z", 1024), "Z", [], rng.uniform(-0.05, 1.1, 3000)),
+]:
+    v = torch.tensor(values, dtype=torch.float32)
+    if not isinstance(codec, GridScalarCodec):
+        codec.quantizer._update_reservoirs(v[:2000])
+    sc = convert(codec, "aion-codec-scalar", "scalar_" + column, *sets)
+    test = v[2000:].clone()
+    test[:5] = torch.tensor([1e-9, 0.0, -1.0, 1e6, float(v.min()) - 1])  # floor, zero, negative, above, below
+    with torch.no_grad():
+        ref = codec.encode(ScalarModalities[column](value=test)).numpy()
+        dec = codec.decode(torch.tensor(ref)).value.numpy()
+    tok = sc.encode(column, {column: test.numpy()})
+    check(f"scalar tokens, {label}", np.array_equal(tok[:, 0], ref), f"{int((tok[:, 0] != ref).sum())} of {ref.size} differ")
+    close(f"scalar decode, {label}", sc.decode(column, ref.reshape(-1, 1))[column], dec)
+
+xp = MultiScalarCodec("bp_coefficients", ["arcsinh"], ["sinh"], 1024, 1000, 4)
+vals = torch.tensor(rng.normal(0, 50, (1500, 4)), dtype=torch.float32)
+xp.quantizer._update_reservoirs(vals[:1000])
+xs = convert(xp, "aion-codec-scalar", "scalar_xp", "modality=bp_coefficients")
+with torch.no_grad():
+    ref = xp.encode(ScalarModalities["bp_coefficients"](value=vals[1000:])).numpy()
+    dec = xp.decode(torch.tensor(ref)).value.numpy()
+tok = xs.encode("bp_coefficients", {"bp_coefficients": vals[1000:].numpy()})
+check("vector scalar tokens (Gaia XP, arcsinh, 4 coefficients)", np.array_equal(tok, ref), f"{int((tok != ref).sum())} of {ref.size} differ")
+close("vector scalar decode", xs.decode("bp_coefficients", ref)["bp_coefficients"], dec)
+
+print(f"{len(failures)} failure(s)" if failures else "all parity checks passed")
+sys.exit(1 if failures else 0)

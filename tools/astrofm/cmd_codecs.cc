@@ -1,0 +1,63 @@
+// tokenize, detokenize, codec eval|kinds: thin wrappers over astrofm/codecs.h.
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "astrofm/codecs.h"
+#include "commands.h"
+
+namespace astrofm::cli {
+
+void add_codec_commands(CLI::App& app) {
+  {
+    auto* c = app.add_subcommand("tokenize", "Tokenize datasets with modality codecs: tok_<modality> integer columns in the MMU layout");
+    static codecs::TokenizeOptions o;
+    c->add_option("--codecs", o.codecs, "codec files (or shipped names); several may be given")->required();
+    c->add_option("--data", o.data, "MMU datasets")->required();
+    c->add_option("--out", o.out, "output dataset root (with several --data: a folder of roots)")->required();
+    c->add_option("--modalities", o.modalities, "only these modalities (default: every one the codecs and the data share)");
+    c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
+    c->add_flag("--overwrite", o.overwrite, "replace an existing output");
+    c->add_flag("--resume", o.resume, "continue an interrupted run");
+    c->callback([] {
+      auto r = codecs::tokenize(o);
+      spdlog::info("tokenized {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
+    });
+  }
+  {
+    auto* c = app.add_subcommand("detokenize", "Decode tok_<modality> columns back to modality columns (flux images, spectra, scalars)");
+    static codecs::DetokenizeOptions o;
+    c->add_option("--codecs", o.codecs, "codec files (or shipped names)")->required();
+    c->add_option("--data", o.data, "a tokens dataset (astrofm tokenize output)")->required();
+    c->add_option("--out", o.out, "output dataset root")->required();
+    c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
+    c->add_flag("--overwrite", o.overwrite, "replace an existing output");
+    c->add_flag("--resume", o.resume, "continue an interrupted run");
+    c->callback([] {
+      auto r = codecs::detokenize(o);
+      spdlog::info("decoded {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
+    });
+  }
+  auto* codec = app.add_subcommand("codec", "Modality codecs: reconstruction quality (eval), the codec kinds (kinds)");
+  codec->require_subcommand(1);
+  {
+    auto* c = codec->add_subcommand("eval", "Reconstruction quality of codecs on a dataset (chi^2, flux error, R^2, bin error)");
+    static codecs::CodecEvalOptions o;
+    c->add_option("--codecs", o.codecs, "codec files (or shipped names)")->required();
+    c->add_option("--data", o.data, "MMU dataset the codecs never saw")->required();
+    c->add_option("--report", o.report, "folder for metrics.json and figures");
+    c->add_option("--max-objects", o.max_objects, "objects evaluated")->capture_default_str();
+    c->add_option("--figures", o.figures, "objects shown per modality")->capture_default_str();
+    c->callback([] { std::printf("%s\n", codecs::evaluate_codecs(o).dump(2).c_str()); });
+  }
+  {
+    auto* c = codec->add_subcommand("kinds", "The codec table: each kind, its modality and what it converts");
+    c->callback([] {
+      for (const auto& k : codecs::codec_kinds())
+        std::printf("%-12s %-9s %s%s\n", k.kind.c_str(), k.modality_kind.c_str(), k.description.c_str(),
+                    k.convert_kinds.empty() ? "" : fmt::format(" [convert: {}]", fmt::join(k.convert_kinds, ", ")).c_str());
+    });
+  }
+}
+
+}  // namespace astrofm::cli
