@@ -3,7 +3,7 @@
 // spectrum and catalogue fluxes come from one redshifted spectral energy
 // distribution (CWW + Kinney templates, emission lines by a Kennicutt-style
 // prescription) integrated through real filter curves (DECam g r z, SDSS
-// ugriz). See docs/simulator.md for every modelling choice and its source.
+// ugriz, HSC grizy). See docs/simulator.md for every modelling choice and its source.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,7 +40,11 @@ struct SimOptions {
   uint64_t seed = 1;
   std::string data_dir;         // folder with sed_templates/ and filters/ (default: the shipped sample)
   int image_size = 64;          // pixels
-  double pixel_scale = 0.262;   // arcsec/pixel (Legacy Survey)
+  double pixel_scale = 0;       // arcsec/pixel; 0: the imaging survey's (0.262 Legacy Survey, 0.168 HSC)
+  // Whose images: "legacy" (DECam g r z, nanomaggies, Legacy Surveys DR9
+  // depths and seeing) or "hsc" (HSC g r i z y at zero point 27, Wide-layer
+  // depths, 0.6" seeing). Catalogue columns are the same for both.
+  std::string imaging = "legacy";
   double spectrum_step = 0.8;   // Angstrom; DESI's coadd grid 3600-9824 A
   double r_mag_limit = 21.0;    // DECam r, AB: the selection of the survey
   double z_max = 1.0;

@@ -58,6 +58,7 @@ Factory::Factory(const SimOptions& opt) : opt_(opt) {
   for (int b = 0; b < 3; ++b) filters_[kDecam + b] = curve(kImageBands[b]);
   auto sdss = survey_bands("SDSS");
   for (int b = 0; b < 5; ++b) filters_[kSdss + b] = curve(sdss[b]);
+  for (int b = 0; b < 5; ++b) filters_[kHsc + b] = curve(kHscBands[b]);
   // Magnitudes are linear in the template weights: tabulate each template's
   // filter integral on a fine redshift grid once (trapezoid, as ab_magnitude).
   constexpr double kC = 2.99792458e18, kFab = 3.631e-20;

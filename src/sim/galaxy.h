@@ -15,6 +15,12 @@ inline constexpr std::array<const char*, 6> kTemplates = {"CWW_E_ext", "CWW_Sbc_
 inline constexpr std::array<const char*, 3> kImageBands = {"DES-G", "DES-R", "DES-Z"};
 // 5-sigma point-source depths (AB) of the Legacy Surveys DR9 (Dey et al. 2019): g, r, z.
 inline constexpr std::array<double, 3> kDepth = {24.0, 23.4, 22.5};
+// HSC-like imaging: HSC g r i z y; Wide-layer 5-sigma point-source depths
+// (Aihara et al. 2018, PDR1): g 26.5, r 26.1, i 25.9, z 25.1, y 24.4; median
+// i-band seeing 0.6"; coadd fluxes at zero point 27.
+inline constexpr std::array<const char*, 5> kHscBands = {"HSC-G", "HSC-R", "HSC-I", "HSC-Z", "HSC-Y"};
+inline constexpr std::array<double, 5> kHscDepth = {26.5, 26.1, 25.9, 25.1, 24.4};
+inline constexpr std::array<double, 5> kHscWave = {4754, 6175, 7711, 8898, 9762};  // pivots (A), for the seeing's lambda^-0.2
 
 enum Morphology : int64_t { kElliptical = 0, kLenticular = 1, kSpiral = 2, kIrregular = 3 };
 
@@ -40,8 +46,8 @@ class Factory {
   // Observed-frame f_lambda (erg/s/cm^2/A) of the continuum + lines; `bulge`/`disk` select components.
   double f_lambda(const Galaxy& g, double lambda_obs, bool bulge = true, bool disk = true, bool lines = true,
                   double lsf_sigma = 0.0) const;
-  // Filters by index: 0-2 DECam g r z, 3-7 SDSS u g r i z.
-  static constexpr int kDecam = 0, kSdss = 3, kFilters = 8;
+  // Filters by index: 0-2 DECam g r z, 3-7 SDSS u g r i z, 8-12 HSC g r i z y.
+  static constexpr int kDecam = 0, kSdss = 3, kHsc = 8, kFilters = 13;
   // AB magnitude from per-template filter integrals tabulated in redshift (fast).
   double magnitude(const Galaxy& g, int filter, bool bulge = true, bool disk = true) const;
   // The same by direct integration of f_lambda over the curve (the reference).

@@ -91,7 +91,10 @@ Table sim::simulate_with(const sim::Factory& fac, int64_t first, int64_t count) 
   if (opt.spectra && !(opt.spectrum_step >= 0.1 && opt.spectrum_step <= 50))
     fail_usage("spectrum step must be 0.1..50 A, got {}", opt.spectrum_step);
   const int64_t nspec = opt.spectra ? spectrum_length(opt.spectrum_step) : 1;
-  ImageColumns img(opt.images ? count : 0, 3, size, size);
+  const bool hsc = opt.imaging == "hsc";
+  if (!hsc && opt.imaging != "legacy") fail_usage("imaging must be legacy or hsc, got '{}'", opt.imaging);
+  const int nb = hsc ? 5 : 3;
+  ImageColumns img(opt.images ? count : 0, nb, size, size);
   SpectrumColumns spec(opt.spectra ? count : 0, nspec);
   std::vector<std::string> ids(count);
   std::vector<double> ra(count), dec(count), z(count), logm(count), absr(count), bt(count), hlr(count), ell(count),
@@ -140,19 +143,31 @@ Table sim::simulate_with(const sim::Factory& fac, int64_t first, int64_t count) 
     }
     double fiber_fraction = 1.0;
     if (opt.images) {
-      double px = opt.pixel_scale;
+      double px = opt.pixel_scale > 0 ? opt.pixel_scale : hsc ? 0.168 : 0.262;
       auto bulge = sersic_image(size, g.re_bulge / px, 4.0, g.q_bulge, g.pa, g.dx, g.dy);
       auto disk = sersic_image(size, g.re_disk / px, 1.0, g.q_disk, g.pa, g.dx, g.dy);
-      std::vector<float> psf(3), scale(3, static_cast<float>(px));
-      std::vector<std::string> names(kImageBands.begin(), kImageBands.end());
-      for (int b = 0; b < 3; ++b) {
+      std::vector<float> psf(nb), scale(nb, static_cast<float>(px));
+      std::vector<std::string> names;
+      // Image units: nanomaggies (zero point 22.5), or HSC's zero point 27.
+      const double zp = hsc ? std::pow(10.0, (27.0 - 22.5) / 2.5) : 1.0;
+      for (int b = 0; b < nb; ++b) {
+        double bf = bulge_flux[b < 3 ? b : 0], df = disk_flux[b < 3 ? b : 0], fwhm = g.psf_fwhm[b < 3 ? b : 0], depth = kDepth[b < 3 ? b : 0];
+        if (hsc) {
+          double mb = g.bulge_fraction > 0 ? fac.magnitude(g, Factory::kHsc + b, true, false) : INFINITY;
+          double md = g.bulge_fraction < 1 ? fac.magnitude(g, Factory::kHsc + b, false, true) : INFINITY;
+          bf = std::isfinite(mb) ? std::pow(10.0, -0.4 * (mb - 22.5)) : 0.0;
+          df = std::isfinite(md) ? std::pow(10.0, -0.4 * (md - 22.5)) : 0.0;
+          fwhm = g.psf_fwhm[1] * 0.5 * std::pow(kHscWave[b] / 6400.0, -0.2);  // Mauna Kea: half the seeing
+          depth = kHscDepth[b];
+        }
+        names.push_back(hsc ? kHscBands[b] : kImageBands[b]);
         std::vector<double> model(bulge.size());
-        for (size_t p = 0; p < model.size(); ++p) model[p] = bulge_flux[b] * bulge[p] + disk_flux[b] * disk[p];
-        double sig_px = g.psf_fwhm[b] / 2.3548 / px;
+        for (size_t p = 0; p < model.size(); ++p) model[p] = bf * bulge[p] + df * disk[p];
+        double sig_px = fwhm / 2.3548 / px;
         convolve_gaussian(model, size, sig_px);
-        psf[b] = static_cast<float>(g.psf_fwhm[b]);
+        psf[b] = static_cast<float>(fwhm);
         // Sky noise from the band's 5-sigma point-source depth over the PSF's noise-equivalent area.
-        double sky = std::pow(10.0, -0.4 * (kDepth[b] - 22.5)) / 5.0 / std::sqrt(4 * M_PI * sig_px * sig_px);
+        double sky = std::pow(10.0, -0.4 * (depth - 22.5)) / 5.0 / std::sqrt(4 * M_PI * sig_px * sig_px);
         float* f = img.flux(i) + static_cast<size_t>(b) * size * size;
         float* iv = img.inv_var(i) + static_cast<size_t>(b) * size * size;
         double in_fiber = 0, all = 0;
@@ -160,8 +175,8 @@ Table sim::simulate_with(const sim::Factory& fac, int64_t first, int64_t count) 
           for (int x = 0; x < size; ++x) {
             size_t p = static_cast<size_t>(y) * size + x;
             double var = sky * sky + std::max(model[p], 0.0) / kElectronsPerNanomaggy;
-            f[p] = static_cast<float>(model[p] + std::sqrt(var) * gauss(rng));
-            iv[p] = static_cast<float>(1.0 / var);
+            f[p] = static_cast<float>(zp * (model[p] + std::sqrt(var) * gauss(rng)));
+            iv[p] = static_cast<float>(1.0 / (var * zp * zp));
             if (b == 1) {
               double rx = (x - (size - 1) / 2.0) * px, ry = (y - (size - 1) / 2.0) * px;
               all += model[p];
@@ -238,6 +253,16 @@ Table sim::simulate_with(const sim::Factory& fac, int64_t first, int64_t count) 
   t.add(make_column<double>("HALF_LIGHT_RADIUS", hlr));
   t.add(make_column<double>("ELLIPTICITY", ell));
   t.add(make_column<double>("POSITION_ANGLE", pa));
+  // Tractor's shape parameters, as the Legacy Survey catalogue has them:
+  // SHAPE_R the half-light radius (arcsec), e = (1 - q) / (1 + q) rotated by 2 PA.
+  std::vector<double> sr(count), e1(count), e2(count);
+  for (int64_t i = 0; i < count; ++i) {
+    double q = 1 - ell[i], e = (1 - q) / (1 + q), phi = pa[i] * M_PI / 180;
+    sr[i] = hlr[i], e1[i] = e * std::cos(2 * phi), e2[i] = e * std::sin(2 * phi);
+  }
+  t.add(make_column<double>("SHAPE_R", sr));
+  t.add(make_column<double>("SHAPE_E1", e1));
+  t.add(make_column<double>("SHAPE_E2", e2));
   t.add(make_column<int64_t>("MORPHOLOGY", morph));
   t.add(make_column<double>("EW_HALPHA", ew));
   t.add(make_column<double>("FIBER_FRACTION", fib));

@@ -28,7 +28,7 @@ nlohmann::json job_identity(const SimOptions& o) {
   return {{"objects", o.objects}, {"seed", o.seed}, {"image_size", o.image_size}, {"pixel_scale", o.pixel_scale},
           {"spectrum_step", o.spectrum_step}, {"r_mag_limit", o.r_mag_limit}, {"z_max", o.z_max},
           {"region", o.region}, {"images", o.images}, {"spectra", o.spectra}, {"position_jitter", o.position_jitter},
-          {"config", o.config}};
+          {"config", o.config}, {"imaging", o.imaging}};
 }
 
 }  // namespace

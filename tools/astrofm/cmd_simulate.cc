@@ -15,7 +15,10 @@ void add_simulate_command(CLI::App& app) {
   c->add_option("--out", out, "output dataset root")->required();
   c->add_option("--config", o.config, "config folder name")->capture_default_str();
   c->add_option("--image-size", o.image_size, "image side in pixels")->capture_default_str();
-  c->add_option("--pixel-scale", o.pixel_scale, "arcsec per pixel")->capture_default_str();
+  c->add_option("--pixel-scale", o.pixel_scale, "arcsec per pixel (default: the imaging survey's, 0.262 Legacy Survey, 0.168 HSC)");
+  c->add_option("--imaging", o.imaging, "legacy (DECam g r z, nanomaggies) or hsc (HSC g r i z y, zero point 27)")
+      ->check(CLI::IsMember({"legacy", "hsc"}))
+      ->capture_default_str();
   c->add_option("--spectrum-step", o.spectrum_step, "spectral pixel in Angstrom over 3600-9824 A")->capture_default_str();
   c->add_option("--r-limit", o.r_mag_limit, "survey magnitude limit, DECam r (AB)")->capture_default_str();
   c->add_option("--z-max", o.z_max, "largest redshift")->capture_default_str();

@@ -1,0 +1,226 @@
+// Codecs: scalar fitting and quantisation bounds, save/load round trips of
+// every kind, tokenize/detokenize jobs, mixed band sets, and bad input.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "astrofm/codecs.h"
+#include "astrofm/error.h"
+#include "astrofm/mmu.h"
+#include "astrofm/sim.h"
+#include "codecs/codec_table.h"
+#include "codecs/image_codec.h"
+#include "codecs/spectrum_codec.h"
+#include "testutil.h"
+
+namespace astrofm::codecs {
+namespace fs = std::filesystem;
+namespace {
+
+std::string sim(const std::string& dir, const std::string& imaging, int64_t n, bool spectra, uint64_t seed = 3) {
+  SimOptions o;
+  o.objects = n;
+  o.seed = seed;
+  o.image_size = 40;
+  o.imaging = imaging;
+  o.spectra = spectra;
+  o.spectrum_step = 4.0;
+  o.threads = 2;
+  o.config = "sim_" + imaging;
+  std::string root = dir + "/" + imaging + (spectra ? "_spec" : "");
+  simulate_survey(root, o);
+  return root;
+}
+
+ImageConfig tiny_image() {
+  ImageConfig c = ImageConfig::defaults();
+  c.crop = 32, c.hidden_dims = 16, c.n_compressions = 2, c.num_consecutive = 1, c.projection_dims = 17;
+  return c;
+}
+
+SpectrumConfig tiny_spectrum() {
+  SpectrumConfig c;
+  c.resolution = 8, c.num_pixels = 896, c.encoder_depths = {1, 1}, c.encoder_dims = {8, 16}, c.decoder_depths = {1, 1};
+  c.decoder_dims = {8, 1}, c.latent_channels = 16;
+  return c;
+}
+
+Table first_rows(const std::string& root, int64_t n) { return read_table(root).slice(0, n); }
+
+TEST(ScalarCodec, FittedCodebookBoundsTheErrorByTheBinWidthAndKeepsMissingApart) {
+  test::TempDir tmp;
+  std::string data = sim(tmp.path(), "legacy", 600, false);
+  ScalarFitOptions o;
+  o.data = {data};
+  o.columns = {"FLUX_R", "MAG_G:linear", "Z", "TEMPLATE_WEIGHTS:arcsinh"};
+  o.bins = 64;
+  o.reservoir = 300;
+  o.out = tmp.path() + "/scalars.afm";
+  fit_scalar_codecs(o);
+  CodecSet s = CodecSet::load({o.out});
+  EXPECT_EQ(s.modalities(), (std::vector<std::string>{"FLUX_R", "MAG_G", "TEMPLATE_WEIGHTS", "Z"}));
+  EXPECT_EQ(s.at("FLUX_R").info().config["transform"], "log");  // AION's choice for fluxes
+  EXPECT_EQ(s.at("Z").info().kind, "scalar-grid");
+  EXPECT_EQ(s.at("TEMPLATE_WEIGHTS").info().num_tokens, 6);
+  Table t = first_rows(data, 200);
+  t.at("MAG_G").ptr<double>()[3] = NAN;  // a missing value
+  for (const auto& m : s.modalities()) {
+    const Codec& c = s.at(m);
+    Column tok = c.encode(t, "test");
+    ASSERT_EQ(tok.name, "tok_" + m);
+    ASSERT_EQ(tok.shape, std::vector<int64_t>{c.info().num_tokens});
+    Table back = c.decode(tok, {}, "test");
+    const Column& v = t.at(m);
+    const Column& r = back.at(m);
+    for (int64_t i = 0; i < v.rows * v.row_elems(); ++i) {
+      int32_t k = tok.ptr<int32_t>()[i];
+      if (!std::isfinite(v.as_double(i))) {
+        EXPECT_EQ(k, kMissing);
+        EXPECT_TRUE(std::isnan(r.as_double(i)));
+        continue;
+      }
+      ASSERT_GE(k, 0);
+      ASSERT_LT(k, c.info().vocab_size);
+      if (k > 0 && k < c.info().vocab_size - 1 && c.info().kind == "scalar") {
+        // A value in bin k lies between the decoded values of bins k-1 and k.
+        Column lo = tok;
+        lo.ptr<int32_t>()[i] = k - 1;
+        double lower = c.decode(lo, {}, "test").at(m).as_double(i);
+        EXPECT_LE(lower, v.as_double(i) * (1 + 1e-6) + 1e-9) << m << " row " << i;
+        EXPECT_GE(r.as_double(i), v.as_double(i) * (1 - 1e-6) - 1e-9) << m << " row " << i;
+      }
+    }
+  }
+  // Tokens out of the vocabulary are one clear error.
+  Column bad = s.at("MAG_G").encode(t, "test");
+  bad.ptr<int32_t>()[0] = 64;
+  EXPECT_THROW(
+      {
+        try {
+          s.at("MAG_G").decode(bad, {}, "tokens.h5");
+        } catch (const InputError& e) {
+          EXPECT_NE(std::string(e.what()).find("outside the codec's vocabulary 0..63"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      InputError);
+}
+
+TEST(ImageCodec, SavesReloadsTokenizesBothSurveysAndRejectsUnknownBands) {
+  test::TempDir tmp;
+  torch::manual_seed(1);
+  std::string ls = sim(tmp.path(), "legacy", 6, false), hsc = sim(tmp.path(), "hsc", 6, false);
+  Table tl = read_table(ls), th = read_table(hsc);
+  EXPECT_EQ(th.at(mmu::kImageBand).strings[0], "HSC-G");
+  EXPECT_EQ(th.at(mmu::kImageArray).shape[0], 5);
+  CodecSet s;
+  s.add(make_image_codec(ImageNet(tiny_image())));
+  std::string path = tmp.path() + "/image.afm";
+  s.save(path);
+  CodecSet r = CodecSet::load({path});
+  const Codec& a = s.at("image");
+  const Codec& b = r.at("image");
+  EXPECT_EQ(b.info().num_tokens, 64);
+  EXPECT_EQ(b.info().vocab_size, 4375);
+  for (const Table* t : {&tl, &th}) {
+    Column ta = a.encode(*t, "test"), tb = b.encode(*t, "test");
+    ASSERT_EQ(ta.data, tb.data);  // the reloaded codec is the same codec
+    for (int32_t v : ta.values<int32_t>()) ASSERT_TRUE(v >= 0 && v < 4375);
+    Table ctx;
+    ctx.add(t->at(mmu::kImageBand));
+    Table dec = b.decode(tb, ctx, "test");
+    EXPECT_EQ(dec.at(mmu::kImageArray).shape, (std::vector<int64_t>{t->at(mmu::kImageArray).shape[0], 32, 32}));
+    EXPECT_EQ(dec.at(mmu::kImageBand).strings, t->at(mmu::kImageBand).strings);
+  }
+  // A band the vocabulary lacks.
+  Table bad = tl;
+  bad.at(mmu::kImageBand).strings[1] = "HSC-NB921";
+  try {
+    a.encode(bad, "cutouts.h5");
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cutouts.h5: row 0 band 'HSC-NB921' is not in the image codec's band vocabulary"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(SpectrumCodec, RoundTripsAnyGridAndRejectsSpectraOffTheGrid) {
+  test::TempDir tmp;
+  torch::manual_seed(2);
+  std::string data = sim(tmp.path(), "legacy", 4, true);
+  CodecSet s;
+  s.add(make_spectrum_codec(SpectrumNet(tiny_spectrum())));
+  std::string path = tmp.path() + "/spectrum.afm";
+  s.save(path);
+  CodecSet loaded = CodecSet::load({path});
+  const Codec& c = loaded.at("spectrum");
+  EXPECT_EQ(c.info().num_tokens, 1 + 896 / 8);
+  Table t = read_table(data, {mmu::kObjectId, mmu::kSpectrumFlux, mmu::kSpectrumIvar, mmu::kSpectrumLambda, mmu::kSpectrumMask});
+  Column tok = c.encode(t, "test");
+  EXPECT_EQ(tok.ptr<int32_t>()[0], s.at("spectrum").encode(t, "test").ptr<int32_t>()[0]);
+  Table ctx;
+  ctx.add(t.at(mmu::kSpectrumLambda));
+  Table d = c.decode(tok, ctx, "test");
+  EXPECT_EQ(d.at(mmu::kSpectrumFlux).shape, t.at(mmu::kSpectrumFlux).shape);
+  // Shifted beyond the grid's red end (3500 + 8 x 895 A).
+  Table off = t;
+  for (auto& v : off.at(mmu::kSpectrumLambda).values<float>()) v += 20000;
+  try {
+    c.encode(off, "desi.fits");
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("outside the codec's wavelength grid"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Tokenize, WritesTokensAndDecodesBackToMmuColumns) {
+  test::TempDir tmp;
+  torch::manual_seed(3);
+  std::string data = sim(tmp.path(), "legacy", 10, true);
+  CodecSet s;
+  s.add(make_image_codec(ImageNet(tiny_image())));
+  s.add(make_spectrum_codec(SpectrumNet(tiny_spectrum())));
+  std::string codecs = tmp.path() + "/codecs.afm";
+  s.save(codecs);
+  ScalarFitOptions f;
+  f.data = {data}, f.columns = {"FLUX_G", "Z"}, f.bins = 16, f.reservoir = 50, f.out = tmp.path() + "/scalars.afm";
+  fit_scalar_codecs(f);
+  TokenizeOptions o;
+  o.codecs = {codecs, f.out};
+  o.data = {data};
+  o.out = tmp.path() + "/tokens";
+  o.batch = 4;
+  auto r = tokenize(o);
+  EXPECT_EQ(r.objects, 10);
+  Table t = read_table(o.out);
+  ASSERT_TRUE(t.has("tok_image") && t.has("tok_spectrum") && t.has("tok_FLUX_G") && t.has("tok_Z") && t.has(mmu::kImageBand));
+  EXPECT_EQ(t.at("tok_image").dtype, DType::Int32);
+  // The same tokens as encoding in memory.
+  Table src = read_table(data);
+  EXPECT_EQ(t.at("tok_spectrum").data, s.at("spectrum").encode(src, "x").data);
+  DetokenizeOptions d;
+  d.codecs = o.codecs, d.data = o.out, d.out = tmp.path() + "/decoded";
+  detokenize(d);
+  Table back = read_table(d.out);
+  EXPECT_EQ(back.at(mmu::kImageArray).shape, (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_TRUE(back.has(mmu::kSpectrumFlux) && back.has("FLUX_G") && back.has("Z"));
+  // A codec file of another modality: nothing to tokenize; tokens without a codec: not found.
+  TokenizeOptions wrong = o;
+  wrong.codecs = {f.out};
+  wrong.modalities = {"image"};
+  wrong.out = tmp.path() + "/wrong";
+  EXPECT_THROW(tokenize(wrong), InputError);
+  DetokenizeOptions nod = d;
+  nod.codecs = {f.out}, nod.out = tmp.path() + "/nod";
+  try {
+    detokenize(nod);
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_NE(std::string(e.what()).find("no codec for modality 'image'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace astrofm::codecs
