@@ -22,7 +22,8 @@ from .probes import (KNeighborsClassifier, KNeighborsRegressor, LogisticProbe,
                      MLPProbe, RidgeProbe)
 
 __all__ = ["open_dataset", "Dataset", "Encoder", "open_index", "SearchIndex", "KNeighborsRegressor",
-           "KNeighborsClassifier", "RidgeProbe", "LogisticProbe", "MLPProbe", "shipped_models", "set_models_dir"]
+           "KNeighborsClassifier", "RidgeProbe", "LogisticProbe", "MLPProbe", "shipped_models", "set_models_dir",
+           "Codecs"]
 
 Dataset = _core.Dataset
 
@@ -87,3 +88,31 @@ class SearchIndex:
 
 def open_index(path):
     return SearchIndex(path)
+
+
+class Codecs:
+    """Modality codecs (tokenizers) from one or several codec files or shipped
+    names (docs/codecs.md). Columns are dicts of numpy arrays in the MMU
+    layout; tokens are int32 arrays [n, num_tokens], -1 where a value is missing.
+
+    >>> c = astrofm.Codecs("codecs-scalar")
+    >>> tok = c.encode("mag_r", {"mag_r": mags})
+    >>> c.decode("mag_r", tok)["mag_r"]
+    """
+
+    def __init__(self, *paths):
+        self._set = _core.CodecSet(list(paths))
+
+    @property
+    def modalities(self):
+        return self._set.modalities
+
+    def info(self, modality):
+        """kind, num_tokens, vocab_size and config of one modality's codec."""
+        return _json.loads(self._set.info_json(modality))
+
+    def encode(self, modality, columns):
+        return self._set.encode(modality, dict(columns))
+
+    def decode(self, modality, tokens, context=None):
+        return self._set.decode(modality, tokens, dict(context or {}))

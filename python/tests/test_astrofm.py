@@ -118,3 +118,25 @@ def test_errors_are_python_exceptions_with_astrofm_messages(sim, tmp_path):
     bad.write_bytes(b"ASTROFM\0" + b"\x02\0\0\0" + b"\0" * 12)
     with pytest.raises(ValueError, match="bad.afm"):
         astrofm.Encoder(str(bad))
+
+
+def test_shipped_scalar_codecs_round_trip_within_a_bin_and_keep_missing_apart():
+    c = astrofm.Codecs("codecs-scalar")
+    assert {"mag_r", "z", "FLUX_G"} <= set(c.modalities)
+    info = c.info("mag_r")
+    assert info["kind"] == "scalar" and info["vocab_size"] == 1024
+    mags = np.array([17.2, 19.5, 21.0, np.nan, 18.3])
+    tok = c.encode("mag_r", {"mag_r": mags})
+    assert tok.dtype == np.int32 and tok.shape == (5, 1)
+    assert tok[3, 0] == -1
+    back = c.decode("mag_r", tok)["mag_r"]
+    assert np.isnan(back[3])
+    ok = ~np.isnan(mags)
+    # Each value lies in its bin: between the previous bin's value and its own.
+    lower = c.decode("mag_r", np.maximum(tok - 1, 0))["mag_r"]
+    assert np.all((lower[ok] <= mags[ok] + 1e-5) & (mags[ok] <= back[ok] + 1e-5))
+    assert np.median(np.abs(back[ok] - mags[ok])) < 0.01
+    with pytest.raises(ValueError, match="outside the codec's vocabulary"):
+        c.decode("mag_r", np.array([[5000]], dtype=np.int32))
+    with pytest.raises(KeyError, match="no codec for modality 'image'"):
+        c.encode("image", {})

@@ -52,7 +52,7 @@ struct SpectrumStats {
 };
 
 struct ScalarStats {
-  std::vector<double> abs_err, width_ratio;
+  std::vector<double> abs_err, width_ratio, rel_err;
   double sq = 0;
   int64_t n = 0, missing = 0;
 };
@@ -210,6 +210,7 @@ void scalar_batch(const Codec& c, const Table& b, ScalarStats& st, const std::st
     }
     double e = y - x, wd = std::abs(y - lo.as_double(i));
     st.abs_err.push_back(std::abs(e));
+    if (x != 0) st.rel_err.push_back(std::abs(e / x));
     st.sq += e * e, ++st.n;
     if (wd > 0 && tok.ptr<int32_t>()[i] > 0 && tok.ptr<int32_t>()[i] < c.info().vocab_size - 1) st.width_ratio.push_back(std::abs(e) / wd);
   }
@@ -280,7 +281,7 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
   for (auto& [m, st] : sca) {
     std::sort(st.width_ratio.begin(), st.width_ratio.end());
     out["modalities"][m] = {{"kind", set.at(m).info().kind}, {"objects", st.n}, {"missing", st.missing},
-                            {"rms_error", st.n ? std::sqrt(st.sq / st.n) : NAN}, {"median_abs_error", median(st.abs_err)},
+                            {"rms_error", st.n ? std::sqrt(st.sq / st.n) : NAN}, {"median_abs_error", median(st.abs_err)}, {"median_relative_error", median(st.rel_err)},
                             {"max_error_over_bin_width", st.width_ratio.empty() ? NAN : st.width_ratio.back()},
                             {"median_error_over_bin_width", median(st.width_ratio)}};
   }

@@ -1,9 +1,12 @@
 // tokenize, detokenize, codec eval|kinds: thin wrappers over astrofm/codecs.h.
 #include <cstdio>
+#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
 #include "astrofm/codecs.h"
+#include "astrofm/error.h"
+#include "astrofm/model_file.h"
 #include "commands.h"
 
 namespace astrofm::cli {
@@ -49,6 +52,28 @@ void add_codec_commands(CLI::App& app) {
     c->add_option("--max-objects", o.max_objects, "objects evaluated")->capture_default_str();
     c->add_option("--figures", o.figures, "objects shown per modality")->capture_default_str();
     c->callback([] { std::printf("%s\n", codecs::evaluate_codecs(o).dump(2).c_str()); });
+  }
+  {
+    auto* c = codec->add_subcommand("merge", "Several codec files into one (one codec per modality)");
+    static std::vector<std::string> in;
+    static std::string out;
+    static bool overwrite = false;
+    c->add_option("FILES", in, "codec files")->required();
+    c->add_option("--out", out, "merged codec file")->required();
+    c->add_flag("--overwrite", overwrite, "replace an existing file");
+    c->callback([] {
+      if (std::filesystem::exists(out) && !overwrite) fail_input("output {} already exists (pass --overwrite)", out);
+      auto set = codecs::CodecSet::load(in);
+      nlohmann::json meta = {{"name", std::filesystem::path(out).stem().string()},
+                             {"description", fmt::format("codecs for {}", fmt::join(set.modalities(), ", "))},
+                             {"merged_from", nlohmann::json::array()}};
+      for (const auto& f : in) {
+        auto m = ModelFile::read_meta(codecs::resolve_codec_path(f));
+        meta["merged_from"].push_back({{"file", f}, {"training", m.value("training", nlohmann::json())}});
+      }
+      set.save(out, meta);
+      spdlog::info("wrote {} ({})", out, fmt::join(set.modalities(), ", "));
+    });
   }
   {
     auto* c = codec->add_subcommand("kinds", "The codec table: each kind, its modality and what it converts");

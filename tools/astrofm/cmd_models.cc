@@ -93,7 +93,7 @@ void add_model_commands(CLI::App& app) {
         ->required()
         ->check(CLI::IsMember({"image-ssl", "simclr", "dino", "spectrum-mm", "clip", "supervised", "codec-scalar", "codec-image", "codec-spectrum"}));
     static codecs::ScalarFitOptions so;
-    c->add_option("--columns", so.columns, "codec-scalar: COLUMN[:linear|log|arcsinh|grid] (default log for FLUX_*/SHAPE_R, grid for Z, else linear)");
+    c->add_option("--columns", so.columns, "codec-scalar: COLUMN[:linear|log|arcsinh|grid], comma-separated (default log for FLUX_*/SHAPE_R, grid for Z, else linear)")->delimiter(',');
     c->add_option("--bins", so.bins, "codec-scalar: codebook size")->capture_default_str();
     c->add_option("--reservoir", so.reservoir, "codec-scalar: reservoir sample size")->capture_default_str();
     c->add_option("--grid-range", so.grid_range, "codec-scalar: LO HI of grid codecs")->expected(2)->capture_default_str();
