@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "astrofm/codecs.h"
 #include "astrofm/communicator.h"
 
 #include <fstream>
@@ -152,13 +153,48 @@ TEST(Train, BadSettingsAreClearErrors) {
 }
 
 TEST(Train, TaskTableHasEveryTaskWithStrictDefaults) {
-  std::vector<std::string> want = {"clip", "dino", "simclr", "spectrum-mm", "supervised"};
+  std::vector<std::string> want = {"clip", "codec-image", "codec-spectrum", "dino", "simclr", "spectrum-mm", "supervised"};
   EXPECT_EQ(train::task_table().names(), want);
-  for (const auto& n : want) {
+  for (const auto& n : {"clip", "dino", "simclr", "spectrum-mm", "supervised"}) {
     auto d = train::task_table().at(n).default_config();
     EXPECT_TRUE(d.contains("steps") && d.contains("model") && d.contains("architecture")) << n;
     EXPECT_NO_THROW(models::architecture_table().at(d["architecture"])) << n;
   }
+  // The codec tasks write codec files: their settings are the codec's config.
+  for (const auto& n : {"codec-image", "codec-spectrum"}) EXPECT_TRUE(train::task_table().at(n).default_config().contains("codec")) << n;
+}
+
+// The codec tasks on datasets of different layouts: Legacy-Survey-like g r z
+// and HSC-like g r i z y images; spectra on two grids. Resumable like the rest.
+TEST(Train, CodecTasksMixSurveysAndResumeBitIdentically) {
+  test::TempDir tmp;
+  auto survey = [&](const std::string& name, const std::string& imaging, double step) {
+    SimOptions o;
+    o.objects = 24, o.image_size = 40, o.imaging = imaging, o.spectrum_step = step, o.config = name, o.threads = 2;
+    simulate_survey(tmp.path(name), o);
+    return tmp.path(name);
+  };
+  std::string ls = survey("ls", "legacy", 8), hsc = survey("hsc", "hsc", 4);
+  TrainOptions a;
+  a.task = "codec-image";
+  a.data = {ls, hsc};
+  a.config = write_config(tmp, "img.json", R"({"codec": {"crop": 32, "hidden_dims": 16, "num_consecutive": 1, "projection_dims": 17},
+      "steps": 4, "batch": 4, "val_every": 2, "checkpoint_every": 2})");
+  a.out = tmp.path("image.afm");
+  expect_resume_is_bit_identical(tmp, a, 2);
+  auto set = codecs::CodecSet::load({a.out});
+  for (const auto& d : {ls, hsc}) {
+    Table t = read_table(d).slice(0, 3);
+    EXPECT_EQ(set.at("image").encode(t, d).shape, std::vector<int64_t>{64});
+  }
+  TrainOptions s = a;
+  s.task = "codec-spectrum";
+  s.config = write_config(tmp, "spec.json", R"({"codec": {"resolution": 8, "num_pixels": 896, "encoder_depths": [1, 1], "encoder_dims": [8, 16],
+      "decoder_depths": [1, 1], "decoder_dims": [8, 1], "latent_channels": 16}, "steps": 4, "batch": 4, "val_every": 2, "checkpoint_every": 2})");
+  s.out = tmp.path("spectrum.afm");
+  auto r = train_model(s);
+  EXPECT_TRUE(std::isfinite(r.train_loss));
+  EXPECT_EQ(codecs::CodecSet::load({s.out}).at("spectrum").info().num_tokens, 1 + 896 / 8);
 }
 
 }  // namespace
