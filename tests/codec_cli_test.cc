@@ -1,0 +1,60 @@
+// `astrofm tokenize`, `detokenize`, `codec eval` end to end with the shipped
+// scalar codecs on the shipped BOSS sample, and their bad inputs.
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/fsutil.h"
+#include "astrofm/mmu.h"
+#include "testutil.h"
+
+namespace astrofm {
+namespace {
+
+using test::run_cli;
+
+TEST(CodecCli, TokenizeDetokenizeAndEvalWithTheShippedScalarCodecs) {
+  test::TempDir tmp;
+  auto r = run_cli("-q import csv " + test::sample_dir() + "/boss_dr10_photoz/galaxies.csv --config boss --out " + tmp.path("boss"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = run_cli("-q tokenize --codecs codecs-scalar --data " + tmp.path("boss") + " --out " + tmp.path("tok"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  Table t = read_table(tmp.path("tok"));
+  for (const char* c : {"tok_mag_u", "tok_mag_r", "tok_z"}) {
+    ASSERT_TRUE(t.has(c)) << c;
+    EXPECT_EQ(t.at(c).dtype, DType::Int32);
+  }
+  EXPECT_FALSE(t.has("tok_FLUX_G"));  // not in this catalogue
+  r = run_cli("-q detokenize --codecs codecs-scalar --data " + tmp.path("tok") + " --out " + tmp.path("back"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  Table src = read_table(tmp.path("boss")), back = read_table(tmp.path("back"));
+  ASSERT_EQ(back.rows(), src.rows());
+  int64_t close = 0;
+  for (int64_t i = 0; i < src.rows(); ++i) close += std::abs(back.at("mag_r").as_double(i) - src.at("mag_r").as_double(i)) < 0.02;
+  EXPECT_GT(close, src.rows() * 9 / 10);
+  r = run_cli("-q codec eval --codecs codecs-scalar --data " + tmp.path("boss") + " --report " + tmp.path("rep"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(tmp.path("rep/metrics.json")));
+  EXPECT_LE(j["modalities"]["mag_r"]["max_error_over_bin_width"].get<double>(), 1.0 + 1e-6);
+  EXPECT_LE(j["modalities"]["z"]["max_error_over_bin_width"].get<double>(), 1.0 + 1e-6);
+}
+
+TEST(CodecCli, BadInputsAreOneMessageAndExitOne) {
+  test::TempDir tmp;
+  ASSERT_EQ(run_cli("-q import csv " + test::sample_dir() + "/boss_dr10_photoz/galaxies.csv --config boss --out " + tmp.path("boss")).rc, 0);
+  // An encoder model is not a codec file.
+  auto r = run_cli("-q tokenize --codecs galaxy-cnn-ssl --data " + tmp.path("boss") + " --out " + tmp.path("x"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("a 'cnn' model, not a codec"), std::string::npos) << r.out;
+  // Codecs of modalities the data does not hold.
+  r = run_cli("-q tokenize --codecs codecs-scalar --modalities image --data " + tmp.path("boss") + " --out " + tmp.path("y"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("no codec for modality 'image'"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path("y")));
+  // An unknown codec kind to convert.
+  r = run_cli("-q convert " + tmp.path("none.pt") + " --kind aion-codec-catalog --out " + tmp.path("z.afm"));
+  EXPECT_NE(r.rc, 0) << r.out;
+}
+
+}  // namespace
+}  // namespace astrofm
