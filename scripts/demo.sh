@@ -8,7 +8,9 @@
 #     embeddings, photometric redshifts of the real BOSS sample from colours
 #     (HTML reports with plots),
 #  5. builds a spectrum index and finds the spectra most like one galaxy's image,
-#  6. validates every output and summarises the embeddings.
+#  6. tokenizes the paired set and the real DESI spectra with the shipped codecs
+#     (AION-style tokens), decodes them back and reports reconstruction quality,
+#  7. validates every output and summarises the embeddings.
 # Output goes to out/demo (or $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,5 +43,9 @@ $A probe knn --train "$OUT/boss" --target z --standardize --report "$OUT/report_
 # Spectra most like one galaxy's image (cross-modal search), with the images side by side.
 $A index build "$OUT/sim_embeddings" --column embedding_spectrum --out "$OUT/spectrum_index"
 $A search "$OUT/spectrum_index" --id sim7-000000006 --cross image:spectrum --k 8 --grid "$OUT/neighbours.png" --images "$OUT/sim_paired"
-for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired sim_embeddings galaxyzoo_embeddings; do $A validate "$OUT/$d"; done
+# AION-style tokens of every modality the shipped codecs cover, decoded back; codec quality on real DESI spectra.
+$A tokenize --codecs codecs-scalar codec-image codec-spectrum --data "$OUT/sim_paired" --out "$OUT/sim_tokens"
+$A detokenize --codecs codecs-scalar codec-image codec-spectrum --data "$OUT/sim_tokens" --out "$OUT/sim_decoded"
+$A -q codec eval --codecs codec-spectrum --data "$OUT/desi" --report "$OUT/report_codec_desi" > /dev/null
+for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired sim_embeddings galaxyzoo_embeddings sim_tokens sim_decoded; do $A validate "$OUT/$d"; done
 $A info "$OUT/sim_embeddings"

@@ -155,7 +155,13 @@ namespace {
 std::shared_ptr<const Codec> load_part(const ModelFile& part, const std::string& where) {
   std::string kind = part.meta.value("architecture", "");
   if (!part.meta.contains("modality")) fail_input("{}: a '{}' model, not a codec (astrofm train codec-* writes codecs)", where, kind);
-  return codec_table().at(kind).load(part, where);
+  try {
+    return codec_table().at(kind).load(part, where);
+  } catch (const nlohmann::json::exception& e) {
+    fail_corrupt("{}: codec header: {}", where, e.what());
+  } catch (const c10::Error& e) {
+    fail_corrupt("{}: codec tensors: {}", where, e.what_without_backtrace());
+  }
 }
 }  // namespace
 

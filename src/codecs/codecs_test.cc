@@ -222,5 +222,42 @@ TEST(Tokenize, WritesTokensAndDecodesBackToMmuColumns) {
   }
 }
 
+TEST(CodecFile, DamagedHeadersAndTensorsAreInputErrors) {
+  test::TempDir tmp;
+  CodecSet s;
+  s.add(make_image_codec(ImageNet(tiny_image())));
+  std::string good = tmp.path() + "/image.afm";
+  s.save(good);
+  auto damaged = [&](const std::string& name, auto edit) {
+    ModelFile f = ModelFile::read(good);
+    ModelFile copy;
+    copy.meta = f.meta;
+    for (const auto& t : f.tensors) {
+      StoredTensor c = t;
+      auto b = t.bytes();
+      c.set_bytes(std::vector<uint8_t>(b.begin(), b.end()));
+      copy.tensors.push_back(c);
+    }
+    edit(copy);
+    std::string p = tmp.path() + "/" + name + ".afm";
+    copy.write(p);
+    return p;
+  };
+  std::vector<std::string> bad = {
+      damaged("levels", [](ModelFile& f) { f.meta["parts"]["image"]["config"]["levels"] = "seven"; }),
+      damaged("kind", [](ModelFile& f) { f.meta["parts"]["image"]["architecture"] = "hologram"; }),
+      damaged("nomodality", [](ModelFile& f) { f.meta["parts"]["image"].erase("modality"); }),
+      damaged("crop", [](ModelFile& f) { f.meta["parts"]["image"]["config"]["crop"] = 30; }),
+      damaged("shape", [](ModelFile& f) {
+        for (auto& t : f.tensors)
+          if (t.name == "image.pre_quant_proj.bias") t.shape = {4}, t.set_bytes(std::vector<uint8_t>(16, 0));
+      }),
+      damaged("band", [](ModelFile& f) { f.meta["parts"]["image"]["config"]["bands"][0]["name"] = "XYZ-Q"; }),
+  };
+  for (const auto& p : bad) EXPECT_THROW(CodecSet::load({p}), InputError) << p;
+  // The same copy, undamaged, loads: the errors above are the edits'.
+  EXPECT_NO_THROW(CodecSet::load({damaged("control", [](ModelFile&) {})}));
+}
+
 }  // namespace
 }  // namespace astrofm::codecs
