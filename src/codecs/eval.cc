@@ -35,7 +35,7 @@ double mean(const std::vector<double>& v) {
 struct ImageStats {
   double chi2 = 0;
   int64_t pixels = 0;
-  std::vector<double> band_chi2, band_pixels, flux_abs_err, flux_abs, rel_err_rows;
+  std::vector<double> band_chi2, band_pixels, flux_abs_err, flux_abs, flux_noise, rel_err_rows;
   std::vector<std::string> bands;
   double display_sq = 0;
   int64_t display_pixels = 0;
@@ -45,7 +45,7 @@ struct ImageStats {
 };
 
 struct SpectrumStats {
-  std::vector<double> r2;
+  std::vector<double> r2, r2_ceiling, chi2_rows;
   double chi2 = 0;
   int64_t pixels = 0, objects = 0;
   std::vector<std::vector<double>> fig_lam, fig_orig, fig_rec;
@@ -77,7 +77,7 @@ void image_batch(const Codec& c, const Table& b, ImageStats& st, int64_t figures
   const Column& oa = b.at(mmu::kImageArray);
   const int64_t nb = oa.shape[0], h = oa.shape[1], w = oa.shape[2], cs = ra.shape[1];
   const int64_t y0 = (h - cs) / 2, x0 = (w - cs) / 2;
-  if (st.band_chi2.empty()) st.band_chi2.assign(nb, 0), st.band_pixels.assign(nb, 0), st.flux_abs_err.assign(nb, 0), st.flux_abs.assign(nb, 0);
+  if (st.band_chi2.empty()) st.band_chi2.assign(nb, 0), st.band_pixels.assign(nb, 0), st.flux_abs_err.assign(nb, 0), st.flux_abs.assign(nb, 0), st.flux_noise.assign(nb, 0);
   if (st.bands.empty())
     for (int64_t k = 0; k < nb; ++k) st.bands.push_back(b.at(mmu::kImageBand).strings[k]);
   std::vector<double> orig_d(static_cast<size_t>(cs * cs));
@@ -87,7 +87,7 @@ void image_batch(const Codec& c, const Table& b, ImageStats& st, int64_t figures
       const float* o = fptr(oa) + ((i * nb + k) * h) * w;
       const float* r = fptr(ra) + (i * nb + k) * cs * cs;
       const float* iv = has_ivar ? fptr(b.at(mmu::kImageIvar)) + ((i * nb + k) * h) * w : nullptr;
-      double fo = 0, fr = 0;
+      double fo = 0, fr = 0, var = 0;
       for (int64_t y = 0; y < cs; ++y)
         for (int64_t x = 0; x < cs; ++x) {
           double ov = o[(y + y0) * w + x + x0], rv = r[y * cs + x];
@@ -98,6 +98,7 @@ void image_batch(const Codec& c, const Table& b, ImageStats& st, int64_t figures
           } else if (iv) {
             double v = iv[(y + y0) * w + x + x0];
             if (std::isfinite(v) && v > 0) {
+              var += 1 / v;
               double q = v * (ov - rv) * (ov - rv);
               st.chi2 += q, ++st.pixels, st.band_chi2[k] += q, st.band_pixels[k] += 1;
             }
@@ -105,6 +106,7 @@ void image_batch(const Codec& c, const Table& b, ImageStats& st, int64_t figures
         }
       st.flux_abs_err[k] += std::abs(fr - fo);
       st.flux_abs[k] += std::abs(fo);
+      st.flux_noise[k] += std::sqrt(var * 2 / M_PI);  // E|noise sum| for Gaussian pixel noise
       rel_sum += std::abs(fr - fo), rel_flux += std::abs(fo);
     }
     if (rel_flux > 0) st.rel_err_rows.push_back(rel_sum / rel_flux);
@@ -165,18 +167,26 @@ void spectrum_batch(const Codec& c, const Table& b, SpectrumStats& st, int64_t f
   const int64_t l = f.row_elems();
   for (int64_t i = 0; i < b.rows(); ++i, ++st.objects) {
     std::vector<double> o, r;
+    double noise = 0, chi = 0;
+    int64_t nchi = 0;
     for (int64_t k = 0; k < l; ++k) {
       int64_t j = i * l + k;
       double fv = f.as_double(j), lv = lam.as_double(j);
       if (!(lv > 0) || !std::isfinite(fv) || rm.data[j] || (mk && mk->data[j])) continue;
       o.push_back(fv), r.push_back(rf.as_double(j));
       double w = iv ? iv->as_double(j) : NAN;
-      if (std::isfinite(w) && w > 0) st.chi2 += w * (fv - r.back()) * (fv - r.back()), ++st.pixels;
+      if (std::isfinite(w) && w > 0) {
+        double q = w * (fv - r.back()) * (fv - r.back());
+        st.chi2 += q, ++st.pixels, chi += q, ++nchi, noise += 1 / w;
+      }
     }
     if (o.size() < 2) continue;
     double m = mean(o), ss = 0, se = 0;
     for (size_t k = 0; k < o.size(); ++k) ss += (o[k] - m) * (o[k] - m), se += (o[k] - r[k]) * (o[k] - r[k]);
     if (ss > 0) st.r2.push_back(1 - se / ss);
+    // A reconstruction equal to the noiseless spectrum would score about this against the noisy one.
+    if (ss > 0 && noise > 0) st.r2_ceiling.push_back(1 - noise / ss);
+    if (nchi) st.chi2_rows.push_back(chi / nchi);
     if (static_cast<int64_t>(st.fig_lam.size()) < figures) {
       std::vector<double> fl, fo, fr;
       for (int64_t k = 0; k < l; ++k) {
@@ -266,7 +276,10 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
     nlohmann::json bands = nlohmann::json::object();
     for (size_t k = 0; k < st.bands.size(); ++k)
       bands[st.bands[k]] = {{"chi2_per_pixel", st.band_pixels[k] > 0 ? st.band_chi2[k] / st.band_pixels[k] : NAN},
-                            {"flux_weighted_relative_error", st.flux_abs[k] > 0 ? st.flux_abs_err[k] / st.flux_abs[k] : NAN}};
+                            {"flux_weighted_relative_error", st.flux_abs[k] > 0 ? st.flux_abs_err[k] / st.flux_abs[k] : NAN},
+                            // What the noise in the original alone gives: a reconstruction at the
+                            // noise level scores about this.
+                            {"flux_noise_floor", st.flux_abs[k] > 0 && st.flux_noise[k] > 0 ? st.flux_noise[k] / st.flux_abs[k] : NAN}};
     out["modalities"][m] = {{"kind", "image"}, {"objects", st.objects}, {"chi2_per_pixel", st.pixels ? st.chi2 / st.pixels : NAN},
                             {"median_relative_flux_error", median(st.rel_err_rows)}, {"bands", bands}};
     if (st.display_pixels)
@@ -275,7 +288,8 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
   }
   for (auto& [m, st] : spec) {
     out["modalities"][m] = {{"kind", "spectrum"}, {"objects", st.objects}, {"median_r2", median(st.r2)}, {"mean_r2", mean(st.r2)},
-                            {"chi2_per_pixel", st.pixels ? st.chi2 / st.pixels : NAN}};
+                            {"chi2_per_pixel", st.pixels ? st.chi2 / st.pixels : NAN},
+                            {"median_chi2_per_pixel", median(st.chi2_rows)}, {"median_r2_noise_ceiling", median(st.r2_ceiling)}};
     if (!opt.report.empty()) spectrum_figure(st, opt.report, m + "_overlay");
   }
   for (auto& [m, st] : sca) {

@@ -85,6 +85,10 @@ void register_lzf_plugin() {
   // Debian 12's plugin leaves lzf_compress/lzf_decompress undefined (it is not
   // linked against liblzf): make liblzf's symbols global before loading it.
   dlopen("liblzf.so.1", RTLD_NOW | RTLD_GLOBAL);
+  // Inside Python, libhdf5 came in RTLD_LOCAL with the extension module: the
+  // plugin could not resolve its H5* symbols. Promote the loaded copy to global.
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&H5open), &self) && self.dli_fname) dlopen(self.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
   for (const auto& d : dirs) {
     std::string lib = d + "/liblzf_filter.so";
     if (!std::filesystem::exists(lib)) continue;
