@@ -18,6 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr const char* kTokenBands = "codec_image_band";
+constexpr const char* kTokenDisplay = "codec_image_display";
+
 // Whether each row is an 8-bit display image (no noise model): what the image
 // codec keys its band vocabulary on, and what detokenize needs back.
 Column display_column(const Table& b) {
@@ -117,9 +120,13 @@ TokenizeResult tokenize(const TokenizeOptions& opt) {
       o.add(b.at(mmu::kDec));
       for (const auto& m : mods) {
         o.add(set.at(m).encode(b, where));
-        if (m == "image") {
-          o.add(b.at(mmu::kImageBand));
-          o.add(display_column(b));
+        if (m == "image") {  // what detokenize needs to write the bands back (not image_band: no image here)
+          Column band = b.at(mmu::kImageBand);
+          band.name = kTokenBands;
+          o.add(std::move(band));
+          Column disp = display_column(b);
+          disp.name = kTokenDisplay;
+          o.add(std::move(disp));
         }
       }
       return o;
@@ -138,7 +145,7 @@ TokenizeResult detokenize(const DetokenizeOptions& opt) {
   std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec}, mods;
   for (const auto& c : ds.schema()) {
     if (c.name.rfind("tok_", 0) != 0) {
-      if (c.name == mmu::kImageBand || c.name == "image_display" || c.name == mmu::kSpectrumLambda) cols.push_back(c.name);
+      if (c.name == kTokenBands || c.name == kTokenDisplay || c.name == mmu::kSpectrumLambda) cols.push_back(c.name);
       continue;
     }
     std::string m = c.name.substr(4);
@@ -153,8 +160,16 @@ TokenizeResult detokenize(const DetokenizeOptions& opt) {
     o.add(b.at(mmu::kObjectId));
     o.add(b.at(mmu::kRa));
     o.add(b.at(mmu::kDec));
+    // The codecs read their context under the MMU names.
+    Table ctx;
+    for (const auto& c : b.columns()) {
+      Column x = c;
+      if (x.name == kTokenBands) x.name = mmu::kImageBand;
+      if (x.name == kTokenDisplay) x.name = "image_display";
+      ctx.add(std::move(x));
+    }
     for (const auto& m : mods) {
-      Table d = set.at(m).decode(b.at(token_column(m)), b, where);
+      Table d = set.at(m).decode(b.at(token_column(m)), ctx, where);
       for (auto& c : d.columns())
         if (!o.has(c.name)) o.add(std::move(c));
     }
