@@ -11,6 +11,8 @@
 
 #include "astrofm/codecs.h"
 #include "astrofm/encoder.h"
+#include "astrofm/models/aion.h"
+#include "astrofm/models/registry.h"
 #include "astrofm/error.h"
 #include "astrofm/features.h"
 #include "astrofm/knn.h"
@@ -225,6 +227,64 @@ PYBIND11_MODULE(_core, m) {
         }
         return to_dict(out);
       }, py::arg("modality"), py::arg("tokens"), py::arg("context") = py::dict(), "MMU columns of one modality back from its tokens");
+
+  // AION's transformer on token arrays (tests and notebooks): encode and logits.
+  py::class_<models::LoadedModel>(m, "AionModel")
+      .def(py::init([](const std::string& path) {
+        auto lm = models::load_model(resolve_model_path(path));
+        if (lm.architecture != "aion") fail_input("{}: a '{}' model, not an AION model", path, lm.architecture);
+        lm.module->eval();
+        return lm;
+      }), py::arg("path"))
+      .def_property_readonly("config_json", [](const models::LoadedModel& lm) { return lm.meta["config"].dump(); })
+      .def("encode", [](const models::LoadedModel& lm, const py::dict& tokens, const py::dict& masks, int64_t n) {
+        auto& net = dynamic_cast<models::AionImpl&>(*lm.module);
+        models::AionInputs in;
+        for (auto [k, v] : tokens) {
+          std::string key = py::str(k);
+          auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(v);
+          std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+          in.tokens.emplace_back(key, torch::from_blob(const_cast<int64_t*>(a.data()), shape, torch::kLong).clone());
+          if (masks.contains(k)) {
+            auto mk = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(masks[k]);
+            in.masks.push_back(torch::from_blob(const_cast<bool*>(mk.data()), shape, torch::kBool).clone());
+          } else {
+            in.masks.push_back(torch::Tensor());
+          }
+        }
+        torch::NoGradGuard ng;
+        auto enc = net.encode(in, n);
+        auto c = enc.context.contiguous();
+        py::array_t<float> out({c.size(0), c.size(1), c.size(2)});
+        std::memcpy(out.mutable_data(), c.data_ptr<float>(), c.numel() * sizeof(float));
+        return out;
+      }, py::arg("tokens"), py::arg("masks") = py::dict(), py::arg("num_encoder_tokens") = 256)
+      .def("logits", [](const models::LoadedModel& lm, const py::dict& tokens, const py::dict& masks, const std::vector<std::string>& targets,
+                        int64_t n) {
+        auto& net = dynamic_cast<models::AionImpl&>(*lm.module);
+        models::AionInputs in;
+        for (auto [k, v] : tokens) {
+          auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(v);
+          std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+          in.tokens.emplace_back(py::str(k), torch::from_blob(const_cast<int64_t*>(a.data()), shape, torch::kLong).clone());
+          if (masks.contains(k)) {
+            auto mk = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(masks[k]);
+            in.masks.push_back(torch::from_blob(const_cast<bool*>(mk.data()), shape, torch::kBool).clone());
+          } else {
+            in.masks.push_back(torch::Tensor());
+          }
+        }
+        torch::NoGradGuard ng;
+        auto outs = net.decode(net.encode(in, n), targets);
+        py::dict d;
+        for (size_t i = 0; i < targets.size(); ++i) {
+          auto c = outs[i].contiguous();
+          py::array_t<float> a({c.size(0), c.size(1), c.size(2)});
+          std::memcpy(a.mutable_data(), c.data_ptr<float>(), c.numel() * sizeof(float));
+          d[py::str(targets[i])] = a;
+        }
+        return d;
+      }, py::arg("tokens"), py::arg("masks"), py::arg("targets"), py::arg("num_encoder_tokens"));
 
   py::class_<Encoder>(m, "Encoder")
       .def(py::init([](const std::string& model, const std::string& device) { return Encoder(model, {.device = device}); }),

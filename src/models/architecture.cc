@@ -16,6 +16,7 @@ namespace astrofm::models {
   X(specformer)                  \
   X(astroclip)                   \
   X(pixels)                      \
+  X(aion)                        \
   /* add an architecture above this line */
 
 #define ASTROFM_DECLARE(name) void register_##name(ArchitectureTable&);

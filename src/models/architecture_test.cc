@@ -24,6 +24,11 @@ Table two_rows() {
   std::vector<float> spec(2 * 500);
   for (size_t i = 0; i < spec.size(); ++i) spec[i] = 3.0f + static_cast<float>((i * 31) % 17) * 0.1f;
   t.add(make_column(mmu::kSpectrumFlux, spec, {500}));
+  // Codec tokens for AION models (the default config's modalities): an image, a missing scalar.
+  std::vector<int32_t> img_tok(2 * 256), z_tok = {17, -1};
+  for (size_t i = 0; i < img_tok.size(); ++i) img_tok[i] = static_cast<int32_t>((i * 37) % 4375);
+  t.add(make_column(std::string("tok_image"), img_tok, {256}));
+  t.add(make_column(std::string("tok_Z"), z_tok, {1}));
   return t;
 }
 

@@ -42,6 +42,11 @@ std::vector<std::string> Encoder::modalities() const { return impl_->arch->modal
 
 std::vector<std::string> Encoder::modalities_for(const std::vector<std::string>& columns) const {
   std::vector<std::string> out;
+  if (impl_->arch->joint_inputs) {  // one joint embedding when any of the model's inputs is there
+    for (const auto& c : impl_->arch->joint_inputs(*impl_->lm.module))
+      if (std::find(columns.begin(), columns.end(), c) != columns.end()) return impl_->arch->modalities;
+    return out;
+  }
   for (const auto& m : impl_->arch->modalities)
     if (std::find(columns.begin(), columns.end(), modality(m).main_column()) != columns.end()) out.push_back(m);
   return out;
@@ -65,12 +70,26 @@ Table Encoder::embed(const Table& batch, bool tokens) const {
   auto use = modalities_for(batch.names());
   if (use.empty()) {
     std::vector<std::string> need;
-    for (const auto& m : impl_->arch->modalities) need.push_back(modality(m).main_column());
+    if (impl_->arch->joint_inputs) need = impl_->arch->joint_inputs(*impl_->lm.module);
+    else
+      for (const auto& m : impl_->arch->modalities) need.push_back(modality(m).main_column());
     fail_input("{}: nothing to embed: the input has none of {}", where, fmt::join(need, ", "));
   }
   Table out;
   if (batch.rows() == 0) return out;
   const auto& pre = impl_->lm.meta.value("preprocessing", nlohmann::json::object());
+  if (impl_->arch->embed_joint) {
+    Embedded e;
+    try {
+      e = impl_->arch->embed_joint(*impl_->lm.module, batch, tokens, where);
+    } catch (const c10::Error& err) {
+      fail_input("{}: the model cannot take these inputs: {}", where, err.what_without_backtrace());
+    }
+    Modality mod = modality(use.front());
+    out.add(to_column(mod.embedding_column(), e.embedding));
+    if (tokens && e.tokens.defined()) out.add(to_column(mod.tokens_column(), e.tokens));
+    return out;
+  }
   for (const auto& m : use) {
     Embedded e;
     try {

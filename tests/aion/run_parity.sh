@@ -6,4 +6,4 @@ if ! "$PY" -c 'import importlib.util as u; assert u.find_spec("aion")' 2>/dev/nu
   echo "SKIP: no AION reference environment ($BUILD/aion-venv; run scripts/aion-venv.sh)"
   exit 77
 fi
-ASTROFM_BUILD="$BUILD" ASTROFM_BIN="$BUILD/tools/astrofm/astrofm" OMP_WAIT_POLICY=PASSIVE exec "$PY" "$(dirname "$0")/codec_parity.py"
+ASTROFM_BUILD="$BUILD" ASTROFM_BIN="$BUILD/tools/astrofm/astrofm" OMP_WAIT_POLICY=PASSIVE exec "$PY" "$(dirname "$0")/${2:-codec_parity.py}"

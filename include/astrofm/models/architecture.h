@@ -52,6 +52,12 @@ struct Architecture {
   // from a PyTorch state dict (prefixes "module."/"model." stripped) and
   // hyper-parameters the weights do not reveal.
   std::vector<std::string> convert_kinds;
+  // Models that embed all their inputs together (AION): the columns a model
+  // reads, from its config, and one joint embedding per object, written as
+  // embedding_<modalities[0]> (and tokens_<modalities[0]>). `prepare` and
+  // `embed` are then unused.
+  std::function<std::vector<std::string>(torch::nn::Module& m)> joint_inputs;
+  std::function<Embedded(torch::nn::Module& m, const Table& batch, bool tokens, const std::string& where)> embed_joint;
   std::function<Converted(const std::string& kind, StateDict sd, const nlohmann::json& hp, const std::string& where)> convert;
 };
 

@@ -1,0 +1,306 @@
+// AION's transformer, op for op as aion/fourm/fm.py computes it (explicit
+// attention with -FLT_MAX masking, LayerNorm eps 1e-6 with zero bias buffers,
+// stable selection of the visible tokens), so that converted weights give
+// AION's logits and embeddings.
+#include "astrofm/models/aion.h"
+
+#include <cfloat>
+#include <cmath>
+
+#include "astrofm/error.h"
+
+namespace astrofm::models {
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+nlohmann::json AionConfig::to_json() const {
+  nlohmann::json mods = nlohmann::json::array();
+  for (const auto& m : modalities)
+    mods.push_back({{"key", m.key}, {"column", m.column}, {"vocab", m.vocab}, {"tokens", m.tokens}, {"grid", {m.grid_h, m.grid_w}}, {"id", m.id}});
+  return {{"dim", dim}, {"encoder_depth", encoder_depth}, {"decoder_depth", decoder_depth}, {"num_heads", num_heads},
+          {"mlp_hidden", mlp_hidden}, {"qk_norm", qk_norm}, {"decoder_self_attention", decoder_self_attention},
+          {"num_encoder_tokens", num_encoder_tokens}, {"modalities", mods}};
+}
+
+AionConfig AionConfig::from_json(const nlohmann::json& j) {
+  AionConfig c;
+  c.dim = j.value("dim", c.dim);
+  c.encoder_depth = j.value("encoder_depth", c.encoder_depth);
+  c.decoder_depth = j.value("decoder_depth", c.decoder_depth);
+  c.num_heads = j.value("num_heads", c.num_heads);
+  c.mlp_hidden = j.value("mlp_hidden", c.mlp_hidden);
+  c.qk_norm = j.value("qk_norm", c.qk_norm);
+  c.decoder_self_attention = j.value("decoder_self_attention", c.decoder_self_attention);
+  c.num_encoder_tokens = j.value("num_encoder_tokens", c.num_encoder_tokens);
+  int64_t next_id = 1;
+  for (const auto& m : j.value("modalities", nlohmann::json::array())) {
+    AionModality a;
+    a.key = m.at("key");
+    a.column = m.value("column", a.key);
+    a.vocab = m.at("vocab");
+    a.tokens = m.at("tokens");
+    auto g = m.value("grid", std::vector<int64_t>{a.tokens, 1});
+    a.grid_h = g.at(0), a.grid_w = g.at(1);
+    a.id = m.value("id", next_id);
+    next_id = a.id + 1;
+    if (a.grid_h * a.grid_w != a.tokens) fail_input("AION config: modality {} grid {}x{} for {} tokens", a.key, a.grid_h, a.grid_w, a.tokens);
+    c.modalities.push_back(a);
+  }
+  if (c.dim % c.num_heads != 0 || c.dim % 4 != 0) fail_input("AION config: dim {} must divide by num_heads {} and by 4", c.dim, c.num_heads);
+  if (c.decoder_self_attention != "within_modality" && c.decoder_self_attention != "aion")
+    fail_input("AION config: decoder_self_attention must be within_modality or aion, got '{}'", c.decoder_self_attention);
+  return c;
+}
+
+const AionModality& AionConfig::modality(const std::string& key) const {
+  for (const auto& m : modalities)
+    if (m.key == key || m.column == key) return m;
+  std::vector<std::string> keys;
+  for (const auto& m : modalities) keys.push_back(m.column);
+  fail_not_found("the AION model has no modality '{}' (it knows {})", key, fmt::join(keys, ", "));
+}
+
+const AionModality* AionConfig::by_column(const std::string& column) const {
+  for (const auto& m : modalities)
+    if (m.column == column) return &m;
+  return nullptr;
+}
+
+namespace {
+
+// AION's LayerNorm(bias=False): weight learned, bias a zero buffer, eps 1e-6.
+struct NormImpl : nn::Module {
+  explicit NormImpl(int64_t d) {
+    weight = register_parameter("weight", torch::ones({d}));
+    bias = register_buffer("bias", torch::zeros({d}));
+  }
+  torch::Tensor forward(const torch::Tensor& x) const {
+    return F::layer_norm(x, F::LayerNormFuncOptions({weight.size(0)}).weight(weight).bias(bias).eps(1e-6));
+  }
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Norm);
+
+torch::Tensor attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v, const torch::Tensor& mask, const Norm& qn, const Norm& kn,
+                     bool qk_norm) {
+  if (qk_norm) q = qn->forward(q), k = kn->forward(k);
+  auto a = torch::matmul(q, k.transpose(-2, -1)) * std::pow(static_cast<double>(q.size(-1)), -0.5);
+  a = a.masked_fill(mask.unsqueeze(1), -FLT_MAX).softmax(-1);
+  return torch::matmul(a, v);
+}
+
+struct SelfAttentionImpl : nn::Module {
+  SelfAttentionImpl(int64_t d, int64_t h, bool qkn) : heads(h), qk_norm(qkn) {
+    qkv = register_module("qkv", nn::Linear(nn::LinearOptions(d, 3 * d).bias(false)));
+    proj = register_module("proj", nn::Linear(nn::LinearOptions(d, d).bias(false)));
+    if (qkn) q_norm = register_module("q_norm", Norm(d / h)), k_norm = register_module("k_norm", Norm(d / h));
+  }
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
+    auto B = x.size(0), N = x.size(1), C = x.size(2);
+    auto t = qkv(x).reshape({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
+    auto o = attend(t[0], t[1], t[2], mask, q_norm, k_norm, qk_norm);
+    return proj(o.transpose(1, 2).reshape({B, N, C}));
+  }
+  int64_t heads;
+  bool qk_norm;
+  nn::Linear qkv{nullptr}, proj{nullptr};
+  Norm q_norm{nullptr}, k_norm{nullptr};
+};
+TORCH_MODULE(SelfAttention);
+
+struct CrossAttentionImpl : nn::Module {
+  CrossAttentionImpl(int64_t d, int64_t h, bool qkn) : heads(h), qk_norm(qkn) {
+    q = register_module("q", nn::Linear(nn::LinearOptions(d, d).bias(false)));
+    kv = register_module("kv", nn::Linear(nn::LinearOptions(d, 2 * d).bias(false)));
+    proj = register_module("proj", nn::Linear(nn::LinearOptions(d, d).bias(false)));
+    if (qkn) q_norm = register_module("q_norm", Norm(d / h)), k_norm = register_module("k_norm", Norm(d / h));
+  }
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& ctx, const torch::Tensor& mask) {
+    auto B = x.size(0), N = x.size(1), C = x.size(2), M = ctx.size(1);
+    auto qq = q(x).reshape({B, N, heads, C / heads}).permute({0, 2, 1, 3});
+    auto t = kv(ctx).reshape({B, M, 2, heads, C / heads}).permute({2, 0, 3, 1, 4});
+    auto o = attend(qq, t[0], t[1], mask, q_norm, k_norm, qk_norm);
+    return proj(o.transpose(1, 2).reshape({B, N, -1}));
+  }
+  int64_t heads;
+  bool qk_norm;
+  nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
+  Norm q_norm{nullptr}, k_norm{nullptr};
+};
+TORCH_MODULE(CrossAttention);
+
+struct SwiGLUImpl : nn::Module {
+  SwiGLUImpl(int64_t d, int64_t hidden) {
+    fc1 = register_module("fc1", nn::Linear(nn::LinearOptions(d, hidden).bias(false)));
+    fc2 = register_module("fc2", nn::Linear(nn::LinearOptions(hidden, d).bias(false)));
+    fc3 = register_module("fc3", nn::Linear(nn::LinearOptions(d, hidden).bias(false)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return fc2(F::silu(fc1(x)) * fc3(x)); }
+  nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
+};
+TORCH_MODULE(SwiGLU);
+
+struct EncoderBlockImpl : nn::Module {
+  EncoderBlockImpl(const AionConfig& c) {
+    norm1 = register_module("norm1", Norm(c.dim));
+    attn = register_module("attn", SelfAttention(c.dim, c.num_heads, c.qk_norm));
+    norm2 = register_module("norm2", Norm(c.dim));
+    mlp = register_module("mlp", SwiGLU(c.dim, c.mlp_hidden));
+  }
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
+    x = x + attn(norm1(x), mask);
+    return x + mlp(norm2(x));
+  }
+  Norm norm1{nullptr}, norm2{nullptr};
+  SelfAttention attn{nullptr};
+  SwiGLU mlp{nullptr};
+};
+TORCH_MODULE(EncoderBlock);
+
+struct DecoderBlockImpl : nn::Module {
+  DecoderBlockImpl(const AionConfig& c) {
+    norm1 = register_module("norm1", Norm(c.dim));
+    self_attn = register_module("self_attn", SelfAttention(c.dim, c.num_heads, c.qk_norm));
+    cross_attn = register_module("cross_attn", CrossAttention(c.dim, c.num_heads, c.qk_norm));
+    query_norm = register_module("query_norm", Norm(c.dim));
+    context_norm = register_module("context_norm", Norm(c.dim));
+    norm2 = register_module("norm2", Norm(c.dim));
+    mlp = register_module("mlp", SwiGLU(c.dim, c.mlp_hidden));
+  }
+  torch::Tensor forward(torch::Tensor y, const torch::Tensor& ctx, const torch::Tensor& sa_mask, const torch::Tensor& xa_mask) {
+    y = y + self_attn(norm1(y), sa_mask);
+    y = y + cross_attn(query_norm(y), context_norm(ctx), xa_mask);
+    return y + mlp(norm2(y));
+  }
+  Norm norm1{nullptr}, norm2{nullptr}, query_norm{nullptr}, context_norm{nullptr};
+  SelfAttention self_attn{nullptr};
+  CrossAttention cross_attn{nullptr};
+  SwiGLU mlp{nullptr};
+};
+TORCH_MODULE(DecoderBlock);
+
+// AION's build_2d_sincos_posemb: token n at (n / h, n % h), [sin a, cos a, sin b, cos b] in float32.
+torch::Tensor sincos(int64_t h, int64_t w, int64_t dim) {
+  int64_t pd = dim / 4;
+  auto omega = 1.0 / torch::pow(10000.0, torch::arange(pd, torch::kFloat32) / static_cast<double>(pd));
+  auto n = torch::arange(h * w, torch::kLong);
+  auto a = n.div(h, "floor").to(torch::kFloat32).unsqueeze(1) * omega.unsqueeze(0);
+  auto b = n.remainder(h).to(torch::kFloat32).unsqueeze(1) * omega.unsqueeze(0);
+  return torch::cat({a.sin(), a.cos(), b.sin(), b.cos()}, 1).unsqueeze(0);
+}
+
+struct EmbeddingImpl : nn::Module {
+  EmbeddingImpl(const AionModality& m, int64_t dim, torch::Tensor shared_mod_emb, bool decoder) {
+    mod_emb = register_parameter("mod_emb", shared_mod_emb);
+    pos_emb = register_buffer("pos_emb", sincos(m.grid_h, m.grid_w, dim));
+    token_emb = register_module("token_emb", nn::Embedding(m.vocab, dim));
+    if (decoder) to_logits = register_module("to_logits", nn::Linear(nn::LinearOptions(dim, m.vocab).bias(false)));
+  }
+  torch::Tensor mod_emb, pos_emb;
+  nn::Embedding token_emb{nullptr};
+  nn::Linear to_logits{nullptr};
+};
+TORCH_MODULE(Embedding);
+
+}  // namespace
+
+struct AionImpl::Impl {
+  std::map<std::string, Embedding> enc, dec;
+  std::vector<EncoderBlock> encoder;
+  std::vector<DecoderBlock> decoder;
+  Norm encoder_norm{nullptr}, decoder_norm{nullptr};
+  nn::Linear proj_context{nullptr};
+  torch::Tensor mask_token;
+};
+
+AionImpl::AionImpl(AionConfig cfg) : cfg_(std::move(cfg)), impl_(std::make_shared<Impl>()) {
+  auto& I = *impl_;
+  I.mask_token = register_parameter("mask_token", torch::zeros({1, 1, cfg_.dim}).normal_(0, 0.02));
+  auto enc = register_module("encoder_embeddings", nn::ModuleDict());
+  auto dec = register_module("decoder_embeddings", nn::ModuleDict());
+  for (const auto& m : cfg_.modalities) {
+    auto mod_emb = torch::zeros({1, 1, cfg_.dim}).normal_(0, 0.02);
+    I.enc.emplace(m.key, Embedding(m, cfg_.dim, mod_emb, false));
+    I.dec.emplace(m.key, Embedding(m, cfg_.dim, mod_emb, true));  // the same tensor: AION shares it
+    enc->update({{m.key, I.enc.at(m.key).ptr()}});
+    dec->update({{m.key, I.dec.at(m.key).ptr()}});
+  }
+  auto e = register_module("encoder", nn::ModuleList());
+  for (int64_t i = 0; i < cfg_.encoder_depth; ++i) I.encoder.push_back(EncoderBlock(cfg_)), e->push_back(I.encoder.back());
+  I.encoder_norm = register_module("encoder_norm", Norm(cfg_.dim));
+  I.proj_context = register_module("decoder_proj_context", nn::Linear(cfg_.dim, cfg_.dim));
+  auto d = register_module("decoder", nn::ModuleList());
+  for (int64_t i = 0; i < cfg_.decoder_depth; ++i) I.decoder.push_back(DecoderBlock(cfg_)), d->push_back(I.decoder.back());
+  I.decoder_norm = register_module("decoder_norm", Norm(cfg_.dim));
+}
+
+AionEncoded AionImpl::encode(const AionInputs& in, int64_t keep) const {
+  auto& I = *impl_;
+  if (in.tokens.empty()) fail_input("AION: no input tokens");
+  std::vector<torch::Tensor> xs, es, ms;
+  const int64_t B = in.tokens.front().second.size(0);
+  for (size_t k = 0; k < in.tokens.size(); ++k) {
+    const auto& [key, t0] = in.tokens[k];
+    const auto& m = cfg_.modality(key);
+    auto t = t0.to(torch::kLong);
+    if (t.dim() == 1) t = t.unsqueeze(1);
+    if (t.size(1) != m.tokens) fail_input("AION: {} has {} tokens per object, the model expects {}", key, t.size(1), m.tokens);
+    auto& emb = I.enc.at(m.key);
+    auto mask = k < in.masks.size() && in.masks[k].defined() ? in.masks[k].to(torch::kBool) : torch::zeros({B, m.tokens}, torch::kBool);
+    // Missing tokens (-1) are absent tokens: masked, looked up as 0.
+    mask = mask | (t < 0);
+    xs.push_back(emb->token_emb(t.clamp_min(0)));
+    es.push_back((emb->pos_emb + emb->mod_emb).expand({B, -1, -1}));
+    ms.push_back(mask);
+  }
+  auto X = torch::cat(xs, 1), E = torch::cat(es, 1), M = torch::cat(ms, 1);
+  const int64_t D = X.size(2);
+  auto ids = std::get<1>(torch::sort(M.to(torch::kLong), /*stable=*/true, 1, false)).slice(1, 0, std::min<int64_t>(keep, M.size(1)));
+  auto idx = ids.unsqueeze(-1).expand({-1, -1, D});
+  X = X.gather(1, idx).clone();
+  E = E.gather(1, idx).clone();
+  M = M.gather(1, ids);
+  X.masked_fill_(M.unsqueeze(-1), 0.0);
+  E.masked_fill_(M.unsqueeze(-1), 0.0);
+  auto key_mask = M.unsqueeze(1);  // [B, 1, N]: only keys are masked
+  auto x = X + E;
+  for (auto& blk : I.encoder) x = blk->forward(x, key_mask);
+  x = I.encoder_norm(x);
+  return {I.proj_context(x) + E, M};
+}
+
+std::vector<torch::Tensor> AionImpl::decode(const AionEncoded& enc, const std::vector<std::string>& targets) const {
+  auto& I = *impl_;
+  const int64_t B = enc.context.size(0);
+  std::vector<torch::Tensor> ys, es;
+  std::vector<int64_t> lens, mod_of;
+  for (size_t k = 0; k < targets.size(); ++k) {
+    const auto& m = cfg_.modality(targets[k]);
+    auto& emb = I.dec.at(m.key);
+    ys.push_back(I.mask_token.expand({B, m.tokens, -1}));
+    es.push_back((emb->pos_emb + emb->mod_emb).expand({B, -1, -1}));
+    lens.push_back(m.tokens);
+    for (int64_t i = 0; i < m.tokens; ++i) mod_of.push_back(static_cast<int64_t>(k));
+  }
+  auto y = torch::cat(ys, 1) + torch::cat(es, 1);
+  const int64_t T = y.size(1);
+  torch::Tensor sa;
+  if (cfg_.decoder_self_attention == "aion") {
+    sa = torch::ones({B, T, T}, torch::kBool);
+  } else {
+    auto mo = torch::tensor(mod_of, torch::kLong);
+    sa = (mo.unsqueeze(0) != mo.unsqueeze(1)).unsqueeze(0).expand({B, T, T});
+  }
+  auto xa = enc.mask.unsqueeze(1);
+  for (auto& blk : I.decoder) y = blk->forward(y, enc.context, sa, xa);
+  y = I.decoder_norm(y);
+  std::vector<torch::Tensor> out;
+  int64_t at = 0;
+  for (size_t k = 0; k < targets.size(); ++k) {
+    out.push_back(I.dec.at(cfg_.modality(targets[k]).key)->to_logits(y.slice(1, at, at + lens[k])));
+    at += lens[k];
+  }
+  return out;
+}
+
+}  // namespace astrofm::models
