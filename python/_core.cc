@@ -116,6 +116,25 @@ Table table_from_dict(const py::dict& d) {
   return t;
 }
 
+// Token arrays by modality key (dict order kept) and optional masks (true = absent).
+models::AionInputs aion_inputs(const py::dict& tokens, const py::dict& masks) {
+  models::AionInputs in;
+  for (auto [k, v] : tokens) {
+    auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(v);
+    if (!a) fail_input("{}: expected an integer token array", std::string(py::str(k)));
+    std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+    in.tokens.emplace_back(py::str(k), torch::from_blob(const_cast<int64_t*>(a.data()), shape, torch::kLong).clone());
+    torch::Tensor m;
+    if (masks.contains(k)) {
+      auto mk = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(masks[k]);
+      if (!mk || mk.size() != a.size()) fail_input("{}: the mask must have the tokens' shape", std::string(py::str(k)));
+      m = torch::from_blob(const_cast<bool*>(mk.data()), shape, torch::kBool).clone();
+    }
+    in.masks.push_back(m);
+  }
+  return in;
+}
+
 KnnOptions knn_options(int k, const std::string& weights, bool standardize) {
   if (k < 1) fail_input("n_neighbors must be at least 1, got {}", k);
   if (weights != "uniform" && weights != "distance") fail_input("weights must be 'uniform' or 'distance', got '{}'", weights);
@@ -239,19 +258,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("config_json", [](const models::LoadedModel& lm) { return lm.meta["config"].dump(); })
       .def("encode", [](const models::LoadedModel& lm, const py::dict& tokens, const py::dict& masks, int64_t n) {
         auto& net = dynamic_cast<models::AionImpl&>(*lm.module);
-        models::AionInputs in;
-        for (auto [k, v] : tokens) {
-          std::string key = py::str(k);
-          auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(v);
-          std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-          in.tokens.emplace_back(key, torch::from_blob(const_cast<int64_t*>(a.data()), shape, torch::kLong).clone());
-          if (masks.contains(k)) {
-            auto mk = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(masks[k]);
-            in.masks.push_back(torch::from_blob(const_cast<bool*>(mk.data()), shape, torch::kBool).clone());
-          } else {
-            in.masks.push_back(torch::Tensor());
-          }
-        }
+        auto in = aion_inputs(tokens, masks);
         torch::NoGradGuard ng;
         auto enc = net.encode(in, n);
         auto c = enc.context.contiguous();
@@ -262,18 +269,7 @@ PYBIND11_MODULE(_core, m) {
       .def("logits", [](const models::LoadedModel& lm, const py::dict& tokens, const py::dict& masks, const std::vector<std::string>& targets,
                         int64_t n) {
         auto& net = dynamic_cast<models::AionImpl&>(*lm.module);
-        models::AionInputs in;
-        for (auto [k, v] : tokens) {
-          auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(v);
-          std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-          in.tokens.emplace_back(py::str(k), torch::from_blob(const_cast<int64_t*>(a.data()), shape, torch::kLong).clone());
-          if (masks.contains(k)) {
-            auto mk = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(masks[k]);
-            in.masks.push_back(torch::from_blob(const_cast<bool*>(mk.data()), shape, torch::kBool).clone());
-          } else {
-            in.masks.push_back(torch::Tensor());
-          }
-        }
+        auto in = aion_inputs(tokens, masks);
         torch::NoGradGuard ng;
         auto outs = net.decode(net.encode(in, n), targets);
         py::dict d;
