@@ -1,8 +1,8 @@
 #pragma once
 // `astrofm train`: the task table's tasks (src/train/tasks/): self-supervised
 // pre-training of the image encoder (SimCLR or DINO), masked modelling of the spectrum encoder, contrastive
-// image-spectrum alignment (AstroCLIP), and the supervised-from-scratch CNN
-// baseline. Checkpoints (model, optimizer, step) every K steps and on SIGINT;
+// image-spectrum alignment (AstroCLIP), the supervised-from-scratch CNN
+// baseline, the codecs, and AION's multimodal masked modelling. Checkpoints (model, optimizer, step) every K steps and on SIGINT;
 // --resume continues bit-identically on CPU for a fixed seed.
 // Thread-safety: train_model() is a whole job using every core; one at a time per output. A
 // Communicator is called from the training thread only.
@@ -22,6 +22,7 @@ struct TrainOptions {
   std::string out;                  // model file to write
   std::string init_image;           // clip: image backbone from an image-ssl model file
   std::string init_spectrum;        // clip: spectrum backbone from a spectrum-mm model file
+  std::vector<std::string> codecs;  // aion: the codec files the token datasets were made with
   std::string target;               // supervised: label column (in labels_csv when given, else in the data)
   std::string labels_csv;           // supervised: labels joined on object_id
   std::string objective;            // supervised: regression | classification (overrides the config)

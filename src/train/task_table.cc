@@ -14,6 +14,7 @@ namespace astrofm::train {
   X(clip)                \
   X(codec_image)         \
   X(codec_spectrum)      \
+  X(aion)                \
   /* add a task above this line */
 
 #define ASTROFM_DECLARE(name) void register_##name(TaskTable&);

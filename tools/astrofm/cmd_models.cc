@@ -89,9 +89,10 @@ void add_model_commands(CLI::App& app) {
   {
     auto* c = app.add_subcommand("train", "Train an encoder: image-ssl (SimCLR or DINO), spectrum-mm (masked modelling), clip (alignment), or the supervised CNN baseline");
     static TrainOptions o;
-    c->add_option("TASK", o.task, "image-ssl, spectrum-mm, clip, supervised, or a codec: codec-scalar, codec-image, codec-spectrum")
+    c->add_option("TASK", o.task, "image-ssl, spectrum-mm, clip, supervised, a codec (codec-scalar, codec-image, codec-spectrum), or aion (masked modelling on tokens)")
         ->required()
-        ->check(CLI::IsMember({"image-ssl", "simclr", "dino", "spectrum-mm", "clip", "supervised", "codec-scalar", "codec-image", "codec-spectrum"}));
+        ->check(CLI::IsMember({"image-ssl", "simclr", "dino", "spectrum-mm", "clip", "supervised", "codec-scalar", "codec-image", "codec-spectrum", "aion"}));
+    c->add_option("--codecs", o.codecs, "aion: the codec files the token datasets were made with");
     static codecs::ScalarFitOptions so;
     c->add_option("--columns", so.columns, "codec-scalar: COLUMN[:linear|log|arcsinh|grid], comma-separated (default log for FLUX_*/SHAPE_R, grid for Z, else linear)")->delimiter(',');
     c->add_option("--bins", so.bins, "codec-scalar: codebook size")->capture_default_str();
