@@ -34,4 +34,12 @@ ClassificationMetrics classification_metrics(const std::vector<int64_t>& truth, 
 // Mean and sample standard deviation (0 for one value).
 std::pair<double, double> mean_std(const std::vector<double>& v);
 
+// Probabilistic predictions: per-object probabilities over shared, increasing
+// bin values (a codec's bins). PIT = P(below the truth) + half the truth's bin;
+// its KS distance from uniform; CRPS = sum over bins of (CDF - step at the
+// truth)^2 x bin width; coverage of the central 68% and 95% intervals; the
+// PIT histogram (10 bins). Objects with a non-finite truth are skipped.
+nlohmann::json probabilistic_metrics(const std::vector<std::vector<double>>& pdf, const std::vector<double>& bin_values,
+                                     const std::vector<double>& truth, std::vector<double>* pit = nullptr);
+
 }  // namespace astrofm

@@ -67,3 +67,44 @@ TEST(Metrics, AbsentClassScoresZeroAndSizesMustAgree) {
 
 }  // namespace
 }  // namespace astrofm
+
+namespace astrofm {
+namespace {
+
+// Gaussian predictive distributions on a shared grid; truths drawn from them
+// (calibrated) or from a wider one (overconfident predictions).
+nlohmann::json gaussian_case(double truth_sigma, std::vector<double>* pit = nullptr) {
+  std::vector<double> bins;
+  for (int k = 0; k < 401; ++k) bins.push_back(-4 + 0.02 * k);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> mu_d(0, 0.5), noise(0, 1);
+  std::vector<std::vector<double>> pdf;
+  std::vector<double> truth;
+  for (int i = 0; i < 3000; ++i) {
+    double mu = mu_d(rng), sigma = 0.3;
+    std::vector<double> p(bins.size());
+    for (size_t k = 0; k < bins.size(); ++k) p[k] = std::exp(-0.5 * std::pow((bins[k] - mu) / sigma, 2));
+    pdf.push_back(p);
+    truth.push_back(mu + truth_sigma * noise(rng));
+  }
+  return probabilistic_metrics(pdf, bins, truth, pit);
+}
+
+TEST(ProbabilisticMetrics, CalibratedGaussiansGiveUniformPitNominalCoverageAndTheirCrps) {
+  std::vector<double> pit;
+  auto j = gaussian_case(0.3, &pit);
+  EXPECT_EQ(j["objects"], 3000);
+  EXPECT_LT(j["pit_ks"].get<double>(), 0.03);
+  EXPECT_NEAR(j["coverage_68"].get<double>(), 0.68, 0.03);
+  EXPECT_NEAR(j["coverage_95"].get<double>(), 0.95, 0.015);
+  // E[CRPS] of N(mu, s) against draws from itself is s / sqrt(pi).
+  EXPECT_NEAR(j["crps"].get<double>(), 0.3 / std::sqrt(M_PI), 0.01);
+  ASSERT_EQ(pit.size(), 3000u);
+  auto over = gaussian_case(0.6);  // truths twice as spread as predicted
+  EXPECT_GT(over["pit_ks"].get<double>(), 0.1);
+  EXPECT_LT(over["coverage_68"].get<double>(), 0.45);
+  EXPECT_GT(over["crps"].get<double>(), j["crps"].get<double>());
+}
+
+}  // namespace
+}  // namespace astrofm

@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "astrofm/codecs.h"
+#include "astrofm/generate.h"
+#include "codecs/spectrum_codec.h"
 #include "astrofm/communicator.h"
 
 #include <fstream>
@@ -253,6 +255,67 @@ TEST(Train, CommunicatorSeamBroadcastsReducesAndOnlyRankZeroWrites) {
   // A batch that does not split over the ranks is a usage error.
   std::string odd = write_config(tmp, "odd.json", R"({"steps": 1, "batch": 7})");
   EXPECT_THROW(train_model({.task = "spectrum-mm", .data = {data}, .config = odd, .out = tmp.path("x.afm"), .comm = rank0}), UsageError);
+}
+
+// AION on two token datasets of different modality sets (a catalogue with
+// redshifts; a catalogue with spectra and no redshift): resumable bit-identically;
+// then generation of the redshift's distribution and of a spectrum.
+TEST(Train, AionOnMixedModalitySetsResumesAndGenerates) {
+  test::TempDir tmp;
+  auto survey = [&](const std::string& name, bool spectra, uint64_t seed) {
+    SimOptions o;
+    o.objects = 40, o.seed = seed, o.images = false, o.spectra = spectra, o.spectrum_step = 8, o.config = name, o.threads = 2;
+    simulate_survey(tmp.path(name), o);
+    return tmp.path(name);
+  };
+  std::string cat = survey("cat", false, 5), spec = survey("spec", true, 6);
+  codecs::ScalarFitOptions f;
+  f.data = {cat}, f.columns = {"FLUX_G", "FLUX_R", "Z"}, f.bins = 32, f.reservoir = 100, f.out = tmp.path("scalars.afm");
+  codecs::fit_scalar_codecs(f);
+  codecs::CodecSet s;
+  codecs::SpectrumConfig sc;
+  sc.resolution = 8, sc.num_pixels = 896, sc.encoder_depths = {1, 1}, sc.encoder_dims = {8, 16}, sc.decoder_depths = {1, 1};
+  sc.decoder_dims = {8, 1}, sc.latent_channels = 16, sc.codebook_size = 64;
+  s.add(codecs::make_spectrum_codec(codecs::SpectrumNet(sc)));
+  s.save(tmp.path("spectrum.afm"));
+  std::vector<std::string> cfiles = {f.out, tmp.path("spectrum.afm")};
+  codecs::TokenizeOptions t;
+  t.codecs = cfiles, t.data = {cat}, t.out = tmp.path("cat_tok"), t.modalities = {"FLUX_G", "FLUX_R", "Z"};
+  codecs::tokenize(t);
+  t.data = {spec}, t.out = tmp.path("spec_tok"), t.modalities = {"FLUX_G", "FLUX_R", "spectrum"};
+  codecs::tokenize(t);
+  TrainOptions a;
+  a.task = "aion";
+  a.codecs = cfiles;
+  a.data = {tmp.path("cat_tok"), tmp.path("spec_tok")};
+  a.config = write_config(tmp, "aion.json", R"({"model": {"dim": 32, "encoder_depth": 1, "decoder_depth": 1, "num_heads": 2, "mlp_hidden": 64},
+      "input_budget": 64, "target_budget": 32, "steps": 4, "batch": 8, "val_every": 2, "checkpoint_every": 2})");
+  a.out = tmp.path("aion.afm");
+  expect_resume_is_bit_identical(tmp, a, 2);
+  auto meta = ModelFile::read_meta(a.out);
+  EXPECT_EQ(meta["config"]["modalities"].size(), 4u);  // tok_FLUX_G, tok_FLUX_R, tok_Z, tok_spectrum
+  GenerateOptions g;
+  g.model = a.out, g.codecs = cfiles, g.data = tmp.path("cat_tok"), g.from = {"FLUX_G", "FLUX_R"}, g.to = "Z";
+  g.out = tmp.path("z"), g.report = tmp.path("z_report");
+  auto r = generate(g);
+  EXPECT_EQ(r.objects, 40);
+  EXPECT_EQ(r.metrics["objects"], 40);
+  EXPECT_TRUE(r.metrics.contains("pit_ks") && r.metrics.contains("crps") && r.metrics.contains("coverage_68"));
+  EXPECT_TRUE(std::filesystem::exists(tmp.path("z_report/pit.png")));
+  Table z = read_table(g.out);
+  for (int64_t i = 0; i < z.rows(); ++i) {
+    double sum = 0;
+    for (int64_t k = 0; k < 32; ++k) sum += z.at("Z_pdf").ptr<float>()[i * 32 + k];
+    EXPECT_NEAR(sum, 1.0, 1e-4);
+    EXPECT_LE(z.at("Z_p16").as_double(i), z.at("Z_median").as_double(i));
+    EXPECT_LE(z.at("Z_median").as_double(i), z.at("Z_p84").as_double(i));
+  }
+  g.data = tmp.path("spec_tok"), g.to = "spectrum", g.out = tmp.path("gen_spec"), g.report = "", g.steps = 3;
+  generate(g);
+  Table sp = read_table(g.out);
+  EXPECT_EQ(sp.at(mmu::kSpectrumFlux).shape, std::vector<int64_t>{896});
+  EXPECT_EQ(sp.at("tok_spectrum").shape, std::vector<int64_t>{113});
+  for (int32_t v : sp.at("tok_spectrum").values<int32_t>()) ASSERT_TRUE(v >= 0 && v < 1024);
 }
 
 }  // namespace

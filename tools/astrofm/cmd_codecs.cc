@@ -6,6 +6,7 @@
 
 #include "astrofm/codecs.h"
 #include "astrofm/error.h"
+#include "astrofm/generate.h"
 #include "astrofm/model_file.h"
 #include "commands.h"
 
@@ -39,6 +40,27 @@ void add_codec_commands(CLI::App& app) {
     c->callback([] {
       auto r = codecs::detokenize(o);
       spdlog::info("decoded {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
+    });
+  }
+  {
+    auto* c = app.add_subcommand("generate", "Generate a modality from others with an AION model: distributions of scalars, decoded spectra and images");
+    static GenerateOptions o;
+    c->add_option("--model", o.model, "AION model file (astrofm train aion or convert --kind aion)")->required();
+    c->add_option("--codecs", o.codecs, "codec files, to decode the target")->required();
+    c->add_option("--data", o.data, "tokens dataset (astrofm tokenize)")->required();
+    c->add_option("--from", o.from, "input modalities (default: every one the model knows but the target)")->delimiter(',');
+    c->add_option("--to", o.to, "the modality to generate (Z, FLUX_G, spectrum, image, ...)")->required();
+    c->add_option("--out", o.out, "output dataset root")->required();
+    c->add_option("--report", o.report, "folder for metrics.json and pit.png (when the data holds the target's tokens)");
+    c->add_option("--steps", o.steps, "iterative decoding steps for many-token targets")->capture_default_str();
+    c->add_option("--temperature", o.temperature, "sampling temperature (0: most likely tokens)")->capture_default_str();
+    c->add_option("--seed", o.seed, "random seed")->capture_default_str();
+    c->add_option("--bands", o.bands, "image targets: bands to write")->delimiter(',');
+    c->add_flag("--overwrite", o.overwrite, "replace an existing output");
+    c->callback([] {
+      auto r = generate(o);
+      spdlog::info("generated {} for {} objects into {} ({})", o.to, r.objects, o.out, fmt::join(r.columns, ", "));
+      if (!r.metrics.is_null()) std::printf("%s\n", r.metrics.dump(2).c_str());
     });
   }
   auto* codec = app.add_subcommand("codec", "Modality codecs: reconstruction quality (eval), the codec kinds (kinds)");

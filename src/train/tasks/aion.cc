@@ -124,7 +124,11 @@ struct AionTask : Task {
       // Inputs: a random primary modality with a uniform count of its tokens,
       // then the rest of the budget uniformly from every token left.
       int64_t primary = avail[std::min(avail.size() - 1, static_cast<size_t>(uniform() * avail.size()))];
-      int64_t budget = input_budget;
+      // At least one token is left over to be a target.
+      int64_t total_obs = 0;
+      for (int64_t m : avail) total_obs += n_obs[m];
+      if (total_obs < 2) continue;
+      int64_t budget = std::min(input_budget, total_obs - 1);
       used[primary] = std::min(budget, 1 + std::min(n_obs[primary] - 1, static_cast<int64_t>(uniform() * n_obs[primary])));
       budget -= used[primary];
       std::vector<int64_t> rest;  // one entry per token left, naming its modality
@@ -162,6 +166,7 @@ struct AionTask : Task {
       in.masks.push_back(in_mask[m]);
       if (tgt_mask[m].any().item<bool>()) targets.push_back(mods[m].key), target_mods.push_back(m);
     }
+    if (targets.empty()) return torch::zeros({}, torch::requires_grad());
     auto enc = model->encode(in, input_budget);
     auto logits = model->decode(enc, targets);
     // Cross-entropy per modality over its target tokens, averaged over modalities.

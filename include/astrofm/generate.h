@@ -1,0 +1,45 @@
+#pragma once
+// `astrofm generate`: any modality from any other with an AION model. A
+// one-token target (a scalar: redshift, a flux) gives its whole distribution
+// over the codec's bins (mean, median, mode, percentiles, the density); a
+// many-token target (a spectrum, an image) is decoded iteratively (MaskGIT /
+// ROAR style: each step fixes the most confident of the still-masked tokens,
+// cosine schedule) and turned back into MMU columns by its codec. When the data
+// holds the target's own tokens, probabilistic metrics of the prediction (PIT,
+// its KS statistic, CRPS, interval coverage) go to the report.
+// Thread-safety: one job at a time per output.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/metrics.h"  // probabilistic_metrics
+
+namespace astrofm {
+
+struct GenerateOptions {
+  std::string model;                 // an AION model file
+  std::vector<std::string> codecs;   // to decode the target (and name its bins)
+  std::string data;                  // a tokens dataset (astrofm tokenize)
+  std::vector<std::string> from;     // input modalities ("image", "FLUX_G", or tok_ names); empty: every one but the target
+  std::string to;                    // the target modality
+  std::string out;                   // output dataset root
+  std::string report;                // folder for metrics.json and the PIT histogram; empty: none
+  int64_t steps = 8;                 // iterative decoding steps (many-token targets)
+  double temperature = 1.0;          // sampling temperature; 0: the most likely token
+  uint64_t seed = 1;
+  int64_t batch = 32;
+  std::vector<std::string> bands;    // image targets: bands to write (default: the codec's)
+  bool overwrite = false;
+};
+
+struct GenerateResult {
+  int64_t objects = 0;
+  std::vector<std::string> columns;
+  nlohmann::json metrics;  // probabilistic metrics when the truth was there
+};
+
+GenerateResult generate(const GenerateOptions& opt);
+
+}  // namespace astrofm

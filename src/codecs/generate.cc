@@ -1,0 +1,223 @@
+// `astrofm generate` (include/astrofm/generate.h).
+#include "astrofm/generate.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "astrofm/codecs.h"
+#include "astrofm/error.h"
+#include "astrofm/fsutil.h"
+#include "astrofm/mmu.h"
+#include "astrofm/models/aion.h"
+#include "astrofm/models/registry.h"
+#include "astrofm/progress.h"
+#include "astrofm/resources.h"
+#include "codecs/codec_table.h"
+#include "eval/plot.h"
+
+namespace astrofm {
+namespace fs = std::filesystem;
+using namespace astrofm::models;
+
+namespace {
+
+std::string tok_name(const std::string& m) { return m.rfind("tok_", 0) == 0 ? m : codecs::token_column(m); }
+
+torch::Tensor token_tensor(const Column& c) {
+  std::vector<int64_t> v(static_cast<size_t>(c.rows * c.row_elems()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = c.as_int64(static_cast<int64_t>(i));
+  return torch::tensor(v, torch::kLong).reshape({c.rows, c.row_elems()});
+}
+
+Column float_column(const std::string& name, const std::vector<double>& v) { return make_column<double>(name, v); }
+
+void pit_figure(const std::vector<double>& pit, const std::string& path) {
+  std::vector<double> x, y;
+  std::vector<int64_t> h(10, 0);
+  for (double p : pit) ++h[std::min<size_t>(9, static_cast<size_t>(p * 10))];
+  double top = 0;
+  for (int k = 0; k < 10; ++k) {
+    double d = pit.empty() ? 0 : h[k] * 10.0 / pit.size();
+    x.push_back(k / 10.0), y.push_back(d), x.push_back((k + 1) / 10.0), y.push_back(d);
+    top = std::max(top, d);
+  }
+  plot::Chart ch(480, 320, {0, 1}, plot::nice_axis(0, std::max(2.0, top * 1.1)));
+  ch.line(0, 1, 1, 1, 0x9a9a9a);  // a calibrated model: flat at 1
+  ch.polyline(x, y, 0x1f77b4);
+  ch.write_png(path);
+}
+
+}  // namespace
+
+GenerateResult generate(const GenerateOptions& opt) {
+  if (opt.to.empty()) fail_usage("--to: the modality to generate");
+  if (opt.steps < 1) fail_usage("--steps must be at least 1");
+  auto lm = load_model(resolve_model_path(opt.model));
+  if (lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", opt.model, lm.architecture);
+  auto& net = dynamic_cast<AionImpl&>(*lm.module);
+  net.eval();
+  const AionConfig& cfg = net.config();
+  codecs::CodecSet set = codecs::CodecSet::load(opt.codecs);
+  const std::string target = tok_name(opt.to);
+  const AionModality& tm = cfg.modality(target);
+  const codecs::Codec& codec = set.at(target.substr(4));
+  if (codec.info().num_tokens != tm.tokens || codec.info().vocab_size != tm.vocab)
+    fail_input("{}: the {} codec makes {} tokens of {} values; the model's {} has {} of {}", opt.codecs.front(), codec.info().modality,
+               codec.info().num_tokens, codec.info().vocab_size, target, tm.tokens, tm.vocab);
+  Dataset ds = Dataset::open(opt.data);
+  std::vector<std::string> inputs;
+  for (const auto& f : opt.from) {
+    std::string t = tok_name(f);
+    cfg.modality(t);
+    if (!ds.has_column(t)) fail_input("{}: no {} column to generate from", opt.data, t);
+    if (t == target) fail_usage("--from {}: the target itself", f);
+    inputs.push_back(t);
+  }
+  if (opt.from.empty())
+    for (const auto& m : cfg.modalities)
+      if (m.column != target && ds.has_column(m.column)) inputs.push_back(m.column);
+  if (inputs.empty()) fail_input("{}: none of the model's modalities to generate from", opt.data);
+  const bool have_truth = ds.has_column(target) && tm.tokens == 1;
+  std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
+  cols.insert(cols.end(), inputs.begin(), inputs.end());
+  if (have_truth) cols.push_back(target);
+  // One-token targets: each bin's value, from the codec.
+  std::vector<double> bin_values;
+  const std::string base = codec.info().modality;
+  if (tm.tokens == 1) {
+    Column all(codecs::token_column(base), DType::Int32, {1}, tm.vocab);
+    for (int64_t k = 0; k < tm.vocab; ++k) all.ptr<int32_t>()[k] = static_cast<int32_t>(k);
+    Table d = codec.decode(all, {}, "bins");
+    for (int64_t k = 0; k < tm.vocab; ++k) bin_values.push_back(d.at(base).as_double(k));
+  }
+  WriteOptions wo;
+  wo.overwrite = opt.overwrite;
+  DatasetWriter w(opt.out, "generated", wo);
+  std::string from_list = fmt::format("{}", fmt::join(inputs, ","));
+  w.set_attribute("source", fmt::format("astrofm generate --model {} --data {} --from {} --to {}", opt.model, opt.data, from_list, target));
+  if (!bin_values.empty()) w.set_attribute("pdf_values", nlohmann::json(bin_values).dump());
+  torch::manual_seed(opt.seed);
+  DatasetReader r(ds, {.columns = cols, .batch_rows = opt.batch});
+  Progress bar("generate " + base, ds.rows());
+  GenerateResult res;
+  std::vector<std::vector<double>> pdfs;
+  std::vector<double> truths;
+  Table b;
+  while (r.next(b)) {
+    torch::NoGradGuard ng;
+    const int64_t B = b.rows();
+    AionInputs in;
+    int64_t total = 0;
+    for (const auto& c : inputs) {
+      in.tokens.emplace_back(cfg.modality(c).key, token_tensor(b.at(c)));
+      total += cfg.modality(c).tokens;
+    }
+    Table o;
+    o.add(b.at(mmu::kObjectId));
+    o.add(b.at(mmu::kRa));
+    o.add(b.at(mmu::kDec));
+    if (tm.tokens == 1) {
+      auto p = net.decode(net.encode(in, total), {tm.key})[0].select(1, 0).softmax(-1).to(torch::kFloat64).contiguous();
+      std::vector<double> mean(B), median(B), mode(B), p025(B), p16(B), p84(B), p975(B);
+      Column pdf(base + "_pdf", DType::Float32, {tm.vocab}, B);
+      for (int64_t i = 0; i < B; ++i) {
+        const double* pi = static_cast<const double*>(p.data_ptr()) + i * tm.vocab;
+        double m = 0, cdf = 0, best = -1;
+        double qs[5] = {0.025, 0.16, 0.5, 0.84, 0.975}, qv[5] = {NAN, NAN, NAN, NAN, NAN};
+        int qi = 0;
+        std::vector<double> row(pi, pi + tm.vocab);
+        for (int64_t k = 0; k < tm.vocab; ++k) {
+          if (std::isfinite(bin_values[k])) m += pi[k] * bin_values[k];
+          cdf += pi[k];
+          while (qi < 5 && cdf >= qs[qi]) qv[qi++] = bin_values[k];
+          if (pi[k] > best) best = pi[k], mode[i] = bin_values[k];
+          pdf.ptr<float>()[i * tm.vocab + k] = static_cast<float>(pi[k]);
+        }
+        mean[i] = m, p025[i] = qv[0], p16[i] = qv[1], median[i] = qv[2], p84[i] = qv[3], p975[i] = qv[4];
+        if (have_truth) {
+          int64_t t = b.at(target).as_int64(i);
+          truths.push_back(t >= 0 && t < tm.vocab ? bin_values[t] : NAN);
+          pdfs.push_back(std::move(row));
+        }
+      }
+      o.add(float_column(base + "_mean", mean));
+      o.add(float_column(base + "_median", median));
+      o.add(float_column(base + "_mode", mode));
+      o.add(float_column(base + "_p02_5", p025));
+      o.add(float_column(base + "_p16", p16));
+      o.add(float_column(base + "_p84", p84));
+      o.add(float_column(base + "_p97_5", p975));
+      o.add(std::move(pdf));
+    } else {
+      // Iterative masked decoding: decoded tokens join the encoder's inputs.
+      auto known = torch::full({B, tm.tokens}, -1, torch::kLong);
+      for (int64_t s = 0; s < opt.steps; ++s) {
+        AionInputs step = in;
+        step.tokens.emplace_back(tm.key, known.clamp_min(0));
+        step.masks.assign(step.tokens.size(), torch::Tensor());
+        step.masks.back() = known < 0;
+        auto logits = net.decode(net.encode(step, total + tm.tokens), {tm.key})[0];
+        if (codec.info().kind == "spectrum") {  // token 0 is the normalisation bin, the rest LFQ codes: each its own range
+          int64_t nb = codec.info().config.value("normalization_bins", tm.vocab), cb = codec.info().config.value("codebook_size", tm.vocab);
+          logits.select(1, 0).slice(-1, std::min(nb, tm.vocab)).fill_(-INFINITY);
+          logits.slice(1, 1).slice(-1, std::min(cb, tm.vocab)).fill_(-INFINITY);
+        }
+        torch::Tensor pick, conf;
+        if (opt.temperature <= 0) {
+          auto mx = logits.softmax(-1).max(-1);
+          conf = std::get<0>(mx), pick = std::get<1>(mx);
+        } else {
+          auto prob = (logits / opt.temperature).softmax(-1);
+          pick = torch::multinomial(prob.reshape({-1, tm.vocab}), 1).reshape({B, tm.tokens});
+          conf = prob.gather(-1, pick.unsqueeze(-1)).squeeze(-1);
+        }
+        // Cosine schedule: after step s, this many tokens are fixed.
+        int64_t fixed = s + 1 == opt.steps ? tm.tokens
+                                           : static_cast<int64_t>(std::ceil(tm.tokens * (1 - std::cos(M_PI / 2 * (s + 1) / opt.steps))));
+        conf = conf.masked_fill(known >= 0, -1.0);  // already fixed: not re-chosen
+        auto already = (known >= 0).sum(1);
+        auto order = conf.argsort(1, /*descending=*/true);
+        for (int64_t i = 0; i < B; ++i) {
+          int64_t add = fixed - already[i].item<int64_t>();
+          for (int64_t k = 0; k < add; ++k) {
+            int64_t pos = order[i][k].item<int64_t>();
+            known[i][pos] = pick[i][pos];
+          }
+        }
+      }
+      Table ctx;
+      if (codec.info().kind == "image") {
+        std::vector<std::string> bands = opt.bands.empty() ? codec.info().config.value("decode_bands", std::vector<std::string>{}) : opt.bands;
+        std::vector<std::string> all;
+        for (int64_t i = 0; i < B; ++i) all.insert(all.end(), bands.begin(), bands.end());
+        ctx.add(make_string_column(mmu::kImageBand, all, {static_cast<int64_t>(bands.size())}));
+      }
+      Table d = codec.decode(codecs::tokens_column(base, known), ctx, opt.data);
+      o.add(codecs::tokens_column(base, known));
+      for (auto& c : d.columns()) o.add(std::move(c));
+    }
+    if (res.columns.empty()) res.columns = o.names();
+    w.append(o);
+    res.objects += B;
+    bar.advance(B);
+  }
+  bar.finish();
+  w.commit();
+  if (have_truth) {
+    std::vector<double> pit;
+    res.metrics = probabilistic_metrics(pdfs, bin_values, truths, &pit);
+    res.metrics["target"] = target;
+    res.metrics["from"] = inputs;
+    res.metrics["truth"] = "the target's own tokens in the data, decoded to their bin values";
+    if (!opt.report.empty()) {
+      fs::create_directories(opt.report);
+      write_file_atomic(fs::path(opt.report) / "metrics.json", res.metrics.dump(2));
+      pit_figure(pit, (fs::path(opt.report) / "pit.png").string());
+    }
+  }
+  return res;
+}
+
+}  // namespace astrofm
