@@ -348,12 +348,14 @@ PYBIND11_MODULE(_core, m) {
 
   // Trained probes (ridge, logistic, mlp) on arrays.
   py::class_<Probe, std::unique_ptr<Probe>>(m, "Probe")
-      .def(py::init([](const std::string& kind, bool classification, int64_t classes, uint64_t seed, bool balanced) {
+      .def(py::init([](const std::string& kind, bool classification, int64_t classes, uint64_t seed, bool balanced, int64_t tokens) {
              ProbeOptions o;
              o.kind = kind, o.classification = classification, o.classes = classes, o.seed = seed, o.balanced = balanced;
+             o.tokens = tokens;
              return make_probe(o);
            }),
-           py::arg("kind"), py::arg("classification") = false, py::arg("classes") = 0, py::arg("seed") = 0, py::arg("balanced") = false)
+           py::arg("kind"), py::arg("classification") = false, py::arg("classes") = 0, py::arg("seed") = 0, py::arg("balanced") = false,
+           py::arg("tokens") = 0)
       .def("fit", [](Probe& p, const py::array& x, const py::array& y) {
         auto f = features(x, "X");
         auto yy = doubles(y, "y");

@@ -39,6 +39,9 @@ class Encoder {
   std::vector<std::string> modalities() const;  // those the model embeds
   // Which of the model's modalities `columns` can feed.
   std::vector<std::string> modalities_for(const std::vector<std::string>& columns) const;
+  // The data columns embedding reads, of those in `columns` (main columns and
+  // image_band; an AION model's token columns).
+  std::vector<std::string> input_columns(const std::vector<std::string>& columns) const;
 
   // Embeds every modality of the model that `batch` holds: columns
   // embedding_<modality> [N, D] float32, and with `tokens`

@@ -23,7 +23,7 @@ from .probes import (KNeighborsClassifier, KNeighborsRegressor, LogisticProbe,
 
 __all__ = ["open_dataset", "Dataset", "Encoder", "open_index", "SearchIndex", "KNeighborsRegressor",
            "KNeighborsClassifier", "RidgeProbe", "LogisticProbe", "MLPProbe", "shipped_models", "set_models_dir",
-           "Codecs"]
+           "Codecs", "tokenize", "FineTunedModel"]
 
 Dataset = _core.Dataset
 
@@ -116,3 +116,102 @@ class Codecs:
 
     def decode(self, modality, tokens, context=None):
         return self._set.decode(modality, tokens, dict(context or {}))
+
+
+_SHIPPED_CODECS = ("codecs-scalar", "codec-image", "codec-spectrum")
+# Survey names for images (AION's modality names too) -> band names, by channel count.
+_SURVEY_BANDS = {
+    "HSC": {5: ["HSC-G", "HSC-R", "HSC-I", "HSC-Z", "HSC-Y"]},
+    "LegacySurvey": {3: ["DES-G", "DES-R", "DES-Z"], 4: ["DES-G", "DES-R", "DES-I", "DES-Z"]},
+    "SDSS": {5: ["SDSS-U", "SDSS-G", "SDSS-R", "SDSS-I", "SDSS-Z"]},
+}
+
+
+def tokenize(data, modality, codecs=None, bands=None):
+    """Tokens of one modality, as the AION models take them: a dict
+    {"tok_<modality>": int32 array [n, num_tokens]}. `data` is an array of
+    flux images [n, bands, h, w] (modality "HSC", "LegacySurvey", "SDSS" or
+    "image" with `bands`), a dict of MMU spectrum columns (modality "spectrum"),
+    or an array of values (a scalar column name such as "Z" or "FLUX_G").
+    Uses the shipped codecs unless `codecs` (files) are given. Dicts of
+    several modalities can be merged for data fusion: {**a, **b}."""
+    import numpy as np
+    c = Codecs(*(codecs or _SHIPPED_CODECS))
+    if modality in _SURVEY_BANDS or modality == "image":
+        flux = np.asarray(data, dtype=np.float32)
+        if flux.ndim != 4:
+            raise ValueError(f"{modality} images: expected [n, bands, h, w], got shape {flux.shape}")
+        if bands is None:
+            bands = _SURVEY_BANDS.get(modality, {}).get(flux.shape[1])
+            if bands is None:
+                raise ValueError(f"{modality}: {flux.shape[1]}-band images; pass bands=[...]")
+        cols = {"image_array": flux, "image_band": np.array([list(bands)] * len(flux)),
+                "image_ivar": np.ones_like(flux)}  # flux images (not 8-bit display cutouts)
+        return {"tok_image": c.encode("image", cols)}
+    if modality == "spectrum":
+        return {"tok_spectrum": c.encode("spectrum", dict(data))}
+    return {"tok_" + modality: c.encode(modality, {modality: np.asarray(data)})}
+
+
+class FineTunedModel:
+    """Adaptation of a frozen AION model, scikit-learn style (AION's
+    posttraining): `fit(tokens, y)` / `predict(tokens)` where tokens is a dict
+    from `astrofm.tokenize` (merge several for any mix of input modalities).
+    adaptation: "AttentivePooling" (a learned query attending over the
+    encoder's output tokens, AION's CrossAttentionProbing) or "MeanPooling"
+    (ridge regression on the mean of those tokens, AION's LinearProbing).
+    task: "regression" or "classification"."""
+
+    def __init__(self, base, adaptation="AttentivePooling", task="regression", seed=0):
+        self.base = base
+        self.adaptation = adaptation
+        self.task = task
+        self.seed = seed
+
+    def _tokens(self, X):
+        import numpy as np
+        model = _core.AionModel(self.base)
+        cfg = _json.loads(model.config_json)
+        by_col = {m["column"]: m for m in cfg["modalities"]}
+        toks, total = {}, 0
+        for col, arr in dict(X).items():
+            if col not in by_col:
+                raise KeyError(f"the AION model has no modality {col!r} (it knows {', '.join(sorted(by_col))})")
+            arr = np.asarray(arr, dtype=np.int64)
+            toks[by_col[col]["key"]] = arr.reshape(len(arr), -1)
+            total += toks[by_col[col]["key"]].shape[1]
+        if not toks:
+            raise ValueError("no tokens: pass the dict astrofm.tokenize returns")
+        masks = {k: v < 0 for k, v in toks.items()}  # missing values are absent tokens
+        return model.encode(toks, masks, total)  # [n, tokens, dim]
+
+    def _features(self, X):
+        t = self._tokens(X)
+        if self.adaptation == "MeanPooling":
+            return t.mean(axis=1), 0
+        return t.reshape(len(t), -1), t.shape[1]
+
+    def fit(self, X, y):
+        import numpy as np
+        if self.adaptation not in ("AttentivePooling", "MeanPooling"):
+            raise ValueError(f"adaptation must be 'AttentivePooling' or 'MeanPooling', got {self.adaptation!r}")
+        feats, ntok = self._features(X)
+        y = np.asarray(y)
+        if self.task == "classification":
+            self.classes_, yi = np.unique(y, return_inverse=True)
+            kind = "attentive" if ntok else "logistic"
+            self._impl = _core.Probe(kind, True, len(self.classes_), int(self.seed), False, int(ntok))
+            self._impl.fit(feats, yi.astype(np.float64))
+        else:
+            kind = "attentive" if ntok else "ridge"
+            self._impl = _core.Probe(kind, False, 0, int(self.seed), False, int(ntok))
+            self._impl.fit(feats, y.astype(np.float64))
+        return self
+
+    def predict(self, X):
+        import numpy as np
+        feats, _ = self._features(X)
+        p = self._impl.predict(feats)
+        if self.task == "classification":
+            return self.classes_[np.asarray(p, dtype=np.int64)]
+        return p

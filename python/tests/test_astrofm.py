@@ -140,3 +140,23 @@ def test_shipped_scalar_codecs_round_trip_within_a_bin_and_keep_missing_apart():
         c.decode("mag_r", np.array([[5000]], dtype=np.int32))
     with pytest.raises(KeyError, match="no codec for modality 'image'"):
         c.encode("image", {})
+
+
+def test_tokenize_and_fine_tuned_model_the_mission_example(sim):
+    d = astrofm.open_dataset(str(sim / "sim")).read(columns=["image_array", "FLUX_G", "Z"])
+    x = astrofm.tokenize(d["image_array"], modality="LegacySurvey")
+    assert x["tok_image"].shape == (12, 256) and x["tok_image"].dtype == np.int32
+    assert x["tok_image"].min() >= 0 and x["tok_image"].max() < 4375
+    fused = {**x, **astrofm.tokenize(d["FLUX_G"], modality="FLUX_G")}  # data fusion: image + photometry
+    y = d["Z"]
+    for adaptation in ("AttentivePooling", "MeanPooling"):
+        model = astrofm.FineTunedModel(base="aion-sim-tiny", adaptation=adaptation)
+        model.fit({k: v[:8] for k, v in fused.items()}, y[:8])
+        p = model.predict({k: v[8:] for k, v in fused.items()})
+        assert p.shape == (4,) and np.all(np.isfinite(p))
+    # The same tokens give the same embedding-based prediction: no randomness at inference.
+    assert np.array_equal(model.predict({k: v[8:] for k, v in fused.items()}), p)
+    with pytest.raises(KeyError, match="no modality 'tok_mag_r'"):
+        model.predict({"tok_mag_r": np.zeros((2, 1), np.int32)})
+    with pytest.raises(ValueError, match="pass bands"):
+        astrofm.tokenize(np.zeros((2, 7, 64, 64)), modality="image")

@@ -28,11 +28,8 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
                fmt::join(enc.modalities(), ", "), fmt::join(have, ", "));
   const std::string& model_id = enc.name();
   std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
-  for (const auto& m : use) {
-    // The main column plus what preprocessing reads (image_band for band order).
-    cols.push_back(modality(m).main_column());
-    if (m == "image" && ds.has_column(mmu::kImageBand)) cols.push_back(mmu::kImageBand);
-  }
+  // The main columns plus what preprocessing reads (image_band for band order; an AION model's token columns).
+  for (const auto& c : enc.input_columns(have)) cols.push_back(c);
 
   EmbedResult res;
   std::unique_ptr<DatasetWriter> w;

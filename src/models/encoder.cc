@@ -52,6 +52,21 @@ std::vector<std::string> Encoder::modalities_for(const std::vector<std::string>&
   return out;
 }
 
+std::vector<std::string> Encoder::input_columns(const std::vector<std::string>& columns) const {
+  auto has = [&](const std::string& c) { return std::find(columns.begin(), columns.end(), c) != columns.end(); };
+  std::vector<std::string> out;
+  if (impl_->arch->joint_inputs) {
+    for (const auto& c : impl_->arch->joint_inputs(*impl_->lm.module))
+      if (has(c)) out.push_back(c);
+    return out;
+  }
+  for (const auto& m : modalities_for(columns)) {
+    out.push_back(modality(m).main_column());
+    if (m == "image" && has(mmu::kImageBand)) out.push_back(mmu::kImageBand);
+  }
+  return out;
+}
+
 namespace {
 
 Column to_column(const std::string& name, const torch::Tensor& t) {
