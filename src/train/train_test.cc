@@ -155,7 +155,7 @@ TEST(Train, BadSettingsAreClearErrors) {
 }
 
 TEST(Train, TaskTableHasEveryTaskWithStrictDefaults) {
-  std::vector<std::string> want = {"clip", "codec-image", "codec-spectrum", "dino", "simclr", "spectrum-mm", "supervised"};
+  std::vector<std::string> want = {"aion", "clip", "codec-image", "codec-spectrum", "dino", "simclr", "spectrum-mm", "supervised"};
   EXPECT_EQ(train::task_table().names(), want);
   for (const auto& n : {"clip", "dino", "simclr", "spectrum-mm", "supervised"}) {
     auto d = train::task_table().at(n).default_config();
@@ -164,6 +164,10 @@ TEST(Train, TaskTableHasEveryTaskWithStrictDefaults) {
   }
   // The codec tasks write codec files: their settings are the codec's config.
   for (const auto& n : {"codec-image", "codec-spectrum"}) EXPECT_TRUE(train::task_table().at(n).default_config().contains("codec")) << n;
+  // AION's budgets by default.
+  auto a = train::task_table().at("aion").default_config();
+  EXPECT_EQ(a["input_budget"], 256);
+  EXPECT_EQ(a["target_budget"], 128);
 }
 
 // The codec tasks on datasets of different layouts: Legacy-Survey-like g r z
