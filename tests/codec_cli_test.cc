@@ -58,3 +58,30 @@ TEST(CodecCli, BadInputsAreOneMessageAndExitOne) {
 
 }  // namespace
 }  // namespace astrofm
+
+namespace astrofm {
+namespace {
+
+TEST(GenerateCli, BadInputsNameTheModalityOrFileAndLeaveNoOutput) {
+  test::TempDir tmp;
+  ASSERT_EQ(run_cli("-q import csv " + test::sample_dir() + "/boss_dr10_photoz/galaxies.csv --config boss --out " + tmp.path("boss")).rc, 0);
+  ASSERT_EQ(run_cli("-q tokenize --codecs codecs-scalar --data " + tmp.path("boss") + " --out " + tmp.path("tok")).rc, 0);
+  // The shipped tiny AION model knows the simulated catalogue's modalities, not BOSS's magnitudes.
+  auto r = run_cli("-q generate --model aion-sim-tiny --codecs codecs-scalar --data " + tmp.path("tok") + " --from mag_r --to Z --out " + tmp.path("g1"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("no modality 'tok_mag_r'"), std::string::npos) << r.out;
+  r = run_cli("-q generate --model aion-sim-tiny --codecs codecs-scalar --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g2"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("none of the model's modalities"), std::string::npos) << r.out;
+  r = run_cli("-q generate --model galaxy-cnn-ssl --codecs codecs-scalar --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g3"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("needs an AION model"), std::string::npos) << r.out;
+  // A codec that does not match the model's modality.
+  r = run_cli("-q generate --model aion-sim-tiny --codecs codec-image --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g4"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("no codec for modality 'Z'"), std::string::npos) << r.out;
+  for (const char* g : {"g1", "g2", "g3", "g4"}) EXPECT_FALSE(std::filesystem::exists(tmp.path(g))) << g;
+}
+
+}  // namespace
+}  // namespace astrofm
