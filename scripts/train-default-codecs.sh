@@ -33,10 +33,10 @@ $A train codec-scalar --data "$W/cat_train" --columns FLUX_G,FLUX_R,FLUX_Z,SHAPE
 $A codec merge "$W/boss-scalars.afm" "$W/ls-scalars.afm" --out models/codecs-scalar.afm --overwrite
 $A train codec-spectrum --data "$W/spec_train" --config configs/codec-spectrum-cpu.json --out models/codec-spectrum.afm --overwrite
 $A train codec-image --data "$W/ls_train" "$W/hsc_train" "$W/gz_train_ds" --config configs/codec-image-cpu.json --out models/codec-image.afm --overwrite
-# aion-sim-tiny.afm: a tiny AION (dim 64, 2+2 layers) on the tokens of a catalogue-only
-# survey (fluxes, shapes, redshift) and an image + spectrum + catalogue survey: the
-# shipped model behind the Python FineTunedModel example; not a science model.
+# A tiny AION (dim 64, 2+2 layers) on the tokens of a catalogue-only survey (fluxes,
+# shapes, redshift) and an image + spectrum + catalogue survey, written to the work
+# folder (not shipped: no science-grade AION model is shipped yet); bench/README.md.
 [ -d "$W/sim_paired" ] || $A simulate --objects 400 --seed 7 --spectrum-step 4 --out "$W/sim_paired"
 $A tokenize --codecs codecs-scalar --data "$W/cat_train" --out "$W/cat_tokens" --overwrite
 $A tokenize --codecs codecs-scalar codec-image codec-spectrum --data "$W/sim_paired" --out "$W/sim_tokens" --overwrite
-$A train aion --codecs codecs-scalar codec-image codec-spectrum --data "$W/cat_tokens" "$W/sim_tokens" --config configs/aion-tiny.json --out models/aion-sim-tiny.afm --overwrite
+$A train aion --codecs codecs-scalar codec-image codec-spectrum --data "$W/cat_tokens" "$W/sim_tokens" --config configs/aion-tiny.json --out "$W/aion-sim-tiny.afm" --overwrite

@@ -1,6 +1,7 @@
 // `astrofm tokenize`, `detokenize`, `codec eval` end to end with the shipped
 // scalar codecs on the shipped BOSS sample, and their bad inputs.
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -66,18 +67,26 @@ TEST(GenerateCli, BadInputsNameTheModalityOrFileAndLeaveNoOutput) {
   test::TempDir tmp;
   ASSERT_EQ(run_cli("-q import csv " + test::sample_dir() + "/boss_dr10_photoz/galaxies.csv --config boss --out " + tmp.path("boss")).rc, 0);
   ASSERT_EQ(run_cli("-q tokenize --codecs codecs-scalar --data " + tmp.path("boss") + " --out " + tmp.path("tok")).rc, 0);
-  // The shipped tiny AION model knows the simulated catalogue's modalities, not BOSS's magnitudes.
-  auto r = run_cli("-q generate --model aion-sim-tiny --codecs codecs-scalar --data " + tmp.path("tok") + " --from mag_r --to Z --out " + tmp.path("g1"));
+  // A tiny AION model of the simulated catalogue's modalities (fluxes, shapes, Z), not BOSS's magnitudes.
+  ASSERT_EQ(run_cli("-q simulate --objects 30 --no-images --no-spectra --out " + tmp.path("cat")).rc, 0);
+  ASSERT_EQ(run_cli("-q tokenize --codecs codecs-scalar --data " + tmp.path("cat") + " --out " + tmp.path("cat_tok")).rc, 0);
+  std::ofstream(tmp.path("aion.json")) << R"({"model": {"dim": 16, "encoder_depth": 1, "decoder_depth": 1, "num_heads": 2, "mlp_hidden": 32},
+      "steps": 2, "batch": 4, "val_every": 2, "checkpoint_every": 2})";
+  auto t = run_cli("-q train aion --codecs codecs-scalar --data " + tmp.path("cat_tok") + " --config " + tmp.path("aion.json") + " --out " +
+                   tmp.path("aion.afm"));
+  ASSERT_EQ(t.rc, 0) << t.out;
+  const std::string model = tmp.path("aion.afm");
+  auto r = run_cli("-q generate --model " + model + " --codecs codecs-scalar --data " + tmp.path("tok") + " --from mag_r --to Z --out " + tmp.path("g1"));
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_NE(r.out.find("no modality 'tok_mag_r'"), std::string::npos) << r.out;
-  r = run_cli("-q generate --model aion-sim-tiny --codecs codecs-scalar --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g2"));
+  r = run_cli("-q generate --model " + model + " --codecs codecs-scalar --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g2"));
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_NE(r.out.find("none of the model's modalities"), std::string::npos) << r.out;
   r = run_cli("-q generate --model galaxy-cnn-ssl --codecs codecs-scalar --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g3"));
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_NE(r.out.find("needs an AION model"), std::string::npos) << r.out;
   // A codec that does not match the model's modality.
-  r = run_cli("-q generate --model aion-sim-tiny --codecs codec-image --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g4"));
+  r = run_cli("-q generate --model " + model + " --codecs codec-image --data " + tmp.path("tok") + " --to Z --out " + tmp.path("g4"));
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_NE(r.out.find("no codec for modality 'Z'"), std::string::npos) << r.out;
   for (const char* g : {"g1", "g2", "g3", "g4"}) EXPECT_FALSE(std::filesystem::exists(tmp.path(g))) << g;

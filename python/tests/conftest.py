@@ -24,3 +24,15 @@ def sim(tmp_path_factory):
     run("embed", "--model", "galaxy-cnn-ssl", "--data", str(d / "sim"), "--batch", "64", "--out", str(d / "emb"))
     run("index", "build", str(d / "emb"), "--kind", "flat", "--out", str(d / "ix"))
     return d
+
+
+@pytest.fixture(scope="session")
+def aion_model(sim):
+    """A tiny AION trained a few steps on the survey's tokens (shipped codecs)."""
+    codecs = ["codecs-scalar", "codec-image", "codec-spectrum"]
+    run("tokenize", "--codecs", *codecs, "--data", str(sim / "sim"), "--out", str(sim / "tok"))
+    cfg = sim / "aion.json"
+    cfg.write_text('{"model": {"dim": 32, "encoder_depth": 1, "decoder_depth": 1, "num_heads": 2, "mlp_hidden": 64},'
+                   ' "steps": 4, "batch": 4, "val_every": 2, "checkpoint_every": 2}')
+    run("train", "aion", "--codecs", *codecs, "--data", str(sim / "tok"), "--config", str(cfg), "--out", str(sim / "aion.afm"))
+    return str(sim / "aion.afm")

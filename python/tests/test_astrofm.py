@@ -142,7 +142,7 @@ def test_shipped_scalar_codecs_round_trip_within_a_bin_and_keep_missing_apart():
         c.encode("image", {})
 
 
-def test_tokenize_and_fine_tuned_model_the_mission_example(sim):
+def test_tokenize_and_fine_tuned_model_the_mission_example(sim, aion_model):
     d = astrofm.open_dataset(str(sim / "sim")).read(columns=["image_array", "FLUX_G", "Z"])
     x = astrofm.tokenize(d["image_array"], modality="LegacySurvey")
     assert x["tok_image"].shape == (12, 256) and x["tok_image"].dtype == np.int32
@@ -150,7 +150,7 @@ def test_tokenize_and_fine_tuned_model_the_mission_example(sim):
     fused = {**x, **astrofm.tokenize(d["FLUX_G"], modality="FLUX_G")}  # data fusion: image + photometry
     y = d["Z"]
     for adaptation in ("AttentivePooling", "MeanPooling"):
-        model = astrofm.FineTunedModel(base="aion-sim-tiny", adaptation=adaptation)
+        model = astrofm.FineTunedModel(base=aion_model, adaptation=adaptation)
         model.fit({k: v[:8] for k, v in fused.items()}, y[:8])
         p = model.predict({k: v[8:] for k, v in fused.items()})
         assert p.shape == (4,) and np.all(np.isfinite(p))
