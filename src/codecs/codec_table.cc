@@ -74,14 +74,6 @@ Column Codec::preprocessed(const Table&, const std::string&) const {
   fail_usage("the {} codec has no preprocessing to show", info_.kind);
 }
 
-Column float_tensor_column(const std::string& name, const torch::Tensor& t0) {
-  auto t = t0.to(torch::kCPU).to(torch::kFloat32).contiguous();
-  std::vector<int64_t> shape(t.sizes().begin() + 1, t.sizes().end());
-  Column c(name, DType::Float32, shape, t.size(0));
-  std::memcpy(c.data.data(), t.data_ptr<float>(), c.data.size());
-  return c;
-}
-
 std::string token_column(const std::string& modality) { return "tok_" + modality; }
 
 // ---------------------------------------------------------------- helpers
@@ -110,8 +102,8 @@ torch::Tensor column_tensor(const Column& c, const std::string& where) {
   std::vector<int64_t> shape = {c.rows};
   shape.insert(shape.end(), c.shape.begin(), c.shape.end());
   switch (c.dtype) {
-    case DType::Float32: return torch::from_blob(const_cast<uint8_t*>(c.data.data()), shape, torch::kFloat32).clone();
-    case DType::Float64: return torch::from_blob(const_cast<uint8_t*>(c.data.data()), shape, torch::kFloat64).to(torch::kFloat32);
+    case DType::Float32:
+    case DType::Float64: return models::batch_tensor(c, where);
     case DType::UInt8: return torch::from_blob(const_cast<uint8_t*>(c.data.data()), shape, torch::kUInt8).to(torch::kFloat32);
     case DType::Bool: return torch::from_blob(const_cast<uint8_t*>(c.data.data()), shape, torch::kUInt8).to(torch::kBool);
     default: {

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "astrofm/codecs.h"
+#include "astrofm/models/architecture.h"  // batch_tensor, tensor_column
 #include "astrofm/models/registry.h"
 
 namespace astrofm::codecs {
@@ -45,7 +46,6 @@ ModelFile module_part(torch::nn::Module& m, const CodecInfo& info);  // tensors 
 void load_module(torch::nn::Module& m, const ModelFile& part, const std::string& where);
 const torch::Tensor& need(const StateDict& sd, const std::string& key, const std::string& where);
 torch::Tensor column_tensor(const Column& c, const std::string& where);  // float32 copy [N, ...]
-Column float_tensor_column(const std::string& name, const torch::Tensor& t);  // [N, ...] float32
 Column tokens_column(const std::string& modality, const torch::Tensor& tokens);  // int32 [N, T]
 // int32 [N, T] tokens checked against the vocabulary (kMissing allowed when `allow_missing`).
 torch::Tensor tokens_tensor(const Column& tokens, const CodecInfo& info, bool allow_missing, const std::string& where);

@@ -217,7 +217,7 @@ struct ImageCodec : Codec {
   }
   Column preprocessed(const Table& b, const std::string& where) const override {
     torch::NoGradGuard ng;
-    return float_tensor_column("preprocessed", net->prepare(b, false, where).x);
+    return models::tensor_column("preprocessed", net->prepare(b, false, where).x);
   }
   Table decode(const Column& tokens, const Table& ctx, const std::string& where) const override {
     torch::NoGradGuard ng;
@@ -246,10 +246,7 @@ struct ImageCodec : Codec {
       }
     }
     Table res;
-    Column arr(mmu::kImageArray, DType::Float32, {nb, cfg.crop, cfg.crop}, n);
-    out = out.contiguous();
-    std::memcpy(arr.data.data(), out.data_ptr<float>(), arr.data.size());
-    res.add(std::move(arr));
+    res.add(models::tensor_column(mmu::kImageArray, out));
     res.add(make_string_column(mmu::kImageBand, names, {nb}));
     // The rest of the MMU image columns: decoded flux carries no noise model
     // (ivar 0: no weight; display images NaN as 8-bit cutouts have), no mask.

@@ -163,7 +163,7 @@ struct SpectrumCodec : Codec {
   }
   Column preprocessed(const Table& b, const std::string& where) const override {
     torch::NoGradGuard ng;
-    return float_tensor_column("preprocessed", net->prepare(b, false, where).x);
+    return models::tensor_column("preprocessed", net->prepare(b, false, where).x);
   }
   Table decode(const Column& tokens, const Table& ctx, const std::string& where) const override {
     torch::NoGradGuard ng;
@@ -188,19 +188,12 @@ struct SpectrumCodec : Codec {
       mask = torch::zeros_like(lam, torch::kBool);
     }
     auto flux = (s + 1.0) * torch::clamp_min(torch::pow(10, norm.unsqueeze(-1)) - 1.0, 0.1);
-    flux = flux.masked_fill(mask, 0.0).contiguous();
-    lam = lam.contiguous();
+    flux = flux.masked_fill(mask, 0.0);
     const int64_t len = flux.size(1);
-    auto col = [&](const char* name, const torch::Tensor& v) {
-      Column c(name, DType::Float32, {len}, n);
-      auto f = v.to(torch::kFloat32).contiguous();
-      std::memcpy(c.data.data(), f.data_ptr<float>(), c.data.size());
-      return c;
-    };
     Table out;
-    out.add(col(mmu::kSpectrumFlux, flux));
-    out.add(col(mmu::kSpectrumLambda, lam));
-    out.add(col(mmu::kSpectrumIvar, torch::full_like(flux, NAN)));  // ivar is not decoded
+    out.add(models::tensor_column(mmu::kSpectrumFlux, flux));
+    out.add(models::tensor_column(mmu::kSpectrumLambda, lam));
+    out.add(models::tensor_column(mmu::kSpectrumIvar, torch::full_like(flux, NAN)));  // ivar is not decoded
     Column m(mmu::kSpectrumMask, DType::Bool, {len}, n);
     auto mb = mask.to(torch::kUInt8).contiguous();
     std::memcpy(m.data.data(), mb.data_ptr<uint8_t>(), m.data.size());

@@ -74,6 +74,14 @@ torch::Tensor batch_tensor(const Column& c, const std::string& where) {
   fail_input("{}: column '{}' is {}, expected float32 or float64", where, c.name, dtype_name(c.dtype));
 }
 
+Column tensor_column(const std::string& name, const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
+  std::vector<int64_t> shape(c.sizes().begin() + 1, c.sizes().end());
+  Column col(name, DType::Float32, shape, c.size(0));
+  if (!col.data.empty()) std::memcpy(col.data.data(), c.data_ptr<float>(), col.data.size());
+  return col;
+}
+
 nlohmann::json stretch_preprocessing(int64_t crop, bool with_cutouts) {
   RgbStretch s;
   nlohmann::json j = {{"kind", "legacysurvey_rgb"}, {"bands", kStretchBands},

@@ -67,18 +67,6 @@ std::vector<std::string> Encoder::input_columns(const std::vector<std::string>& 
   return out;
 }
 
-namespace {
-
-Column to_column(const std::string& name, const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
-  std::vector<int64_t> shape(c.sizes().begin() + 1, c.sizes().end());
-  Column col(name, DType::Float32, shape, c.size(0));
-  if (!col.data.empty()) std::memcpy(col.data.data(), c.data_ptr<float>(), col.data.size());
-  return col;
-}
-
-}  // namespace
-
 Table Encoder::embed(const Table& batch, bool tokens) const {
   torch::NoGradGuard ng;
   std::string where = fmt::format("model {}", impl_->name);
@@ -101,8 +89,8 @@ Table Encoder::embed(const Table& batch, bool tokens) const {
       fail_input("{}: the model cannot take these inputs: {}", where, err.what_without_backtrace());
     }
     Modality mod = modality(use.front());
-    out.add(to_column(mod.embedding_column(), e.embedding));
-    if (tokens && e.tokens.defined()) out.add(to_column(mod.tokens_column(), e.tokens));
+    out.add(tensor_column(mod.embedding_column(), e.embedding));
+    if (tokens && e.tokens.defined()) out.add(tensor_column(mod.tokens_column(), e.tokens));
     return out;
   }
   for (const auto& m : use) {
@@ -114,8 +102,8 @@ Table Encoder::embed(const Table& batch, bool tokens) const {
       fail_input("{}: the model cannot take these {} inputs: {}", where, m, err.what_without_backtrace());
     }
     Modality mod = modality(m);
-    out.add(to_column(mod.embedding_column(), e.embedding));
-    if (tokens && e.tokens.defined()) out.add(to_column(mod.tokens_column(), e.tokens));
+    out.add(tensor_column(mod.embedding_column(), e.embedding));
+    if (tokens && e.tokens.defined()) out.add(tensor_column(mod.tokens_column(), e.tokens));
   }
   return out;
 }

@@ -78,6 +78,7 @@ const ArchitectureTable& architecture_table();
 
 // Shared by several architectures' files.
 torch::Tensor batch_tensor(const Column& c, const std::string& where);  // float32 [N, ...] copy
+Column tensor_column(const std::string& name, const torch::Tensor& t);  // [N, ...] -> a float32 column (a CPU copy)
 // Images per the recorded preprocessing: rows holding the stretch's bands
 // (Legacy-Survey flux) get the asinh RGB stretch, other rows (8-bit cutouts
 // in [0, 1]) are used as they are; optional spatial-axis swap; centre crop
