@@ -25,17 +25,6 @@ namespace {
 
 std::string tok_name(const std::string& m) { return m.rfind("tok_", 0) == 0 ? m : codecs::token_column(m); }
 
-torch::Tensor token_tensor(const Column& c, int64_t vocab, const std::string& where) {
-  if (!dtype_is_integer(c.dtype)) fail_input("{}: {} must hold integer tokens, got {}", where, c.name, c.describe());
-  std::vector<int64_t> v(static_cast<size_t>(c.rows * c.row_elems()));
-  for (size_t i = 0; i < v.size(); ++i) {
-    v[i] = c.as_int64(static_cast<int64_t>(i));
-    if (v[i] < -1 || v[i] >= vocab)
-      fail_input("{}: {} row {} holds token {}, outside the model's vocabulary 0..{}", where, c.name, static_cast<int64_t>(i) / c.row_elems(), v[i], vocab - 1);
-  }
-  return torch::tensor(v, torch::kLong).reshape({c.rows, c.row_elems()});
-}
-
 Column float_column(const std::string& name, const std::vector<double>& v) { return make_column<double>(name, v); }
 
 void pit_figure(const std::vector<double>& pit, const std::string& path) {
@@ -116,7 +105,7 @@ GenerateResult generate(const GenerateOptions& opt) {
     AionInputs in;
     int64_t total = 0;
     for (const auto& c : inputs) {
-      in.tokens.emplace_back(cfg.modality(c).key, token_tensor(b.at(c), cfg.modality(c).vocab, opt.data));
+      in.tokens.emplace_back(cfg.modality(c).key, aion_tokens(b.at(c), cfg.modality(c), opt.data));
       total += cfg.modality(c).tokens;
     }
     Table o;

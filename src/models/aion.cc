@@ -66,6 +66,19 @@ const AionModality* AionConfig::by_column(const std::string& column) const {
   return nullptr;
 }
 
+torch::Tensor aion_tokens(const Column& c, const AionModality& m, const std::string& where) {
+  if (!dtype_is_integer(c.dtype)) fail_input("{}: {} must hold integer tokens, got {}", where, c.name, c.describe());
+  if (c.row_elems() != m.tokens) fail_input("{}: {} has {} tokens per object, the model expects {}", where, c.name, c.row_elems(), m.tokens);
+  std::vector<int64_t> v(static_cast<size_t>(c.rows * m.tokens));
+  for (size_t i = 0; i < v.size(); ++i) {
+    v[i] = c.as_int64(static_cast<int64_t>(i));
+    if (v[i] < -1 || v[i] >= m.vocab)
+      fail_input("{}: {} row {} holds token {}, outside the model's vocabulary 0..{}", where, c.name, static_cast<int64_t>(i) / m.tokens, v[i],
+                 m.vocab - 1);
+  }
+  return torch::tensor(v, torch::kLong).reshape({c.rows, m.tokens});
+}
+
 namespace {
 
 // AION's LayerNorm(bias=False): weight learned, bias a zero buffer, eps 1e-6.

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "astrofm/table.h"
+
 namespace astrofm::models {
 
 struct AionModality {
@@ -38,6 +40,11 @@ struct AionConfig {
   const AionModality& modality(const std::string& key) const;  // NotFound listing the keys
   const AionModality* by_column(const std::string& column) const;
 };
+
+// A token column as the model's input for modality `m`: int64 [N, tokens];
+// -1 (missing) kept. InputError naming `where`, the column, row and value when
+// a token is outside the modality's vocabulary or the shape is wrong.
+torch::Tensor aion_tokens(const Column& c, const AionModality& m, const std::string& where);
 
 // Tokens of some modalities for a batch: (key, int64 [B, n]) in input order,
 // with optional masks (true = absent / not given to the encoder).

@@ -36,14 +36,7 @@ AionInputs inputs_from(const AionImpl& a, const Table& b, const std::string& whe
   for (const auto& m : a.config().modalities) {
     const Column* c = b.find(m.column);
     if (!c) continue;
-    if (!dtype_is_integer(c->dtype)) fail_input("{}: {} must hold integer tokens", where, m.column);
-    std::vector<int64_t> v(static_cast<size_t>(c->rows * c->row_elems()));
-    for (size_t i = 0; i < v.size(); ++i) {
-      v[i] = c->as_int64(static_cast<int64_t>(i));
-      if (v[i] < -1 || v[i] >= m.vocab) fail_input("{}: {} holds token {}, outside 0..{}", where, m.column, v[i], m.vocab - 1);
-    }
-    if (c->row_elems() != m.tokens) fail_input("{}: {} has {} tokens per object, the model expects {}", where, m.column, c->row_elems(), m.tokens);
-    in.tokens.emplace_back(m.key, torch::tensor(v, torch::kLong).reshape({c->rows, m.tokens}).to(dev));
+    in.tokens.emplace_back(m.key, aion_tokens(*c, m, where).to(dev));
   }
   return in;
 }
