@@ -3,7 +3,10 @@
 
 #include <filesystem>
 
+#include <cmath>
+
 #include "astrofm/error.h"
+#include "astrofm/mmu.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/resources.h"
 #include "models/torch_pickle.h"
@@ -96,6 +99,17 @@ const torch::Tensor& need(const StateDict& sd, const std::string& key, const std
   auto it = sd.find(key);
   if (it == sd.end()) fail_input("{}: no tensor '{}' (is this the right --kind?)", where, key);
   return it->second;
+}
+
+std::vector<bool> display_rows(const Table& b) {
+  std::vector<bool> d(static_cast<size_t>(b.rows()), true);
+  if (const Column* iv = b.find(mmu::kImageIvar)) {
+    const int64_t per = iv->row_elems();
+    for (int64_t i = 0; i < b.rows(); ++i)
+      for (int64_t k = 0; k < per && d[i]; ++k)
+        if (std::isfinite(iv->as_double(i * per + k))) d[i] = false;
+  }
+  return d;
 }
 
 torch::Tensor column_tensor(const Column& c, const std::string& where) {

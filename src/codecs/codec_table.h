@@ -45,6 +45,8 @@ const CodecTable& codec_table();
 ModelFile module_part(torch::nn::Module& m, const CodecInfo& info);  // tensors of m + meta
 void load_module(torch::nn::Module& m, const ModelFile& part, const std::string& where);
 const torch::Tensor& need(const StateDict& sd, const std::string& key, const std::string& where);
+// Per row: an 8-bit display image (no image_ivar, or NaN everywhere in the row).
+std::vector<bool> display_rows(const Table& batch);
 torch::Tensor column_tensor(const Column& c, const std::string& where);  // float32 copy [N, ...]
 Column tokens_column(const std::string& modality, const torch::Tensor& tokens);  // int32 [N, T]
 // int32 [N, T] tokens checked against the vocabulary (kMissing allowed when `allow_missing`).

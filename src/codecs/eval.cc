@@ -14,6 +14,7 @@
 #include "astrofm/modality.h"
 #include "astrofm/png.h"
 #include "astrofm/progress.h"
+#include "codecs/codec_table.h"
 #include "eval/plot.h"
 
 namespace astrofm::codecs {
@@ -64,13 +65,7 @@ void image_batch(const Codec& c, const Table& b, ImageStats& st, int64_t figures
   Table ctx;
   ctx.add(b.at(mmu::kImageBand));
   bool has_ivar = b.has(mmu::kImageIvar);
-  std::vector<bool> disp(static_cast<size_t>(b.rows()), true);
-  if (has_ivar) {
-    const Column& iv = b.at(mmu::kImageIvar);
-    for (int64_t i = 0; i < b.rows(); ++i)
-      for (int64_t k = 0; k < iv.row_elems() && disp[i]; ++k)
-        if (std::isfinite(iv.as_double(i * iv.row_elems() + k))) disp[i] = false;
-  }
+  std::vector<bool> disp = display_rows(b);
   ctx.add(make_column<bool>("image_display", disp));
   Table rec = c.decode(tok, ctx, where);
   const Column& ra = rec.at(mmu::kImageArray);

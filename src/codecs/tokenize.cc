@@ -12,6 +12,7 @@
 #include "astrofm/mmu.h"
 #include "astrofm/modality.h"
 #include "astrofm/progress.h"
+#include "codecs/codec_table.h"
 
 namespace astrofm::codecs {
 namespace fs = std::filesystem;
@@ -20,20 +21,6 @@ namespace {
 
 constexpr const char* kTokenBands = "codec_image_band";
 constexpr const char* kTokenDisplay = "codec_image_display";
-
-// Whether each row is an 8-bit display image (no noise model): what the image
-// codec keys its band vocabulary on, and what detokenize needs back.
-Column display_column(const Table& b) {
-  const int64_t n = b.rows();
-  std::vector<bool> d(static_cast<size_t>(n), true);
-  if (const Column* iv = b.find(mmu::kImageIvar)) {
-    const int64_t per = iv->row_elems();
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t k = 0; k < per && d[i]; ++k)
-        if (std::isfinite(iv->as_double(i * per + k))) d[i] = false;
-  }
-  return make_column<bool>("image_display", d);
-}
 
 template <class Job>
 TokenizeResult stream(const std::string& data, const std::string& out, const std::vector<std::string>& cols, int64_t batch, bool overwrite,
@@ -124,9 +111,7 @@ TokenizeResult tokenize(const TokenizeOptions& opt) {
           Column band = b.at(mmu::kImageBand);
           band.name = kTokenBands;
           o.add(std::move(band));
-          Column disp = display_column(b);
-          disp.name = kTokenDisplay;
-          o.add(std::move(disp));
+          o.add(make_column<bool>(kTokenDisplay, display_rows(b)));  // what the codec keyed its band vocabulary on
         }
       }
       return o;
