@@ -32,6 +32,10 @@ struct CodecInfo {
   int64_t num_tokens = 1;    // tokens per object
   int64_t vocab_size = 0;    // token values are 0 .. vocab_size-1 (or kMissing)
   nlohmann::json config;     // everything that defines the codec besides its tensors
+  // Per token position, when positions draw from different ranges (spectrum:
+  // the normalisation bins, then the LFQ codes); empty: vocab_size everywhere.
+  std::vector<int64_t> token_vocab;
+  int64_t vocab_at(int64_t position) const { return token_vocab.empty() ? vocab_size : token_vocab[position]; }
 };
 
 class Codec {

@@ -146,9 +146,10 @@ torch::Tensor tokens_tensor(const Column& tokens, const CodecInfo& info, bool al
   std::vector<int64_t> v(static_cast<size_t>(tokens.rows * per));
   for (size_t i = 0; i < v.size(); ++i) {
     v[i] = tokens.as_int64(static_cast<int64_t>(i));
-    if ((v[i] < 0 && !(allow_missing && v[i] == kMissing)) || v[i] >= info.vocab_size)
-      fail_input("{}: {} row {} token {} is {}, outside the codec's vocabulary 0..{}", where, tokens.name, static_cast<int64_t>(i) / per,
-                 static_cast<int64_t>(i) % per, v[i], info.vocab_size - 1);
+    const int64_t pos = static_cast<int64_t>(i) % per, limit = info.vocab_at(pos);
+    if ((v[i] < 0 && !(allow_missing && v[i] == kMissing)) || v[i] >= limit)
+      fail_input("{}: {} row {} token {} is {}, outside the codec's vocabulary 0..{}", where, tokens.name, static_cast<int64_t>(i) / per, pos,
+                 v[i], limit - 1);
   }
   return torch::tensor(v, torch::kLong).reshape({tokens.rows, per});
 }

@@ -153,11 +153,9 @@ GenerateResult generate(const GenerateOptions& opt) {
         step.masks.assign(step.tokens.size(), torch::Tensor());
         step.masks.back() = known < 0;
         auto logits = net.decode(net.encode(step, total + tm.tokens), {tm.key})[0];
-        if (codec.info().kind == "spectrum") {  // token 0 is the normalisation bin, the rest LFQ codes: each its own range
-          int64_t nb = codec.info().config.value("normalization_bins", tm.vocab), cb = codec.info().config.value("codebook_size", tm.vocab);
-          logits.select(1, 0).slice(-1, std::min(nb, tm.vocab)).fill_(-INFINITY);
-          logits.slice(1, 1).slice(-1, std::min(cb, tm.vocab)).fill_(-INFINITY);
-        }
+        // Positions that draw from a smaller range than the vocabulary (a spectrum's LFQ codes).
+        for (int64_t k = 0; k < tm.tokens; ++k)
+          if (codec.info().vocab_at(k) < tm.vocab) logits.select(1, k).slice(-1, codec.info().vocab_at(k)).fill_(-INFINITY);
         torch::Tensor pick, conf;
         if (opt.temperature <= 0) {
           auto mx = logits.softmax(-1).max(-1);
