@@ -70,6 +70,7 @@ class CodecSet {
   static CodecSet load(const std::vector<std::string>& paths);
   void add(std::shared_ptr<const Codec> c);
   const Codec& at(const std::string& modality) const;  // NotFound listing what is there
+  // Exact modality, else a survey-named one's prefix: image_hsc -> image.
   const Codec* find(const std::string& modality) const;
   std::vector<std::string> modalities() const;
   bool empty() const { return codecs_.empty(); }
@@ -122,6 +123,18 @@ struct TokenizeOptions {
   std::vector<std::string> data;
   std::string out;                  // one dataset: its root; several: out/<name of each>
   std::vector<std::string> modalities;  // empty: every one the codecs and the data share
+  // Token modality names: codec modality -> name (image -> image_hsc writes
+  // tok_image_hsc), so one dataset can hold two surveys' images, as AION's
+  // tok_image (Legacy Survey) and tok_image_hsc. Codecs find such names by
+  // their prefix (CodecSet::find).
+  std::map<std::string, std::string> names;
+  // "" (all rows), "train" or "test": the fixed split by object_id that
+  // `astrofm probe` uses without --test (in_fixed_test_split).
+  std::string split;
+  // Modality -> N: its tokens are kept for N objects only (chosen by a hash
+  // of object_id, the same for every run) and missing (kMissing) elsewhere;
+  // for pre-training that sees a label for few objects.
+  std::map<std::string, int64_t> keep;
   int64_t batch = 64;
   bool overwrite = false, resume = false;
 };

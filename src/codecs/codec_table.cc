@@ -199,6 +199,9 @@ void CodecSet::add(std::shared_ptr<const Codec> c) {
 
 const Codec* CodecSet::find(const std::string& modality) const {
   auto it = codecs_.find(modality);
+  // A survey-named token modality (image_hsc, spectrum_desi) is its codec's.
+  if (it == codecs_.end())
+    if (auto cut = modality.rfind('_'); cut != std::string::npos && cut > 0) it = codecs_.find(modality.substr(0, cut));
   return it == codecs_.end() ? nullptr : it->second.get();
 }
 

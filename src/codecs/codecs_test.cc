@@ -7,6 +7,7 @@
 
 #include "astrofm/codecs.h"
 #include "astrofm/error.h"
+#include "astrofm/hash.h"
 #include "astrofm/mmu.h"
 #include "astrofm/sim.h"
 #include "codecs/codec_table.h"
@@ -221,6 +222,60 @@ TEST(Tokenize, WritesTokensAndDecodesBackToMmuColumns) {
     EXPECT_EQ(e.kind(), ErrorKind::NotFound);
     EXPECT_NE(std::string(e.what()).find("no codec for modality 'image'"), std::string::npos) << e.what();
   }
+}
+
+TEST(Tokenize, SplitsKeepsFewLabelsAndNamesTokensBySurvey) {
+  test::TempDir tmp;
+  torch::manual_seed(4);
+  std::string data = sim(tmp.path(), "hsc", 40, false, 9);
+  CodecSet s;
+  s.add(make_image_codec(ImageNet(tiny_image())));
+  std::string codecs = tmp.path() + "/codecs.afm";
+  s.save(codecs);
+  ScalarFitOptions f;
+  f.data = {data}, f.columns = {"Z"}, f.bins = 16, f.reservoir = 50, f.out = tmp.path() + "/scalars.afm";
+  fit_scalar_codecs(f);
+  TokenizeOptions o;
+  o.codecs = {codecs, f.out}, o.data = {data}, o.batch = 7;
+  o.names = {{"image", "image_hsc"}};
+  o.keep = {{"Z", 5}};
+  o.split = "train";
+  o.out = tmp.path() + "/train";
+  auto tr = tokenize(o);
+  o.split = "test", o.keep.clear(), o.out = tmp.path() + "/test";
+  auto te = tokenize(o);
+  // The two splits partition the objects by the probes' object_id hash.
+  EXPECT_EQ(tr.objects + te.objects, 40);
+  EXPECT_GT(te.objects, 0);
+  Table a = read_table(tmp.path() + "/train"), b = read_table(tmp.path() + "/test");
+  for (const auto& id : a.at(mmu::kObjectId).strings) EXPECT_FALSE(in_fixed_test_split(id)) << id;
+  for (const auto& id : b.at(mmu::kObjectId).strings) EXPECT_TRUE(in_fixed_test_split(id)) << id;
+  // Survey-named image tokens, resolved to the image codec.
+  ASSERT_TRUE(a.has("tok_image_hsc") && !a.has("tok_image"));
+  CodecSet loaded = CodecSet::load(o.codecs);
+  ASSERT_NE(loaded.find("image_hsc"), nullptr);
+  EXPECT_EQ(loaded.find("image_hsc")->info().modality, "image");
+  EXPECT_EQ(loaded.find("FLUX_G"), nullptr);
+  // Z kept for exactly 5 training objects, missing for the others; all test objects keep it.
+  int64_t kept = 0;
+  for (int64_t i = 0; i < a.rows(); ++i) kept += a.at("tok_Z").as_int64(i) != kMissing;
+  EXPECT_EQ(kept, 5);
+  for (int64_t i = 0; i < b.rows(); ++i) EXPECT_NE(b.at("tok_Z").as_int64(i), kMissing);
+  // The same 5 whatever the batching.
+  TokenizeOptions again = o;
+  again.split = "train", again.keep = {{"Z", 5}}, again.batch = 64, again.out = tmp.path() + "/again";
+  tokenize(again);
+  EXPECT_EQ(read_table(again.out).at("tok_Z").data, a.at("tok_Z").data);
+  // A name that is not the modality's own or a survey's: a usage error, no output.
+  TokenizeOptions bad = o;
+  bad.names = {{"image", "spectrum"}}, bad.out = tmp.path() + "/bad";
+  try {
+    tokenize(bad);
+    FAIL() << "expected an error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--as image=spectrum: the name must be image or image_<survey>"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(bad.out));
 }
 
 TEST(CodecFile, DamagedHeadersAndTensorsAreInputErrors) {

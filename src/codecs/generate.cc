@@ -79,7 +79,8 @@ GenerateResult generate(const GenerateOptions& opt) {
   if (have_truth) cols.push_back(target);
   // One-token targets: each bin's value, from the codec.
   std::vector<double> bin_values;
-  const std::string base = codec.info().modality;
+  const std::string base = codec.info().modality;  // the codec's column names
+  const std::string name = target.substr(4);       // the model's (image_hsc for an image codec)
   if (tm.tokens == 1) {
     Column all(codecs::token_column(base), DType::Int32, {1}, tm.vocab);
     for (int64_t k = 0; k < tm.vocab; ++k) all.ptr<int32_t>()[k] = static_cast<int32_t>(k);
@@ -94,10 +95,10 @@ GenerateResult generate(const GenerateOptions& opt) {
   if (!bin_values.empty()) w.set_attribute("pdf_values", nlohmann::json(bin_values).dump());
   torch::manual_seed(opt.seed);
   DatasetReader r(ds, {.columns = cols, .batch_rows = opt.batch});
-  Progress bar("generate " + base, ds.rows());
+  Progress bar("generate " + name, ds.rows());
   GenerateResult res;
   std::vector<std::vector<double>> pdfs;
-  std::vector<double> truths;
+  std::vector<double> truths, medians, means;
   Table b;
   while (r.next(b)) {
     torch::NoGradGuard ng;
@@ -134,6 +135,7 @@ GenerateResult generate(const GenerateOptions& opt) {
           int64_t t = b.at(target).as_int64(i);
           truths.push_back(t >= 0 && t < tm.vocab ? bin_values[t] : NAN);
           pdfs.push_back(std::move(row));
+          medians.push_back(median[i]), means.push_back(mean[i]);
         }
       }
       o.add(float_column(base + "_mean", mean));
@@ -187,7 +189,7 @@ GenerateResult generate(const GenerateOptions& opt) {
         ctx.add(make_string_column(mmu::kImageBand, all, {static_cast<int64_t>(bands.size())}));
       }
       Table d = codec.decode(codecs::tokens_column(base, known), ctx, opt.data);
-      o.add(codecs::tokens_column(base, known));
+      o.add(codecs::tokens_column(name, known));
       for (auto& c : d.columns()) o.add(std::move(c));
     }
     if (res.columns.empty()) res.columns = o.names();
@@ -200,6 +202,12 @@ GenerateResult generate(const GenerateOptions& opt) {
   if (have_truth) {
     std::vector<double> pit;
     res.metrics = probabilistic_metrics(pdfs, bin_values, truths, &pit);
+    // Point estimates, with the photo-z conventions of the probes (finite truths only).
+    std::vector<double> t, med, mn;
+    for (size_t i = 0; i < truths.size(); ++i)
+      if (std::isfinite(truths[i]) && std::isfinite(medians[i])) t.push_back(truths[i]), med.push_back(medians[i]), mn.push_back(means[i]);
+    res.metrics["median"] = regression_metrics(t, med).to_json();
+    res.metrics["mean"] = regression_metrics(t, mn).to_json();
     res.metrics["target"] = target;
     res.metrics["from"] = inputs;
     res.metrics["truth"] = "the target's own tokens in the data, decoded to their bin values";

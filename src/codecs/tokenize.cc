@@ -1,5 +1,6 @@
 // `astrofm tokenize` and `astrofm detokenize`: streaming, resumable jobs in
 // the MMU layout (docs/codecs.md).
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -9,6 +10,7 @@
 #include "astrofm/codecs.h"
 #include "astrofm/config.h"
 #include "astrofm/error.h"
+#include "astrofm/hash.h"
 #include "astrofm/mmu.h"
 #include "astrofm/modality.h"
 #include "astrofm/progress.h"
@@ -46,10 +48,10 @@ TokenizeResult stream(const std::string& data, const std::string& out, const std
     if (seen < skip) b = b.slice(skip - seen, b.rows() - (skip - seen)), seen = skip;
     Table o = job(b, fmt::format("{} (rows {}-{})", data, seen, seen + b.rows() - 1));
     if (res.columns.empty()) res.columns = o.names();
-    w.append(o);
+    if (o.rows() > 0) w.append(o);  // a split may keep none of a batch
     seen += b.rows();
     since += b.rows();
-    res.objects += b.rows();
+    res.objects += o.rows();
     bar.advance(b.rows());
     if (since >= 2048) {
       w.checkpoint(nlohmann::json{{"rows", seen}}.dump());
@@ -74,12 +76,32 @@ std::vector<std::string> output_roots(const std::vector<std::string>& data, cons
   return roots;
 }
 
+bool in_split(const std::string& split, const std::string& id) {
+  return split.empty() || in_fixed_test_split(id) == (split == "test");
+}
+
+// The objects whose tokens of a --keep modality stay: the n of the split with
+// the lowest hash of object_id (the same n whatever the batching or the run).
+std::set<std::string> kept_objects(const std::string& data, const std::string& split, int64_t n) {
+  std::vector<std::pair<uint64_t, std::string>> ids;
+  const Table t = read_table(data, {mmu::kObjectId});
+  for (const auto& id : t.at(mmu::kObjectId).strings)
+    if (in_split(split, id)) ids.emplace_back(fnv1a("keep:" + id), id);
+  std::sort(ids.begin(), ids.end());
+  std::set<std::string> out;
+  for (int64_t i = 0; i < std::min<int64_t>(n, static_cast<int64_t>(ids.size())); ++i) out.insert(ids[i].second);
+  return out;
+}
+
 }  // namespace
 
 TokenizeResult tokenize(const TokenizeOptions& opt) {
   if (opt.codecs.empty()) fail_usage("--codecs: at least one codec file");
   if (opt.data.empty()) fail_usage("--data: at least one dataset");
   if (opt.batch <= 0) fail_usage("--batch must be positive");
+  if (!opt.split.empty() && opt.split != "train" && opt.split != "test") fail_usage("--split '{}': train or test", opt.split);
+  for (const auto& [m, n] : opt.keep)
+    if (n < 0) fail_usage("--keep {}={}: a count of objects, 0 or more", m, n);
   CodecSet set = CodecSet::load(opt.codecs);
   auto roots = output_roots(opt.data, opt.out);
   TokenizeResult total;
@@ -99,14 +121,43 @@ TokenizeResult tokenize(const TokenizeOptions& opt) {
       for (const auto& c : set.at(m).input_columns())
         if (std::find(have.begin(), have.end(), c) == have.end()) fail_input("{}: no column '{}' for the {} codec", data, c, m);
     }
+    for (const auto& [m, name] : opt.names) {
+      if (std::find(mods.begin(), mods.end(), m) == mods.end())
+        fail_usage("--as {}={}: '{}' is not a modality tokenized here ({})", m, name, m, fmt::join(mods, ", "));
+      if (name != m && name.rfind(m + "_", 0) != 0) fail_usage("--as {}={}: the name must be {} or {}_<survey>", m, name, m, m);
+    }
+    std::map<std::string, std::set<std::string>> kept;
+    for (const auto& [m, n] : opt.keep) {
+      if (std::find(mods.begin(), mods.end(), m) == mods.end())
+        fail_usage("--keep {}={}: '{}' is not a modality tokenized here ({})", m, n, m, fmt::join(mods, ", "));
+      kept[m] = kept_objects(data, opt.split, n);
+    }
     std::string source = fmt::format("astrofm tokenize --codecs {} --data {}", fmt::join(opt.codecs, " "), data);
-    auto r = stream(data, roots[di], cols, opt.batch, opt.overwrite, opt.resume, "tokenize", source, [&](const Table& b, const std::string& where) {
+    if (!opt.split.empty()) source += " --split " + opt.split;
+    for (const auto& [m, n] : opt.keep) source += fmt::format(" --keep {}={}", m, n);
+    auto r = stream(data, roots[di], cols, opt.batch, opt.overwrite, opt.resume, "tokenize", source, [&](const Table& all, const std::string& where) {
+      Table b;
+      if (opt.split.empty()) {
+        b = all;
+      } else {
+        std::vector<int64_t> rows;
+        const auto& ids = all.at(mmu::kObjectId).strings;
+        for (int64_t i = 0; i < all.rows(); ++i)
+          if (in_split(opt.split, ids[i])) rows.push_back(i);
+        b = all.take(rows);
+        if (b.rows() == 0) return b;
+      }
       Table o;
       o.add(b.at(mmu::kObjectId));
       o.add(b.at(mmu::kRa));
       o.add(b.at(mmu::kDec));
       for (const auto& m : mods) {
-        o.add(set.at(m).encode(b, where));
+        Column t = set.at(m).encode(b, where);
+        if (auto it = opt.names.find(m); it != opt.names.end()) t.name = token_column(it->second);
+        if (auto it = kept.find(m); it != kept.end())
+          for (int64_t i = 0; i < b.rows(); ++i)
+            if (!it->second.count(b.at(mmu::kObjectId).strings[i])) std::fill_n(t.ptr<int32_t>() + i * t.row_elems(), t.row_elems(), kMissing);
+        o.add(std::move(t));
         if (m == "image") {  // what detokenize needs to write the bands back (not image_band: no image here)
           Column band = b.at(mmu::kImageBand);
           band.name = kTokenBands;

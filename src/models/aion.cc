@@ -19,6 +19,7 @@ nlohmann::json AionConfig::to_json() const {
     mods.push_back({{"key", m.key}, {"column", m.column}, {"vocab", m.vocab}, {"tokens", m.tokens}, {"grid", {m.grid_h, m.grid_w}}, {"id", m.id}});
   return {{"dim", dim}, {"encoder_depth", encoder_depth}, {"decoder_depth", decoder_depth}, {"num_heads", num_heads},
           {"mlp_hidden", mlp_hidden}, {"qk_norm", qk_norm}, {"decoder_self_attention", decoder_self_attention},
+          {"ordinal_scalar_init", ordinal_scalar_init},
           {"num_encoder_tokens", num_encoder_tokens}, {"modalities", mods}};
 }
 
@@ -30,6 +31,7 @@ AionConfig AionConfig::from_json(const nlohmann::json& j) {
   c.num_heads = j.value("num_heads", c.num_heads);
   c.mlp_hidden = j.value("mlp_hidden", c.mlp_hidden);
   c.qk_norm = j.value("qk_norm", c.qk_norm);
+  c.ordinal_scalar_init = j.value("ordinal_scalar_init", c.ordinal_scalar_init);
   c.decoder_self_attention = j.value("decoder_self_attention", c.decoder_self_attention);
   c.num_encoder_tokens = j.value("num_encoder_tokens", c.num_encoder_tokens);
   int64_t next_id = 1;
@@ -215,6 +217,24 @@ struct EmbeddingImpl : nn::Module {
 };
 TORCH_MODULE(Embedding);
 
+// A scalar's bins are ordered, but its embedding rows start unrelated: with
+// little data each bin is seen a few times and bin k learns nothing from k+1.
+// Rows start as a Fourier basis of the bin's position instead (frequencies 1
+// to vocab/4, geometric), so neighbouring bins start alike; the output head
+// likewise, scaled down, so the first predictive densities are smooth.
+void ordinal_init(EmbeddingImpl& e, int64_t vocab, int64_t dim) {
+  torch::NoGradGuard ng;
+  const int64_t half = dim / 2;
+  auto u = (torch::arange(vocab, torch::kFloat32) + 0.5) / static_cast<double>(vocab);
+  auto f = torch::pow(std::max(2.0, vocab / 4.0), torch::arange(half, torch::kFloat32) / std::max<int64_t>(1, half - 1));
+  auto a = 2 * M_PI * u.unsqueeze(1) * f.unsqueeze(0);
+  auto basis = torch::zeros({vocab, dim});
+  basis.slice(1, 0, half).copy_(a.sin());
+  basis.slice(1, half, 2 * half).copy_(a.cos());
+  e.token_emb->weight.copy_(basis);
+  if (e.to_logits) e.to_logits->weight.copy_(basis * 0.02);
+}
+
 }  // namespace
 
 struct AionImpl::Impl {
@@ -235,6 +255,7 @@ AionImpl::AionImpl(AionConfig cfg) : cfg_(std::move(cfg)), impl_(std::make_share
     auto mod_emb = torch::zeros({1, 1, cfg_.dim}).normal_(0, 0.02);
     I.enc.emplace(m.key, Embedding(m, cfg_.dim, mod_emb, false));
     I.dec.emplace(m.key, Embedding(m, cfg_.dim, mod_emb, true));  // the same tensor: AION shares it
+    if (cfg_.ordinal_scalar_init && m.tokens == 1) ordinal_init(*I.enc.at(m.key), m.vocab, cfg_.dim), ordinal_init(*I.dec.at(m.key), m.vocab, cfg_.dim);
     enc->update({{m.key, I.enc.at(m.key).ptr()}});
     dec->update({{m.key, I.dec.at(m.key).ptr()}});
   }
@@ -312,6 +333,44 @@ std::vector<torch::Tensor> AionImpl::decode(const AionEncoded& enc, const std::v
   for (size_t k = 0; k < targets.size(); ++k) {
     out.push_back(I.dec.at(cfg_.modality(targets[k]).key)->to_logits(y.slice(1, at, at + lens[k])));
     at += lens[k];
+  }
+  return out;
+}
+
+std::vector<std::pair<torch::Tensor, torch::Tensor>> AionImpl::decode_selected(const AionEncoded& enc, const std::vector<std::string>& targets,
+                                                                                 const std::vector<torch::Tensor>& selected,
+                                                                                 int64_t num_decoder_tokens) const {
+  auto& I = *impl_;
+  const int64_t B = enc.context.size(0);
+  std::vector<torch::Tensor> es, sel, mods, pos;
+  for (size_t k = 0; k < targets.size(); ++k) {
+    const auto& m = cfg_.modality(targets[k]);
+    es.push_back((I.dec.at(m.key)->pos_emb + I.dec.at(m.key)->mod_emb).expand({B, -1, -1}));
+    sel.push_back(selected[k].to(torch::kBool));
+    mods.push_back(torch::full({B, m.tokens}, static_cast<int64_t>(k), torch::kLong));
+    pos.push_back(torch::arange(m.tokens, torch::kLong).expand({B, -1}));
+  }
+  auto E = torch::cat(es, 1), S = torch::cat(sel, 1), Mo = torch::cat(mods, 1), P = torch::cat(pos, 1);
+  const int64_t D = E.size(2);
+  // Selected tokens first (a stable partition), the first num_decoder_tokens kept.
+  auto ids = std::get<1>(torch::sort((~S).to(torch::kLong), /*stable=*/true, 1, false)).slice(1, 0, std::min<int64_t>(num_decoder_tokens, S.size(1)));
+  E = E.gather(1, ids.unsqueeze(-1).expand({-1, -1, D}));
+  S = S.gather(1, ids), Mo = Mo.gather(1, ids), P = P.gather(1, ids);
+  auto y = I.mask_token.expand({B, ids.size(1), -1}) + E;
+  torch::Tensor sa;
+  if (cfg_.decoder_self_attention == "aion")
+    sa = torch::ones({B, ids.size(1), ids.size(1)}, torch::kBool);
+  else  // own modality, selected keys only
+    sa = (Mo.unsqueeze(2) != Mo.unsqueeze(1)) | (~S).unsqueeze(1);
+  auto xa = enc.mask.unsqueeze(1);
+  for (auto& blk : I.decoder) y = blk->forward(y, enc.context, sa, xa);
+  y = I.decoder_norm(y);
+  auto row = torch::arange(B, torch::kLong).unsqueeze(1).expand_as(P);
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> out;
+  for (size_t k = 0; k < targets.size(); ++k) {
+    const auto& m = cfg_.modality(targets[k]);
+    auto here = S & (Mo == static_cast<int64_t>(k));
+    out.emplace_back(I.dec.at(m.key)->to_logits(y.index({here})), (row * m.tokens + P).index({here}));
   }
   return out;
 }

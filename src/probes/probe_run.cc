@@ -25,11 +25,6 @@ namespace astrofm {
 namespace fs = std::filesystem;
 namespace {
 
-// The fixed test split when no test set is given: 20% by an FNV hash of object_id.
-bool in_test_split(const std::string& id) {
-  return (fnv1a(id) >> 7) % 5 == 0;
-}
-
 struct Side {
   FeatureSet fs;
   std::vector<int64_t> rows;  // rows of fs used on this side
@@ -101,7 +96,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
   int64_t ntr = tr.fs.rows.rows();
   const auto& ids = tr.fs.rows.at(mmu::kObjectId).strings;
   if (split) {
-    for (int64_t i = 0; i < ntr; ++i) (in_test_split(ids[i]) ? te.rows : tr.rows).push_back(i);
+    for (int64_t i = 0; i < ntr; ++i) (in_fixed_test_split(ids[i]) ? te.rows : tr.rows).push_back(i);
     te.y.reserve(te.rows.size());
     for (int64_t i : te.rows) te.y.push_back(y.values[i]);
     for (int64_t i : tr.rows) tr.y.push_back(y.values[i]);

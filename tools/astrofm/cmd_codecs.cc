@@ -19,11 +19,28 @@ void add_codec_commands(CLI::App& app) {
     c->add_option("--codecs", o.codecs, "codec files (or shipped names); several may be given")->required();
     c->add_option("--data", o.data, "MMU datasets")->required();
     c->add_option("--out", o.out, "output dataset root (with several --data: a folder of roots)")->required();
-    c->add_option("--modalities", o.modalities, "only these modalities (default: every one the codecs and the data share)");
+    c->add_option("--modalities", o.modalities, "only these modalities (default: every one the codecs and the data share)")->delimiter(',');
+    static std::vector<std::string> as, keep;
+    c->add_option("--as", as, "name a modality's tokens by survey, e.g. image=image_hsc writes tok_image_hsc (AION's names)")->delimiter(',');
+    c->add_option("--split", o.split, "only the fixed train or test split by object_id (the split astrofm probe uses)")
+        ->check(CLI::IsMember({"train", "test"}));
+    c->add_option("--keep", keep, "MODALITY=N: that modality's tokens for N objects only (by a hash of object_id), missing elsewhere")->delimiter(',');
     c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
     c->add_flag("--resume", o.resume, "continue an interrupted run");
     c->callback([] {
+      for (const auto& a : as) {
+        auto eq = a.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == a.size()) fail_usage("--as '{}': MODALITY=NAME", a);
+        o.names[a.substr(0, eq)] = a.substr(eq + 1);
+      }
+      for (const auto& k : keep) {
+        auto eq = k.find('=');
+        const std::string count = eq == std::string::npos ? "" : k.substr(eq + 1);
+        if (eq == 0 || count.empty() || count.find_first_not_of("0123456789") != std::string::npos)
+          fail_usage("--keep '{}': MODALITY=N with N a count of objects", k);
+        o.keep[k.substr(0, eq)] = std::stoll(count);
+      }
       auto r = codecs::tokenize(o);
       spdlog::info("tokenized {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
     });

@@ -33,6 +33,9 @@ struct AionConfig {
   // AION 0.0.2's forward does: its all-masked self-attention mask makes every
   // target token average over all targets; needed for parity).
   std::string decoder_self_attention = "within_modality";
+  // Scalar (one-token) modalities' embeddings and heads start smooth in bin
+  // order rather than random (only the initialisation; converted weights replace it).
+  bool ordinal_scalar_init = true;
   int64_t num_encoder_tokens = 256;
   std::vector<AionModality> modalities;
   nlohmann::json to_json() const;
@@ -64,6 +67,13 @@ class AionImpl : public torch::nn::Module {
   AionEncoded encode(const AionInputs& in, int64_t num_encoder_tokens) const;
   // Logits [B, tokens, vocab] of each target modality, in `targets` order.
   std::vector<torch::Tensor> decode(const AionEncoded& enc, const std::vector<std::string>& targets) const;
+  // Training's decoder (4M's): only the selected target tokens (`selected[k]`
+  // bool [B, tokens] per target), the first `num_decoder_tokens` of each object
+  // as its decoder input. Per target: (logits [n, vocab], the flat indices
+  // [n] of those tokens in [B, tokens]).
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> decode_selected(const AionEncoded& enc, const std::vector<std::string>& targets,
+                                                                       const std::vector<torch::Tensor>& selected,
+                                                                       int64_t num_decoder_tokens) const;
   const AionConfig& config() const { return cfg_; }
 
  private:

@@ -105,29 +105,40 @@ struct AionTask : Task {
     std::vector<torch::Tensor> tok(M), in_mask(M), tgt_mask(M);
     for (int64_t m = 0; m < M; ++m) {
       tok[m] = tokens[m].index_select(0, idx);
-      in_mask[m] = torch::ones_like(tok[m], torch::kBool);
-      tgt_mask[m] = torch::zeros_like(tok[m], torch::kBool);
+    }
+    // Masks are built in plain arrays (per-element tensor writes cost more
+    // than the network on CPU); every random draw still comes from torch.
+    std::vector<const int64_t*> tp(M);
+    std::vector<std::vector<uint8_t>> inm(M), tgm(M);
+    for (int64_t m = 0; m < M; ++m) {
+      tok[m] = tok[m].contiguous();
+      tp[m] = tok[m].data_ptr<int64_t>();
+      inm[m].assign(B * mods[m].tokens, 1);
+      tgm[m].assign(B * mods[m].tokens, 0);
     }
     for (int64_t b = 0; b < B; ++b) {
-      std::vector<int64_t> avail;
-      for (int64_t m = 0; m < M; ++m)
-        if ((tok[m][b] >= 0).any().item<bool>()) avail.push_back(m);
-      if (avail.empty()) continue;
       // Positions of each available modality's observed tokens, in random order.
-      std::vector<torch::Tensor> perm(M);
-      std::vector<int64_t> n_obs(M, 0), used(M, 0);
-      for (int64_t m : avail) {
-        auto obs = torch::nonzero(tok[m][b] >= 0).flatten();
-        perm[m] = obs.index_select(0, torch::randperm(obs.size(0), torch::kLong));
-        n_obs[m] = obs.size(0);
+      std::vector<int64_t> avail;
+      std::vector<std::vector<int64_t>> perm(M);
+      for (int64_t m = 0; m < M; ++m) {
+        const int64_t T = mods[m].tokens;
+        std::vector<int64_t> obs;
+        for (int64_t k = 0; k < T; ++k)
+          if (tp[m][b * T + k] >= 0) obs.push_back(k);
+        if (obs.empty()) continue;
+        avail.push_back(m);
+        auto order = torch::randperm(static_cast<int64_t>(obs.size()), torch::kLong);
+        const int64_t* o = order.data_ptr<int64_t>();
+        for (size_t k = 0; k < obs.size(); ++k) perm[m].push_back(obs[o[k]]);
       }
+      if (avail.empty()) continue;
+      std::vector<int64_t> n_obs(M, 0), used(M, 0);
+      int64_t total_obs = 0;
+      for (int64_t m : avail) n_obs[m] = static_cast<int64_t>(perm[m].size()), total_obs += n_obs[m];
       // Inputs: a random primary modality with a uniform count of its tokens,
       // then the rest of the budget uniformly from every token left.
       int64_t primary = avail[std::min(avail.size() - 1, static_cast<size_t>(uniform() * avail.size()))];
-      // At least one token is left over to be a target.
-      int64_t total_obs = 0;
-      for (int64_t m : avail) total_obs += n_obs[m];
-      if (total_obs < 2) continue;
+      if (total_obs < 2) continue;  // at least one token is left over to be a target
       int64_t budget = std::min(input_budget, total_obs - 1);
       used[primary] = std::min(budget, 1 + std::min(n_obs[primary] - 1, static_cast<int64_t>(uniform() * n_obs[primary])));
       budget -= used[primary];
@@ -135,10 +146,11 @@ struct AionTask : Task {
       for (int64_t m : avail)
         for (int64_t k = used[m]; k < n_obs[m]; ++k) rest.push_back(m);
       auto order = torch::randperm(static_cast<int64_t>(rest.size()), torch::kLong);
-      for (int64_t k = 0; k < std::min<int64_t>(budget, static_cast<int64_t>(rest.size())); ++k) ++used[rest[order[k].item<int64_t>()]];
+      const int64_t* ro = order.data_ptr<int64_t>();
+      for (int64_t k = 0; k < std::min<int64_t>(budget, static_cast<int64_t>(rest.size())); ++k) ++used[rest[ro[k]]];
       // Which tokens: the first used[m] of the modality's random order.
       for (int64_t m : avail)
-        for (int64_t k = 0; k < used[m]; ++k) in_mask[m][b][perm[m][k]] = false;
+        for (int64_t k = 0; k < used[m]; ++k) inm[m][b * mods[m].tokens + perm[m][k]] = 0;
       // Targets: from what is not an input; the first modality drawn by Beta, the rest uniform.
       int64_t tbudget = target_budget, n_targets = 0;
       auto morder = torch::randperm(static_cast<int64_t>(avail.size()), torch::kLong);
@@ -148,15 +160,19 @@ struct AionTask : Task {
         if (left <= 0) continue;
         double f = j == 0 ? beta(beta_a, beta_b) : uniform();
         int64_t n = std::min(left, static_cast<int64_t>(std::llround(f * left)));
-        for (int64_t k = 0; k < n; ++k) tgt_mask[m][b][perm[m][used[m] + k]] = true;
+        for (int64_t k = 0; k < n; ++k) tgm[m][b * mods[m].tokens + perm[m][used[m] + k]] = 1;
         tbudget -= n, n_targets += n;
       }
       if (n_targets == 0)  // at least one target per object
         for (int64_t m : avail)
           if (n_obs[m] > used[m]) {
-            tgt_mask[m][b][perm[m][used[m]]] = true;
+            tgm[m][b * mods[m].tokens + perm[m][used[m]]] = 1;
             break;
           }
+    }
+    for (int64_t m = 0; m < M; ++m) {
+      in_mask[m] = torch::from_blob(inm[m].data(), {B, mods[m].tokens}, torch::kUInt8).to(torch::kBool);
+      tgt_mask[m] = torch::from_blob(tgm[m].data(), {B, mods[m].tokens}, torch::kUInt8).to(torch::kBool);
     }
     AionInputs in;
     std::vector<std::string> targets;
@@ -168,14 +184,15 @@ struct AionTask : Task {
     }
     if (targets.empty()) return torch::zeros({}, torch::requires_grad());
     auto enc = model->encode(in, input_budget);
-    auto logits = model->decode(enc, targets);
+    std::vector<torch::Tensor> selected;
+    for (int64_t m : target_mods) selected.push_back(tgt_mask[m]);
+    auto out = model->decode_selected(enc, targets, selected, target_budget);
     // Cross-entropy per modality over its target tokens, averaged over modalities.
     std::vector<torch::Tensor> per;
     for (size_t k = 0; k < targets.size(); ++k) {
-      int64_t m = target_mods[k];
-      auto sel = tgt_mask[m].flatten();
-      auto lg = logits[k].reshape({-1, logits[k].size(-1)}).index({sel});
-      per.push_back(torch::nn::functional::cross_entropy(lg, tok[m].flatten().index({sel})));
+      const auto& [logits, flat] = out[k];
+      if (flat.numel() == 0) continue;  // all its targets were past the decoder budget
+      per.push_back(torch::nn::functional::cross_entropy(logits, tok[target_mods[k]].flatten().index_select(0, flat)));
     }
     if (per.empty()) return torch::zeros({}, torch::requires_grad());
     return torch::stack(per).mean();

@@ -1,0 +1,65 @@
+// The AION network's training paths: the selected-target decoder agrees with
+// the full decoder, and scalar embeddings start ordered.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "astrofm/models/aion.h"
+
+namespace astrofm::models {
+namespace {
+
+AionConfig tiny() {
+  AionConfig c;
+  c.dim = 32, c.encoder_depth = 2, c.decoder_depth = 2, c.num_heads = 4, c.mlp_hidden = 48;
+  c.modalities = {{"tok_image", "tok_image", 50, 16, 4, 4, 1}, {"tok_Z", "tok_Z", 64, 1, 1, 1, 2}, {"tok_FLUX_G", "tok_FLUX_G", 64, 1, 1, 1, 3}};
+  return c;
+}
+
+TEST(AionNet, SelectedTargetDecoderMatchesTheFullDecoder) {
+  torch::manual_seed(1);
+  Aion net(tiny());
+  net->eval();
+  torch::NoGradGuard ng;
+  const int64_t B = 3;
+  AionInputs in;
+  in.tokens = {{"tok_FLUX_G", torch::randint(0, 64, {B, 1}, torch::kLong)}, {"tok_Z", torch::randint(0, 64, {B, 1}, torch::kLong)}};
+  auto enc = net->encode(in, 8);
+  // Every image token selected, a decoder budget that holds them all: the same logits.
+  auto full = net->decode(enc, {"tok_image"})[0];
+  auto sel = net->decode_selected(enc, {"tok_image"}, {torch::ones({B, 16}, torch::kBool)}, 16);
+  ASSERT_EQ(sel[0].second.numel(), B * 16);
+  EXPECT_TRUE(torch::allclose(sel[0].first, full.reshape({B * 16, -1}).index_select(0, sel[0].second), 1e-5, 1e-5));
+  // Few selected tokens of two modalities: each scalar target's logits are the
+  // full decoder's (within-modality self-attention: a lone token attends to itself).
+  auto pick = torch::zeros({B, 16}, torch::kBool);
+  pick[0][3] = true, pick[2][7] = true, pick[2][9] = true;
+  auto two = net->decode_selected(enc, {"tok_image", "tok_Z"}, {pick, torch::ones({B, 1}, torch::kBool)}, 4);
+  EXPECT_EQ(two[0].second.numel(), 3);
+  EXPECT_EQ(two[0].second[1].item<int64_t>(), 2 * 16 + 7);
+  auto z = net->decode(enc, {"tok_Z"})[0].reshape({B, -1});
+  EXPECT_TRUE(torch::allclose(two[1].first, z, 1e-5, 1e-5));
+  // A budget of one token per object: only the first selected of each is decoded.
+  auto one = net->decode_selected(enc, {"tok_image"}, {pick}, 1);
+  EXPECT_EQ(one[0].second.numel(), 2);
+}
+
+TEST(AionNet, ScalarEmbeddingsStartOrderedAndConvertedModelsCanOptOut) {
+  torch::manual_seed(2);
+  Aion net(tiny());
+  torch::Tensor w;
+  for (const auto& p : net->named_parameters())
+    if (p.key() == "encoder_embeddings.tok_Z.token_emb.weight") w = p.value().detach();
+  ASSERT_TRUE(w.defined());
+  auto cos = [&](int64_t a, int64_t b) { return torch::cosine_similarity(w[a], w[b], 0).item<double>(); };
+  EXPECT_GT(cos(20, 21), 0.7);  // neighbouring bins alike
+  EXPECT_LT(cos(20, 52), 0.3);  // distant ones not
+  auto c = tiny();
+  c.ordinal_scalar_init = false;
+  Aion plain(c);
+  for (const auto& p : plain->named_parameters())
+    if (p.key() == "encoder_embeddings.tok_Z.token_emb.weight") EXPECT_LT(torch::cosine_similarity(p.value()[20], p.value()[21], 0).item<double>(), 0.7);
+  EXPECT_EQ(AionConfig::from_json(c.to_json()).ordinal_scalar_init, false);
+}
+
+}  // namespace
+}  // namespace astrofm::models
