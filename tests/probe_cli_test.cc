@@ -41,9 +41,16 @@ TEST(ProbeCli, PhotoZFromColoursWithReportAndPredictions) {
   std::string header;
   std::getline(pred, header);
   EXPECT_EQ(header, "object_id,ra,dec,true,predicted");
-  for (const char* f : {"index.html", "pred_vs_true.png", "dz_vs_z.png", "result.json"})
+  for (const char* f : {"index.html", "pred_vs_true.png", "dz_vs_z.png", "pit.png", "result.json"})
     EXPECT_TRUE(fs::exists(tmp.path("report") + "/" + f)) << f;
   EXPECT_FALSE(fs::exists(tmp.path("report.partial")));
+  // kNN predicts a distribution, its neighbours' redshifts: calibration and CRPS beside the point metrics.
+  const auto& prob = j["metrics"]["probabilistic"];
+  EXPECT_GT(prob["crps"].get<double>(), 0.005);
+  EXPECT_LT(prob["crps"].get<double>(), 0.06);
+  EXPECT_GT(prob["coverage_95"].get<double>(), 0.7);
+  EXPECT_EQ(prob["objects"], j["test_scored"]);
+  EXPECT_TRUE(j["curve"][0]["mean"].contains("crps"));
 }
 
 TEST(ProbeCli, LabelEfficiencyCurveFromALabelsCsv) {

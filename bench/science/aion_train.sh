@@ -25,8 +25,8 @@ train() {  # train NAME CONFIG CODECS DATA...
   [ -f "models/$name.afm.ckpt/state.json" ] && resume=--resume
   $A train aion --codecs $codecs --data "$@" --config "$R/$config" --out "models/$name.afm" $resume
 }
+train default configs/aion-default.json "codecs-scalar codec-image codec-spectrum" train/matched boss_train
 train boss_all configs/aion-boss.json codecs-scalar boss_train
 train boss_200 configs/aion-boss.json codecs-scalar boss_train_200
-train default configs/aion-default.json "codecs-scalar codec-image codec-spectrum" train/matched boss_train
 train emergent configs/aion-emergent.json "codecs-scalar codec-image codec-spectrum" half1/matched half2/matched
 ls -la models

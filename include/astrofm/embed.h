@@ -23,6 +23,10 @@ struct EmbedOptions {
   bool resume = false;          // hdf5 only: continue an interrupted run
   std::string device = "cpu";   // cpu | cuda
   bool tokens = false;          // also write tokens_image / tokens_spectrum [T, D]: the backbones' token outputs
+  // Only these input columns (empty: every one the model reads that the data
+  // holds); for an AION model, which token modalities are embedded together:
+  // {"tok_image"}, {"tok_image", "tok_FLUX_G"}.
+  std::vector<std::string> inputs;
 };
 
 struct EmbedResult {

@@ -32,6 +32,10 @@ class KnnRegressor {
   explicit KnnRegressor(KnnOptions o = {}) : opt_(o) {}
   void fit(const Features& x, const std::vector<double>& y);
   std::vector<double> predict(const Features& x) const;
+  // The predictive distribution: each query's k neighbours' targets and their
+  // weights (summing to 1), flat [n * k], nearest first.
+  void neighbours(const Features& x, std::vector<double>* values, std::vector<double>* weights) const;
+  int64_t k() const { return opt_.k; }
 
  private:
   KnnOptions opt_;

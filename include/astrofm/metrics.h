@@ -41,5 +41,9 @@ std::pair<double, double> mean_std(const std::vector<double>& v);
 // PIT histogram (10 bins). Objects with a non-finite truth are skipped.
 nlohmann::json probabilistic_metrics(const std::vector<std::vector<double>>& pdf, const std::vector<double>& bin_values,
                                      const std::vector<double>& truth, std::vector<double>* pit = nullptr);
+// The same metrics for weighted ensembles (a kNN probe's neighbours): `per`
+// values and weights per object, flat; CRPS = E|X - y| - E|X - X'| / 2.
+nlohmann::json ensemble_metrics(const std::vector<double>& values, const std::vector<double>& weights, int64_t per,
+                                const std::vector<double>& truth, std::vector<double>* pit = nullptr);
 
 }  // namespace astrofm

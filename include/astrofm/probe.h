@@ -40,6 +40,10 @@ class Probe {
   virtual ~Probe() = default;
   virtual void fit(const Features& x, const std::vector<double>& y) = 0;
   virtual std::vector<double> predict(const Features& x) const = 0;
+  // Regression probes that predict a distribution (kNN: the neighbours'
+  // targets): `per` weighted values per object, flat. False when the probe
+  // gives point estimates only.
+  virtual bool predict_ensemble(const Features&, std::vector<double>*, std::vector<double>*, int64_t*) const { return false; }
   // What was chosen while fitting (regularisation, epochs), for reports.
   virtual nlohmann::json info() const { return nlohmann::json::object(); }
 };

@@ -16,6 +16,7 @@
 #include "astrofm/resources.h"
 #include "codecs/codec_table.h"
 #include "eval/plot.h"
+#include "eval/report.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;
@@ -26,22 +27,6 @@ namespace {
 std::string tok_name(const std::string& m) { return m.rfind("tok_", 0) == 0 ? m : codecs::token_column(m); }
 
 Column float_column(const std::string& name, const std::vector<double>& v) { return make_column<double>(name, v); }
-
-void pit_figure(const std::vector<double>& pit, const std::string& path) {
-  std::vector<double> x, y;
-  std::vector<int64_t> h(10, 0);
-  for (double p : pit) ++h[std::min<size_t>(9, static_cast<size_t>(p * 10))];
-  double top = 0;
-  for (int k = 0; k < 10; ++k) {
-    double d = pit.empty() ? 0 : h[k] * 10.0 / pit.size();
-    x.push_back(k / 10.0), y.push_back(d), x.push_back((k + 1) / 10.0), y.push_back(d);
-    top = std::max(top, d);
-  }
-  plot::Chart ch(480, 320, {0, 1}, plot::nice_axis(0, std::max(2.0, top * 1.1)));
-  ch.line(0, 1, 1, 1, 0x9a9a9a);  // a calibrated model: flat at 1
-  ch.polyline(x, y, 0x1f77b4);
-  ch.write_png(path);
-}
 
 }  // namespace
 
@@ -211,11 +196,7 @@ GenerateResult generate(const GenerateOptions& opt) {
     res.metrics["target"] = target;
     res.metrics["from"] = inputs;
     res.metrics["truth"] = "the target's own tokens in the data, decoded to their bin values";
-    if (!opt.report.empty()) {
-      fs::create_directories(opt.report);
-      write_file_atomic(fs::path(opt.report) / "metrics.json", res.metrics.dump(2));
-      pit_figure(pit, (fs::path(opt.report) / "pit.png").string());
-    }
+    if (!opt.report.empty()) write_generate_report(opt.report, res.metrics, t, med, pit);
   }
   return res;
 }

@@ -1,5 +1,6 @@
 #include "astrofm/embed.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,15 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   Dataset ds = Dataset::open(opt.data);
   std::vector<std::string> have;
   for (const auto& c : ds.schema()) have.push_back(c.name);
+  if (!opt.inputs.empty()) {  // only these of the columns the model would read
+    auto all = enc.input_columns(have);
+    for (const auto& c : opt.inputs)
+      if (std::find(all.begin(), all.end(), c) == all.end())
+        fail_input("{}: --inputs {}: not an input of the model in this dataset (it reads {})", opt.data, c, fmt::join(all, ", "));
+    std::erase_if(have, [&](const std::string& c) {
+      return std::find(all.begin(), all.end(), c) != all.end() && std::find(opt.inputs.begin(), opt.inputs.end(), c) == opt.inputs.end();
+    });
+  }
   auto use = enc.modalities_for(have);
   if (use.empty())
     fail_input("{}: nothing to embed with a '{}' model (it embeds {}; the dataset has {})", opt.data, enc.architecture(),

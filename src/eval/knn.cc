@@ -187,6 +187,22 @@ std::vector<double> KnnRegressor::predict(const Features& x_in) const {
   return out;
 }
 
+void KnnRegressor::neighbours(const Features& x_in, std::vector<double>* values, std::vector<double>* weights) const {
+  check_finite(x_in, "query");
+  Features x = scaler_.transform(x_in);
+  std::vector<int64_t> idx;
+  std::vector<double> dist, w;
+  knn_search(train_, x, opt_.k, &idx, &dist);
+  values->assign(x.n * opt_.k, 0);
+  weights->assign(x.n * opt_.k, 0);
+  for (int64_t q = 0; q < x.n; ++q) {
+    neighbour_weights(opt_.weights, dist, q, opt_.k, &w);
+    double den = 0;
+    for (int i = 0; i < opt_.k; ++i) den += w[i];
+    for (int i = 0; i < opt_.k; ++i) (*values)[q * opt_.k + i] = y_[idx[q * opt_.k + i]], (*weights)[q * opt_.k + i] = w[i] / den;
+  }
+}
+
 void KnnClassifier::fit(const Features& x, const std::vector<int64_t>& labels) {
   std::map<int64_t, int64_t> index;
   for (auto l : labels) index[l] = 0;

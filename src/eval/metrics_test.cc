@@ -106,5 +106,33 @@ TEST(ProbabilisticMetrics, CalibratedGaussiansGiveUniformPitNominalCoverageAndTh
   EXPECT_GT(over["crps"].get<double>(), j["crps"].get<double>());
 }
 
+TEST(ProbabilisticMetrics, WeightedEnsemblesHaveTheirClosedFormCrpsAndPit) {
+  // One member: CRPS is the absolute error; PIT 0 or 1 (or 1/2 at the truth).
+  auto one = ensemble_metrics({0.3, 0.5, 0.9}, {1, 1, 1}, 1, {0.5, 0.2, 0.9});
+  EXPECT_NEAR(one["crps"].get<double>(), (0.2 + 0.3 + 0) / 3, 1e-12);
+  // Two members at 0 and 1 with weights 1/4, 3/4, truth 0.5: E|X-y| = 0.5,
+  // E|X-X'| = 2 * 1/4 * 3/4 = 3/8, CRPS = 0.5 - 3/16; PIT = 1/4 (unnormalised weights).
+  std::vector<double> pit;
+  auto two = ensemble_metrics({1, 0}, {3, 1}, 2, {0.5}, &pit);
+  EXPECT_NEAR(two["crps"].get<double>(), 0.5 - 3.0 / 16, 1e-12);
+  ASSERT_EQ(pit.size(), 1u);
+  EXPECT_NEAR(pit[0], 0.25, 1e-12);
+  // Ensembles drawn from the truth's own distribution: uniform PITs, nominal coverage.
+  std::mt19937 rng(5);
+  std::normal_distribution<double> g(0, 1);
+  const int n = 2000, per = 64;
+  std::vector<double> v, w(n * per, 1.0), truth;
+  for (int i = 0; i < n; ++i) {
+    double mu = g(rng);
+    for (int k = 0; k < per; ++k) v.push_back(mu + 0.2 * g(rng));
+    truth.push_back(mu + 0.2 * g(rng));
+  }
+  auto cal = ensemble_metrics(v, w, per, truth);
+  EXPECT_LT(cal["pit_ks"].get<double>(), 0.04);
+  EXPECT_NEAR(cal["coverage_68"].get<double>(), 0.68, 0.04);
+  EXPECT_NEAR(cal["crps"].get<double>(), 0.2 / std::sqrt(M_PI), 0.01);
+  EXPECT_THROW(ensemble_metrics({1, 2}, {1}, 2, {0.5}), UsageError);
+}
+
 }  // namespace
 }  // namespace astrofm

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "astrofm/fsutil.h"
+#include "astrofm/metrics.h"
 #include "eval/plot.h"
 
 namespace astrofm {
@@ -30,9 +31,62 @@ std::string metrics_table(const nlohmann::json& m) {
   return h + "</table>\n";
 }
 
+// Predicted vs true and dz vs true densities, as two figures in `dir`; returns their HTML.
+std::string regression_figures(const fs::path& dir, const std::string& target, const std::vector<double>& t, const std::vector<double>& p) {
+  std::string body;
+    double lo = std::min(*std::min_element(t.begin(), t.end()), *std::min_element(p.begin(), p.end()));
+    double hi = std::max(*std::max_element(t.begin(), t.end()), *std::max_element(p.begin(), p.end()));
+    auto ax = plot::nice_axis(lo, hi);
+    plot::Chart c(520, 520, ax, ax);
+    c.density(t, p);
+    c.line(ax.lo, ax.lo, ax.hi, ax.hi, 0xd62728);
+    c.write_png((dir / "pred_vs_true.png").string());
+    body += figure("pred_vs_true.png", fmt::format("Predicted (vertical) against true {} (horizontal), log density of objects; red: the 1:1 line.", esc(target)));
+    std::vector<double> dz(t.size());
+    for (size_t i = 0; i < t.size(); ++i) dz[i] = (p[i] - t[i]) / (1 + t[i]);
+    plot::Chart d(640, 360, plot::nice_axis(*std::min_element(t.begin(), t.end()), *std::max_element(t.begin(), t.end())), {-0.3, 0.3});
+    d.density(t, dz);
+    for (double e : {0.0, 0.05, -0.05, 0.15, -0.15})
+      d.line(d.x_axis().lo, e, d.x_axis().hi, e, e == 0 ? 0x222222 : std::abs(e) < 0.1 ? 0xff7f0e : 0xd62728);
+    d.write_png((dir / "dz_vs_z.png").string());
+    body += figure("dz_vs_z.png", fmt::format("(predicted - true) / (1 + true) against true {}; lines at 0, &plusmn;0.05 (orange) and &plusmn;0.15 (red), the outlier thresholds.", esc(target)));
+  return body;
+}
+
+std::string pit_section(const fs::path& dir, const nlohmann::json& prob, const std::vector<double>& pit) {
+  pit_figure(pit, (dir / "pit.png").string());
+  return "<h2>Predictive distribution</h2>\n" + metrics_table(prob) +
+         figure("pit.png", "PIT histogram: the predictive CDF at the truth, in 10 bins as a density; flat at 1 (grey) when calibrated, "
+                           "U-shaped when too narrow, peaked when too wide.");
+}
+
+std::string page(const std::string& title, const std::string& body) {
+  return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + title + "</title><style>"
+         "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}figure{display:inline-block;margin:1em}"
+         "figcaption{max-width:620px;font-size:90%}</style></head><body>\n" + body + "</body></html>\n";
+}
+
 }  // namespace
 
-void write_probe_report(const std::string& dir, const nlohmann::json& r, const std::vector<double>& t, const std::vector<double>& p) {
+void pit_figure(const std::vector<double>& pit, const std::string& path) {
+  std::vector<double> x, y;
+  std::vector<int64_t> h(10, 0);
+  for (double p : pit) ++h[std::min<size_t>(9, static_cast<size_t>(p * 10))];
+  double top = 0;
+  for (int k = 0; k < 10; ++k) {
+    double d = pit.empty() ? 0 : h[k] * 10.0 / pit.size();
+    x.push_back(k / 10.0), y.push_back(d), x.push_back((k + 1) / 10.0), y.push_back(d);
+    top = std::max(top, d);
+  }
+  plot::Chart ch(480, 320, {0, 1}, plot::nice_axis(0, std::max(2.0, top * 1.1)));
+  ch.line(0, 1, 1, 1, 0x9a9a9a);
+  ch.polyline(x, y, 0x1f77b4);
+  ch.write_png(path);
+}
+
+void write_probe_report(const std::string& dir, const nlohmann::json& r, const std::vector<double>& t, const std::vector<double>& p,
+                        const std::vector<double>& pit) {
   fs::path tmp = dir + ".partial";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
@@ -60,22 +114,8 @@ void write_probe_report(const std::string& dir, const nlohmann::json& r, const s
     for (auto& [k, v] : r["metrics"]["f1"].items()) per += fmt::format("{} {:.3f}; ", esc(k), v.get<double>());
     body += figure("confusion.png", "Confusion matrix: rows true class, columns predicted, colour the row fraction, numbers the counts (classes top to bottom and left to right: " + names + "). Per-class F1: " + per);
   } else if (!t.empty()) {
-    double lo = std::min(*std::min_element(t.begin(), t.end()), *std::min_element(p.begin(), p.end()));
-    double hi = std::max(*std::max_element(t.begin(), t.end()), *std::max_element(p.begin(), p.end()));
-    auto ax = plot::nice_axis(lo, hi);
-    plot::Chart c(520, 520, ax, ax);
-    c.density(t, p);
-    c.line(ax.lo, ax.lo, ax.hi, ax.hi, 0xd62728);
-    c.write_png((tmp / "pred_vs_true.png").string());
-    body += figure("pred_vs_true.png", fmt::format("Predicted (vertical) against true {} (horizontal), log density of objects; red: the 1:1 line.", esc(r["target"])));
-    std::vector<double> dz(t.size());
-    for (size_t i = 0; i < t.size(); ++i) dz[i] = (p[i] - t[i]) / (1 + t[i]);
-    plot::Chart d(640, 360, plot::nice_axis(*std::min_element(t.begin(), t.end()), *std::max_element(t.begin(), t.end())), {-0.3, 0.3});
-    d.density(t, dz);
-    for (double e : {0.0, 0.05, -0.05, 0.15, -0.15})
-      d.line(d.x_axis().lo, e, d.x_axis().hi, e, e == 0 ? 0x222222 : std::abs(e) < 0.1 ? 0xff7f0e : 0xd62728);
-    d.write_png((tmp / "dz_vs_z.png").string());
-    body += figure("dz_vs_z.png", fmt::format("(predicted - true) / (1 + true) against true {}; lines at 0, &plusmn;0.05 (orange) and &plusmn;0.15 (red), the outlier thresholds.", esc(r["target"])));
+    body += regression_figures(tmp, r["target"].get<std::string>(), t, p);
+    if (!pit.empty() && r["metrics"].contains("probabilistic")) body += pit_section(tmp, r["metrics"]["probabilistic"], pit);
   }
   const auto& curve = r["curve"];
   if (curve.size() > 1) {
@@ -102,12 +142,26 @@ void write_probe_report(const std::string& dir, const nlohmann::json& r, const s
     body += "</table>\n";
   }
   body += "<h2>Settings and fit</h2><pre>" + esc(r["metrics"]["fit"].dump(1)) + "</pre>\n";
-  std::string html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>astrofm probe report</title><style>"
-                     "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}"
-                     "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}figure{display:inline-block;margin:1em}"
-                     "figcaption{max-width:620px;font-size:90%}</style></head><body>\n" + body + "</body></html>\n";
+  std::string html = page("astrofm probe report", body);
   write_file_atomic(tmp / "index.html", html);
   write_file_atomic(tmp / "result.json", r.dump(1));
+  fs::remove_all(dir);
+  fs::rename(tmp, dir);
+}
+void write_generate_report(const std::string& dir, const nlohmann::json& m, const std::vector<double>& t, const std::vector<double>& med,
+                           const std::vector<double>& pit) {
+  fs::path tmp = dir + ".partial";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  const std::string target = m.value("target", "");
+  std::string body = fmt::format("<h1>astrofm generate: {} from {}</h1>\n<p>{} objects; truth: {}</p>\n", esc(target), esc(m.value("from", nlohmann::json()).dump()),
+                                 m.value("objects", 0), esc(m.value("truth", "")));
+  if (m.contains("median")) body += "<h2>Median of the predictive distribution</h2>\n" + metrics_table(m["median"]);
+  if (m.contains("mean")) body += "<h2>Mean</h2>\n" + metrics_table(m["mean"]);
+  if (!t.empty()) body += regression_figures(tmp, target, t, med);
+  body += pit_section(tmp, m, pit);
+  write_file_atomic(tmp / "index.html", page("astrofm generate report", body));
+  write_file_atomic(tmp / "metrics.json", m.dump(2));
   fs::remove_all(dir);
   fs::rename(tmp, dir);
 }

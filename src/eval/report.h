@@ -10,7 +10,17 @@
 
 namespace astrofm {
 
+// `pit`: the PIT values when the probe predicts a distribution (kNN), for the PIT figure.
 void write_probe_report(const std::string& dir, const nlohmann::json& result, const std::vector<double>& truth,
-                        const std::vector<double>& pred);
+                        const std::vector<double>& pred, const std::vector<double>& pit = {});
+
+// `astrofm generate --report` for a one-token target: index.html with the
+// point and probabilistic metrics, predicted (median) vs true, and the PIT
+// histogram; metrics.json beside it. Same write-then-rename as the probes'.
+void write_generate_report(const std::string& dir, const nlohmann::json& metrics, const std::vector<double>& truth,
+                           const std::vector<double>& median, const std::vector<double>& pit);
+
+// The PIT histogram (10 bins, density; flat at 1 when calibrated) as a PNG.
+void pit_figure(const std::vector<double>& pit, const std::string& png);
 
 }  // namespace astrofm

@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
+
+#include "astrofm/error.h"
 #include "astrofm/models/aion.h"
+#include "astrofm/models/registry.h"
+#include "testutil.h"
 
 namespace astrofm::models {
 namespace {
@@ -59,6 +64,27 @@ TEST(AionNet, ScalarEmbeddingsStartOrderedAndConvertedModelsCanOptOut) {
   for (const auto& p : plain->named_parameters())
     if (p.key() == "encoder_embeddings.tok_Z.token_emb.weight") EXPECT_LT(torch::cosine_similarity(p.value()[20], p.value()[21], 0).item<double>(), 0.7);
   EXPECT_EQ(AionConfig::from_json(c.to_json()).ordinal_scalar_init, false);
+}
+
+TEST(AionNet, Float16StorageHalvesTheFileAndKeepsTheOutputs) {
+  test::TempDir tmp;
+  torch::manual_seed(3);
+  Aion net(tiny());
+  net->eval();
+  const std::string f32 = tmp.path() + "/a.afm", f16 = tmp.path() + "/a16.afm";
+  save_model(f32, *net, {{"architecture", "aion"}, {"config", net->config().to_json()}});
+  store_float16(f32, f16);
+  EXPECT_LT(std::filesystem::file_size(f16), 0.6 * std::filesystem::file_size(f32));
+  auto lm = load_model(f16);
+  auto& back = dynamic_cast<AionImpl&>(*lm.module);
+  back.eval();
+  torch::NoGradGuard ng;
+  AionInputs in;
+  in.tokens = {{"tok_image", torch::randint(0, 50, {2, 16}, torch::kLong)}};
+  auto a = net->decode(net->encode(in, 16), {"tok_Z"})[0], b = back.decode(back.encode(in, 16), {"tok_Z"})[0];
+  EXPECT_EQ(b.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(a, b, 2e-2, 2e-2)) << (a - b).abs().max().item<double>();
+  EXPECT_THROW(store_float16(f16, tmp.path() + "/again.afm"), InputError);  // already half
 }
 
 }  // namespace

@@ -215,4 +215,18 @@ nlohmann::json convert_checkpoint(const std::string& path, const std::string& ki
   return meta;
 }
 
+nlohmann::json store_float16(const std::string& in, const std::string& out) {
+  ModelFile mf = ModelFile::read(in);
+  if (mf.meta.value("storage", "") == "float16") fail_input("{}: already stored as float16", in);
+  for (auto& t : mf.tensors)
+    if (t.dtype == TensorDType::F32) {
+      auto h = from_stored(t).to(torch::kFloat16);
+      if (!torch::isfinite(h).all().item<bool>()) fail_input("{}: tensor '{}' overflows float16", in, t.name);
+      t = to_stored(t.name, h);
+    }
+  mf.meta["storage"] = "float16";
+  mf.write(out);
+  return mf.meta;
+}
+
 }  // namespace astrofm::models

@@ -39,6 +39,13 @@ class KnnProbe : public Probe {
     auto p = cls_.predict(x);
     return {p.begin(), p.end()};
   }
+  bool predict_ensemble(const Features& x, std::vector<double>* values, std::vector<double>* weights, int64_t* per) const override {
+    if (o_.classification) return false;
+    check_finite(x, "test");
+    reg_.neighbours(x, values, weights);
+    *per = reg_.k();
+    return true;
+  }
   nlohmann::json info() const override {
     return {{"k", o_.knn.k}, {"weights", o_.knn.weights}, {"standardize", o_.knn.standardize}};
   }

@@ -146,7 +146,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
                            {"train_objects", static_cast<int64_t>(tr.rows.size())}, {"train_labelled", static_cast<int64_t>(labelled.size())},
                            {"test_scored", test_labelled}, {"curve", nlohmann::json::array()}};
   if (y.classification) result["classes"] = y.class_names;
-  std::vector<double> first_pred;
+  std::vector<double> first_pred, first_pit;
   std::vector<double> truth_scored;
   for (int64_t budget : budgets) {
     nlohmann::json point = {{"labels", budget}, {"per_class", per_class}, {"runs", nlohmann::json::array()}};
@@ -159,8 +159,8 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       auto sel = choose(labelled, tr.y, per_class ? 0 : budget, per_class ? budget : 0, y.classification, seed);
       std::vector<double> ysel;
       for (int64_t i : sel) ysel.push_back(tr.y[i]);
-      std::vector<double> pred;
-      nlohmann::json info;
+      std::vector<double> pred, pit;
+      nlohmann::json info, prob;
       if (cnn) {
         // Supervised from scratch on the chosen labels: a labels CSV of exactly those objects.
         auto tmp = fs::temp_directory_path() / fmt::format("astrofm-probe-{}-{}", ::getpid(), seed);
@@ -196,6 +196,9 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
         auto probe = make_probe([&] { auto p = po; p.seed = seed; return p; }());
         probe->fit(take_rows(tr.fs.x, [&] { std::vector<int64_t> v; for (int64_t i : sel) v.push_back(tr.rows[i]); return v; }()), ysel);
         pred = probe->predict(test_x);
+        std::vector<double> ev, ew;
+        int64_t per = 0;
+        if (!y.classification && probe->predict_ensemble(test_x, &ev, &ew, &per)) prob = ensemble_metrics(ev, ew, per, te.y, &pit);
         info = probe->info();
         info["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();  // fit + predict
       }
@@ -210,6 +213,10 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       } else {
         m = regression_metrics(t_s, p_s).to_json();
         for (const char* k : {"r2", "rmse", "bias", "sigma_nmad", "eta_0.05", "eta_0.15"}) values[k].push_back(m[k]);
+        if (prob.contains("crps")) {  // the predictive distribution's calibration and sharpness
+          m["probabilistic"] = prob;
+          for (const char* k : {"crps", "pit_ks", "coverage_68", "coverage_95"}) values[k].push_back(prob[k]);
+        }
       }
       m["labels_used"] = static_cast<int64_t>(sel.size());
       m["seed"] = seed;
@@ -217,6 +224,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       point["runs"].push_back(m);
       if (first_pred.empty()) {
         first_pred = pred;
+        first_pit = pit;
         truth_scored = t_s;
         result["metrics"] = m;
       }
@@ -252,7 +260,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
     std::vector<double> p_s;
     for (size_t i = 0; i < te.y.size(); ++i)
       if (!std::isnan(te.y[i])) p_s.push_back(first_pred[i]);
-    write_probe_report(o.report, result, truth_scored, p_s);
+    write_probe_report(o.report, result, truth_scored, p_s, first_pit);
   }
   return result;
 }

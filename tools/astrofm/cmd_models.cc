@@ -62,7 +62,7 @@ void add_model_commands(CLI::App& app) {
     static std::string ckpt, kind, out;
     static std::vector<std::string> sets;
     c->add_option("CHECKPOINT", ckpt, "torch.save file: a state_dict or a Lightning checkpoint")->required();
-    c->add_option("--kind", kind, "astroclip, specformer, astrodino, or AION's codecs: aion-codec-image, aion-codec-spectrum, aion-codec-scalar")->required();
+    c->add_option("--kind", kind, "astroclip, specformer, astrodino, aion, AION's codecs (aion-codec-image, aion-codec-spectrum, aion-codec-scalar), or float16 (an astrofm model file stored at half size)")->required();
     c->add_option("--out", out, "output model file (.afm)")->required();
     c->add_option("--set", sets, "KEY=VALUE hyper-parameters the weights do not reveal, e.g. num_heads=16");
     c->callback([] {
@@ -76,6 +76,11 @@ void add_model_commands(CLI::App& app) {
         } catch (...) {
           overrides[k] = v;
         }
+      }
+      if (kind == "float16") {
+        auto meta = models::store_float16(ckpt, out);
+        spdlog::info("wrote {} ({} model, float16 storage)", out, meta["architecture"].get<std::string>());
+        return;
       }
       if (codecs::is_codec_convert_kind(kind)) {
         auto meta = codecs::convert_aion_codec(ckpt, kind, out, overrides);
@@ -137,6 +142,8 @@ void add_model_commands(CLI::App& app) {
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
     c->add_flag("--resume", o.resume, "continue an interrupted run");
     c->add_flag("--tokens", o.tokens, "also write the backbones' token outputs (tokens_image, tokens_spectrum) for attentive probes");
+    c->add_option("--inputs", o.inputs, "only these input columns (an AION model: the token modalities to embed together, e.g. tok_image,tok_FLUX_G)")
+        ->delimiter(',');
     c->callback([] {
       auto r = embed_dataset(o);
       spdlog::info("embedded {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));

@@ -47,4 +47,9 @@ void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::j
 nlohmann::json convert_checkpoint(const std::string& checkpoint, const std::string& kind, const std::string& out,
                                   const nlohmann::json& overrides = {});
 
+// Any astrofm model file with its float32 tensors stored as float16: half the
+// size (`astrofm convert --kind float16`); loading casts back to float32, so
+// results move by float16's rounding only (~1e-3 relative). Sets meta "storage".
+nlohmann::json store_float16(const std::string& in, const std::string& out);
+
 }  // namespace astrofm::models
