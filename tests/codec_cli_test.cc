@@ -90,6 +90,14 @@ TEST(GenerateCli, BadInputsNameTheModalityOrFileAndLeaveNoOutput) {
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_NE(r.out.find("no codec for modality 'Z'"), std::string::npos) << r.out;
   for (const char* g : {"g1", "g2", "g3", "g4"}) EXPECT_FALSE(std::filesystem::exists(tmp.path(g))) << g;
+  // Embeddings of an input subset differ from those of every input; a token column the model does not read there is an error.
+  ASSERT_EQ(run_cli("-q embed --model " + model + " --data " + tmp.path("cat_tok") + " --out " + tmp.path("e_all")).rc, 0);
+  ASSERT_EQ(run_cli("-q embed --model " + model + " --data " + tmp.path("cat_tok") + " --inputs tok_FLUX_G,tok_FLUX_R --out " + tmp.path("e_gr")).rc, 0);
+  EXPECT_NE(read_table(tmp.path("e_all")).at("embedding_aion").data, read_table(tmp.path("e_gr")).at("embedding_aion").data);
+  r = run_cli("-q embed --model " + model + " --data " + tmp.path("cat_tok") + " --inputs tok_mag_r --out " + tmp.path("e_bad"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("--inputs tok_mag_r: not an input of the model in this dataset"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path("e_bad")));
 }
 
 }  // namespace
