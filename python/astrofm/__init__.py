@@ -120,6 +120,9 @@ class Codecs:
 
 _SHIPPED_CODECS = ("codecs-scalar", "codec-image", "codec-spectrum")
 # Survey names for images (AION's modality names too) -> band names, by channel count.
+# Token keys follow AION's: tok_image for the Legacy Survey (and SDSS, which AION
+# lacks), tok_image_hsc for HSC (astrofm tokenize --as image=image_hsc).
+_SURVEY_KEYS = {"HSC": "tok_image_hsc"}
 _SURVEY_BANDS = {
     "HSC": {5: ["HSC-G", "HSC-R", "HSC-I", "HSC-Z", "HSC-Y"]},
     "LegacySurvey": {3: ["DES-G", "DES-R", "DES-Z"], 4: ["DES-G", "DES-R", "DES-I", "DES-Z"]},
@@ -129,7 +132,8 @@ _SURVEY_BANDS = {
 
 def tokenize(data, modality, codecs=None, bands=None):
     """Tokens of one modality, as the AION models take them: a dict
-    {"tok_<modality>": int32 array [n, num_tokens]}. `data` is an array of
+    {"tok_<modality>": int32 array [n, num_tokens]} (HSC images: "tok_image_hsc",
+    AION's key). `data` is an array of
     flux images [n, bands, h, w] (modality "HSC", "LegacySurvey", "SDSS" or
     "image" with `bands`), a dict of MMU spectrum columns (modality "spectrum"),
     or an array of values (a scalar column name such as "Z" or "FLUX_G").
@@ -147,7 +151,7 @@ def tokenize(data, modality, codecs=None, bands=None):
                 raise ValueError(f"{modality}: {flux.shape[1]}-band images; pass bands=[...]")
         cols = {"image_array": flux, "image_band": np.array([list(bands)] * len(flux)),
                 "image_ivar": np.ones_like(flux)}  # flux images (not 8-bit display cutouts)
-        return {"tok_image": c.encode("image", cols)}
+        return {_SURVEY_KEYS.get(modality, "tok_image"): c.encode("image", cols)}
     if modality == "spectrum":
         return {"tok_spectrum": c.encode("spectrum", dict(data))}
     return {"tok_" + modality: c.encode(modality, {modality: np.asarray(data)})}

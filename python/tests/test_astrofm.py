@@ -160,3 +160,6 @@ def test_tokenize_and_fine_tuned_model_the_mission_example(sim, aion_model):
         model.predict({"tok_mag_r": np.zeros((2, 1), np.int32)})
     with pytest.raises(ValueError, match="pass bands"):
         astrofm.tokenize(np.zeros((2, 7, 64, 64)), modality="image")
+    # HSC images get AION's HSC key, so one model tells the two surveys apart.
+    hsc = astrofm.tokenize(np.ones((2, 5, 64, 64), np.float32), modality="HSC")
+    assert list(hsc) == ["tok_image_hsc"] and hsc["tok_image_hsc"].shape == (2, 256)

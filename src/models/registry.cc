@@ -215,8 +215,12 @@ nlohmann::json convert_checkpoint(const std::string& path, const std::string& ki
   return meta;
 }
 
-nlohmann::json store_float16(const std::string& in, const std::string& out) {
+nlohmann::json store_float16(const std::string& in, const std::string& out, const nlohmann::json& set) {
   ModelFile mf = ModelFile::read(in);
+  for (auto& [k, v] : set.items()) {
+    if (k != "name" && k != "description") fail_usage("--set {}: float16 conversion sets only name and description", k);
+    mf.meta[k] = v.is_string() ? v : nlohmann::json(v.dump());
+  }
   if (mf.meta.value("storage", "") == "float16") fail_input("{}: already stored as float16", in);
   for (auto& t : mf.tensors)
     if (t.dtype == TensorDType::F32) {

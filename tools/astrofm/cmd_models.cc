@@ -78,7 +78,7 @@ void add_model_commands(CLI::App& app) {
         }
       }
       if (kind == "float16") {
-        auto meta = models::store_float16(ckpt, out);
+        auto meta = models::store_float16(ckpt, out, overrides);
         spdlog::info("wrote {} ({} model, float16 storage)", out, meta["architecture"].get<std::string>());
         return;
       }

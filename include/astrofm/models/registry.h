@@ -49,7 +49,8 @@ nlohmann::json convert_checkpoint(const std::string& checkpoint, const std::stri
 
 // Any astrofm model file with its float32 tensors stored as float16: half the
 // size (`astrofm convert --kind float16`); loading casts back to float32, so
-// results move by float16's rounding only (~1e-3 relative). Sets meta "storage".
-nlohmann::json store_float16(const std::string& in, const std::string& out);
+// results move by float16's rounding only (~1e-3 relative). Sets meta
+// "storage"; `set` may give a new "name" and "description".
+nlohmann::json store_float16(const std::string& in, const std::string& out, const nlohmann::json& set = nlohmann::json::object());
 
 }  // namespace astrofm::models
