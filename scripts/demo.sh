@@ -10,7 +10,9 @@
 #  5. builds a spectrum index and finds the spectra most like one galaxy's image,
 #  6. tokenizes the paired set and the real DESI spectra with the shipped codecs
 #     (AION-style tokens), decodes them back and reports reconstruction quality,
-#  7. validates every output and summarises the embeddings.
+#  7. generates the real BOSS test split's redshifts from their magnitudes with
+#     the shipped AION model (whole distributions; PIT, CRPS, coverage report),
+#  8. validates every output and summarises the embeddings.
 # Output goes to out/demo (or $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,5 +49,10 @@ $A search "$OUT/spectrum_index" --id sim7-000000006 --cross image:spectrum --k 8
 $A tokenize --codecs codecs-scalar codec-image codec-spectrum --data "$OUT/sim_paired" --out "$OUT/sim_tokens"
 $A detokenize --codecs codecs-scalar codec-image codec-spectrum --data "$OUT/sim_tokens" --out "$OUT/sim_decoded"
 $A -q codec eval --codecs codec-spectrum --data "$OUT/desi" --report "$OUT/report_codec_desi" > /dev/null
-for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired sim_embeddings galaxyzoo_embeddings sim_tokens sim_decoded; do $A validate "$OUT/$d"; done
+# Redshift distributions of real BOSS galaxies (the fixed test split, never trained on) from ugriz, by the shipped AION model.
+$A tokenize --codecs codecs-scalar --data "$OUT/boss" --split test --out "$OUT/boss_tokens"
+$A generate --model aion-default --codecs codecs-scalar --data "$OUT/boss_tokens" --from mag_u,mag_g,mag_r,mag_i,mag_z --to z \
+  --out "$OUT/boss_z_aion" --report "$OUT/report_aion_photoz" > /dev/null
+for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired sim_embeddings galaxyzoo_embeddings sim_tokens sim_decoded \
+         boss_tokens boss_z_aion; do $A validate "$OUT/$d"; done
 $A info "$OUT/sim_embeddings"

@@ -179,6 +179,7 @@ save()
 table("real BOSS DR10: z from ugriz (astrofm's fixed test split)", results["boss"], ["r2", "sigma_nmad", "eta_0.05", "eta_0.15", "pit_ks", "crps"])
 
 # --- Physical properties from embeddings of input subsets.
+MORPH = ["elliptical", "lenticular", "spiral", "irregular"]  # the simulator's MORPHOLOGY codes (docs/simulator.md)
 labels = f"{S}/props.csv"
 with open(labels, "w") as f:
     w = csv.writer(f)
@@ -186,7 +187,7 @@ with open(labels, "w") as f:
     for sky in ("train", "test"):
         c = read_columns(f"{W}/{sky}/ls", ["object_id", "LOG_MSTAR", "MORPHOLOGY"])
         for i, m, t in zip(c["object_id"], c["LOG_MSTAR"], c["MORPHOLOGY"]):
-            w.writerow([i.decode() if isinstance(i, bytes) else i, repr(float(m)), int(t)])
+            w.writerow([i.decode() if isinstance(i, bytes) else i, repr(float(m)), MORPH[int(t)]])
 subsets = {"photometry": phot, "LS image": ["tok_image"], "spectrum": ["tok_spectrum"], "LS image + spectrum": ["tok_image", "tok_spectrum"],
            "photometry + LS image + spectrum": phot + ["tok_image", "tok_spectrum"]}
 
@@ -221,7 +222,7 @@ for name in ("LS image", "photometry + LS image + spectrum"):
     te = embed("test", subsets[name], key + "_tokens", tokens=True)
     for pooling, kind, col in (("attentive", "attentive", "tokens_aion"), ("mean", None, "embedding_aion")):
         mass = probe(kind or "knn", te, None, "LOG_MSTAR", col, *([] if kind else ["--standardize", "--k", "16"]))
-        morph = probe(kind or "logistic", te, None, "MORPHOLOGY", col, *([] if kind else ["--balanced"]))
+        morph = probe(kind or "logistic", te, None, "MORPHOLOGY", col, "--balanced")
         results["properties"][f"test-sky split, {pooling}: {name}"] = {"mstar_r2": mass["r2"], "morph_macro_f1": morph["macro_f1"],
                                                                         "morph_accuracy": morph["accuracy"]}
     save()

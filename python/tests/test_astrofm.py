@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import astrofm
+from conftest import run
 
 
 def test_batches_are_dicts_of_numpy_arrays(sim):
@@ -163,3 +164,19 @@ def test_tokenize_and_fine_tuned_model_the_mission_example(sim, aion_model):
     # HSC images get AION's HSC key, so one model tells the two surveys apart.
     hsc = astrofm.tokenize(np.ones((2, 5, 64, 64), np.float32), modality="HSC")
     assert list(hsc) == ["tok_image_hsc"] and hsc["tok_image_hsc"].shape == (2, 256)
+
+
+def test_mission_example_with_the_shipped_aion_model(tmp_path):
+    """The mission's example as written, on HSC-like images of galaxies the shipped model never saw."""
+    run("simulate", "--objects", "240", "--seed", "77", "--imaging", "hsc", "--no-spectra", "--region", "200,210,5,15",
+        "--out", str(tmp_path / "hsc"))
+    d = astrofm.open_dataset(str(tmp_path / "hsc")).read(columns=["image_array", "Z"])
+    x = astrofm.tokenize(d["image_array"], modality="HSC")
+    y = d["Z"]
+    train = {k: v[:180] for k, v in x.items()}
+    test = {k: v[180:] for k, v in x.items()}
+    model = astrofm.FineTunedModel(base="aion-default", adaptation="AttentivePooling")
+    model.fit(train, y[:180])
+    p = model.predict(test)
+    r2 = 1 - np.sum((p - y[180:]) ** 2) / np.sum((y[180:] - y[180:].mean()) ** 2)
+    assert r2 > 0.25, r2  # measured 0.41 (image only, 180 labels)
