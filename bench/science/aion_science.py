@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """AION science checks (docs/aion.md) on galaxies the models never saw.
 
-Usage: /usr/bin/python3 bench/science/aion_science.py [WORKDIR] [SHARED_DATA]
-after bench/science/aion_train.sh WORKDIR. Writes WORKDIR/science.json and
-prints each table. Sections:
+Usage: /usr/bin/python3 bench/science/aion_science.py [WORKDIR] [SHARED_DATA] [SECTIONS]
+after bench/science/aion_train.sh WORKDIR. Writes WORKDIR/science.json (a
+rerun of some SECTIONS, comma-separated, keeps the others') and prints each
+table. Sections:
   sim_z        redshift Z of the test sky from the catalogue fluxes, + the
                Legacy Survey image, + the DESI spectrum (default model)
   translation  Legacy Survey image -> HSC-like image (chi^2 per pixel against
@@ -43,7 +44,7 @@ CODECS = ["--codecs", "codecs-scalar", "codec-image", "codec-spectrum"]
 M = f"{W}/models"
 S = f"{W}/science"
 os.makedirs(S, exist_ok=True)
-results = {}
+results = json.load(open(f"{W}/science.json")) if os.path.exists(f"{W}/science.json") else {}
 
 
 def run(*args):
@@ -83,113 +84,22 @@ def by_id(data, cols):
 
 
 test = f"{W}/test/matched"
-# --- Redshift progression on the simulated sky.
 phot = ["tok_FLUX_G", "tok_FLUX_R", "tok_FLUX_Z"]
-sets = {"photometry": phot, "+ LS image": phot + ["tok_image"], "+ LS image + spectrum": phot + ["tok_image", "tok_spectrum"],
-        "LS image only": ["tok_image"], "HSC image only": ["tok_image_hsc"], "spectrum only": ["tok_spectrum"]}
-results["sim_z"] = {}
-for name, inputs in sets.items():
-    key = name.replace(" ", "_").replace("+", "p")
-    results["sim_z"][name] = zmetrics(generate("default", test, inputs, "Z", f"z_{key}") + "_report")
-save()
-table("simulated sky: Z from the catalogue, image, spectrum (default model, test sky)", results["sim_z"],
-      ["r2", "sigma_nmad", "eta_0.15", "pit_ks", "crps", "coverage_68"])
-
-# --- Survey translation: Legacy Survey image -> HSC-like image.
-tid, tcols = by_id(test, ["hsc_object_id", "desi_object_id"])
-hid, hsc = by_id(f"{W}/test/hsc", ["image_array", "image_ivar"])
-hsc_rows = [hid[i.decode() if isinstance(i, bytes) else i] for i in tcols["hsc_object_id"]]
-true_img, true_ivar = hsc["image_array"][hsc_rows], hsc["image_ivar"][hsc_rows]
-bands = "HSC-G,HSC-R,HSC-I,HSC-Z,HSC-Y"
-g = generate("default", test, ["tok_image"], "image_hsc", "ls_to_hsc", "--steps", "8", "--temperature", "0", "--bands", bands)
-gen_img = read_columns(g, ["image_array"])["image_array"]
-# The codec's floor: the true HSC tokens decoded.
-tok_hsc = f"{S}/tok_hsc_only"
-run("tokenize", *CODECS, "--data", f"{W}/test/hsc", "--modalities", "image", "--out", tok_hsc, "--overwrite")
-run("detokenize", *CODECS, "--data", tok_hsc, "--out", f"{S}/hsc_codec", "--overwrite")
-cid, cdec = by_id(f"{S}/hsc_codec", ["image_array"])
-codec_img = cdec["image_array"][[cid[i.decode() if isinstance(i, bytes) else i] for i in tcols["hsc_object_id"]]]
-
-
-def image_scores(pred):
-    chi2 = float(np.mean((pred - true_img) ** 2 * true_ivar))
-    f_t, f_p = true_img.sum((2, 3)), pred.sum((2, 3))
-    err = np.abs(f_p - f_t) / np.maximum(np.abs(f_t), 1e-12)
-    return {"chi2_per_pixel": chi2, **{f"flux_err_{b}": float(np.median(err[:, k])) for k, b in enumerate("grizy")}}
-
-
-results["translation"] = {"generated from the LS image": image_scores(gen_img), "codec reconstruction of the truth": image_scores(codec_img),
-                          "blank image": image_scores(np.zeros_like(true_img))}
-save()
-table("Legacy Survey -> HSC-like image (default model, test sky; median |flux error| per band)", results["translation"],
-      ["chi2_per_pixel", "flux_err_g", "flux_err_r", "flux_err_i", "flux_err_z", "flux_err_y"])
-
-# --- Spectra from images.
-did, desi = by_id(f"{W}/test/desi", ["spectrum_flux", "spectrum_lambda", "spectrum_ivar"])
-drows = [did[i.decode() if isinstance(i, bytes) else i] for i in tcols["desi_object_id"]]
-t_flux, lam, t_ivar = desi["spectrum_flux"][drows], desi["spectrum_lambda"][drows[0]], desi["spectrum_ivar"][drows]
-pop = read_columns(f"{W}/train/desi", ["spectrum_flux"])["spectrum_flux"].mean(0)
-
-
-def spectrum_scores(out):
-    c = read_columns(out, ["spectrum_flux", "spectrum_lambda"])
-    pred = np.stack([np.interp(lam, c["spectrum_lambda"][i], c["spectrum_flux"][i]) for i in range(len(t_flux))])
-    ok = (t_ivar > 0) & (lam >= c["spectrum_lambda"][0].min()) & (lam <= c["spectrum_lambda"][0].max())
-    sse, sse_pop = ((pred - t_flux) ** 2)[ok].sum(), ((pop - t_flux) ** 2)[ok].sum()
-    chi2 = float(np.mean(((pred - t_flux) ** 2 * t_ivar)[ok]))
-    return {"r2_vs_population_mean": float(1 - sse / sse_pop), "chi2_per_pixel": chi2}
-
-
-results["spectra"] = {}
-for model, src in (("default", "tok_image"), ("default", "tok_image_hsc"), ("emergent", "tok_image"), ("emergent", "tok_image_hsc")):
-    out = generate(model, test, [src], "spectrum", f"spec_{model}_{src}", "--steps", "8", "--temperature", "0")
-    seen = "never paired in training" if (model, src) == ("emergent", "tok_image") else "pairs seen in training"
-    results["spectra"][f"{model}: {src[4:]} -> spectrum"] = {**spectrum_scores(out), "pairs": seen}
-# The codec floor for spectra.
-tok_desi = f"{S}/tok_desi_only"
-run("tokenize", *CODECS, "--data", f"{W}/test/desi", "--modalities", "spectrum", "--out", tok_desi, "--overwrite")
-run("detokenize", *CODECS, "--data", tok_desi, "--out", f"{S}/desi_codec", "--overwrite")
-cd_id, rec = by_id(f"{S}/desi_codec", ["spectrum_flux", "spectrum_lambda"])
-order = [cd_id[i.decode() if isinstance(i, bytes) else i] for i in tcols["desi_object_id"]]
-pred = np.stack([np.interp(lam, rec["spectrum_lambda"][i], rec["spectrum_flux"][i]) for i in order])
-ok = (t_ivar > 0) & (lam >= rec["spectrum_lambda"][0].min()) & (lam <= rec["spectrum_lambda"][0].max())
-results["spectra"]["codec reconstruction of the truth"] = {
-    "r2_vs_population_mean": float(1 - ((pred - t_flux) ** 2)[ok].sum() / ((pop - t_flux) ** 2)[ok].sum()),
-    "chi2_per_pixel": float(np.mean(((pred - t_flux) ** 2 * t_ivar)[ok])), "pairs": ""}
-save()
-table("spectrum generated from an image (test sky; R^2 relative to the population-mean spectrum)", results["spectra"],
-      ["r2_vs_population_mean", "chi2_per_pixel", "pairs"])
-
-# --- Real BOSS DR10 redshifts.
-mags = ["mag_u", "mag_g", "mag_r", "mag_i", "mag_z"]
-results["boss"] = {}
-for model in ("boss_all", "boss_200", "default"):
-    r = zmetrics(generate(model, f"{W}/boss_test", [f"tok_{m}" for m in mags], "z", f"boss_{model}") + "_report")
-    results["boss"][f"AION {model}"] = r
-features = ",".join(mags + [f"{a}-{b}" for a, b in zip(mags, mags[1:])])
-for kind, extra in (("knn", ["--standardize"]), ("mlp", [])):
-    for budget in ("all", "200"):
-        out = f"{S}/probe_{kind}_{budget}.json"
-        cmd = ["probe", kind, "--train", f"{W}/boss", "--target", "z", "--features", features, "--json", out, *extra]
-        if budget == "200":
-            cmd += ["--labels", "200", "--repeats", "5"]
-        run(*cmd)
-        results["boss"][f"{kind} probe, {budget} labels"] = json.load(open(out))["curve"][0]["mean"]
-save()
-table("real BOSS DR10: z from ugriz (astrofm's fixed test split)", results["boss"], ["r2", "sigma_nmad", "eta_0.05", "eta_0.15", "pit_ks", "crps"])
-
-# --- Physical properties from embeddings of input subsets.
+tid, tcols = by_id(test, ["hsc_object_id", "desi_object_id"])  # the test sky's rows, with each survey's object
 MORPH = ["elliptical", "lenticular", "spiral", "irregular"]  # the simulator's MORPHOLOGY codes (docs/simulator.md)
 labels = f"{S}/props.csv"
-with open(labels, "w") as f:
-    w = csv.writer(f)
-    w.writerow(["object_id", "LOG_MSTAR", "MORPHOLOGY"])
-    for sky in ("train", "test"):
-        c = read_columns(f"{W}/{sky}/ls", ["object_id", "LOG_MSTAR", "MORPHOLOGY"])
-        for i, m, t in zip(c["object_id"], c["LOG_MSTAR"], c["MORPHOLOGY"]):
-            w.writerow([i.decode() if isinstance(i, bytes) else i, repr(float(m)), MORPH[int(t)]])
 subsets = {"photometry": phot, "LS image": ["tok_image"], "spectrum": ["tok_spectrum"], "LS image + spectrum": ["tok_image", "tok_spectrum"],
            "photometry + LS image + spectrum": phot + ["tok_image", "tok_spectrum"]}
+
+
+def write_labels():
+    with open(labels, "w") as f:
+        w = csv.writer(f)
+        w.writerow(["object_id", "LOG_MSTAR", "MORPHOLOGY"])
+        for sky in ("train", "test"):
+            c = read_columns(f"{W}/{sky}/ls", ["object_id", "LOG_MSTAR", "MORPHOLOGY"])
+            for i, m, t in zip(c["object_id"], c["LOG_MSTAR"], c["MORPHOLOGY"]):
+                w.writerow([i.decode() if isinstance(i, bytes) else i, repr(float(m)), MORPH[int(t)]])
 
 
 def embed(sky, inputs, name, tokens=False):
@@ -207,64 +117,180 @@ def probe(kind, train, test_, target, features, *extra):
     return json.load(open(out))["curve"][0]["mean"]
 
 
-results["properties"] = {}
-for name, inputs in subsets.items():
-    key = name.replace(" ", "_").replace("+", "p")
-    tr, te = embed("train", inputs, key), embed("test", inputs, key)
-    mass = probe("knn", tr, te, "LOG_MSTAR", "embedding_aion", "--standardize", "--k", "16")
-    morph = probe("logistic", tr, te, "MORPHOLOGY", "embedding_aion", "--balanced")
-    results["properties"][f"mean pooling: {name}"] = {"mstar_r2": mass["r2"], "morph_macro_f1": morph["macro_f1"], "morph_accuracy": morph["accuracy"]}
+# --- Redshift progression on the simulated sky.
+def section_sim_z():
+    sets = {"photometry": phot, "+ LS image": phot + ["tok_image"], "+ LS image + spectrum": phot + ["tok_image", "tok_spectrum"],
+            "LS image only": ["tok_image"], "HSC image only": ["tok_image_hsc"], "spectrum only": ["tok_spectrum"]}
+    results["sim_z"] = {}
+    for name, inputs in sets.items():
+        key = name.replace(" ", "_").replace("+", "p")
+        results["sim_z"][name] = zmetrics(generate("default", test, inputs, "Z", f"z_{key}") + "_report")
     save()
-# Attentive vs mean pooling on the test sky alone (its fixed 80/20 split), the
-# encoder tokens being large files: 800 objects x every token x dim.
-for name in ("LS image", "photometry + LS image + spectrum"):
-    key = name.replace(" ", "_").replace("+", "p")
-    te = embed("test", subsets[name], key + "_tokens", tokens=True)
-    for pooling, kind, col in (("attentive", "attentive", "tokens_aion"), ("mean", None, "embedding_aion")):
-        mass = probe(kind or "knn", te, None, "LOG_MSTAR", col, *([] if kind else ["--standardize", "--k", "16"]))
-        morph = probe(kind or "logistic", te, None, "MORPHOLOGY", col, "--balanced")
-        results["properties"][f"test-sky split, {pooling}: {name}"] = {"mstar_r2": mass["r2"], "morph_macro_f1": morph["macro_f1"],
-                                                                        "morph_accuracy": morph["accuracy"]}
+    table("simulated sky: Z from the catalogue, image, spectrum (default model, test sky)", results["sim_z"],
+          ["r2", "sigma_nmad", "eta_0.15", "pit_ks", "crps", "coverage_68"])
+
+
+# --- Survey translation: Legacy Survey image -> HSC-like image.
+def section_translation():
+    hid, hsc = by_id(f"{W}/test/hsc", ["image_array", "image_ivar"])
+    hsc_rows = [hid[i.decode() if isinstance(i, bytes) else i] for i in tcols["hsc_object_id"]]
+    true_img, true_ivar = hsc["image_array"][hsc_rows], hsc["image_ivar"][hsc_rows]
+    bands = "HSC-G,HSC-R,HSC-I,HSC-Z,HSC-Y"
+    g = generate("default", test, ["tok_image"], "image_hsc", "ls_to_hsc", "--steps", "8", "--temperature", "0", "--bands", bands)
+    gen_img = read_columns(g, ["image_array"])["image_array"]
+    # The codec's floor: the true HSC tokens decoded.
+    tok_hsc = f"{S}/tok_hsc_only"
+    run("tokenize", *CODECS, "--data", f"{W}/test/hsc", "--modalities", "image", "--out", tok_hsc, "--overwrite")
+    run("detokenize", *CODECS, "--data", tok_hsc, "--out", f"{S}/hsc_codec", "--overwrite")
+    cid, cdec = by_id(f"{S}/hsc_codec", ["image_array"])
+    codec_img = cdec["image_array"][[cid[i.decode() if isinstance(i, bytes) else i] for i in tcols["hsc_object_id"]]]
+
+
+    def image_scores(pred):
+        chi2 = float(np.mean((pred - true_img) ** 2 * true_ivar))
+        f_t, f_p = true_img.sum((2, 3)), pred.sum((2, 3))
+        err = np.abs(f_p - f_t) / np.maximum(np.abs(f_t), 1e-12)
+        return {"chi2_per_pixel": chi2, **{f"flux_err_{b}": float(np.median(err[:, k])) for k, b in enumerate("grizy")}}
+
+
+    results["translation"] = {"generated from the LS image": image_scores(gen_img), "codec reconstruction of the truth": image_scores(codec_img),
+                              "blank image": image_scores(np.zeros_like(true_img))}
     save()
-table("physical properties from embeddings (simulated; LOG_MSTAR kNN R^2, MORPHOLOGY logistic)", results["properties"],
-      ["mstar_r2", "morph_macro_f1", "morph_accuracy"])
+    table("Legacy Survey -> HSC-like image (default model, test sky; median |flux error| per band)", results["translation"],
+          ["chi2_per_pixel", "flux_err_g", "flux_err_r", "flux_err_i", "flux_err_z", "flux_err_y"])
+
+
+# --- Spectra from images.
+def section_spectra():
+    did, desi = by_id(f"{W}/test/desi", ["spectrum_flux", "spectrum_lambda", "spectrum_ivar"])
+    drows = [did[i.decode() if isinstance(i, bytes) else i] for i in tcols["desi_object_id"]]
+    t_flux, lam, t_ivar = desi["spectrum_flux"][drows], desi["spectrum_lambda"][drows[0]], desi["spectrum_ivar"][drows]
+    pop = read_columns(f"{W}/train/desi", ["spectrum_flux"])["spectrum_flux"].mean(0)
+
+
+    def spectrum_scores(out):
+        c = read_columns(out, ["spectrum_flux", "spectrum_lambda"])
+        pred = np.stack([np.interp(lam, c["spectrum_lambda"][i], c["spectrum_flux"][i]) for i in range(len(t_flux))])
+        ok = (t_ivar > 0) & (lam >= c["spectrum_lambda"][0].min()) & (lam <= c["spectrum_lambda"][0].max())
+        sse, sse_pop = ((pred - t_flux) ** 2)[ok].sum(), ((pop - t_flux) ** 2)[ok].sum()
+        chi2 = float(np.mean(((pred - t_flux) ** 2 * t_ivar)[ok]))
+        return {"r2_vs_population_mean": float(1 - sse / sse_pop), "chi2_per_pixel": chi2}
+
+
+    results["spectra"] = {}
+    for model, src in (("default", "tok_image"), ("default", "tok_image_hsc"), ("emergent", "tok_image"), ("emergent", "tok_image_hsc")):
+        out = generate(model, test, [src], "spectrum", f"spec_{model}_{src}", "--steps", "8", "--temperature", "0")
+        seen = "never paired in training" if (model, src) == ("emergent", "tok_image") else "pairs seen in training"
+        results["spectra"][f"{model}: {src[4:]} -> spectrum"] = {**spectrum_scores(out), "pairs": seen}
+    # The codec floor for spectra.
+    tok_desi = f"{S}/tok_desi_only"
+    run("tokenize", *CODECS, "--data", f"{W}/test/desi", "--modalities", "spectrum", "--out", tok_desi, "--overwrite")
+    run("detokenize", *CODECS, "--data", tok_desi, "--out", f"{S}/desi_codec", "--overwrite")
+    cd_id, rec = by_id(f"{S}/desi_codec", ["spectrum_flux", "spectrum_lambda"])
+    order = [cd_id[i.decode() if isinstance(i, bytes) else i] for i in tcols["desi_object_id"]]
+    pred = np.stack([np.interp(lam, rec["spectrum_lambda"][i], rec["spectrum_flux"][i]) for i in order])
+    ok = (t_ivar > 0) & (lam >= rec["spectrum_lambda"][0].min()) & (lam <= rec["spectrum_lambda"][0].max())
+    results["spectra"]["codec reconstruction of the truth"] = {
+        "r2_vs_population_mean": float(1 - ((pred - t_flux) ** 2)[ok].sum() / ((pop - t_flux) ** 2)[ok].sum()),
+        "chi2_per_pixel": float(np.mean(((pred - t_flux) ** 2 * t_ivar)[ok])), "pairs": ""}
+    save()
+    table("spectrum generated from an image (test sky; R^2 relative to the population-mean spectrum)", results["spectra"],
+          ["r2_vs_population_mean", "chi2_per_pixel", "pairs"])
+
+
+# --- Real BOSS DR10 redshifts.
+def section_boss():
+    mags = ["mag_u", "mag_g", "mag_r", "mag_i", "mag_z"]
+    results["boss"] = {}
+    for model in ("boss_all", "boss_200", "default"):
+        r = zmetrics(generate(model, f"{W}/boss_test", [f"tok_{m}" for m in mags], "z", f"boss_{model}") + "_report")
+        results["boss"][f"AION {model}"] = r
+    features = ",".join(mags + [f"{a}-{b}" for a, b in zip(mags, mags[1:])])
+    for kind, extra in (("knn", ["--standardize"]), ("mlp", [])):
+        for budget in ("all", "200"):
+            out = f"{S}/probe_{kind}_{budget}.json"
+            cmd = ["probe", kind, "--train", f"{W}/boss", "--target", "z", "--features", features, "--json", out, *extra]
+            if budget == "200":
+                cmd += ["--labels", "200", "--repeats", "5"]
+            run(*cmd)
+            results["boss"][f"{kind} probe, {budget} labels"] = json.load(open(out))["curve"][0]["mean"]
+    save()
+    table("real BOSS DR10: z from ugriz (astrofm's fixed test split)", results["boss"], ["r2", "sigma_nmad", "eta_0.05", "eta_0.15", "pit_ks", "crps"])
+
+
+# --- Physical properties from embeddings of input subsets.
+def section_properties():
+    write_labels()
+    results["properties"] = {}
+    for name, inputs in subsets.items():
+        key = name.replace(" ", "_").replace("+", "p")
+        tr, te = embed("train", inputs, key), embed("test", inputs, key)
+        mass = probe("knn", tr, te, "LOG_MSTAR", "embedding_aion", "--standardize", "--k", "16")
+        morph = probe("logistic", tr, te, "MORPHOLOGY", "embedding_aion", "--balanced")
+        results["properties"][f"mean pooling: {name}"] = {"mstar_r2": mass["r2"], "morph_macro_f1": morph["macro_f1"], "morph_accuracy": morph["accuracy"]}
+        save()
+    # Attentive vs mean pooling on the test sky alone (its fixed 80/20 split), the
+    # encoder tokens being large files: 800 objects x every token x dim.
+    for name in ("LS image", "photometry + LS image + spectrum"):
+        key = name.replace(" ", "_").replace("+", "p")
+        te = embed("test", subsets[name], key + "_tokens", tokens=True)
+        for pooling, kind, col in (("attentive", "attentive", "tokens_aion"), ("mean", None, "embedding_aion")):
+            mass = probe(kind or "knn", te, None, "LOG_MSTAR", col, *([] if kind else ["--standardize", "--k", "16"]))
+            morph = probe(kind or "logistic", te, None, "MORPHOLOGY", col, "--balanced")
+            results["properties"][f"test-sky split, {pooling}: {name}"] = {"mstar_r2": mass["r2"], "morph_macro_f1": morph["macro_f1"],
+                                                                            "morph_accuracy": morph["accuracy"]}
+        save()
+    table("physical properties from embeddings (simulated; LOG_MSTAR kNN R^2, MORPHOLOGY logistic)", results["properties"],
+          ["mstar_r2", "morph_macro_f1", "morph_accuracy"])
+
 
 # --- Cross-survey transfer of a morphology probe.
-ls_tr = f"{S}/emb_train_LS_image"
-hsc_te = embed("test", ["tok_image_hsc"], "HSC_image")
-hsc_tr = embed("train", ["tok_image_hsc"], "HSC_image")
-results["transfer"] = {
-    "fit on LS, scored on LS (other galaxies)": probe("logistic", ls_tr, f"{S}/emb_test_LS_image", "MORPHOLOGY", "embedding_aion", "--balanced"),
-    "fit on LS, scored on HSC (other galaxies)": probe("logistic", ls_tr, hsc_te, "MORPHOLOGY", "embedding_aion", "--balanced"),
-    "fit on HSC, scored on HSC (other galaxies)": probe("logistic", hsc_tr, hsc_te, "MORPHOLOGY", "embedding_aion", "--balanced"),
-}
-results["transfer"] = {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in results["transfer"].items()}
-save()
-table("morphology probe transfer, Legacy Survey -> HSC image embeddings", results["transfer"], ["accuracy", "macro_f1"])
+def section_transfer():
+    if not os.path.exists(labels):
+        write_labels()
+    ls_tr = f"{S}/emb_train_LS_image"
+    hsc_te = embed("test", ["tok_image_hsc"], "HSC_image")
+    hsc_tr = embed("train", ["tok_image_hsc"], "HSC_image")
+    results["transfer"] = {
+        "fit on LS, scored on LS (other galaxies)": probe("logistic", ls_tr, f"{S}/emb_test_LS_image", "MORPHOLOGY", "embedding_aion", "--balanced"),
+        "fit on LS, scored on HSC (other galaxies)": probe("logistic", ls_tr, hsc_te, "MORPHOLOGY", "embedding_aion", "--balanced"),
+        "fit on HSC, scored on HSC (other galaxies)": probe("logistic", hsc_tr, hsc_te, "MORPHOLOGY", "embedding_aion", "--balanced"),
+    }
+    results["transfer"] = {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in results["transfer"].items()}
+    save()
+    table("morphology probe transfer, Legacy Survey -> HSC image embeddings", results["transfer"], ["accuracy", "macro_f1"])
+
 
 # --- Real Galaxy Zoo morphology.
-gz = f"{S}/gz"
-if os.path.isdir(f"{shared}/galaxyzoo1_sdss"):
-    if not os.path.isdir(gz):
-        run("import", "images", f"{shared}/galaxyzoo1_sdss/images", "--labels", f"{shared}/galaxyzoo1_sdss/labels.csv", "--crop", "160", "--size", "64",
-            "--config", "galaxyzoo", "--out", gz)
-    names = {"0": "elliptical", "1": "spiral", "2": "spiral", "3": "edge-on"}
-    with open(f"{S}/morph.csv", "w") as f:
-        w = csv.writer(f)
-        w.writerow(["object_id", "morph"])
-        for r in csv.DictReader(open(f"{shared}/galaxyzoo1_sdss/labels.csv")):
-            if r["CLASS"] in names:
-                w.writerow([r["OBJID"], names[r["CLASS"]]])
-    run("tokenize", *CODECS, "--data", gz, "--modalities", "image", "--out", f"{S}/gz_tok", "--overwrite")
-    run("embed", "--model", f"{M}/default.afm", "--data", f"{S}/gz_tok", "--out", f"{S}/gz_emb_aion", "--overwrite")
-    run("embed", "--model", "galaxy-cnn-ssl", "--data", gz, "--out", f"{S}/gz_emb_cnn", "--overwrite")
-    results["galaxyzoo"] = {}
-    for name, emb, col in (("AION image embedding", f"{S}/gz_emb_aion", "embedding_aion"), ("galaxy-cnn-ssl", f"{S}/gz_emb_cnn", "embedding_image")):
-        out = f"{S}/gz_{col}.json"
-        run("probe", "logistic", "--train", emb, "--labels-csv", f"{S}/morph.csv", "--target", "morph", "--features", col, "--balanced",
-            "--curve", "10,all", "--repeats", "5", "--json", out)
-        results["galaxyzoo"][name] = {f"f1 @{c['labels'] or 'all'}": c["mean"]["macro_f1"] for c in json.load(open(out))["curve"]}
-    save()
-    keys = sorted({k for v in results["galaxyzoo"].values() for k in v})
-    table("real Galaxy Zoo morphology (3 classes), logistic probe", results["galaxyzoo"], keys)
+def section_galaxyzoo():
+    gz = f"{S}/gz"
+    if os.path.isdir(f"{shared}/galaxyzoo1_sdss"):
+        if not os.path.isdir(gz):
+            run("import", "images", f"{shared}/galaxyzoo1_sdss/images", "--labels", f"{shared}/galaxyzoo1_sdss/labels.csv", "--crop", "160", "--size", "64",
+                "--config", "galaxyzoo", "--out", gz)
+        names = {"0": "elliptical", "1": "spiral", "2": "spiral", "3": "edge-on"}
+        with open(f"{S}/morph.csv", "w") as f:
+            w = csv.writer(f)
+            w.writerow(["object_id", "morph"])
+            for r in csv.DictReader(open(f"{shared}/galaxyzoo1_sdss/labels.csv")):
+                if r["CLASS"] in names:
+                    w.writerow([r["OBJID"], names[r["CLASS"]]])
+        run("tokenize", *CODECS, "--data", gz, "--modalities", "image", "--out", f"{S}/gz_tok", "--overwrite")
+        run("embed", "--model", f"{M}/default.afm", "--data", f"{S}/gz_tok", "--out", f"{S}/gz_emb_aion", "--overwrite")
+        run("embed", "--model", "galaxy-cnn-ssl", "--data", gz, "--out", f"{S}/gz_emb_cnn", "--overwrite")
+        results["galaxyzoo"] = {}
+        for name, emb, col in (("AION image embedding", f"{S}/gz_emb_aion", "embedding_aion"), ("galaxy-cnn-ssl", f"{S}/gz_emb_cnn", "embedding_image")):
+            out = f"{S}/gz_{col}.json"
+            run("probe", "logistic", "--train", emb, "--labels-csv", f"{S}/morph.csv", "--target", "morph", "--features", col, "--balanced",
+                "--curve", "10,all", "--repeats", "5", "--json", out)
+            results["galaxyzoo"][name] = {f"f1 @{c['labels'] or 'all'}": c["mean"]["macro_f1"] for c in json.load(open(out))["curve"]}
+        save()
+        keys = sorted({k for v in results["galaxyzoo"].values() for k in v})
+        table("real Galaxy Zoo morphology (3 classes), logistic probe", results["galaxyzoo"], keys)
+
+
+SECTIONS = ["sim_z", "translation", "spectra", "boss", "properties", "transfer", "galaxyzoo"]
+want = sys.argv[3].split(",") if len(sys.argv) > 3 else SECTIONS
+for name in want:
+    globals()[f"section_{name}"]()
 print(f"\nwrote {W}/science.json")
