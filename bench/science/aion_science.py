@@ -58,6 +58,8 @@ def save():
 
 def generate(model, data, inputs, target, name, *extra):
     out = f"{S}/gen_{name}"
+    if os.path.isdir(out):
+        return out  # done by an earlier run of this script (delete WORKDIR/science to redo)
     run("generate", "--model", f"{M}/{model}.afm", *CODECS, "--data", data, "--from", ",".join(inputs), "--to", target,
         "--out", out, "--report", f"{out}_report", "--overwrite", *extra)
     return out
@@ -168,14 +170,22 @@ def section_spectra():
     pop = read_columns(f"{W}/train/desi", ["spectrum_flux"])["spectrum_flux"].mean(0)
 
 
-    def spectrum_scores(out):
+    def spectrum_scores(out, order=None):
+        """Generated (or decoded) spectra against the truth on the truth's grid. Pooled R^2
+        relative to the population mean, each object's R^2 so (median), the same for shapes
+        (every spectrum and the mean divided by its own mean flux), median chi^2 per pixel."""
         c = read_columns(out, ["spectrum_flux", "spectrum_lambda"])
-        pred = np.stack([np.interp(lam, c["spectrum_lambda"][i], c["spectrum_flux"][i]) for i in range(len(t_flux))])
+        rows = order if order is not None else range(len(t_flux))
+        pred = np.stack([np.interp(lam, c["spectrum_lambda"][i], c["spectrum_flux"][i]) for i in rows])
         ok = (t_ivar > 0) & (lam >= c["spectrum_lambda"][0].min()) & (lam <= c["spectrum_lambda"][0].max())
-        sse, sse_pop = ((pred - t_flux) ** 2)[ok].sum(), ((pop - t_flux) ** 2)[ok].sum()
-        chi2 = float(np.mean(((pred - t_flux) ** 2 * t_ivar)[ok]))
-        return {"r2_vs_population_mean": float(1 - sse / sse_pop), "chi2_per_pixel": chi2}
-
+        e, e_pop = np.where(ok, (pred - t_flux) ** 2, 0), np.where(ok, (pop - t_flux) ** 2, 0)
+        norm = lambda x: x / np.maximum(np.abs((x * ok).sum(1, keepdims=True) / ok.sum(1, keepdims=True)), 1e-30)
+        ps, ts, pops = norm(pred), norm(t_flux), norm(np.broadcast_to(pop, t_flux.shape))
+        es, es_pop = np.where(ok, (ps - ts) ** 2, 0), np.where(ok, (pops - ts) ** 2, 0)
+        chi2 = np.array([np.mean(((pred[i] - t_flux[i]) ** 2 * t_ivar[i])[ok[i]]) for i in range(len(pred))])
+        return {"r2_vs_population_mean": float(1 - e.sum() / e_pop.sum()),
+                "median_object_r2_vs_population_mean": float(np.median(1 - e.sum(1) / e_pop.sum(1))),
+                "shape_r2_vs_population_mean": float(1 - es.sum() / es_pop.sum()), "median_chi2_per_pixel": float(np.median(chi2))}
 
     results["spectra"] = {}
     for model, src in (("default", "tok_image"), ("default", "tok_image_hsc"), ("emergent", "tok_image"), ("emergent", "tok_image_hsc")):
@@ -186,16 +196,12 @@ def section_spectra():
     tok_desi = f"{S}/tok_desi_only"
     run("tokenize", *CODECS, "--data", f"{W}/test/desi", "--modalities", "spectrum", "--out", tok_desi, "--overwrite")
     run("detokenize", *CODECS, "--data", tok_desi, "--out", f"{S}/desi_codec", "--overwrite")
-    cd_id, rec = by_id(f"{S}/desi_codec", ["spectrum_flux", "spectrum_lambda"])
+    cd_id, _ = by_id(f"{S}/desi_codec", [])
     order = [cd_id[i.decode() if isinstance(i, bytes) else i] for i in tcols["desi_object_id"]]
-    pred = np.stack([np.interp(lam, rec["spectrum_lambda"][i], rec["spectrum_flux"][i]) for i in order])
-    ok = (t_ivar > 0) & (lam >= rec["spectrum_lambda"][0].min()) & (lam <= rec["spectrum_lambda"][0].max())
-    results["spectra"]["codec reconstruction of the truth"] = {
-        "r2_vs_population_mean": float(1 - ((pred - t_flux) ** 2)[ok].sum() / ((pop - t_flux) ** 2)[ok].sum()),
-        "chi2_per_pixel": float(np.mean(((pred - t_flux) ** 2 * t_ivar)[ok])), "pairs": ""}
+    results["spectra"]["codec reconstruction of the truth"] = {**spectrum_scores(f"{S}/desi_codec", order), "pairs": ""}
     save()
     table("spectrum generated from an image (test sky; R^2 relative to the population-mean spectrum)", results["spectra"],
-          ["r2_vs_population_mean", "chi2_per_pixel", "pairs"])
+          ["r2_vs_population_mean", "median_object_r2_vs_population_mean", "shape_r2_vs_population_mean", "median_chi2_per_pixel", "pairs"])
 
 
 # --- Real BOSS DR10 redshifts.
