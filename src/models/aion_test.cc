@@ -61,8 +61,11 @@ TEST(AionNet, ScalarEmbeddingsStartOrderedAndConvertedModelsCanOptOut) {
   auto c = tiny();
   c.ordinal_scalar_init = false;
   Aion plain(c);
-  for (const auto& p : plain->named_parameters())
-    if (p.key() == "encoder_embeddings.tok_Z.token_emb.weight") EXPECT_LT(torch::cosine_similarity(p.value()[20], p.value()[21], 0).item<double>(), 0.7);
+  for (const auto& p : plain->named_parameters()) {
+    if (p.key() == "encoder_embeddings.tok_Z.token_emb.weight") {
+      EXPECT_LT(torch::cosine_similarity(p.value()[20], p.value()[21], 0).item<double>(), 0.7);
+    }
+  }
   EXPECT_EQ(AionConfig::from_json(c.to_json()).ordinal_scalar_init, false);
 }
 
