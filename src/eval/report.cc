@@ -34,22 +34,22 @@ std::string metrics_table(const nlohmann::json& m) {
 // Predicted vs true and dz vs true densities, as two figures in `dir`; returns their HTML.
 std::string regression_figures(const fs::path& dir, const std::string& target, const std::vector<double>& t, const std::vector<double>& p) {
   std::string body;
-    double lo = std::min(*std::min_element(t.begin(), t.end()), *std::min_element(p.begin(), p.end()));
-    double hi = std::max(*std::max_element(t.begin(), t.end()), *std::max_element(p.begin(), p.end()));
-    auto ax = plot::nice_axis(lo, hi);
-    plot::Chart c(520, 520, ax, ax);
-    c.density(t, p);
-    c.line(ax.lo, ax.lo, ax.hi, ax.hi, 0xd62728);
-    c.write_png((dir / "pred_vs_true.png").string());
-    body += figure("pred_vs_true.png", fmt::format("Predicted (vertical) against true {} (horizontal), log density of objects; red: the 1:1 line.", esc(target)));
-    std::vector<double> dz(t.size());
-    for (size_t i = 0; i < t.size(); ++i) dz[i] = (p[i] - t[i]) / (1 + t[i]);
-    plot::Chart d(640, 360, plot::nice_axis(*std::min_element(t.begin(), t.end()), *std::max_element(t.begin(), t.end())), {-0.3, 0.3});
-    d.density(t, dz);
-    for (double e : {0.0, 0.05, -0.05, 0.15, -0.15})
-      d.line(d.x_axis().lo, e, d.x_axis().hi, e, e == 0 ? 0x222222 : std::abs(e) < 0.1 ? 0xff7f0e : 0xd62728);
-    d.write_png((dir / "dz_vs_z.png").string());
-    body += figure("dz_vs_z.png", fmt::format("(predicted - true) / (1 + true) against true {}; lines at 0, &plusmn;0.05 (orange) and &plusmn;0.15 (red), the outlier thresholds.", esc(target)));
+  double lo = std::min(*std::min_element(t.begin(), t.end()), *std::min_element(p.begin(), p.end()));
+  double hi = std::max(*std::max_element(t.begin(), t.end()), *std::max_element(p.begin(), p.end()));
+  auto ax = plot::nice_axis(lo, hi);
+  plot::Chart c(520, 520, ax, ax);
+  c.density(t, p);
+  c.line(ax.lo, ax.lo, ax.hi, ax.hi, 0xd62728);
+  c.write_png((dir / "pred_vs_true.png").string());
+  body += figure("pred_vs_true.png", fmt::format("Predicted (vertical) against true {} (horizontal), log density of objects; red: the 1:1 line.", esc(target)));
+  std::vector<double> dz(t.size());
+  for (size_t i = 0; i < t.size(); ++i) dz[i] = (p[i] - t[i]) / (1 + t[i]);
+  plot::Chart d(640, 360, plot::nice_axis(*std::min_element(t.begin(), t.end()), *std::max_element(t.begin(), t.end())), {-0.3, 0.3});
+  d.density(t, dz);
+  for (double e : {0.0, 0.05, -0.05, 0.15, -0.15})
+    d.line(d.x_axis().lo, e, d.x_axis().hi, e, e == 0 ? 0x222222 : std::abs(e) < 0.1 ? 0xff7f0e : 0xd62728);
+  d.write_png((dir / "dz_vs_z.png").string());
+  body += figure("dz_vs_z.png", fmt::format("(predicted - true) / (1 + true) against true {}; lines at 0, &plusmn;0.05 (orange) and &plusmn;0.15 (red), the outlier thresholds.", esc(target)));
   return body;
 }
 
@@ -58,6 +58,19 @@ std::string pit_section(const fs::path& dir, const nlohmann::json& prob, const s
   return "<h2>Predictive distribution</h2>\n" + metrics_table(prob) +
          figure("pit.png", "PIT histogram: the predictive CDF at the truth, in 10 bins as a density; flat at 1 (grey) when calibrated, "
                            "U-shaped when too narrow, peaked when too wide.");
+}
+
+// Reports are built in <dir>.partial and renamed, so a report is never half there.
+fs::path begin_report(const std::string& dir) {
+  fs::path tmp = dir + ".partial";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  return tmp;
+}
+
+void finish_report(const fs::path& tmp, const std::string& dir) {
+  fs::remove_all(dir);
+  fs::rename(tmp, dir);
 }
 
 std::string page(const std::string& title, const std::string& body) {
@@ -80,16 +93,14 @@ void pit_figure(const std::vector<double>& pit, const std::string& path) {
     top = std::max(top, d);
   }
   plot::Chart ch(480, 320, {0, 1}, plot::nice_axis(0, std::max(2.0, top * 1.1)));
-  ch.line(0, 1, 1, 1, 0x9a9a9a);
+  ch.line(0, 1, 1, 1, 0x9a9a9a);  // a calibrated model: flat at 1
   ch.polyline(x, y, 0x1f77b4);
   ch.write_png(path);
 }
 
 void write_probe_report(const std::string& dir, const nlohmann::json& r, const std::vector<double>& t, const std::vector<double>& p,
                         const std::vector<double>& pit) {
-  fs::path tmp = dir + ".partial";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  fs::path tmp = begin_report(dir);
   bool cls = r["task"] == "classification";
   std::string body = fmt::format("<h1>astrofm probe: {} on {}</h1>\n<p>target <b>{}</b> ({}); train {} ({} labelled, {} used); test {} ({} scored)</p>\n",
                                  esc(r["probe"]), esc(r["features"].dump()), esc(r["target"]), esc(r["task"]), esc(r["train"]),
@@ -145,14 +156,12 @@ void write_probe_report(const std::string& dir, const nlohmann::json& r, const s
   std::string html = page("astrofm probe report", body);
   write_file_atomic(tmp / "index.html", html);
   write_file_atomic(tmp / "result.json", r.dump(1));
-  fs::remove_all(dir);
-  fs::rename(tmp, dir);
+  finish_report(tmp, dir);
 }
+
 void write_generate_report(const std::string& dir, const nlohmann::json& m, const std::vector<double>& t, const std::vector<double>& med,
                            const std::vector<double>& pit) {
-  fs::path tmp = dir + ".partial";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  fs::path tmp = begin_report(dir);
   const std::string target = m.value("target", "");
   std::string body = fmt::format("<h1>astrofm generate: {} from {}</h1>\n<p>{} objects; truth: {}</p>\n", esc(target), esc(m.value("from", nlohmann::json()).dump()),
                                  m.value("objects", 0), esc(m.value("truth", "")));
@@ -162,8 +171,7 @@ void write_generate_report(const std::string& dir, const nlohmann::json& m, cons
   body += pit_section(tmp, m, pit);
   write_file_atomic(tmp / "index.html", page("astrofm generate report", body));
   write_file_atomic(tmp / "metrics.json", m.dump(2));
-  fs::remove_all(dir);
-  fs::rename(tmp, dir);
+  finish_report(tmp, dir);
 }
 
 }  // namespace astrofm

@@ -304,36 +304,19 @@ AionEncoded AionImpl::encode(const AionInputs& in, int64_t keep) const {
 }
 
 std::vector<torch::Tensor> AionImpl::decode(const AionEncoded& enc, const std::vector<std::string>& targets) const {
-  auto& I = *impl_;
+  // Every token of every target selected: the stable partition keeps their
+  // order, so each target's logits come back row-major and reshape to [B, T, V].
   const int64_t B = enc.context.size(0);
-  std::vector<torch::Tensor> ys, es;
-  std::vector<int64_t> lens, mod_of;
-  for (size_t k = 0; k < targets.size(); ++k) {
-    const auto& m = cfg_.modality(targets[k]);
-    auto& emb = I.dec.at(m.key);
-    ys.push_back(I.mask_token.expand({B, m.tokens, -1}));
-    es.push_back((emb->pos_emb + emb->mod_emb).expand({B, -1, -1}));
-    lens.push_back(m.tokens);
-    for (int64_t i = 0; i < m.tokens; ++i) mod_of.push_back(static_cast<int64_t>(k));
+  std::vector<torch::Tensor> all;
+  int64_t total = 0;
+  for (const auto& t : targets) {
+    const auto& m = cfg_.modality(t);
+    all.push_back(torch::ones({B, m.tokens}, torch::kBool));
+    total += m.tokens;
   }
-  auto y = torch::cat(ys, 1) + torch::cat(es, 1);
-  const int64_t T = y.size(1);
-  torch::Tensor sa;
-  if (cfg_.decoder_self_attention == "aion") {
-    sa = torch::ones({B, T, T}, torch::kBool);
-  } else {
-    auto mo = torch::tensor(mod_of, torch::kLong);
-    sa = (mo.unsqueeze(0) != mo.unsqueeze(1)).unsqueeze(0).expand({B, T, T});
-  }
-  auto xa = enc.mask.unsqueeze(1);
-  for (auto& blk : I.decoder) y = blk->forward(y, enc.context, sa, xa);
-  y = I.decoder_norm(y);
+  auto sel = decode_selected(enc, targets, all, total);
   std::vector<torch::Tensor> out;
-  int64_t at = 0;
-  for (size_t k = 0; k < targets.size(); ++k) {
-    out.push_back(I.dec.at(cfg_.modality(targets[k]).key)->to_logits(y.slice(1, at, at + lens[k])));
-    at += lens[k];
-  }
+  for (size_t k = 0; k < targets.size(); ++k) out.push_back(sel[k].first.reshape({B, cfg_.modality(targets[k]).tokens, -1}));
   return out;
 }
 

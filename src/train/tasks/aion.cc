@@ -103,15 +103,12 @@ struct AionTask : Task {
     const int64_t B = static_cast<int64_t>(rows.size()), M = static_cast<int64_t>(mods.size());
     auto idx = torch::tensor(rows, torch::kLong);
     std::vector<torch::Tensor> tok(M), in_mask(M), tgt_mask(M);
-    for (int64_t m = 0; m < M; ++m) {
-      tok[m] = tokens[m].index_select(0, idx);
-    }
     // Masks are built in plain arrays (per-element tensor writes cost more
     // than the network on CPU); every random draw still comes from torch.
     std::vector<const int64_t*> tp(M);
     std::vector<std::vector<uint8_t>> inm(M), tgm(M);
     for (int64_t m = 0; m < M; ++m) {
-      tok[m] = tok[m].contiguous();
+      tok[m] = tokens[m].index_select(0, idx).contiguous();
       tp[m] = tok[m].data_ptr<int64_t>();
       inm[m].assign(B * mods[m].tokens, 1);
       tgm[m].assign(B * mods[m].tokens, 0);
@@ -154,8 +151,9 @@ struct AionTask : Task {
       // Targets: from what is not an input; the first modality drawn by Beta, the rest uniform.
       int64_t tbudget = target_budget, n_targets = 0;
       auto morder = torch::randperm(static_cast<int64_t>(avail.size()), torch::kLong);
+      const int64_t* mo = morder.data_ptr<int64_t>();
       for (int64_t j = 0; j < static_cast<int64_t>(avail.size()); ++j) {
-        int64_t m = avail[morder[j].item<int64_t>()];
+        int64_t m = avail[mo[j]];
         int64_t left = std::min(tbudget, n_obs[m] - used[m]);
         if (left <= 0) continue;
         double f = j == 0 ? beta(beta_a, beta_b) : uniform();
