@@ -8,6 +8,8 @@
 namespace astrofm {
 
 // rgb: height rows of width * 3 bytes.
+// The same image as PNG bytes in memory.
+std::string encode_png(const std::vector<unsigned char>& rgb, int width, int height);
 void write_png(const std::string& path, const std::vector<unsigned char>& rgb, int width, int height);
 
 }  // namespace astrofm

@@ -60,6 +60,12 @@ class Pca {
   void fit(const Features& fit, int64_t components);
   Features project(const Features& x) const;
   double explained_variance_ratio() const { return explained_; }
+  // The fitted projection, for saving and restoring a probe.
+  const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& basis() const { return basis_; }  // [components, d]
+  int64_t components() const { return k_; }
+  int64_t dim() const { return d_; }
+  static Pca from(std::vector<float> mean, std::vector<float> basis, int64_t components, int64_t dim);
 
  private:
   std::vector<float> mean_, basis_;  // basis_ [components, d]

@@ -26,6 +26,7 @@ struct ProbeRunOptions {
   int repeats = 1;                    // seeds per budget (seed, seed + 1, ...)
   std::string out;                    // predictions CSV of the first run (object_id, ra, dec, true, predicted)
   std::string report;                 // HTML report folder (index.html + PNG plots)
+  std::string save;                   // probe file of the first run (saved_probe.h); not for cnn
   std::string cnn_config;             // cnn: astrofm train supervised config
   int64_t cnn_steps = 0;              // cnn: overrides the config's steps
 };

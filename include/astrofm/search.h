@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "astrofm/table.h"
+
 namespace astrofm {
 
 struct IndexOptions {
@@ -79,6 +81,15 @@ class SearchIndex {
   int64_t size() const { return static_cast<int64_t>(ids_.size()); }
   // The vector of one object from the source dataset's `column`.
   std::vector<float> vector_of(const std::string& object_id, const std::string& column) const;
+  // Reads the index column and `more` columns of the source catalogue into
+  // memory (for a service): afterwards queries by id, cross-modal queries on
+  // those columns and cone queries touch no file, so search() runs fully in
+  // parallel. Not thread-safe itself: call before sharing the index.
+  void preload(const std::vector<std::string>& more = {});
+  const std::vector<std::string>& ids() const { return ids_; }
+  const std::vector<double>& ra() const { return ra_; }
+  const std::vector<double>& dec() const { return dec_; }
+  bool contains(const std::string& id) const { return row_of(id) >= 0; }
 
  private:
   std::string dir_;
@@ -88,6 +99,7 @@ class SearchIndex {
   std::vector<std::string> ids_;
   std::vector<double> ra_, dec_;
   std::unordered_map<std::string, int64_t> row_;  // object_id -> row
+  std::unordered_map<std::string, std::vector<float>> cache_;  // preloaded columns, rows in index order
   int64_t row_of(const std::string& id) const;
 };
 
@@ -96,5 +108,8 @@ class SearchIndex {
 // are, Legacy-Survey g, r, z flux through an asinh stretch. The query gets a
 // red frame; objects without an image are left grey.
 void write_neighbour_grid(const std::string& path, const std::string& images, const std::vector<std::string>& ids, int cell = 96);
+// One object's image (row `row` of image_array, bands from image_band) as PNG
+// bytes, `cell` pixels square, with the same colour mapping.
+std::string cutout_png(const Column& image_array, const Column* image_band, int64_t row, int cell = 128);
 
 }  // namespace astrofm

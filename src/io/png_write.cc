@@ -7,6 +7,11 @@
 namespace astrofm {
 
 void write_png(const std::string& path, const std::vector<unsigned char>& rgb, int w, int h) {
+  write_file_atomic(path, encode_png(rgb, w, h));
+}
+
+std::string encode_png(const std::vector<unsigned char>& rgb, int w, int h) {
+  const char* path = "PNG";
   if (w <= 0 || h <= 0 || rgb.size() != static_cast<size_t>(w) * h * 3) fail_usage("write_png: {} bytes for {}x{} RGB", rgb.size(), w, h);
   png_image img{};
   img.version = PNG_IMAGE_VERSION;
@@ -18,7 +23,7 @@ void write_png(const std::string& path, const std::vector<unsigned char>& rgb, i
   std::string bytes(size, '\0');
   if (!png_image_write_to_memory(&img, bytes.data(), &size, 0, rgb.data(), 0, nullptr)) fail_input("{}: PNG encoding failed ({})", path, img.message);
   bytes.resize(size);
-  write_file_atomic(path, bytes);
+  return bytes;
 }
 
 }  // namespace astrofm

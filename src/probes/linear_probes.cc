@@ -184,6 +184,13 @@ void Pca::fit(const Features& f, int64_t components) {
   d_ = f.d;
 }
 
+Pca Pca::from(std::vector<float> mean, std::vector<float> basis, int64_t components, int64_t dim) {
+  ASTROFM_ASSERT(static_cast<int64_t>(mean.size()) == dim && static_cast<int64_t>(basis.size()) == components * dim, "PCA shapes");
+  Pca p;
+  p.mean_ = std::move(mean), p.basis_ = std::move(basis), p.k_ = components, p.d_ = dim;
+  return p;
+}
+
 Features Pca::project(const Features& x) const {
   if (x.d != d_) fail_input("PCA: rows of {} values, fitted on {}", x.d, d_);
   auto X = torch::from_blob(const_cast<float*>(x.x.data()), {x.n, x.d}, torch::kFloat32);

@@ -1,4 +1,5 @@
 #include "astrofm/probe_run.h"
+#include "astrofm/saved_probe.h"
 
 #include <algorithm>
 #include <chrono>
@@ -64,7 +65,8 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       fail_input("{}: attentive pooling needs one tokens_* column (astrofm embed --tokens), found {}; pick one with --features", o.train,
                  feats.size());
   }
-  std::vector<std::string> keep = {o.target};
+  if (cnn && !o.save.empty()) fail_usage("--save keeps probes on features; the cnn baseline is a model of its own (astrofm train supervised)");
+  std::vector<std::string> keep = {o.target, "model_id"};
   Side tr, te;
   tr.fs = load_features(o.train, feats, keep);
   bool split = o.test.empty();
@@ -126,8 +128,8 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
                  fmt::join(tr.fs.column_shape, ", "));
     po.tokens = tr.fs.column_shape[0];
   }
+  Pca pca;
   if (o.pca > 0 && !cnn) {
-    Pca pca;
     std::vector<int64_t> fit_rows = tr.rows;  // unsupervised: every training object, labelled or not
     pca.fit(take_rows(tr.fs.x, fit_rows), o.pca);
     tr.fs.x = pca.project(tr.fs.x);
@@ -194,7 +196,16 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       } else {
         auto t0 = std::chrono::steady_clock::now();
         auto probe = make_probe([&] { auto p = po; p.seed = seed; return p; }());
-        probe->fit(take_rows(tr.fs.x, [&] { std::vector<int64_t> v; for (int64_t i : sel) v.push_back(tr.rows[i]); return v; }()), ysel);
+        Features fit_x = take_rows(tr.fs.x, [&] { std::vector<int64_t> v; for (int64_t i : sel) v.push_back(tr.rows[i]); return v; }());
+        probe->fit(fit_x, ysel);
+        if (!o.save.empty() && first_pred.empty()) {
+          const Column* mid = tr.fs.rows.find("model_id");
+          ProbeSaveData d{.options = [&] { auto p = po; p.seed = seed; return p; }(), .target = o.target, .class_names = y.class_names,
+                          .feature_columns = tr.fs.columns, .model_id = mid && mid->rows > 0 ? mid->strings.at(0) : "",
+                          .trained_on = o.train, .pca = o.pca > 0 ? &pca : nullptr, .x = fit_x, .y = ysel};
+          save_probe(o.save, d);
+          spdlog::info("probe saved: {}", o.save);
+        }
         pred = probe->predict(test_x);
         std::vector<double> ev, ew;
         int64_t per = 0;

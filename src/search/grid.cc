@@ -49,6 +49,19 @@ std::vector<float> to_rgb(const Column& img, const Column* band, int64_t row, in
 
 }  // namespace
 
+std::string cutout_png(const Column& image_array, const Column* image_band, int64_t row, int cell) {
+  if (image_array.shape.size() < 2 || row < 0 || row >= image_array.rows) fail_input("cutout: no image at row {}", row);
+  int64_t h, w;
+  auto img = to_rgb(image_array, image_band, row, h, w);
+  std::vector<unsigned char> rgb(static_cast<size_t>(cell) * cell * 3);
+  for (int y = 0; y < cell; ++y)
+    for (int x = 0; x < cell; ++x) {
+      int64_t sy = y * h / cell, sx = x * w / cell;
+      for (int c = 0; c < 3; ++c) rgb[(y * cell + x) * 3 + c] = static_cast<unsigned char>(std::lround(255 * img[(c * h + sy) * w + sx]));
+    }
+  return encode_png(rgb, cell, cell);
+}
+
 void write_neighbour_grid(const std::string& path, const std::string& images, const std::vector<std::string>& ids, int cell) {
   Dataset ds = Dataset::open(images);
   if (!ds.has_column(mmu::kImageArray)) fail_input("{}: no image_array column to draw neighbours from", images);

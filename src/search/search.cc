@@ -138,7 +138,32 @@ int64_t SearchIndex::row_of(const std::string& id) const {
   return it == row_.end() ? -1 : it->second;
 }
 
+void SearchIndex::preload(const std::vector<std::string>& more) {
+  std::vector<std::string> cols = {meta_["column"].get<std::string>()};
+  for (const auto& c : more)
+    if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
+  for (const auto& col : cols) {
+    FeatureSet f = load_features(meta_["dataset"], {col});
+    std::vector<float> v(static_cast<size_t>(size()) * f.x.d, NAN);
+    const auto& fid = f.rows.at(mmu::kObjectId).strings;
+    for (int64_t i = 0; i < f.x.n; ++i) {
+      int64_t r = row_of(fid[i]);
+      if (r >= 0) std::copy(f.x.row(i), f.x.row(i) + f.x.d, v.begin() + r * f.x.d);
+    }
+    cache_[col] = std::move(v);
+  }
+}
+
 std::vector<float> SearchIndex::vector_of(const std::string& id, const std::string& column) const {
+  if (auto it = cache_.find(column); it != cache_.end()) {
+    int64_t r = row_of(id);
+    if (r < 0) fail_not_found("object '{}' is not in the index {}", id, dir_);
+    int64_t d = static_cast<int64_t>(it->second.size()) / std::max<int64_t>(1, size());
+    std::vector<float> v(it->second.begin() + r * d, it->second.begin() + (r + 1) * d);
+    for (float x : v)
+      if (!std::isfinite(x)) fail_not_found("object '{}' has no '{}' in {}", id, column, meta_["dataset"].get<std::string>());
+    return v;
+  }
   std::string dataset = meta_["dataset"];
   ObjectLookup lookup(Dataset::open(dataset));
   if (!lookup.contains(id)) fail_not_found("object '{}' is not in {}", id, dataset);
@@ -167,7 +192,21 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
   double qra = query_row >= 0 ? ra_[query_row] : NAN, qdec = query_row >= 0 ? dec_[query_row] : NAN;
 
   std::vector<Hit> cand;
-  if (r.cone) {
+  auto cached = cache_.find(meta_["column"].get<std::string>());
+  if (r.cone && cached != cache_.end()) {
+    // Exact within the cone, from memory.
+    auto [cra, cdec, rad] = *r.cone;
+    std::vector<float> v(d);
+    for (int64_t i = 0; i < size(); ++i) {
+      if (!(sky::separation_deg(cra, cdec, ra_[i], dec_[i]) <= rad)) continue;
+      std::copy(cached->second.begin() + i * d, cached->second.begin() + (i + 1) * d, v.begin());
+      if (!l2) normalise(v.data(), 1, d);
+      double s = 0;
+      for (int64_t j = 0; j < d; ++j) s += l2 ? (v[j] - q[j]) * (v[j] - q[j]) : double(v[j]) * q[j];
+      cand.push_back({ids_[i], ra_[i], dec_[i], static_cast<float>(s), i});
+    }
+    std::sort(cand.begin(), cand.end(), [&](const Hit& a, const Hit& b) { return better(a.score, b.score, l2); });
+  } else if (r.cone) {
     // Exact within the cone: read only the partitions that can hold it.
     auto [cra, cdec, rad] = *r.cone;
     Dataset ds = Dataset::open(meta_["dataset"]);

@@ -41,6 +41,7 @@ void add_probe_command(CLI::App& app) {
   c->add_option("--cnn-config", o.cnn_config, "cnn: `astrofm train supervised` settings (JSON)");
   c->add_option("--cnn-steps", o.cnn_steps, "cnn: training steps (overrides the config)");
   c->add_option("--out", o.out, "predictions CSV (object_id, ra, dec, true, predicted) of the first run");
+  c->add_option("--save", o.save, "save the fitted probe (first run) to this file, for `astrofm serve --probe` and Python");
   c->add_option("--report", o.report, "folder for an HTML report with PNG plots");
   c->add_option("--json", json_out, "write the results as JSON to this file ('-' for stdout)");
   c->callback([] {

@@ -1,0 +1,42 @@
+#pragma once
+// The objects a client sends (to `astrofm serve`), as an MMU table:
+// image_array [N, B, H, W] float32 with image_band [N, B], and/or
+// spectrum_flux [N, L] float32, optional object_id, and tok_* columns of an
+// HDF5 upload. Every format a request body may use is parsed here, from
+// untrusted bytes, and fuzzed (fuzz/fuzz_upload.cc, fuzz_hdf5.cc). Torch-free.
+// Thread-safety: JSON and .npy parsing are pure; FITS, PNG/JPEG and HDF5
+// uploads go through the importers and HDF5, which one thread at a time may
+// call (see mmu.h): the caller serialises them.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/table.h"
+
+namespace astrofm {
+
+struct UploadOptions {
+  std::vector<std::string> bands;  // band names for images that do not carry them (.npy, PNG/JPEG, JSON without "bands")
+  std::string modality = "image";  // .npy: image ([N, B, H, W] or [B, H, W]) or spectrum ([N, L])
+  int image_size = 0;              // PNG/JPEG: resample to this size (0: native)
+  int64_t max_objects = 4096;      // more objects in one upload: InputError
+  std::string scratch;             // a private folder for FITS/PNG/HDF5 uploads (the caller removes it)
+};
+
+// A whole request body of `content_type` (application/json, application/x-npy,
+// application/fits, application/x-hdf5, image/png, image/jpeg) as a table.
+// InputError naming the field and value for anything unusable.
+Table parse_upload(std::string_view body, const std::string& content_type, const UploadOptions& o);
+
+// The data fields of a JSON request ("images", "bands", "spectra", "ids"):
+// nested arrays of numbers, checked to be rectangular and finite-or-NaN;
+// an empty table when the request has none of them.
+Table table_from_json(const nlohmann::json& request, const UploadOptions& o);
+
+// True for the content types parse_upload reads.
+bool is_upload_type(const std::string& content_type);
+
+}  // namespace astrofm

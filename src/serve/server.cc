@@ -1,0 +1,1076 @@
+// The HTTP service: routes, authentication, limits, and what each route
+// computes with the library (Encoder through the batcher, SearchIndex,
+// SavedProbe, generate). Formats of requests and answers: docs/api.md.
+#include "astrofm/serve.h"
+
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "astrofm/config.h"
+#include "astrofm/encoder.h"
+#include "astrofm/error.h"
+#include "astrofm/features.h"
+#include "astrofm/fsutil.h"
+#include "astrofm/generate.h"
+#include "astrofm/mmu.h"
+#include "astrofm/npy.h"
+#include "astrofm/resources.h"
+#include "astrofm/saved_probe.h"
+#include "astrofm/search.h"
+#include "astrofm/sky.h"
+#include "astrofm/strict_json.h"
+#include "astrofm/upload.h"
+#include "batcher.h"
+#include "votable.h"
+#include "web_assets.h"
+
+namespace astrofm {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+int http_status(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::InvalidInput: return 400;
+    case ErrorKind::NotFound: return 404;
+    case ErrorKind::Corrupt: return 422;
+    case ErrorKind::IO: return 500;
+    case ErrorKind::Usage: return 400;
+  }
+  return 500;
+}
+
+void reply_json(httplib::Response& res, const json& j, int status = 200) {
+  res.status = status;
+  res.set_content(j.dump(), "application/json");
+}
+
+void reply_error(httplib::Response& res, int status, const std::string& kind, const std::string& message) {
+  reply_json(res, {{"error", {{"status", status}, {"kind", kind}, {"message", message}}}}, status);
+}
+
+bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
+
+// Object ids are looked up in memory only, never used as paths; still, refuse what no survey id looks like.
+const std::string& checked_id(const std::string& id, const char* field) {
+  if (id.empty() || id.size() > 128) fail_input("{}: an object id of {} characters", field, id.size());
+  for (unsigned char c : id)
+    if (c < 0x20 || c == 0x7f) fail_input("{}: the object id holds a control character", field);
+  return id;
+}
+
+// An object id inside a URL path: everything but unreserved characters percent-encoded.
+std::string url_escape(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') o += static_cast<char>(c);
+    else o += fmt::format("%{:02X}", c);
+  }
+  return o;
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  volatile unsigned char diff = static_cast<unsigned char>(a.size() != b.size());
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<size_t>(1, b.size())]);
+  return diff == 0;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> v;
+  size_t p = 0;
+  while (p <= s.size() && !s.empty()) {
+    size_t e = s.find(',', p);
+    std::string t = s.substr(p, e == std::string::npos ? std::string::npos : e - p);
+    if (!t.empty()) v.push_back(t);
+    if (e == std::string::npos) break;
+    p = e + 1;
+  }
+  return v;
+}
+
+double number_param(const std::string& v, const char* name) {
+  try {
+    size_t used = 0;
+    double d = std::stod(v, &used);
+    if (used != v.size() || !std::isfinite(d)) throw std::invalid_argument(v);
+    return d;
+  } catch (const std::exception&) {
+    fail_input("{}: '{}' is not a number", name, v.substr(0, 40));
+  }
+}
+
+template <class T>
+T json_get(const json& j, const char* key, T dflt) {
+  if (!j.contains(key) || j[key].is_null()) return dflt;
+  try {
+    return j[key].get<T>();
+  } catch (const json::exception&) {
+    fail_input("{}: {} has the wrong type", key, j[key].dump().substr(0, 40));
+  }
+}
+
+json floats_json(const float* v, int64_t n) {
+  json a = json::array();
+  for (int64_t i = 0; i < n; ++i) a.push_back(std::isfinite(v[i]) ? json(v[i]) : json(nullptr));
+  return a;
+}
+
+struct ModelEntry {
+  std::string name;
+  std::unique_ptr<Encoder> enc;
+  std::unique_ptr<serve::Batcher> batcher;
+  bool aion = false;
+};
+
+struct IndexEntry {
+  std::string name;
+  SearchIndex index;
+  std::string column, modality, model_id, dataset;
+};
+
+struct DataEntry {
+  std::string name;
+  Dataset ds;
+  std::unique_ptr<ObjectLookup> lookup;
+  std::vector<std::string> ids;
+  std::vector<double> ra, dec;
+  std::unordered_map<std::string, int64_t> row;
+  std::vector<std::string> scalar_columns;  // for metadata and cone search
+  bool images = false, tokens = false;
+};
+
+struct ProbeEntry {
+  std::string name, path;
+  SavedProbe probe;
+  FeatureSet features;  // the probe's features of every object of a served catalogue (for predictions by id)
+  std::unordered_map<std::string, int64_t> row;
+  std::string source;
+};
+
+}  // namespace
+
+// ---- options ----------------------------------------------------------------
+
+ServeOptions ServeOptions::from_json(const json& j, const std::string& where) {
+  ServeOptions d;
+  json defaults = {{"host", d.host}, {"port", d.port}, {"token_file", ""}, {"models", json::array()}, {"indexes", json::object()},
+                   {"data", json::object()}, {"probes", json::object()}, {"codecs", json::array()},
+                   {"max_body_bytes", d.max_body_bytes}, {"max_inflight", d.max_inflight}, {"threads", d.threads},
+                   {"timeout_s", d.timeout_s}, {"batch_objects", d.batch_objects}, {"batch_wait_us", d.batch_wait_us},
+                   {"max_objects", d.max_objects}, {"quiet", d.quiet}};
+  // Named maps hold user keys: check the top level only.
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!defaults.contains(it.key())) fail_input("{}: {}: unknown key (known: {})", where, it.key(), [&] {
+        std::string k;
+        for (auto d2 = defaults.begin(); d2 != defaults.end(); ++d2) k += (k.empty() ? "" : ", ") + d2.key();
+        return k;
+      }());
+  ServeOptions o;
+  try {
+    o.host = j.value("host", o.host);
+    o.port = j.value("port", o.port);
+    o.token_file = j.value("token_file", o.token_file);
+    o.models = j.value("models", o.models);
+    o.codecs = j.value("codecs", o.codecs);
+    for (const char* key : {"indexes", "data", "probes"}) {
+      auto& dst = std::string(key) == "indexes" ? o.indexes : std::string(key) == "data" ? o.data : o.probes;
+      if (!j.contains(key)) continue;
+      if (!j[key].is_object()) fail_input("{}: {}: expected an object of NAME: PATH", where, key);
+      for (auto it = j[key].begin(); it != j[key].end(); ++it) dst.emplace_back(it.key(), it.value().get<std::string>());
+    }
+    o.max_body_bytes = j.value("max_body_bytes", o.max_body_bytes);
+    o.max_inflight = j.value("max_inflight", o.max_inflight);
+    o.threads = j.value("threads", o.threads);
+    o.timeout_s = j.value("timeout_s", o.timeout_s);
+    o.batch_objects = j.value("batch_objects", o.batch_objects);
+    o.batch_wait_us = j.value("batch_wait_us", o.batch_wait_us);
+    o.max_objects = j.value("max_objects", o.max_objects);
+    o.quiet = j.value("quiet", o.quiet);
+  } catch (const json::exception& e) {
+    fail_input("{}: {}", where, e.what());
+  }
+  // Relative paths in a config file are relative to the file.
+  fs::path base = fs::path(where).parent_path();
+  auto rel = [&](std::string& p, bool always) {
+    if (!p.empty() && fs::path(p).is_relative() && (always || fs::exists(base / p))) p = (base / p).lexically_normal().string();
+  };
+  rel(o.token_file, true);
+  for (auto* v : {&o.indexes, &o.data, &o.probes})
+    for (auto& [n, p] : *v) rel(p, true);
+  for (auto& m : o.models) rel(m, false);  // a shipped model's name stays a name
+  for (auto& c : o.codecs) rel(c, false);
+  return o;
+}
+
+void ServeOptions::check() const {
+  if (!is_loopback(host) && token_file.empty())
+    fail_usage("serving on {} (not loopback) requires --token-file: anyone who can reach the port could use the service", host);
+  if (port < 0 || port > 65535) fail_usage("--port {} is not a port", port);
+  if (max_inflight < 1 || threads < 1 || timeout_s < 1 || batch_objects < 1 || max_objects < 1 || max_body_bytes < 1024)
+    fail_usage("serve limits must be positive (max_inflight {}, threads {}, timeout_s {}, batch_objects {}, max_objects {}, max_body_bytes {})",
+               max_inflight, threads, timeout_s, batch_objects, max_objects, max_body_bytes);
+  std::set<std::string> names;
+  for (const auto* v : {&indexes, &data})
+    for (const auto& [n, p] : *v) {
+      if (n.empty() || n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
+        fail_usage("'{}': names of indexes and datasets are letters, digits, '_', '-' and '.'", n);
+      if (!names.insert(n).second) fail_usage("'{}' names two served indexes or datasets (cone search needs one name each)", n);
+    }
+  std::set<std::string> probe_names;
+  for (const auto& [n, p] : probes)
+    if (!probe_names.insert(n).second) fail_usage("'{}' names two probes", n);
+}
+
+// ---- the server -------------------------------------------------------------
+
+struct Server::Impl {
+  ServeOptions o;
+  std::vector<std::string> tokens;
+  std::vector<std::unique_ptr<ModelEntry>> models;
+  std::vector<std::unique_ptr<IndexEntry>> indexes;
+  std::vector<std::unique_ptr<DataEntry>> data;
+  std::vector<std::unique_ptr<ProbeEntry>> probes;
+  std::vector<std::string> codecs;
+  std::mutex h5;  // HDF5 is not thread-safe in Debian's build: every file access holds this
+  httplib::Server http;
+  std::atomic<int> inflight{0};
+  std::atomic<int64_t> requests{0}, rejected{0};
+  Clock::time_point started = Clock::now();
+  int bound_port = -1;
+  std::atomic<uint64_t> scratch_seq{0};
+
+  explicit Impl(const ServeOptions& opt);
+  void routes();
+
+  ModelEntry& model(const std::string& name) {
+    if (name.empty() && models.size() == 1) return *models[0];
+    for (auto& m : models)
+      if (m->name == name) return *m;
+    std::string have;
+    for (auto& m : models) have += (have.empty() ? "" : ", ") + m->name;
+    if (name.empty()) fail_input("model: name one of the served models ({})", have);
+    fail_not_found("model '{}' is not served (served: {})", name, have.empty() ? "none" : have);
+  }
+  IndexEntry& index(const std::string& name) {
+    if (name.empty() && indexes.size() == 1) return *indexes[0];
+    for (auto& i : indexes)
+      if (i->name == name) return *i;
+    std::string have;
+    for (auto& i : indexes) have += (have.empty() ? "" : ", ") + i->name;
+    if (name.empty()) fail_input("index: name one of the served indexes ({})", have);
+    fail_not_found("index '{}' is not served (served: {})", name, have.empty() ? "none" : have);
+  }
+  ProbeEntry& probe(const std::string& name) {
+    if (name.empty() && probes.size() == 1) return *probes[0];
+    for (auto& p : probes)
+      if (p->name == name) return *p;
+    std::string have;
+    for (auto& p : probes) have += (have.empty() ? "" : ", ") + p->name;
+    fail_not_found("probe '{}' is not served (served: {})", name, have.empty() ? "none" : have);
+  }
+  DataEntry* dataset(const std::string& name) {
+    for (auto& d : data)
+      if (d->name == name) return d.get();
+    return nullptr;
+  }
+  Clock::time_point deadline() const { return Clock::now() + std::chrono::seconds(o.timeout_s); }
+
+  // A private scratch folder for one request's file uploads, removed afterwards.
+  struct Scratch {
+    std::string path;
+    ~Scratch() {
+      std::error_code ec;
+      if (!path.empty()) fs::remove_all(path, ec);
+    }
+  };
+  std::string new_scratch() {
+    return (fs::temp_directory_path() / fmt::format("astrofm-serve-{}-{}", ::getpid(), scratch_seq++)).string();
+  }
+
+  // Request data as a table: a JSON object's fields, or the whole body in another format.
+  Table request_table(const httplib::Request& req, const json* body, Scratch& s, const std::vector<std::string>& bands_default) {
+    UploadOptions u;
+    u.max_objects = o.max_objects;
+    u.bands = req.has_param("bands") ? split_list(req.get_param_value("bands")) : bands_default;
+    if (req.has_param("modality")) u.modality = req.get_param_value("modality");
+    if (body) return table_from_json(*body, u);
+    s.path = new_scratch();
+    u.scratch = s.path;
+    std::string type = req.get_header_value("Content-Type");
+    bool file_type = type.find("json") == std::string::npos && type.find("npy") == std::string::npos &&
+                     type.find("octet-stream") == std::string::npos;
+    if (file_type) {
+      std::lock_guard<std::mutex> l(h5);
+      return parse_upload(req.body, type, u);
+    }
+    return parse_upload(req.body, type, u);
+  }
+
+  // Embeddings of uploaded objects with a served model (dynamic batching).
+  Table embed(ModelEntry& m, const Table& t) {
+    if (m.aion) {  // AION reads token columns from HDF5 uploads; small, run directly
+      std::lock_guard<std::mutex> l(h5);
+      return m.enc->embed(t);
+    }
+    return m.batcher->embed(t, deadline());
+  }
+
+  static std::string modality_of_column(const std::string& col) {
+    return col.rfind("embedding_", 0) == 0 ? col.substr(10) : col;
+  }
+
+  json search_json(IndexEntry& ix, const SearchRequest& r, const json& query) {
+    auto hits = ix.index.search(r);
+    json h = json::array();
+    int rank = 1;
+    for (const auto& x : hits)
+      h.push_back({{"rank", rank++}, {"object_id", x.object_id}, {"ra", x.ra}, {"dec", x.dec}, {"score", x.score},
+                   {"links", {{"object", "/v1/objects/" + url_escape(x.object_id)}}}});
+    return {{"index", ix.name}, {"column", ix.column}, {"metric", ix.index.meta()["options"].value("metric", "cosine")}, {"query", query},
+            {"k", r.k}, {"hits", h}};
+  }
+
+  json catalogue_json() const {
+    json ms = json::array(), is = json::array(), ds = json::array(), ps = json::array();
+    for (const auto& m : models) {
+      const json& meta = m->enc->meta();
+      ms.push_back({{"name", m->name}, {"architecture", m->enc->architecture()}, {"modalities", m->enc->modalities()},
+                    {"description", meta.value("description", "")}, {"aion", m->aion},
+                    {"preprocess", meta.value("preprocess", json::object())}});
+    }
+    for (const auto& i : indexes)
+      is.push_back({{"name", i->name}, {"column", i->column}, {"modality", i->modality}, {"objects", i->index.size()},
+                    {"dim", i->index.meta()["dim"]}, {"kind", i->index.meta()["options"].value("kind", "")},
+                    {"metric", i->index.meta()["options"].value("metric", "")}, {"model", i->model_id},
+                    {"cone_search", "/scs/" + i->name}});
+    for (const auto& d : data)
+      ds.push_back({{"name", d->name}, {"objects", d->ids.size()}, {"images", d->images}, {"tokens", d->tokens},
+                    {"columns", d->scalar_columns}, {"cone_search", "/scs/" + d->name}});
+    for (const auto& p : probes)
+      ps.push_back({{"name", p->name}, {"target", p->probe.target()}, {"task", p->probe.classification() ? "classification" : "regression"},
+                    {"classes", p->probe.class_names()}, {"features", p->probe.feature_columns()}, {"model", p->probe.model_id()},
+                    {"kind", p->probe.meta()["config"].value("kind", "")}, {"by_id_from", p->source}});
+    return {{"models", ms}, {"indexes", is}, {"datasets", ds}, {"probes", ps}};
+  }
+
+  void handle_embeddings(const httplib::Request& req, httplib::Response& res);
+  void handle_search(const httplib::Request& req, httplib::Response& res);
+  void handle_object(const httplib::Request& req, httplib::Response& res);
+  void handle_cutout(const httplib::Request& req, httplib::Response& res);
+  void handle_predict(const httplib::Request& req, httplib::Response& res);
+  void handle_generate(const httplib::Request& req, httplib::Response& res);
+  void handle_scs(const httplib::Request& req, httplib::Response& res);
+};
+
+Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
+  o.check();
+  if (!o.token_file.empty()) {
+    std::ifstream f(o.token_file);
+    if (!f) fail_io("{}: cannot read the token file", o.token_file);
+    std::string line;
+    while (std::getline(f, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      if (line.size() < 16) fail_input("{}: a token of {} characters; use at least 16 (e.g. `openssl rand -hex 24`)", o.token_file, line.size());
+      tokens.push_back(line);
+    }
+    if (tokens.empty()) fail_input("{}: no tokens (one a line)", o.token_file);
+  }
+  for (const auto& name : o.models) {
+    auto m = std::make_unique<ModelEntry>();
+    m->enc = std::make_unique<Encoder>(name);
+    m->name = m->enc->name();
+    m->aion = m->enc->architecture() == "aion";
+    if (!m->aion) m->batcher = std::make_unique<serve::Batcher>(*m->enc, o.batch_objects, std::chrono::microseconds(o.batch_wait_us));
+    spdlog::info("model {} ({}): {}", m->name, m->enc->architecture(), fmt::join(m->enc->modalities(), ", "));
+    models.push_back(std::move(m));
+  }
+  for (const auto& [name, dir] : o.indexes) {
+    auto e = std::make_unique<IndexEntry>(IndexEntry{name, SearchIndex::open(dir), "", "", "", ""});
+    e->column = e->index.meta()["column"];
+    e->dataset = e->index.meta()["dataset"];
+    e->modality = modality_of_column(e->column);
+    // Every embedding column of the catalogue, for cross-modal queries by id.
+    std::vector<std::string> more;
+    Dataset cat = Dataset::open(e->dataset);
+    for (const auto& c : cat.schema())
+      if (c.name.rfind("embedding_", 0) == 0) more.push_back(c.name);
+    e->index.preload(more);
+    if (cat.has_column("model_id") && !cat.partitions().empty()) {
+      for (const auto& p : cat.partitions())
+        if (p.rows > 0) {
+          e->model_id = read_rows(p, 0, 1, {"model_id"}).at("model_id").strings.at(0);
+          break;
+        }
+    }
+    spdlog::info("index {}: {} objects of {} ({}), model {}", name, e->index.size(), e->column, e->index.meta()["options"].value("kind", ""),
+                 e->model_id.empty() ? "?" : e->model_id);
+    indexes.push_back(std::move(e));
+  }
+  for (const auto& [name, dir] : o.data) {
+    auto d = std::make_unique<DataEntry>();
+    d->name = name;
+    d->ds = Dataset::open(dir);
+    d->lookup = std::make_unique<ObjectLookup>(d->ds);
+    std::vector<std::string> pos = {mmu::kObjectId};
+    for (const char* c : {mmu::kRa, mmu::kDec})
+      if (d->ds.has_column(c)) pos.push_back(c);
+    Table t = read_table(dir, pos);
+    d->ids = t.at(mmu::kObjectId).strings;
+    d->ra.assign(d->ids.size(), NAN), d->dec.assign(d->ids.size(), NAN);
+    for (size_t i = 0; i < d->ids.size(); ++i) {
+      if (t.has(mmu::kRa)) d->ra[i] = t.at(mmu::kRa).as_double(i), d->dec[i] = t.at(mmu::kDec).as_double(i);
+      d->row[d->ids[i]] = static_cast<int64_t>(i);
+    }
+    for (const auto& c : d->ds.schema()) {
+      if (c.shape.empty() && c.name != mmu::kObjectId && c.name != mmu::kRa && c.name != mmu::kDec) d->scalar_columns.push_back(c.name);
+      if (c.name == mmu::kImageArray) d->images = true;
+      if (c.name.rfind("tok_", 0) == 0) d->tokens = true;
+    }
+    spdlog::info("dataset {}: {} objects{}{}", name, d->ids.size(), d->images ? ", images" : "", d->tokens ? ", tokens" : "");
+    data.push_back(std::move(d));
+  }
+  for (const auto& [name, path] : o.probes) {
+    auto p = std::make_unique<ProbeEntry>(ProbeEntry{name, path, SavedProbe::load(path), {}, {}, ""});
+    // Predictions by object id: the probe's features from the first served catalogue that has them.
+    std::vector<std::string> sources;
+    for (auto& d : data) sources.push_back(d->ds.path());
+    for (auto& i : indexes) sources.push_back(i->dataset);
+    for (const auto& s : sources) {
+      try {
+        FeatureSet f = load_features(s, p->probe.feature_columns());
+        if (f.x.d != p->probe.input_dim()) continue;
+        p->features = std::move(f);
+        p->source = s;
+        const auto& ids = p->features.rows.at(mmu::kObjectId).strings;
+        for (size_t r = 0; r < ids.size(); ++r) p->row[ids[r]] = static_cast<int64_t>(r);
+        break;
+      } catch (const InputError&) {
+      }
+    }
+    spdlog::info("probe {}: {} of {} from {}{}", name, p->probe.meta()["config"].value("kind", ""), p->probe.target(),
+                 fmt::join(p->probe.feature_columns(), ","), p->source.empty() ? " (no served catalogue has them: by upload only)" : " of " + p->source);
+    probes.push_back(std::move(p));
+  }
+  codecs = o.codecs;
+  if (codecs.empty())
+    for (auto& m : models)
+      if (m->aion) {
+        codecs = {"codecs-scalar", "codec-image", "codec-spectrum"};
+        break;
+      }
+  for (auto& c : codecs) c = resolve_model_path(c);
+  routes();
+}
+
+void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Response& res) {
+  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
+  json body;
+  if (is_json) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
+  }
+  std::string name = is_json ? json_get<std::string>(body, "model", "") : req.get_param_value("model");
+  ModelEntry& m = model(name);
+  Scratch s;
+  Table t = request_table(req, is_json ? &body : nullptr, s, {});
+  if (!t.rows()) fail_input("request: no \"images\" or \"spectra\" to embed");
+  Table e = embed(m, t);
+  std::string want = is_json ? json_get<std::string>(body, "modality", "") : "";
+  if (want.empty() && req.has_param("modality") && !is_json) want = req.get_param_value("modality");
+  const Column* pick = nullptr;
+  json by = json::object();
+  for (const auto& c : e.columns())
+    if (c.name.rfind("embedding_", 0) == 0) {
+      std::string mod = c.name.substr(10);
+      if (!pick && (want.empty() || want == mod)) pick = &c;
+      json rows = json::array();
+      for (int64_t i = 0; i < c.rows; ++i) rows.push_back(floats_json(c.ptr<float>() + i * c.row_elems(), c.row_elems()));
+      by[mod] = std::move(rows);
+    }
+  if (!pick) fail_input("modality '{}': the model gave {}", want, by.empty() ? "no embeddings" : [&] {
+      std::string k;
+      for (auto it = by.begin(); it != by.end(); ++it) k += (k.empty() ? "" : ", ") + it.key();
+      return k;
+    }());
+  std::string accept = req.get_header_value("Accept");
+  if (accept.find("application/x-npy") != std::string::npos || req.get_param_value("format") == "npy") {
+    res.set_content(npy_bytes(pick->ptr<float>(), {pick->rows, pick->row_elems()}), "application/x-npy");
+    res.set_header("X-Astrofm-Model", m.name);
+    res.set_header("X-Astrofm-Modality", pick->name.substr(10));
+    return;
+  }
+  json out = {{"model", m.name}, {"modality", pick->name.substr(10)}, {"objects", pick->rows}, {"dim", pick->row_elems()},
+              {"embeddings", by[pick->name.substr(10)]}};
+  if (by.size() > 1) out["by_modality"] = by;
+  reply_json(res, out);
+}
+
+void Server::Impl::handle_search(const httplib::Request& req, httplib::Response& res) {
+  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
+  json body = json::object();
+  if (is_json) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
+  } else {  // an uploaded image or spectrum; the rest in the query string
+    for (const char* k : {"index", "id", "query_modality"})
+      if (req.has_param(k)) body[k] = req.get_param_value(k);
+    for (const char* k : {"k", "dedup_arcsec"})
+      if (req.has_param(k)) body[k] = number_param(req.get_param_value(k), k);
+    if (req.has_param("ra") || req.has_param("dec") || req.has_param("radius"))
+      body["cone"] = {number_param(req.get_param_value("ra"), "ra"), number_param(req.get_param_value("dec"), "dec"),
+                      number_param(req.get_param_value("radius"), "radius")};
+  }
+  IndexEntry& ix = index(json_get<std::string>(body, "index", ""));
+  SearchRequest r;
+  double k = json_get<double>(body, "k", 10);
+  if (!(k >= 1 && k <= 1000 && k == std::floor(k))) fail_input("k: {} is not a whole number in 1..1000", k);
+  r.k = static_cast<int>(k);
+  r.dedup_arcsec = json_get<double>(body, "dedup_arcsec", 0.0);
+  if (!(r.dedup_arcsec >= 0 && r.dedup_arcsec <= 3600)) fail_input("dedup_arcsec: {} is not in 0..3600", r.dedup_arcsec);
+  r.exclude_query = json_get<bool>(body, "exclude_query", true);
+  if (body.contains("cone") && !body["cone"].is_null()) {
+    const auto& c = body["cone"];
+    double ra, dec, rad;
+    if (c.is_array() && c.size() == 3 && c[0].is_number() && c[1].is_number() && c[2].is_number()) ra = c[0], dec = c[1], rad = c[2];
+    else if (c.is_object() && c.contains("ra") && c.contains("dec") && c.contains("radius") && c["ra"].is_number() && c["dec"].is_number() && c["radius"].is_number())
+      ra = c["ra"], dec = c["dec"], rad = c["radius"];
+    else fail_input("cone: expected [ra, dec, radius] or {{\"ra\", \"dec\", \"radius\"}} in degrees, got {}", c.dump().substr(0, 60));
+    if (!(dec >= -90 && dec <= 90) || !std::isfinite(ra) || !(rad > 0 && rad <= 180))
+      fail_input("cone: ra {}, dec {}, radius {} (dec in -90..90, radius in (0, 180] degrees)", ra, dec, rad);
+    r.cone = std::array<double, 3>{ra, dec, rad};
+  }
+  json query;
+  std::string qmod = json_get<std::string>(body, "query_modality", "");
+  if (body.contains("id") && !body["id"].is_null()) {
+    r.id = checked_id(json_get<std::string>(body, "id", ""), "id");
+    if (!ix.index.contains(r.id)) fail_not_found("id: object '{}' is not in index '{}'", r.id, ix.name);
+    if (!qmod.empty()) r.query_column = "embedding_" + qmod;
+    query = {{"id", r.id}, {"modality", qmod.empty() ? ix.modality : qmod}};
+  } else if (body.contains("vector")) {
+    r.vector = json_get<std::vector<float>>(body, "vector", {});
+    query = {{"vector_dim", r.vector.size()}};
+  } else {
+    Scratch s;
+    Table t = request_table(req, is_json ? &body : nullptr, s, {});
+    if (t.rows() != 1) fail_input("request: search with one object (an \"id\", a \"vector\", or one image or spectrum), got {}", t.rows());
+    if (ix.model_id.empty()) fail_input("index '{}': its catalogue does not name the model that made it; search it by id or vector", ix.name);
+    Table e = embed(model(ix.model_id), t);
+    std::string col = t.has(mmu::kImageArray) && e.has("embedding_image") ? "embedding_image" : "embedding_spectrum";
+    if (!e.has(col)) fail_input("model '{}' gave no embedding of the uploaded object", ix.model_id);
+    const Column& c = e.at(col);
+    r.vector.assign(c.ptr<float>(), c.ptr<float>() + c.row_elems());
+    query = {{"upload", modality_of_column(col)}, {"model", ix.model_id}};
+  }
+  if (r.cone) query["cone"] = {(*r.cone)[0], (*r.cone)[1], (*r.cone)[2]};
+  reply_json(res, search_json(ix, r, query));
+}
+
+void Server::Impl::handle_object(const httplib::Request& req, httplib::Response& res) {
+  const std::string& id = checked_id(req.matches[1], "object id");
+  json out = {{"object_id", id}, {"found_in", json::array()}, {"columns", json::object()}, {"arrays", json::object()}};
+  bool found = false, image = false;
+  for (auto& d : data) {
+    auto it = d->row.find(id);
+    if (it == d->row.end()) continue;
+    found = true;
+    out["found_in"].push_back(d->name);
+    if (!out.contains("ra") && std::isfinite(d->ra[it->second])) out["ra"] = d->ra[it->second], out["dec"] = d->dec[it->second];
+    Table t;
+    {
+      std::lock_guard<std::mutex> l(h5);
+      t = d->lookup->get({id}, d->scalar_columns);
+    }
+    json cols = json::object();
+    for (const auto& c : t.columns()) {
+      if (c.dtype == DType::String) cols[c.name] = c.strings[0];
+      else if (c.dtype == DType::Bool) cols[c.name] = c.data[0] != 0;
+      else if (dtype_is_integer(c.dtype)) cols[c.name] = c.as_int64(0);
+      else {
+        double v = c.as_double(0);
+        cols[c.name] = std::isfinite(v) ? json(v) : json(nullptr);
+      }
+    }
+    out["columns"][d->name] = cols;
+    for (const auto& c : d->ds.schema())
+      if (!c.shape.empty()) out["arrays"][d->name][c.name] = fmt::format("{}[{}]", c.hdf5_type, fmt::join(c.shape, ","));
+    image = image || d->images;
+  }
+  for (auto& ix : indexes)
+    if (ix->index.contains(id)) {
+      found = true;
+      out["found_in"].push_back(ix->name);
+      if (!out.contains("ra")) {
+        for (size_t r = 0; r < ix->index.ids().size(); ++r)
+          if (ix->index.ids()[r] == id) {
+            out["ra"] = ix->index.ra()[r], out["dec"] = ix->index.dec()[r];
+            break;
+          }
+      }
+    }
+  if (!found) fail_not_found("object '{}' is in none of the served datasets and indexes", id);
+  out["links"] = {{"self", "/v1/objects/" + url_escape(id)}};
+  if (image) out["links"]["cutout"] = "/v1/objects/" + url_escape(id) + "/cutout.png";
+  reply_json(res, out);
+}
+
+void Server::Impl::handle_cutout(const httplib::Request& req, httplib::Response& res) {
+  const std::string& id = checked_id(req.matches[1], "object id");
+  int size = 128;
+  if (req.has_param("size")) {
+    double s = number_param(req.get_param_value("size"), "size");
+    if (!(s >= 16 && s <= 512)) fail_input("size: {} is not in 16..512 pixels", s);
+    size = static_cast<int>(s);
+  }
+  for (auto& d : data) {
+    if (!d->images || !d->row.count(id)) continue;
+    std::string png;
+    {
+      std::lock_guard<std::mutex> l(h5);
+      std::vector<std::string> cols = {mmu::kImageArray};
+      if (d->ds.has_column(mmu::kImageBand)) cols.push_back(mmu::kImageBand);
+      Table t = d->lookup->get({id}, cols);
+      png = cutout_png(t.at(mmu::kImageArray), t.find(mmu::kImageBand), 0, size);
+    }
+    res.set_header("Cache-Control", "private, max-age=3600");
+    res.set_content(png, "image/png");
+    return;
+  }
+  fail_not_found("object '{}' has no image in the served datasets", id);
+}
+
+void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response& res) {
+  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
+  json body = json::object();
+  if (is_json) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
+  } else if (req.has_param("probe")) {
+    body["probe"] = req.get_param_value("probe");
+  }
+  ProbeEntry& p = probe(json_get<std::string>(body, "probe", ""));
+  const SavedProbe& sp = p.probe;
+  Features x;
+  std::vector<std::string> ids;
+  if (body.contains("ids")) {
+    ids = json_get<std::vector<std::string>>(body, "ids", {});
+    if (ids.empty() || static_cast<int64_t>(ids.size()) > o.max_objects) fail_input("ids: {} ids (1..{})", ids.size(), o.max_objects);
+    if (p.source.empty()) fail_input("probe '{}': no served catalogue holds its features ({}); send embeddings or data", p.name,
+                                     fmt::join(sp.feature_columns(), ", "));
+    std::vector<int64_t> rows;
+    for (const auto& id : ids) {
+      auto it = p.row.find(checked_id(id, "ids"));
+      if (it == p.row.end()) fail_not_found("ids: object '{}' is not in {}", id, p.source);
+      rows.push_back(it->second);
+    }
+    x = take_rows(p.features.x, rows);
+  } else if (body.contains("embeddings") || body.contains("features")) {
+    const auto& e = body.contains("embeddings") ? body["embeddings"] : body["features"];
+    if (!e.is_array() || e.empty() || static_cast<int64_t>(e.size()) > o.max_objects) fail_input("embeddings: expected [N][D] numbers, N in 1..{}", o.max_objects);
+    x.n = static_cast<int64_t>(e.size());
+    x.d = sp.input_dim();
+    for (size_t i = 0; i < e.size(); ++i) {
+      if (!e[i].is_array() || static_cast<int64_t>(e[i].size()) != x.d)
+        fail_input("embeddings[{}]: expected {} numbers ({})", i, x.d, fmt::join(sp.feature_columns(), ", "));
+      for (const auto& v : e[i]) {
+        if (!v.is_number()) fail_input("embeddings[{}]: {} is not a number", i, v.dump().substr(0, 40));
+        x.x.push_back(v.get<float>());
+      }
+    }
+  } else {
+    Scratch s;
+    Table t = request_table(req, is_json ? &body : nullptr, s, {});
+    if (!t.rows()) fail_input("request: give \"ids\", \"embeddings\", or data (\"images\"/\"spectra\") to predict from");
+    if (sp.model_id().empty() || sp.feature_columns().size() != 1)
+      fail_input("probe '{}' was fitted on catalogue columns ({}), not on a model's embeddings: send \"embeddings\" or \"ids\"", p.name,
+                 fmt::join(sp.feature_columns(), ", "));
+    Table e = embed(model(sp.model_id()), t);
+    const Column& c = e.at(sp.feature_columns()[0]);
+    x.n = c.rows, x.d = c.row_elems();
+    x.x.assign(c.ptr<float>(), c.ptr<float>() + c.rows * c.row_elems());
+    if (t.has(mmu::kObjectId)) ids = t.at(mmu::kObjectId).strings;
+  }
+  auto pred = sp.predict(x);
+  json values = json::array(), labels = json::array();
+  for (double v : pred) {
+    values.push_back(v);
+    if (sp.classification()) labels.push_back(sp.class_names().at(static_cast<size_t>(v)));
+  }
+  json out = {{"probe", p.name}, {"target", sp.target()}, {"task", sp.classification() ? "classification" : "regression"},
+              {"predictions", sp.classification() ? labels : values}, {"values", values}};
+  if (!ids.empty()) out["ids"] = ids;
+  reply_json(res, out);
+}
+
+void Server::Impl::handle_generate(const httplib::Request& req, httplib::Response& res) {
+  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
+  json body = json::object();
+  if (is_json) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
+  } else {
+    for (const char* k : {"model", "to", "from"})
+      if (req.has_param(k)) body[k] = req.get_param_value(k);
+    if (body.contains("from")) body["from"] = split_list(body["from"].get<std::string>());
+  }
+  std::string name = json_get<std::string>(body, "model", "");
+  ModelEntry* m = nullptr;
+  if (name.empty()) {
+    for (auto& e : models)
+      if (e->aion) m = e.get();
+  } else {
+    m = &model(name);
+  }
+  if (!m || !m->aion) fail_input("model: /v1/generate needs a served AION model{}", name.empty() ? "" : "; '" + name + "' is not one");
+  GenerateOptions g;
+  g.model = m->enc->path();
+  g.codecs = codecs;
+  g.to = json_get<std::string>(body, "to", "");
+  if (g.to.empty()) fail_input("to: name the modality to generate (e.g. \"Z\", \"spectrum\")");
+  g.from = json_get<std::vector<std::string>>(body, "from", {});
+  double steps = json_get<double>(body, "steps", 8), temp = json_get<double>(body, "temperature", 1.0);
+  if (!(steps >= 1 && steps <= 64)) fail_input("steps: {} is not in 1..64", steps);
+  if (!(temp >= 0 && temp <= 10)) fail_input("temperature: {} is not in 0..10", temp);
+  g.steps = static_cast<int64_t>(steps), g.temperature = temp;
+  g.seed = json_get<uint64_t>(body, "seed", 1);
+  Scratch s;
+  s.path = new_scratch();
+  fs::create_directories(s.path);
+  g.data = (fs::path(s.path) / "in").string();
+  g.out = (fs::path(s.path) / "out").string();
+  std::lock_guard<std::mutex> l(h5);  // generate reads and writes HDF5 throughout
+  if (body.contains("ids")) {
+    auto ids = json_get<std::vector<std::string>>(body, "ids", {});
+    if (ids.empty() || ids.size() > 256) fail_input("ids: {} ids (1..256 per request)", ids.size());
+    DataEntry* src = nullptr;
+    std::string dname = json_get<std::string>(body, "data", "");
+    if (!dname.empty()) {
+      src = dataset(dname);
+      if (!src) fail_not_found("data: dataset '{}' is not served", dname);
+    } else {
+      for (auto& d : data)
+        if (d->tokens && d->row.count(ids[0])) src = d.get();
+    }
+    if (!src || !src->tokens) fail_input("data: no served tokens dataset (astrofm tokenize) holds object '{}'", ids[0]);
+    for (const auto& id : ids)
+      if (!src->row.count(checked_id(id, "ids"))) fail_not_found("ids: object '{}' is not in dataset '{}'", id, src->name);
+    Table t = src->lookup->get(ids);
+    DatasetWriter w(g.data, "tokens", {.compression = "none"});
+    w.append(t);
+    w.commit();
+  } else if (!is_json) {
+    UploadOptions u;
+    u.scratch = s.path;
+    u.max_objects = 256;
+    Table t = parse_upload(req.body, req.get_header_value("Content-Type"), u);
+    if (!t.has(mmu::kObjectId) || !t.has(mmu::kRa)) fail_input("upload: a tokens file (astrofm tokenize) with object_id, ra, dec");
+    DatasetWriter w(g.data, "tokens", {.compression = "none"});
+    w.append(t);
+    w.commit();
+  } else {
+    fail_input("request: give \"ids\" of a served tokens dataset, or upload a tokens HDF5 file");
+  }
+  auto r = generate(g);
+  Table out = read_table(g.out);
+  json objects = json::array();
+  for (int64_t i = 0; i < out.rows(); ++i) {
+    json o2 = json::object();
+    for (const auto& c : out.columns()) {
+      if (c.name == mmu::kHealpix) continue;
+      int64_t per = c.row_elems();
+      if (c.dtype == DType::String) o2[c.name] = c.strings[i * per];
+      else if (per == 1) {
+        double v = c.as_double(i);
+        o2[c.name] = std::isfinite(v) ? json(v) : json(nullptr);
+      } else {
+        json a = json::array();
+        for (int64_t j = 0; j < per; ++j) {
+          double v = c.as_double(i * per + j);
+          a.push_back(std::isfinite(v) ? json(v) : json(nullptr));
+        }
+        o2[c.name] = a;
+      }
+    }
+    objects.push_back(o2);
+  }
+  reply_json(res, {{"model", m->name}, {"to", g.to}, {"from", g.from}, {"objects", objects}, {"columns", r.columns}});
+}
+
+void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& res) {
+  std::string name = req.matches[1];
+  auto votable = [&](const std::string& body, int status) {
+    res.status = status;
+    res.set_content(body, "text/xml;content=x-votable");
+  };
+  // DALI: parameter names are case-insensitive.
+  auto param = [&](const char* key) -> std::optional<std::string> {
+    for (const auto& [k, v] : req.params) {
+      std::string u = k;
+      for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (u == key) return v;
+    }
+    return std::nullopt;
+  };
+  IndexEntry* ix = nullptr;
+  DataEntry* de = dataset(name);
+  for (auto& i : indexes)
+    if (i->name == name) ix = i.get();
+  if (!ix && !de) return votable(serve::votable_error("no cone search '" + name + "' on this server"), 404);
+  double ra, dec, sr;
+  int verb = 2;
+  try {
+    auto need = [&](const char* k) {
+      auto v = param(k);
+      if (!v) fail_input("{} is required (RA, DEC, SR in decimal degrees)", k);
+      return number_param(*v, k);
+    };
+    ra = need("RA"), dec = need("DEC"), sr = need("SR");
+    if (!(ra >= 0 && ra <= 360)) fail_input("RA {} is not in 0..360", ra);
+    if (!(dec >= -90 && dec <= 90)) fail_input("DEC {} is not in -90..90", dec);
+    if (!(sr >= 0 && sr <= 180)) fail_input("SR {} is not in 0..180", sr);
+    if (auto v = param("VERB")) {
+      double vb = number_param(*v, "VERB");
+      if (vb == 1 || vb == 2 || vb == 3) verb = static_cast<int>(vb);
+    }
+  } catch (const InputError& e) {
+    return votable(serve::votable_error(e.what()), 400);
+  }
+  const std::vector<std::string>& ids = ix ? ix->index.ids() : de->ids;
+  const std::vector<double>& ras = ix ? ix->index.ra() : de->ra;
+  const std::vector<double>& decs = ix ? ix->index.dec() : de->dec;
+  std::string source = ix ? ix->dataset : de->ds.path();
+  std::vector<int64_t> rows;
+  std::vector<float> scores;
+  auto like = param("LIKE");
+  int64_t maxrec = 10000;
+  if (auto v = param("MAXREC")) {
+    try {
+      double m = number_param(*v, "MAXREC");
+      if (m >= 0) maxrec = std::min<int64_t>(static_cast<int64_t>(m), 100000);
+    } catch (const InputError& e) {
+      return votable(serve::votable_error(e.what()), 400);
+    }
+  }
+  bool overflow = false;
+  if (sr > 0) {
+    if (like) {
+      if (!ix) return votable(serve::votable_error("LIKE needs a similarity index; '" + name + "' is a dataset"), 400);
+      double k = 10;
+      try {
+        if (auto v = param("K")) k = number_param(*v, "K");
+        if (!(k >= 1 && k <= 1000)) fail_input("K {} is not in 1..1000", k);
+        checked_id(*like, "LIKE");
+        if (!ix->index.contains(*like)) fail_not_found("LIKE: object '{}' is not in '{}'", *like, name);
+        SearchRequest r{.id = *like, .k = static_cast<int>(k), .cone = std::array<double, 3>{ra, dec, sr}};
+        std::unordered_map<std::string, int64_t> at;
+        for (size_t i = 0; i < ids.size(); ++i) at[ids[i]] = static_cast<int64_t>(i);
+        for (const auto& h : ix->index.search(r)) rows.push_back(at.at(h.object_id)), scores.push_back(h.score);
+      } catch (const InputError& e) {
+        return votable(serve::votable_error(e.what()), e.kind() == ErrorKind::NotFound ? 404 : 400);
+      }
+    } else {
+      std::vector<std::pair<double, int64_t>> hit;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        double s = sky::separation_deg(ra, dec, ras[i], decs[i]);
+        if (s <= sr) hit.emplace_back(s, static_cast<int64_t>(i));
+      }
+      std::sort(hit.begin(), hit.end());
+      if (static_cast<int64_t>(hit.size()) > maxrec) hit.resize(maxrec), overflow = true;
+      for (auto& [s, i] : hit) rows.push_back(i);
+    }
+  }
+  // Columns: the three required, the separation, then (VERB >= 2) the catalogue's scalar columns.
+  std::vector<serve::VoField> fields = {
+      {mmu::kObjectId, "char", "*", "ID_MAIN", "", "object identifier"},
+      {mmu::kRa, "double", "", "POS_EQ_RA_MAIN", "deg", "right ascension (ICRS)"},
+      {mmu::kDec, "double", "", "POS_EQ_DEC_MAIN", "deg", "declination (ICRS)"},
+      {"separation", "double", "", "", "deg", "distance from the cone's centre"}};
+  if (like) fields.push_back({"score", "float", "", "", "", "similarity to the LIKE object (cosine; higher is closer)"});
+  Table t;
+  std::vector<std::string> sel_ids;
+  std::vector<double> sel_ra, sel_dec, sep;
+  for (int64_t i : rows)
+    sel_ids.push_back(ids[i]), sel_ra.push_back(ras[i]), sel_dec.push_back(decs[i]), sep.push_back(sky::separation_deg(ra, dec, ras[i], decs[i]));
+  t.add(make_string_column(mmu::kObjectId, sel_ids));
+  t.add(make_column(mmu::kRa, sel_ra));
+  t.add(make_column(mmu::kDec, sel_dec));
+  t.add(make_column("separation", sep));
+  if (like) t.add(make_column("score", scores));
+  if (verb >= 2) {
+    std::lock_guard<std::mutex> l(h5);
+    Dataset ds = de ? de->ds : Dataset::open(source);
+    std::vector<std::string> cols;
+    for (const auto& c : ds.schema())
+      if (c.name != mmu::kObjectId && c.name != mmu::kRa && c.name != mmu::kDec && c.name != mmu::kHealpix &&
+          (c.shape.empty() || (verb == 3 && c.shape.size() == 1 && c.shape[0] <= 1024)))
+        cols.push_back(c.name);
+    if (!cols.empty()) {
+      Table extra;
+      if (!sel_ids.empty()) {
+        if (de) extra = de->lookup->get(sel_ids, cols);
+        else extra = ObjectLookup(ds).get(sel_ids, cols);
+      } else {  // metadata only: the schema's types with no rows
+        for (const auto& c : ds.schema())
+          if (std::find(cols.begin(), cols.end(), c.name) != cols.end()) extra.add(Column(c.name, c.dtype, c.shape, 0));
+      }
+      for (auto& c : extra.columns()) {
+        serve::VoField f;
+        if (!serve::vo_field_of(c, &f)) continue;
+        fields.push_back(f);
+        t.add(std::move(c));
+      }
+    }
+  }
+  std::string desc = fmt::format("astrofm cone search '{}' over {} ({} objects)", name, source, ids.size());
+  votable(serve::votable_results(desc, fields, &t, overflow), 200);
+}
+
+void Server::Impl::routes() {
+  http.set_payload_max_length(o.max_body_bytes);
+  http.set_read_timeout(o.timeout_s, 0);
+  http.set_write_timeout(o.timeout_s, 0);
+  http.set_keep_alive_max_count(10000);
+  http.set_keep_alive_timeout(30);
+  int threads = o.threads;
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // Errors without a body (404 of an unknown route, 413 from the payload limit) get a JSON one.
+  http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string msg = res.status == 413 ? "the request body exceeds the server's limit" : res.status == 404 ? "no such route: " + req.path
+                                                                                                              : fmt::format("HTTP {}", res.status);
+    reply_error(res, res.status, res.status == 413 ? "too_large" : res.status == 404 ? "not_found" : "http", msg);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    ++requests;
+    bool open = req.path == "/" || req.path == "/index.html" || req.path == "/v1/health" || req.path.rfind("/static/", 0) == 0 ||
+                req.path == "/favicon.ico";
+    if (tokens.empty() || open) return httplib::Server::HandlerResponse::Unhandled;
+    std::string auth = req.get_header_value("Authorization");
+    bool ok = false;
+    if (auth.rfind("Bearer ", 0) == 0) {
+      std::string t = auth.substr(7);
+      for (const auto& k : tokens) ok = constant_time_equal(t, k) || ok;  // every token compared: no early exit
+    }
+    if (ok) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer realm=\"astrofm\"");
+    reply_error(res, 401, "unauthorized", auth.empty() ? "this server needs a token: Authorization: Bearer <token>" : "the token is not valid");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  if (!o.quiet)
+    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      spdlog::info("{} {} {} {} B", req.method, req.path, res.status, res.body.size());
+    });
+
+  // Every API handler: the concurrency limit, and astrofm's errors as JSON.
+  using H = std::function<void(const httplib::Request&, httplib::Response&)>;
+  auto api = [this](H h) {
+    return [this, h](const httplib::Request& req, httplib::Response& res) {
+      if (inflight.fetch_add(1) >= o.max_inflight) {
+        inflight.fetch_sub(1);
+        ++rejected;
+        res.set_header("Retry-After", "1");
+        reply_error(res, 503, "busy", fmt::format("the server is computing {} requests at once, its limit; retry shortly", o.max_inflight));
+        return;
+      }
+      struct Release {
+        std::atomic<int>& n;
+        ~Release() { n.fetch_sub(1); }
+      } release{inflight};
+      try {
+        h(req, res);
+      } catch (const serve::Batcher::TimeoutError& e) {
+        reply_error(res, 504, "timeout", e.what());
+      } catch (const Error& e) {
+        reply_error(res, http_status(e.kind()), error_kind_name(e.kind()), e.what());
+      } catch (const json::exception& e) {
+        reply_error(res, 400, "invalid_input", std::string("request: ") + e.what());
+      } catch (const InternalError& e) {
+        spdlog::error("internal error on {} {}: {}", req.method, req.path, e.what());
+        reply_error(res, 500, "internal", e.what());
+      } catch (const std::exception& e) {
+        spdlog::error("error on {} {}: {}", req.method, req.path, e.what());
+        reply_error(res, 500, "internal", e.what());
+      }
+    };
+  };
+  http.Get("/v1/health", api([this](const httplib::Request&, httplib::Response& res) {
+    json b = json::object();
+    for (auto& m : models)
+      if (m->batcher) b[m->name] = m->batcher->stats();
+    reply_json(res, {{"status", "ok"}, {"version", ASTROFM_VERSION},
+                     {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()}, {"requests", requests.load()},
+                     {"rejected_busy", rejected.load()}, {"inflight", inflight.load() - 1}, {"batching", b},
+                     {"auth", !tokens.empty()}});
+  }));
+  http.Get("/v1/models", api([this](const httplib::Request&, httplib::Response& res) { reply_json(res, catalogue_json()); }));
+  http.Post("/v1/embeddings", api([this](const httplib::Request& q, httplib::Response& r) { handle_embeddings(q, r); }));
+  http.Post("/v1/search", api([this](const httplib::Request& q, httplib::Response& r) { handle_search(q, r); }));
+  http.Post("/v1/predict", api([this](const httplib::Request& q, httplib::Response& r) { handle_predict(q, r); }));
+  http.Post("/v1/generate", api([this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r); }));
+  http.Get(R"(/v1/objects/([^/]+)/cutout\.png)", api([this](const httplib::Request& q, httplib::Response& r) { handle_cutout(q, r); }));
+  http.Get(R"(/v1/objects/([^/]+))", api([this](const httplib::Request& q, httplib::Response& r) { handle_object(q, r); }));
+  http.Get(R"(/scs/([A-Za-z0-9_.\-]+))", api([this](const httplib::Request& q, httplib::Response& r) { handle_scs(q, r); }));
+  // The web page and its assets, compiled into the binary.
+  auto asset = [](const char* name) {
+    return [name](const httplib::Request&, httplib::Response& res) {
+      const serve::WebAsset* a = serve::find_web_asset(name);
+      if (!a) return reply_error(res, 404, "not_found", std::string("no asset ") + name);
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'");
+      res.set_content(a->data, a->size, a->type);
+    };
+  };
+  http.Get("/", asset("index.html"));
+  http.Get("/index.html", asset("index.html"));
+  http.Get("/static/app.js", asset("app.js"));
+  http.Get("/static/style.css", asset("style.css"));
+  // Everything else is read-only: other methods on known routes get 405 from httplib's 404 path as JSON.
+}
+
+Server::Server(const ServeOptions& o) : impl_(std::make_unique<Impl>(o)) {}
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  if (impl_->bound_port >= 0) return impl_->bound_port;
+  int port = impl_->o.port;
+  if (port == 0) port = impl_->http.bind_to_any_port(impl_->o.host);
+  else if (!impl_->http.bind_to_port(impl_->o.host, port)) port = -1;
+  if (port < 0) fail_io("cannot listen on {}:{} (in use, or not an address of this machine)", impl_->o.host, impl_->o.port);
+  impl_->bound_port = port;
+  return port;
+}
+
+void Server::run() {
+  bind();
+  spdlog::info("astrofm serve: http://{}:{}/ ({}; {} models, {} indexes, {} datasets, {} probes)", impl_->o.host, impl_->bound_port,
+               impl_->tokens.empty() ? "no token needed" : "bearer token required", impl_->models.size(), impl_->indexes.size(),
+               impl_->data.size(), impl_->probes.size());
+  impl_->http.listen_after_bind();
+}
+
+void Server::stop() {
+  if (impl_) impl_->http.stop();
+}
+
+int Server::port() const { return impl_->bound_port; }
+
+json Server::catalogue() const { return impl_->catalogue_json(); }
+
+}  // namespace astrofm
