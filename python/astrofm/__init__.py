@@ -16,6 +16,7 @@ written), with astrofm's message naming the file, field and value.
 """
 import json as _json
 
+from .client import Client, ServerError  # pure Python: usable without the compiled module's models
 from . import _core
 from ._core import set_models_dir, shipped_models
 from .probes import (KNeighborsClassifier, KNeighborsRegressor, LogisticProbe,
@@ -23,7 +24,7 @@ from .probes import (KNeighborsClassifier, KNeighborsRegressor, LogisticProbe,
 
 __all__ = ["open_dataset", "Dataset", "Encoder", "open_index", "SearchIndex", "KNeighborsRegressor",
            "KNeighborsClassifier", "RidgeProbe", "LogisticProbe", "MLPProbe", "shipped_models", "set_models_dir",
-           "Codecs", "tokenize", "FineTunedModel"]
+           "Codecs", "tokenize", "FineTunedModel", "Client", "ServerError"]
 
 Dataset = _core.Dataset
 

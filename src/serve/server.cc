@@ -68,7 +68,7 @@ void reply_error(httplib::Response& res, int status, const std::string& kind, co
 bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
 
 // Object ids are looked up in memory only, never used as paths; still, refuse what no survey id looks like.
-const std::string& checked_id(const std::string& id, const char* field) {
+std::string checked_id(const std::string& id, const char* field) {
   if (id.empty() || id.size() > 128) fail_input("{}: an object id of {} characters", field, id.size());
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f) fail_input("{}: the object id holds a control character", field);
@@ -583,7 +583,7 @@ void Server::Impl::handle_search(const httplib::Request& req, httplib::Response&
 }
 
 void Server::Impl::handle_object(const httplib::Request& req, httplib::Response& res) {
-  const std::string& id = checked_id(req.matches[1], "object id");
+  const std::string id = checked_id(req.matches[1].str(), "object id");
   json out = {{"object_id", id}, {"found_in", json::array()}, {"columns", json::object()}, {"arrays", json::object()}};
   bool found = false, image = false;
   for (auto& d : data) {
@@ -631,7 +631,7 @@ void Server::Impl::handle_object(const httplib::Request& req, httplib::Response&
 }
 
 void Server::Impl::handle_cutout(const httplib::Request& req, httplib::Response& res) {
-  const std::string& id = checked_id(req.matches[1], "object id");
+  const std::string id = checked_id(req.matches[1].str(), "object id");
   int size = 128;
   if (req.has_param("size")) {
     double s = number_param(req.get_param_value("size"), "size");

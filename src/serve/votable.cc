@@ -63,7 +63,7 @@ std::string cell(const Column& c, int64_t row) {
 
 constexpr const char* kHead =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<VOTABLE version=\"1.4\" xmlns=\"http://www.ivoa.net/xml/VOTable/v1.3\" "
+    "<VOTABLE version=\"1.1\" xmlns=\"http://www.ivoa.net/xml/VOTable/v1.1\" "
     "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n";
 
 }  // namespace

@@ -1,8 +1,10 @@
 #pragma once
-// VOTable 1.4 documents for Simple Cone Search 1.03 (TABLEDATA serialization):
+// VOTable 1.1 documents for Simple Cone Search 1.03 (TABLEDATA serialization):
 // written by hand, as no C++ VOTable library exists in Debian. The three 1.03
 // UCDs (ID_MAIN, POS_EQ_RA_MAIN, POS_EQ_DEC_MAIN) go on object_id, ra, dec:
-// pyvo's record.pos and record.id look exactly these up.
+// pyvo's record.pos and record.id look exactly these up. Version 1.1, the
+// VOTable of SCS 1.03's time: from 1.2 on, validators (astropy, votlint)
+// expect UCD1+ words, which pyvo's lookups do not match.
 #include <string>
 #include <vector>
 

@@ -1,0 +1,275 @@
+"""`astrofm serve` against real clients: the Python Client, urllib, pyvo and
+astropy's VOTable parser, on a server started by the test."""
+import concurrent.futures
+import io
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from conftest import ASTROFM, run
+
+import astrofm
+from astrofm import Client
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+def start_server(tmp, *args):
+    port_file = tmp / f"port-{time.monotonic_ns()}"
+    p = subprocess.Popen([ASTROFM, "-q", "serve", "--port", "0", "--port-file", str(port_file), "--quiet-log", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if port_file.exists():
+            return p, "http://127.0.0.1:" + port_file.read_text().strip()
+        if p.poll() is not None:
+            raise AssertionError("serve exited: " + p.stderr.read())
+        time.sleep(0.05)
+    p.kill()
+    raise AssertionError("serve did not start")
+
+
+def stop(p):
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+@pytest.fixture(scope="module")
+def served(sim, aion_model, tmp_path_factory):
+    d = tmp_path_factory.mktemp("serve")
+    # A photo-z probe on the image embeddings: the truth joined to the embedding catalogue.
+    run("xmatch", str(sim / "emb"), str(sim / "sim"), "--radius", "0.1", "--config", "withz", "--out", str(d / "embz"))
+    run("probe", "knn", "--train", str(d / "embz"), "--features", "embedding_image", "--target", "Z", "--k", "3",
+        "--save", str(d / "z.probe"))
+    (d / "tokens").write_text("# tokens, one a line\n" + TOKEN + "\n")
+    p, url = start_server(d, "--model", "galaxy-cnn-ssl", "--model", aion_model, "--index", f"sim={sim / 'ix'}",
+                          "--data", f"simdata={sim / 'sim'}", "--data", f"tok={sim / 'tok'}", "--probe", f"z={d / 'z.probe'}",
+                          "--token-file", str(d / "tokens"), "--max-body", "3000000", "--batch-wait-us", "100000")
+    yield {"url": url, "dir": d, "sim": sim, "client": Client(url, token=TOKEN)}
+    stop(p)
+
+
+def sim_images(sim):
+    t = astrofm.open_dataset(str(sim / "sim")).read()
+    bands = [b.decode() if isinstance(b, bytes) else str(b) for b in t["image_band"][0]]
+    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in t["object_id"]]
+    return ids, t["image_array"].astype(np.float32), bands, t
+
+
+def reference_embeddings(sim):
+    t = astrofm.open_dataset(str(sim / "emb")).read()
+    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in t["object_id"]]
+    return dict(zip(ids, t["embedding_image"]))
+
+
+def raw(url, path, body=None, ctype="application/json", token=TOKEN, method=None):
+    h = {"Content-Type": ctype}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    req = urllib.request.Request(url + path, data=data, headers=h, method=method or ("POST" if data is not None else "GET"))
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_embeddings_are_those_of_astrofm_embed_in_every_form(served):
+    c, sim = served["client"], served["sim"]
+    ids, x, bands, table = sim_images(sim)
+    ref = reference_embeddings(sim)
+    want = np.stack([ref[i] for i in ids])
+    got = c.embeddings(x, "galaxy-cnn-ssl", bands=bands)  # .npy both ways
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    s, h, body = raw(served["url"], "/v1/embeddings", {"model": "galaxy-cnn-ssl", "images": x[:3].tolist(), "bands": bands})
+    assert s == 200, body
+    j = json.loads(body)
+    assert j["model"] == "galaxy-cnn-ssl" and j["dim"] == want.shape[1]
+    np.testing.assert_allclose(np.array(j["embeddings"]), want[:3], atol=2e-5)
+    # An MMU HDF5 partition uploaded as it is.
+    part = next(p for p in (sim / "sim").rglob("*.hdf5"))
+    s, h, body = raw(served["url"], "/v1/embeddings?model=galaxy-cnn-ssl", part.read_bytes(), "application/x-hdf5")
+    assert s == 200, body
+    assert len(json.loads(body)["embeddings"]) >= 1
+
+
+def test_concurrent_requests_are_batched_together(served):
+    c, sim = served["client"], served["sim"]
+    ids, x, bands, _ = sim_images(sim)
+    before = c.health()["batching"]["galaxy-cnn-ssl"]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outs = list(pool.map(lambda i: c.embeddings(x[i % len(x)][None], "galaxy-cnn-ssl", bands=bands), range(8)))
+    after = c.health()["batching"]["galaxy-cnn-ssl"]
+    assert after["requests"] - before["requests"] == 8
+    assert after["batches"] - before["batches"] < 8, after  # some requests shared a forward pass
+    ref = reference_embeddings(sim)
+    for i, o in enumerate(outs):
+        np.testing.assert_allclose(o[0], ref[ids[i % len(x)]], atol=2e-5)
+
+
+def test_mission_example_embeddings_then_scikit_learn(served):
+    from sklearn.neighbors import KNeighborsRegressor
+    c, sim = served["client"], served["sim"]
+    ids, x, bands, t = sim_images(sim)
+    z = t["Z"]
+    x_train, y_train, x_test = x[:8], z[:8], x[8:]
+    X = c.embeddings(x_train, "galaxy-cnn-ssl", bands=bands)
+    knn = KNeighborsRegressor(n_neighbors=3).fit(X, y_train)
+    pred = knn.predict(c.embeddings(x_test, "galaxy-cnn-ssl", bands=bands))
+    assert pred.shape == (len(x_test),) and np.all(np.isfinite(pred))
+
+
+def test_search_by_id_vector_and_upload_agree_with_the_library(served):
+    c, sim = served["client"], served["sim"]
+    ids, x, bands, _ = sim_images(sim)
+    ix = astrofm.open_index(str(sim / "ix"))
+    want = [str(i) for i in ix.search(id=ids[0], k=4)["object_id"]]
+    hits = c.search(id=ids[0], index="sim", k=4)
+    assert [h["object_id"] for h in hits] == want and all(h["object_id"] != ids[0] for h in hits)
+    assert all(hits[i]["score"] >= hits[i + 1]["score"] for i in range(3))
+    ref = reference_embeddings(sim)
+    by_vec = c.search(vector=ref[ids[0]], index="sim", k=5)
+    assert by_vec[0]["object_id"] == ids[0] and abs(by_vec[0]["score"] - 1) < 1e-4
+    by_img = c.search(image=x[0], bands=bands, index="sim", k=5)
+    assert by_img[0]["object_id"] == ids[0]
+    # A cone keeps only objects inside it.
+    ra, dec = hits[0]["ra"], hits[0]["dec"]
+    inside = c.search(id=ids[0], index="sim", k=10, cone=(ra, dec, 0.5))
+    assert inside and all(astrofm_sep(ra, dec, h["ra"], h["dec"]) <= 0.5 + 1e-9 for h in inside)
+
+
+def astrofm_sep(ra1, dec1, ra2, dec2):
+    from astropy.coordinates import SkyCoord
+    return SkyCoord(ra1, dec1, unit="deg").separation(SkyCoord(ra2, dec2, unit="deg")).deg
+
+
+def test_predict_by_ids_embeddings_and_images_agree(served):
+    c, sim = served["client"], served["sim"]
+    ids, x, bands, _ = sim_images(sim)
+    ref = reference_embeddings(sim)
+    a = c.predict("z", ids=ids[:4])
+    b = c.predict("z", embeddings=np.stack([ref[i] for i in ids[:4]]))
+    d = c.predict("z", images=x[:4], bands=bands)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(a, d, rtol=1e-4)
+    # The saved probe is the CLI's: kNN with k = 3 over the labelled objects.
+    assert np.all((a > 0) & (a < 3))
+
+
+def test_generate_with_an_aion_model(served):
+    ids, _, _, _ = sim_images(served["sim"])
+    out = served["client"].generate(ids[:2], to="Z", data="tok", inputs=["image"])
+    assert len(out) == 2 and out[0]["object_id"] == ids[0]
+    assert out[0]["Z_p16"] <= out[0]["Z_median"] <= out[0]["Z_p84"]
+    assert abs(sum(out[0]["Z_pdf"]) - 1) < 1e-3
+
+
+def test_objects_and_cutouts(served):
+    from PIL import Image
+    c, sim = served["client"], served["sim"]
+    ids, _, _, t = sim_images(sim)
+    m = c.object(ids[1])
+    assert m["object_id"] == ids[1] and set(m["found_in"]) >= {"simdata", "sim"}
+    assert abs(m["columns"]["simdata"]["Z"] - float(t["Z"][1])) < 1e-12
+    png = Image.open(io.BytesIO(c.cutout(ids[1], size=64)))
+    assert png.size == (64, 64) and png.mode == "RGB"
+    with pytest.raises(KeyError, match="etc"):
+        c.object("../../etc/passwd")  # ids are looked up, never opened
+
+
+def test_auth_limits_and_errors_answer_json(served):
+    url = served["url"]
+    s, h, body = raw(url, "/v1/models", token=None)
+    assert s == 401 and json.loads(body)["error"]["kind"] == "unauthorized" and "Bearer" in h.get("WWW-Authenticate", "")
+    s, _, body = raw(url, "/v1/models", token="wrong-token-0123456789abcdef")
+    assert s == 401
+    assert raw(url, "/v1/health", token=None)[0] == 200  # health needs no token
+    s, _, body = raw(url, "/v1/embeddings", b"x" * 3_100_000, "application/x-npy")
+    assert s == 413 and json.loads(body)["error"]["kind"] == "too_large"
+    s, _, body = raw(url, "/v1/embeddings", b"{not json", "application/json")
+    assert s == 400 and "JSON" in json.loads(body)["error"]["message"]
+    _, x, _, _ = sim_images(served["sim"])
+    s, _, body = raw(url, "/v1/embeddings", {"model": "galaxy-cnn-ssl", "images": x[:1].tolist(), "bands": ["A", "B"]})
+    assert s == 400 and "2 band names for images of 3 bands" in json.loads(body)["error"]["message"]
+    s, _, body = raw(url, "/v1/embeddings", {"model": "galaxy-cnn-ssl", "images": [[[[1, "a"]]]], "bands": ["A"]})
+    assert s == 400 and "images[0][0][0][1]" in json.loads(body)["error"]["message"]
+    s, _, body = raw(url, "/v1/search", {"index": "nope", "id": "x"})
+    assert s == 404 and "not served" in json.loads(body)["error"]["message"]
+    s, _, body = raw(url, "/v1/search", {"index": "sim", "id": "x", "k": 0})
+    assert s == 400 and "k" in json.loads(body)["error"]["message"]
+    bad = io.BytesIO()
+    np.save(bad, np.zeros((2, 3), ">f4"))
+    s, _, body = raw(url, "/v1/embeddings?model=galaxy-cnn-ssl", bad.getvalue(), "application/x-npy")
+    assert s == 400 and "big-endian" in json.loads(body)["error"]["message"]
+    with pytest.raises(PermissionError):
+        Client(url).models()
+    with pytest.raises(ValueError, match="band"):
+        served["client"].embeddings(x[:1], "galaxy-cnn-ssl")
+
+
+def test_a_busy_server_answers_503_with_retry_after(sim, tmp_path):
+    p, url = start_server(tmp_path, "--model", "galaxy-cnn-ssl", "--max-inflight", "1", "--batch-wait-us", "1500000")
+    try:
+        t = astrofm.open_dataset(str(sim / "sim")).read()
+        bands = [b.decode() if isinstance(b, bytes) else str(b) for b in t["image_band"][0]]
+        body = {"model": "galaxy-cnn-ssl", "images": t["image_array"][:1].tolist(), "bands": bands}
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(raw, url, "/v1/embeddings", body, "application/json", None)
+            time.sleep(0.5)
+            s, h, b = raw(url, "/v1/embeddings", body, token=None)
+            assert s == 503 and h.get("Retry-After") == "1" and json.loads(b)["error"]["kind"] == "busy"
+            assert slow.result()[0] == 200
+        # The client waits and retries on its own.
+        assert Client(url).embeddings(t["image_array"][:1], "galaxy-cnn-ssl", bands=bands).shape[0] == 1
+    finally:
+        stop(p)
+
+
+def test_serving_beyond_loopback_needs_a_token(tmp_path):
+    r = subprocess.run([ASTROFM, "serve", "--host", "0.0.0.0", "--port", "0", "--model", "galaxy-cnn-ssl"], capture_output=True, text=True)
+    assert r.returncode == 2 and "token" in r.stderr
+
+
+def test_cone_search_with_pyvo_and_astropy(served):
+    pyvo = pytest.importorskip("pyvo")
+    import requests
+    from astropy.io.votable import parse
+    sim = served["sim"]
+    ids, _, _, t = sim_images(sim)
+    session = requests.Session()
+    session.headers["Authorization"] = "Bearer " + TOKEN
+    ra0, dec0 = float(t["ra"][0]), float(t["dec"][0])
+    res = pyvo.dal.SCSService(served["url"] + "/scs/simdata", session=session).search(pos=(ra0, dec0), radius=0.5)
+    want = {ids[i] for i in range(len(ids)) if astrofm_sep(ra0, dec0, t["ra"][i], t["dec"][i]) <= 0.5}
+    assert {r.id.decode() if isinstance(r.id, bytes) else str(r.id) for r in res} == want
+    rec = res[0]
+    assert abs(rec.pos.ra.deg - ra0) < 1 and "Z" in res.fieldnames
+    # The similarity extension on an index: ranked by score within the cone.
+    like = pyvo.dal.SCSService(served["url"] + "/scs/sim", session=session).search(pos=(ra0, dec0), radius=1.0, LIKE=ids[0], K=3)
+    scores = list(like["score"])
+    assert len(scores) <= 3 and scores == sorted(scores, reverse=True)
+    # SR=0: metadata only; bad parameters: INFO name="Error" (pyvo raises DALQueryError).
+    s, _, body = raw(served["url"], "/scs/simdata?RA=0&DEC=90&SR=0")
+    v = parse(io.BytesIO(body), verify="exception")
+    tab = v.get_first_table()
+    assert len(tab.array) == 0 and {f.ucd for f in tab.fields} >= {"ID_MAIN", "POS_EQ_RA_MAIN", "POS_EQ_DEC_MAIN"}
+    assert [f.ucd for f in tab.fields].count("ID_MAIN") == 1
+    with pytest.raises(pyvo.dal.DALQueryError, match="DEC"):
+        pyvo.dal.SCSService(served["url"] + "/scs/simdata?", session=session).search(pos=(10, 0), radius=0.1, DEC="north")
+    if shutil.which("stilts"):
+        s, _, body = raw(served["url"], f"/scs/simdata?RA={ra0}&DEC={dec0}&SR=1")
+        f = served["dir"] / "cone.xml"
+        f.write_bytes(body)
+        lint = subprocess.run(["stilts", "votlint", str(f)], capture_output=True, text=True)
+        assert lint.returncode == 0 and not lint.stdout.strip() and "ERROR" not in lint.stderr, lint.stdout + lint.stderr
