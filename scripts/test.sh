@@ -17,4 +17,8 @@ if ! bash scripts/aion-venv.sh; then
   if [ "${ASTROFM_REQUIRE_AION:-0}" = "1" ]; then echo "could not install polymathic-aion" >&2; exit 1; fi
   echo "warning: no AION reference environment: AION.* tests will skip" >&2
 fi
+# playwright-core (npm) drives Debian's chromium in the web page's end-to-end test.
+if command -v npm >/dev/null && [ -f tests/web/package-lock.json ]; then
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || echo "warning: npm ci failed: the browser test will skip" >&2
+fi
 cd build && ctest --output-on-failure -j "$(nproc)" --timeout 900

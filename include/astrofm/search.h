@@ -90,6 +90,7 @@ class SearchIndex {
   const std::vector<double>& ra() const { return ra_; }
   const std::vector<double>& dec() const { return dec_; }
   bool contains(const std::string& id) const { return row_of(id) >= 0; }
+  int64_t row(const std::string& id) const { return row_of(id); }  // -1 when absent
 
  private:
   std::string dir_;

@@ -3,6 +3,7 @@
 // SavedProbe, generate). Formats of requests and answers: docs/api.md.
 #include "astrofm/serve.h"
 
+#include <strings.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -138,11 +139,6 @@ struct ModelEntry {
   bool aion = false;
 };
 
-struct IndexEntry {
-  std::string name;
-  SearchIndex index;
-  std::string column, modality, model_id, dataset;
-};
 
 struct DataEntry {
   std::string name;
@@ -153,6 +149,13 @@ struct DataEntry {
   std::unordered_map<std::string, int64_t> row;
   std::vector<std::string> scalar_columns;  // for metadata and cone search
   bool images = false, tokens = false;
+};
+
+struct IndexEntry {
+  std::string name;
+  SearchIndex index;
+  std::string column, modality, model_id, dataset;
+  std::unique_ptr<DataEntry> catalogue;  // the catalogue it was built from (cone search columns)
 };
 
 struct ProbeEntry {
@@ -253,7 +256,6 @@ struct Server::Impl {
   std::atomic<int64_t> requests{0}, rejected{0};
   Clock::time_point started = Clock::now();
   int bound_port = -1;
-  std::atomic<uint64_t> scratch_seq{0};
 
   explicit Impl(const ServeOptions& opt);
   void routes();
@@ -282,6 +284,7 @@ struct Server::Impl {
       if (p->name == name) return *p;
     std::string have;
     for (auto& p : probes) have += (have.empty() ? "" : ", ") + p->name;
+    if (name.empty()) fail_input("probe: name one of the served probes ({})", have);
     fail_not_found("probe '{}' is not served (served: {})", name, have.empty() ? "none" : have);
   }
   DataEntry* dataset(const std::string& name) {
@@ -299,8 +302,11 @@ struct Server::Impl {
       if (!path.empty()) fs::remove_all(path, ec);
     }
   };
+  // mkdtemp: a fresh folder only this process can enter (no name another local user could take first).
   std::string new_scratch() {
-    return (fs::temp_directory_path() / fmt::format("astrofm-serve-{}-{}", ::getpid(), scratch_seq++)).string();
+    std::string t = (fs::temp_directory_path() / "astrofm-serve-XXXXXX").string();
+    if (!::mkdtemp(t.data())) fail_io("cannot create a scratch folder under {}", fs::temp_directory_path().string());
+    return t;
   }
 
   // Request data as a table: a JSON object's fields, or the whole body in another format.
@@ -402,7 +408,7 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
     models.push_back(std::move(m));
   }
   for (const auto& [name, dir] : o.indexes) {
-    auto e = std::make_unique<IndexEntry>(IndexEntry{name, SearchIndex::open(dir), "", "", "", ""});
+    auto e = std::make_unique<IndexEntry>(IndexEntry{name, SearchIndex::open(dir), "", "", "", "", nullptr});
     e->column = e->index.meta()["column"];
     e->dataset = e->index.meta()["dataset"];
     e->modality = modality_of_column(e->column);
@@ -412,6 +418,9 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
     for (const auto& c : cat.schema())
       if (c.name.rfind("embedding_", 0) == 0) more.push_back(c.name);
     e->index.preload(more);
+    e->catalogue = std::make_unique<DataEntry>();
+    e->catalogue->ds = cat;
+    e->catalogue->lookup = std::make_unique<ObjectLookup>(cat);
     if (cat.has_column("model_id") && !cat.partitions().empty()) {
       for (const auto& p : cat.partitions())
         if (p.rows > 0) {
@@ -617,11 +626,8 @@ void Server::Impl::handle_object(const httplib::Request& req, httplib::Response&
       found = true;
       out["found_in"].push_back(ix->name);
       if (!out.contains("ra")) {
-        for (size_t r = 0; r < ix->index.ids().size(); ++r)
-          if (ix->index.ids()[r] == id) {
-            out["ra"] = ix->index.ra()[r], out["dec"] = ix->index.dec()[r];
-            break;
-          }
+        int64_t r = ix->index.row(id);
+        out["ra"] = ix->index.ra()[r], out["dec"] = ix->index.dec()[r];
       }
     }
   if (!found) fail_not_found("object '{}' is in none of the served datasets and indexes", id);
@@ -862,25 +868,24 @@ void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& re
   if (auto v = param("MAXREC")) {
     try {
       double m = number_param(*v, "MAXREC");
-      if (m >= 0) maxrec = std::min<int64_t>(static_cast<int64_t>(m), 100000);
+      if (!(m >= 0 && m == std::floor(m))) fail_input("MAXREC {} is not a whole number >= 0", m);
+      maxrec = std::min<int64_t>(static_cast<int64_t>(m), 100000);
     } catch (const InputError& e) {
       return votable(serve::votable_error(e.what()), 400);
     }
   }
   bool overflow = false;
-  if (sr > 0) {
+  if (sr > 0 && maxrec > 0) {  // SR=0 or MAXREC=0: metadata only
     if (like) {
       if (!ix) return votable(serve::votable_error("LIKE needs a similarity index; '" + name + "' is a dataset"), 400);
       double k = 10;
       try {
         if (auto v = param("K")) k = number_param(*v, "K");
-        if (!(k >= 1 && k <= 1000)) fail_input("K {} is not in 1..1000", k);
+        if (!(k >= 1 && k <= 1000 && k == std::floor(k))) fail_input("K {} is not a whole number in 1..1000", k);
         checked_id(*like, "LIKE");
         if (!ix->index.contains(*like)) fail_not_found("LIKE: object '{}' is not in '{}'", *like, name);
         SearchRequest r{.id = *like, .k = static_cast<int>(k), .cone = std::array<double, 3>{ra, dec, sr}};
-        std::unordered_map<std::string, int64_t> at;
-        for (size_t i = 0; i < ids.size(); ++i) at[ids[i]] = static_cast<int64_t>(i);
-        for (const auto& h : ix->index.search(r)) rows.push_back(at.at(h.object_id)), scores.push_back(h.score);
+        for (const auto& h : ix->index.search(r)) rows.push_back(h.row), scores.push_back(h.score);
       } catch (const InputError& e) {
         return votable(serve::votable_error(e.what()), e.kind() == ErrorKind::NotFound ? 404 : 400);
       }
@@ -901,7 +906,10 @@ void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& re
       {mmu::kRa, "double", "", "POS_EQ_RA_MAIN", "deg", "right ascension (ICRS)"},
       {mmu::kDec, "double", "", "POS_EQ_DEC_MAIN", "deg", "declination (ICRS)"},
       {"separation", "double", "", "", "deg", "distance from the cone's centre"}};
-  if (like) fields.push_back({"score", "float", "", "", "", "similarity to the LIKE object (cosine; higher is closer)"});
+  if (like)
+    fields.push_back({"score", "float", "", "", "", ix->index.meta()["options"].value("metric", "cosine") == "l2"
+                                                         ? "squared L2 distance to the LIKE object (lower is closer)"
+                                                         : "cosine similarity to the LIKE object (higher is closer)"});
   Table t;
   std::vector<std::string> sel_ids;
   std::vector<double> sel_ra, sel_dec, sep;
@@ -914,7 +922,7 @@ void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& re
   if (like) t.add(make_column("score", scores));
   if (verb >= 2) {
     std::lock_guard<std::mutex> l(h5);
-    Dataset ds = de ? de->ds : Dataset::open(source);
+    Dataset ds = de ? de->ds : ix->catalogue->ds;
     std::vector<std::string> cols;
     for (const auto& c : ds.schema())
       if (c.name != mmu::kObjectId && c.name != mmu::kRa && c.name != mmu::kDec && c.name != mmu::kHealpix &&
@@ -924,7 +932,7 @@ void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& re
       Table extra;
       if (!sel_ids.empty()) {
         if (de) extra = de->lookup->get(sel_ids, cols);
-        else extra = ObjectLookup(ds).get(sel_ids, cols);
+        else extra = ix->catalogue->lookup->get(sel_ids, cols);
       } else {  // metadata only: the schema's types with no rows
         for (const auto& c : ds.schema())
           if (std::find(cols.begin(), cols.end(), c.name) != cols.end()) extra.add(Column(c.name, c.dtype, c.shape, 0));
@@ -946,7 +954,7 @@ void Server::Impl::routes() {
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);
   http.set_keep_alive_max_count(10000);
-  http.set_keep_alive_timeout(30);
+  http.set_keep_alive_timeout(5);  // idle connections let their worker thread go soon
   int threads = o.threads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   // Errors without a body (404 of an unknown route, 413 from the payload limit) get a JSON one.
@@ -964,7 +972,7 @@ void Server::Impl::routes() {
     if (tokens.empty() || open) return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
     bool ok = false;
-    if (auth.rfind("Bearer ", 0) == 0) {
+    if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {  // the scheme is case-insensitive (RFC 7235)
       std::string t = auth.substr(7);
       for (const auto& k : tokens) ok = constant_time_equal(t, k) || ok;  // every token compared: no early exit
     }
@@ -1037,11 +1045,12 @@ void Server::Impl::routes() {
       res.set_content(a->data, a->size, a->type);
     };
   };
+  http.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   http.Get("/", asset("index.html"));
   http.Get("/index.html", asset("index.html"));
   http.Get("/static/app.js", asset("app.js"));
   http.Get("/static/style.css", asset("style.css"));
-  // Everything else is read-only: other methods on known routes get 405 from httplib's 404 path as JSON.
+  // Nothing else: the service is read-only, and other methods or paths get a JSON 404.
 }
 
 Server::Server(const ServeOptions& o) : impl_(std::make_unique<Impl>(o)) {}
