@@ -1,4 +1,7 @@
+#include <filesystem>
+#include <unistd.h>
 #include "astrofm/probe.h"
+#include "astrofm/saved_probe.h"
 
 #include <cmath>
 #include <fstream>
@@ -158,6 +161,32 @@ TEST(Probe, BadInputsAreClearErrors) {
   EXPECT_THROW(r->fit(bad, y), InputError);
   r->fit(tr, y);
   EXPECT_THROW(r->predict(features(5, 4, 8)), InputError);  // other dimension
+}
+
+
+TEST(SavedProbe, RefitsToTheSamePredictionsWithPcaAndClassNames) {
+  Features tr = features(60, 6, 3);
+  std::vector<double> y(60);
+  for (int64_t i = 0; i < 60; ++i) y[i] = tr.x[i * 6] + tr.x[i * 6 + 1] > 0 ? 1 : 0;
+  Pca pca;
+  pca.fit(tr, 4);
+  Features p = pca.project(tr);
+  ProbeSaveData d{.options = {.kind = "logistic", .classification = true, .classes = 2, .seed = 4}, .target = "morph",
+                  .class_names = {"elliptical", "spiral"}, .feature_columns = {"embedding_image"}, .model_id = "m",
+                  .trained_on = "x", .pca = &pca, .x = p, .y = y};
+  auto path = (std::filesystem::temp_directory_path() / fmt::format("astrofm-probe-{}.probe", ::getpid())).string();
+  save_probe(path, d);
+  SavedProbe sp = SavedProbe::load(path);
+  EXPECT_EQ(sp.input_dim(), 6);
+  EXPECT_EQ(sp.class_names()[1], "spiral");
+  EXPECT_EQ(sp.model_id(), "m");
+  auto direct = make_probe(d.options);
+  direct->fit(p, y);
+  Features te = features(20, 6, 9);
+  EXPECT_EQ(sp.predict(te), direct->predict(pca.project(te)));
+  EXPECT_THROW(sp.predict(features(3, 5, 1)), InputError);  // other dimension
+  std::filesystem::remove(path);
+  EXPECT_THROW(SavedProbe::load(path), InputError);
 }
 
 }  // namespace

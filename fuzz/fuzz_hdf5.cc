@@ -1,0 +1,13 @@
+// Fuzzes MMU HDF5 uploads (POST /v1/embeddings with application/x-hdf5):
+// libhdf5 opening untrusted bytes, then astrofm's column checks.
+#include "astrofm/upload.h"
+#include "fuzz_util.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace astrofm;
+  UploadOptions o;
+  o.scratch = fuzz::scratch_dir() + "/up";
+  o.max_objects = 64;
+  fuzz::expect_clean([&] { parse_upload({reinterpret_cast<const char*>(data), size}, "application/x-hdf5", o); });
+  return 0;
+}
