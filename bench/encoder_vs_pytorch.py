@@ -18,33 +18,11 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
 from astroclip_reference import SpecFormer  # noqa: E402  (independent reference implementation)
+from pytorch_cnn import Cnn  # noqa: E402
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-
-
-class Block(nn.Module):
-    def __init__(self, i, o, s):
-        super().__init__()
-        self.conv1 = nn.Conv2d(i, o, 3, s, 1, bias=False); self.bn1 = nn.BatchNorm2d(o)
-        self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False); self.bn2 = nn.BatchNorm2d(o)
-        self.down = nn.Sequential(nn.Conv2d(i, o, 1, s, bias=False), nn.BatchNorm2d(o))
-
-    def forward(self, x):
-        y = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(y)) + self.down(x))
-
-
-class Cnn(nn.Module):  # astrofm's default CNN: widths 32-64-128-256
-    def __init__(self, widths=(32, 64, 128, 256)):
-        super().__init__()
-        self.stem = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False); self.bn = nn.BatchNorm2d(widths[0])
-        ins = (widths[0],) + tuple(widths[:-1])
-        self.stages = nn.Sequential(*[Block(i, o, 2) for i, o in zip(ins, widths)])
-
-    def forward(self, x):
-        return self.stages(torch.relu(self.bn(self.stem(x)))).flatten(2).mean(2)
 
 
 def flops(model, x):  # multiply-adds x 2 of convolutions and linear layers

@@ -38,12 +38,18 @@ $A embed --model galaxy-cnn-ssl --data "$OUT/galaxyzoo" --out "$OUT/galaxyzoo_em
 awk -F, '{ sub(/\r$/, "") } NR == 1 { print "object_id,morph" } NR > 1 && $2 <= 3 { print $1 "," ($2 == 0 ? "elliptical" : $2 == 3 ? "edge-on" : "spiral") }' \
   $S/galaxyzoo1_sdss/labels.csv > "$OUT/morph.csv"
 $A probe logistic --train "$OUT/galaxyzoo_embeddings" --labels-csv "$OUT/morph.csv" --target morph --balanced --curve 5,all \
-  --repeats 3 --report "$OUT/report_morphology"
+  --repeats 3 --report "$OUT/report_morphology" --save "$OUT/morphology.probe"
 # Photometric redshifts from the five magnitudes and four colours.
 $A probe knn --train "$OUT/boss" --target z --standardize --report "$OUT/report_photoz" \
   --features mag_u,mag_g,mag_r,mag_i,mag_z,mag_u-mag_g,mag_g-mag_r,mag_r-mag_i,mag_i-mag_z
 # Spectra most like one galaxy's image (cross-modal search), with the images side by side.
 $A index build "$OUT/sim_embeddings" --column embedding_spectrum --out "$OUT/spectrum_index"
+# What the service serves (scripts/serve.sh, configs/serve-demo.json): image indexes, and a
+# photo-z probe on the image embeddings (the simulated truth joined to them by position).
+$A index build "$OUT/sim_embeddings" --column embedding_image --out "$OUT/image_index"
+$A index build "$OUT/galaxyzoo_embeddings" --out "$OUT/galaxyzoo_index"
+$A xmatch "$OUT/sim_embeddings" "$OUT/sim_paired" --radius 0.1 --config sim_truth --out "$OUT/sim_embeddings_z"
+$A probe knn --train "$OUT/sim_embeddings_z" --features embedding_image --target Z --save "$OUT/photoz.probe" > /dev/null
 $A search "$OUT/spectrum_index" --id sim7-000000006 --cross image:spectrum --k 8 --grid "$OUT/neighbours.png" --images "$OUT/sim_paired"
 # AION-style tokens of every modality the shipped codecs cover, decoded back; codec quality on real DESI spectra.
 $A tokenize --codecs codecs-scalar codec-image codec-spectrum --data "$OUT/sim_paired" --out "$OUT/sim_tokens"

@@ -32,8 +32,8 @@ struct ServeOptions {
   std::vector<std::pair<std::string, std::string>> probes;   // NAME, probe file (astrofm probe --save)
   std::vector<std::string> codecs;  // for /v1/generate: codec files or names; default the shipped ones
   size_t max_body_bytes = 64 << 20;  // larger bodies: 413
-  int max_inflight = 64;            // requests computing at once; more: 503 with Retry-After
-  int threads = 72;                 // HTTP worker threads (connections served at once)
+  int max_inflight = 128;           // requests computing at once; more: 503 with Retry-After
+  int threads = 144;                // HTTP worker threads (connections served at once)
   int timeout_s = 30;               // socket read/write timeout and the compute deadline of a request (504)
   int64_t batch_objects = 256;      // dynamic batching: most objects in one forward pass
   int batch_wait_us = 2000;         // how long the first request of a batch waits for company

@@ -273,3 +273,16 @@ def test_cone_search_with_pyvo_and_astropy(served):
         f.write_bytes(body)
         lint = subprocess.run(["stilts", "votlint", str(f)], capture_output=True, text=True)
         assert lint.returncode == 0 and not lint.stdout.strip() and "ERROR" not in lint.stderr, lint.stdout + lint.stderr
+
+
+def test_a_fits_cutout_upload_embeds_as_astrofm_import_and_embed_do(served, tmp_path):
+    from conftest import ROOT
+    fits = os.path.join(ROOT, "data", "sample", "legacysurvey_cutout_fixture", "test_image.fits")
+    run("import", "fits-cutout", fits, "--out", str(tmp_path / "ls"))
+    run("embed", "--model", "galaxy-cnn-ssl", "--data", str(tmp_path / "ls"), "--out", str(tmp_path / "emb"))
+    want = astrofm.open_dataset(str(tmp_path / "emb")).read()["embedding_image"]
+    s, _, body = raw(served["url"], "/v1/embeddings?model=galaxy-cnn-ssl", open(fits, "rb").read(), "application/fits")
+    assert s == 200, body
+    np.testing.assert_allclose(np.array(json.loads(body)["embeddings"]), want, atol=2e-5)
+    s, _, body = raw(served["url"], "/v1/embeddings?model=galaxy-cnn-ssl", b"SIMPLE  =  T" + b" " * 100, "application/fits")
+    assert s == 400 and "upload.fits" in json.loads(body)["error"]["message"]
