@@ -48,6 +48,7 @@ for server in astrofm python; do
     kill $sampler 2>/dev/null || true
     after=$(rss $pid); peak=$(sort -n "$W/rss-$server-$endpoint" | tail -1)
     at10=$(sed -n 10p "$W/rss-$server-$endpoint")  # after warm-up: from here on, memory must stay flat
+    cp "$W/rss-$server-$endpoint" "bench/service/rss-$server-$endpoint.txt"
     line=$(echo "$out" | grep '^RESULT ' | sed 's/^RESULT //')
     [ $first = 1 ] || echo "," >> "$W/results.json"; first=0
     echo "{\"server\": \"$server\", \"endpoint\": \"$endpoint\", \"connections\": $CONN, \"rss_before_kb\": $before, \"rss_after_kb\": $after, \"rss_peak_kb\": ${peak:-$after}, \"rss_at_10s_kb\": ${at10:-$after}, \"wrk\": $line}" >> "$W/results.json"

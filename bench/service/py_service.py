@@ -41,6 +41,7 @@ model = Cnn().eval()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as astrofm serve: no 40 ms Nagle / delayed-ACK stall per answer
 
     def log_message(self, *a):
         pass

@@ -13,6 +13,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -261,7 +263,20 @@ struct Server::Impl {
   Clock::time_point started = Clock::now();
   int bound_port = -1;
 
+  std::thread trimmer;
+  std::mutex trim_mu;
+  std::condition_variable trim_cv;
+  bool stopping = false;
+
   explicit Impl(const ServeOptions& opt);
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> l(trim_mu);
+      stopping = true;
+    }
+    trim_cv.notify_all();
+    if (trimmer.joinable()) trimmer.join();
+  }
   void routes();
 
   ModelEntry& model(const std::string& name) {
@@ -390,10 +405,14 @@ struct Server::Impl {
 
 Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
   o.check();
-  // Every HTTP thread would otherwise get a malloc arena of its own that keeps
-  // what request parsing freed: resident memory grew without bound under load
-  // (bench/README.md). Two arenas keep it flat at the same throughput.
-  ::mallopt(M_ARENA_MAX, 2);
+  // glibc keeps what the HTTP threads' arenas freed (varying batch and body
+  // sizes): resident memory grew under sustained load (bench/README.md).
+  // Returning free pages once a second keeps it flat; fewer arenas did too but
+  // halved search throughput through lock contention.
+  trimmer = std::thread([this] {
+    std::unique_lock<std::mutex> l(trim_mu);
+    while (!trim_cv.wait_for(l, std::chrono::seconds(1), [this] { return stopping; })) ::malloc_trim(0);
+  });
   if (!o.token_file.empty()) {
     std::ifstream f(o.token_file);
     if (!f) fail_io("{}: cannot read the token file", o.token_file);
@@ -962,7 +981,10 @@ void Server::Impl::routes() {
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);
   http.set_keep_alive_max_count(10000);
-  http.set_keep_alive_timeout(5);  // idle connections let their worker thread go soon
+  http.set_keep_alive_timeout(5);
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle and
+  // the client's delayed ACK add ~40 ms to every keep-alive answer.
+  http.set_tcp_nodelay(true);  // idle connections let their worker thread go soon
   int threads = o.threads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   // Errors without a body (404 of an unknown route, 413 from the payload limit) get a JSON one.
