@@ -13,8 +13,11 @@ PKGS=(
   libfaiss-dev libhnswlib-dev python3-faiss python3-hnswlib
   pybind11-dev python3-dev python3-pytest python3-venv
   libcpp-httplib-dev python3-pyvo python3-requests stilts wrk python3-flask
-  chromium nodejs npm fonts-liberation
+  chromium fonts-liberation
 )
+# Node.js and npm for the browser test: Debian's, unless the machine has its
+# own (e.g. NodeSource's nodejs, which bundles npm and conflicts with Debian's npm).
+command -v npm >/dev/null || PKGS+=(nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -185,11 +185,7 @@ ServeOptions ServeOptions::from_json(const json& j, const std::string& where) {
                    {"max_objects", d.max_objects}, {"quiet", d.quiet}};
   // Named maps hold user keys: check the top level only.
   for (auto it = j.begin(); it != j.end(); ++it)
-    if (!defaults.contains(it.key())) fail_input("{}: {}: unknown key (known: {})", where, it.key(), [&] {
-        std::string k;
-        for (auto d2 = defaults.begin(); d2 != defaults.end(); ++d2) k += (k.empty() ? "" : ", ") + d2.key();
-        return k;
-      }());
+    if (!defaults.contains(it.key())) check_known_keys(defaults, {{it.key(), it.value()}}, where);
   ServeOptions o;
   try {
     o.host = j.value("host", o.host);
@@ -279,33 +275,20 @@ struct Server::Impl {
   }
   void routes();
 
-  ModelEntry& model(const std::string& name) {
-    if (name.empty() && models.size() == 1) return *models[0];
-    for (auto& m : models)
-      if (m->name == name) return *m;
+  // The served entry of that name; with one entry served, the name may be left out.
+  template <class E>
+  static E& named(std::vector<std::unique_ptr<E>>& v, const std::string& name, const char* what, const char* plural) {
+    if (name.empty() && v.size() == 1) return *v[0];
+    for (auto& e : v)
+      if (e->name == name) return *e;
     std::string have;
-    for (auto& m : models) have += (have.empty() ? "" : ", ") + m->name;
-    if (name.empty()) fail_input("model: name one of the served models ({})", have);
-    fail_not_found("model '{}' is not served (served: {})", name, have.empty() ? "none" : have);
+    for (auto& e : v) have += (have.empty() ? "" : ", ") + e->name;
+    if (name.empty()) fail_input("{}: name one of the served {} ({})", what, plural, have);
+    fail_not_found("{} '{}' is not served (served: {})", what, name, have.empty() ? "none" : have);
   }
-  IndexEntry& index(const std::string& name) {
-    if (name.empty() && indexes.size() == 1) return *indexes[0];
-    for (auto& i : indexes)
-      if (i->name == name) return *i;
-    std::string have;
-    for (auto& i : indexes) have += (have.empty() ? "" : ", ") + i->name;
-    if (name.empty()) fail_input("index: name one of the served indexes ({})", have);
-    fail_not_found("index '{}' is not served (served: {})", name, have.empty() ? "none" : have);
-  }
-  ProbeEntry& probe(const std::string& name) {
-    if (name.empty() && probes.size() == 1) return *probes[0];
-    for (auto& p : probes)
-      if (p->name == name) return *p;
-    std::string have;
-    for (auto& p : probes) have += (have.empty() ? "" : ", ") + p->name;
-    if (name.empty()) fail_input("probe: name one of the served probes ({})", have);
-    fail_not_found("probe '{}' is not served (served: {})", name, have.empty() ? "none" : have);
-  }
+  ModelEntry& model(const std::string& name) { return named(models, name, "model", "models"); }
+  IndexEntry& index(const std::string& name) { return named(indexes, name, "index", "indexes"); }
+  ProbeEntry& probe(const std::string& name) { return named(probes, name, "probe", "probes"); }
   DataEntry* dataset(const std::string& name) {
     for (auto& d : data)
       if (d->name == name) return d.get();
