@@ -6,7 +6,8 @@
 // untrusted bytes, and fuzzed (fuzz/fuzz_upload.cc, fuzz_hdf5.cc). Torch-free.
 // Thread-safety: JSON and .npy parsing are pure; FITS, PNG/JPEG and HDF5
 // uploads go through the importers and HDF5, which one thread at a time may
-// call (see mmu.h): the caller serialises them.
+// call (see mmu.h): the caller serialises them. HDF5 uploads are read in a
+// child process (fork), because libhdf5 crashes on some malformed files.
 #include <cstdint>
 #include <string>
 #include <string_view>

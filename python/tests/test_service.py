@@ -286,3 +286,13 @@ def test_a_fits_cutout_upload_embeds_as_astrofm_import_and_embed_do(served, tmp_
     np.testing.assert_allclose(np.array(json.loads(body)["embeddings"]), want, atol=2e-5)
     s, _, body = raw(served["url"], "/v1/embeddings?model=galaxy-cnn-ssl", b"SIMPLE  =  T" + b" " * 100, "application/fits")
     assert s == 400 and "upload.fits" in json.loads(body)["error"]["message"]
+
+
+def test_an_hdf5_file_that_crashes_libhdf5_is_one_400(served):
+    from conftest import ROOT
+    # Found by fuzz_hdf5: libhdf5 1.10 dies with SIGSEGV inside H5Dread on it; the server reads uploads in a child.
+    bad = os.path.join(ROOT, "fuzz", "corpus", "hdf5", "libhdf5-segv-h5dread.hdf5")
+    s, _, body = raw(served["url"], "/v1/embeddings?model=galaxy-cnn-ssl", open(bad, "rb").read(), "application/x-hdf5")
+    assert s == 400, body
+    assert "upload.hdf5" in json.loads(body)["error"]["message"]
+    assert served["client"].health()["status"] == "ok"  # and the server is still there
