@@ -22,5 +22,7 @@ for h in build-fuzz/fuzz/fuzz_*; do
   # between inputs (a rare report no single input reproduces), libtorch's zip
   # reader leaks on malformed archives (found by fuzz_checkpoint; docs/api.md).
   case "$name" in fuzz_hdf5|fuzz_checkpoint) extra=(-detect_leaks=0); leaks=0 ;; esac
-  ASAN_OPTIONS="detect_leaks=$leaks" "$h" -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=0 "${extra[@]}" "build-fuzz/corpus-$name" "$corpus" 2>&1 | tail -1
+  mkdir -p "build-fuzz/artifacts-$name"
+  ASAN_OPTIONS="detect_leaks=$leaks" "$h" -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=0 \
+    -artifact_prefix="build-fuzz/artifacts-$name/" "${extra[@]}" "build-fuzz/corpus-$name" "$corpus" 2>&1 | tail -1
 done

@@ -9,6 +9,7 @@
 // call (see mmu.h): the caller serialises them. HDF5 uploads are read in a
 // child process (fork), because libhdf5 crashes on some malformed files.
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,7 +26,12 @@ struct UploadOptions {
   int image_size = 0;              // PNG/JPEG: resample to this size (0: native)
   int64_t max_objects = 4096;      // more objects in one upload: InputError
   std::string scratch;             // a private folder for FITS/PNG/HDF5 uploads (the caller removes it)
+  std::mutex* hdf5_lock = nullptr; // HDF5 uploads: held while forking the reader (no other thread may be inside HDF5 then)
+  int reader_seconds = 60;         // HDF5 uploads: the reader process is killed after this long
 };
+
+// "image/png" of "Image/PNG; q=1": the media type alone, lower case.
+std::string upload_base_type(const std::string& content_type);
 
 // A whole request body of `content_type` (application/json, application/x-npy,
 // application/fits, application/x-hdf5, image/png, image/jpeg) as a table.

@@ -27,6 +27,12 @@ class ServerError(OSError):
     """An error the server reported that maps to no more specific Python error."""
 
 
+def _listed(array):
+    """A numpy array as nested lists for JSON, NaN and infinities as null (JSON has neither)."""
+    a = np.asarray(array, dtype=np.float64)
+    return np.where(np.isfinite(a), a, None).tolist() if not np.all(np.isfinite(a)) else a.tolist()
+
+
 def _npy(array):
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
@@ -60,9 +66,18 @@ class Client:
             except urllib.error.HTTPError as e:
                 payload = e.read()
                 if e.code == 503 and attempt < self.retries:
-                    time.sleep(float(e.headers.get("Retry-After", "1")))
+                    try:
+                        wait = float(e.headers.get("Retry-After", "1"))
+                    except ValueError:  # an HTTP date
+                        wait = 1.0
+                    time.sleep(min(max(wait, 0.1), 30.0))
                     continue
                 raise self._error(e.code, payload) from None
+            except (urllib.error.URLError, ConnectionError) as e:
+                if attempt < self.retries:  # a reset connection (a full listen queue): try again shortly
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise ServerError(f"{url}: {getattr(e, 'reason', e)}") from None
 
     @staticmethod
     def _error(status, payload):
@@ -81,7 +96,7 @@ class Client:
         return ServerError(f"HTTP {status}: {msg}")
 
     def _json(self, method, path, body=None, params=None):
-        data = None if body is None else json.dumps(body).encode()
+        data = None if body is None else json.dumps(body, allow_nan=False).encode()
         _, payload = self._request(method, path, data, "application/json" if data is not None else None, params)
         return json.loads(payload)
 
@@ -121,10 +136,10 @@ class Client:
         if id is not None:
             body["id"] = str(id)
         elif vector is not None:
-            body["vector"] = np.asarray(vector, dtype=np.float32).ravel().tolist()
+            body["vector"] = _listed(np.asarray(vector, dtype=np.float32).ravel())
         elif image is not None:
             img = np.asarray(image, dtype=np.float32)
-            body["images"] = (img[None] if img.ndim == 3 else img).tolist()
+            body["images"] = _listed(img[None] if img.ndim == 3 else img)
             if bands is not None:
                 body["bands"] = list(bands)
         else:
@@ -138,9 +153,9 @@ class Client:
         if ids is not None:
             body["ids"] = [str(i) for i in ids]
         elif embeddings is not None:
-            body["embeddings"] = np.asarray(embeddings, dtype=np.float32).tolist()
+            body["embeddings"] = _listed(np.asarray(embeddings, dtype=np.float32))
         elif images is not None:
-            body["images"] = np.asarray(images, dtype=np.float32).tolist()
+            body["images"] = _listed(np.asarray(images, dtype=np.float32))
             if bands is not None:
                 body["bands"] = list(bands)
         else:

@@ -86,6 +86,8 @@ Column parse_npy(std::string_view b, const std::string& name, const std::string&
     p = q;
   }
   if (shape.empty()) fail_input("{}: a 0-d .npy array has no rows; send an array whose first axis is the objects", where);
+  for (int64_t d : shape)
+    if (d == 0) fail_input("{}: .npy shape {} has an empty axis", where, sh);
   if (shape.size() > 8) fail_input("{}: .npy shape {} has more than 8 axes", where, sh);
   uint64_t elems = 1;
   for (int64_t d : shape) {

@@ -200,6 +200,7 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
     for (int64_t i = 0; i < size(); ++i) {
       if (!(sky::separation_deg(cra, cdec, ra_[i], dec_[i]) <= rad)) continue;
       std::copy(cached->second.begin() + i * d, cached->second.begin() + (i + 1) * d, v.begin());
+      if (!std::isfinite(v[0])) continue;  // an index row the catalogue lacks (preloaded as NaN)
       if (!l2) normalise(v.data(), 1, d);
       double s = 0;
       for (int64_t j = 0; j < d; ++j) s += l2 ? (v[j] - q[j]) * (v[j] - q[j]) : double(v[j]) * q[j];

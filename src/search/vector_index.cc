@@ -142,7 +142,8 @@ class HnswlibIndex : public VectorIndex {
  private:
   template <class F>
   static void parallel(int64_t n, F f) {
-    int threads = std::max(1u, std::thread::hardware_concurrency());
+    if (n == 1) return f(0);  // one query (a service request): no threads to start
+    int threads = static_cast<int>(std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency())));
     std::vector<std::thread> pool;
     std::atomic<int64_t> next{0};
     for (int t = 0; t < threads; ++t)

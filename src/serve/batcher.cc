@@ -36,6 +36,7 @@ Table Batcher::embed(const Table& t, std::chrono::steady_clock::time_point deadl
   if (!job->in.rows()) fail_input("model '{}' reads none of the columns sent ({}); it embeds {}", enc_.name(), fmt::join(t.names(), ", "),
                                   fmt::join(enc_.modalities(), ", "));
   job->key = layout_key(job->in);
+  job->deadline = deadline;
   auto fut = job->out.get_future();
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -52,9 +53,20 @@ void Batcher::work() {
   while (true) {
     cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
     if (stop_) {
-      for (auto& j : queue_) j->out.set_exception(std::make_exception_ptr(InputError("the server is stopping", ErrorKind::IO)));
+      for (auto& j : queue_) fail(*j, std::make_exception_ptr(InputError("the server is stopping", ErrorKind::IO)));
       return;
     }
+    // Requests whose clients already had their 504 are not computed.
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->deadline < now) {
+        fail(**it, std::make_exception_ptr(TimeoutError("the embedding did not start before the request's deadline")));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (queue_.empty()) continue;
     // Wait briefly for more requests of the same layout, then take them all (up to the batch size).
     auto first = queue_.front();
     auto until = std::chrono::steady_clock::now() + wait_;
@@ -79,31 +91,45 @@ void Batcher::work() {
     }
     ++batches_, objects_ += rows, largest_ = std::max(largest_, rows);
     l.unlock();
-    Table all = batch[0]->in;
-    for (size_t i = 1; i < batch.size(); ++i) all.append(batch[i]->in);
     try {
+      Table all = batch[0]->in;
+      for (size_t i = 1; i < batch.size(); ++i) all.append(batch[i]->in);
       Table out = enc_.embed(all);
       int64_t at = 0;
       for (auto& j : batch) {
-        j->out.set_value(out.slice(at, j->in.rows()));
+        finish(*j, out.slice(at, j->in.rows()));
         at += j->in.rows();
       }
     } catch (...) {
       // Attribute the error: each request of the batch alone.
-      if (batch.size() == 1) {
-        batch[0]->out.set_exception(std::current_exception());
-      } else {
-        for (auto& j : batch) {
-          try {
-            j->out.set_value(enc_.embed(j->in));
-          } catch (...) {
-            j->out.set_exception(std::current_exception());
-          }
+      auto e = std::current_exception();
+      for (auto& j : batch) {
+        if (j->done) continue;
+        if (batch.size() == 1) {
+          fail(*j, e);
+          continue;
+        }
+        try {
+          finish(*j, enc_.embed(j->in));
+        } catch (...) {
+          fail(*j, std::current_exception());
         }
       }
     }
     l.lock();
   }
+}
+
+void Batcher::finish(Job& j, Table t) {
+  if (j.done) return;
+  j.done = true;
+  j.out.set_value(std::move(t));
+}
+
+void Batcher::fail(Job& j, std::exception_ptr e) {
+  if (j.done) return;
+  j.done = true;
+  j.out.set_exception(e);
 }
 
 nlohmann::json Batcher::stats() const {

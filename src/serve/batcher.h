@@ -37,8 +37,12 @@ class Batcher {
   struct Job {
     Table in;
     std::string key;
+    std::chrono::steady_clock::time_point deadline;
     std::promise<Table> out;
+    bool done = false;
   };
+  static void finish(Job& j, Table t);
+  static void fail(Job& j, std::exception_ptr e);
   void work();
 
   const Encoder& enc_;

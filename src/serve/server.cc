@@ -65,7 +65,7 @@ int http_status(ErrorKind k) {
 
 void reply_json(httplib::Response& res, const json& j, int status = 200) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void reply_error(httplib::Response& res, int status, const std::string& kind, const std::string& message) {
@@ -79,6 +79,14 @@ std::string checked_id(const std::string& id, const char* field) {
   if (id.empty() || id.size() > 128) fail_input("{}: an object id of {} characters", field, id.size());
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f) fail_input("{}: the object id holds a control character", field);
+  for (size_t i = 0; i < id.size();) {  // well-formed UTF-8 only
+    unsigned char c = static_cast<unsigned char>(id[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!n || i + n > id.size()) fail_input("{}: the object id is not UTF-8", field);
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(id[i + k]) >> 6) != 2) fail_input("{}: the object id is not UTF-8", field);
+    i += n;
+  }
   return id;
 }
 
@@ -162,6 +170,7 @@ struct IndexEntry {
   SearchIndex index;
   std::string column, modality, model_id, dataset;
   std::unique_ptr<DataEntry> catalogue;  // the catalogue it was built from (cone search columns)
+  std::vector<std::string> preloaded;    // its embedding columns held in memory (queries by id read only these)
 };
 
 struct ProbeEntry {
@@ -287,6 +296,9 @@ struct Server::Impl {
     fail_not_found("{} '{}' is not served (served: {})", what, name, have.empty() ? "none" : have);
   }
   ModelEntry& model(const std::string& name) { return named(models, name, "model", "models"); }
+  bool served_model(const std::string& name) const {
+    return std::any_of(models.begin(), models.end(), [&](const auto& m) { return m->name == name; });
+  }
   IndexEntry& index(const std::string& name) { return named(indexes, name, "index", "indexes"); }
   ProbeEntry& probe(const std::string& name) { return named(probes, name, "probe", "probes"); }
   DataEntry* dataset(const std::string& name) {
@@ -320,11 +332,14 @@ struct Server::Impl {
     if (body) return table_from_json(*body, u);
     s.path = new_scratch();
     u.scratch = s.path;
-    std::string type = req.get_header_value("Content-Type");
-    bool file_type = type.find("json") == std::string::npos && type.find("npy") == std::string::npos &&
-                     type.find("octet-stream") == std::string::npos;
-    if (file_type) {
-      std::lock_guard<std::mutex> l(h5);
+    std::string type = upload_base_type(req.get_header_value("Content-Type"));
+    u.reader_seconds = o.timeout_s;
+    if (type == "application/x-hdf5" || type == "application/x-hdf") {
+      u.hdf5_lock = &h5;  // read in a child process; the lock only while forking
+      return parse_upload(req.body, type, u);
+    }
+    if (type != "application/json" && type != "application/x-npy" && type != "application/octet-stream") {
+      std::lock_guard<std::mutex> l(h5);  // FITS, PNG, JPEG: the importers stage through HDF5
       return parse_upload(req.body, type, u);
     }
     return parse_upload(req.body, type, u);
@@ -388,14 +403,6 @@ struct Server::Impl {
 
 Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
   o.check();
-  // glibc keeps what the HTTP threads' arenas freed (varying batch and body
-  // sizes): resident memory grew under sustained load (bench/README.md).
-  // Returning free pages once a second keeps it flat; fewer arenas did too but
-  // halved search throughput through lock contention.
-  trimmer = std::thread([this] {
-    std::unique_lock<std::mutex> l(trim_mu);
-    while (!trim_cv.wait_for(l, std::chrono::seconds(1), [this] { return stopping; })) ::malloc_trim(0);
-  });
   if (!o.token_file.empty()) {
     std::ifstream f(o.token_file);
     if (!f) fail_io("{}: cannot read the token file", o.token_file);
@@ -428,6 +435,7 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
     for (const auto& c : cat.schema())
       if (c.name.rfind("embedding_", 0) == 0) more.push_back(c.name);
     e->index.preload(more);
+    e->preloaded = more;
     e->catalogue = std::make_unique<DataEntry>();
     e->catalogue->ds = cat;
     e->catalogue->lookup = std::make_unique<ObjectLookup>(cat);
@@ -496,6 +504,14 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
       }
   for (auto& c : codecs) c = resolve_model_path(c);
   routes();
+  // glibc keeps what the HTTP threads' arenas freed (varying batch and body
+  // sizes): resident memory grew under sustained load (bench/README.md).
+  // Returning free pages once a second keeps it flat; fewer arenas did too but
+  // halved search throughput through lock contention.
+  trimmer = std::thread([this] {
+    std::unique_lock<std::mutex> l(trim_mu);
+    while (!trim_cv.wait_for(l, std::chrono::seconds(1), [this] { return stopping; })) ::malloc_trim(0);
+  });
 }
 
 void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Response& res) {
@@ -580,7 +596,11 @@ void Server::Impl::handle_search(const httplib::Request& req, httplib::Response&
   if (body.contains("id") && !body["id"].is_null()) {
     r.id = checked_id(json_get<std::string>(body, "id", ""), "id");
     if (!ix.index.contains(r.id)) fail_not_found("id: object '{}' is not in index '{}'", r.id, ix.name);
-    if (!qmod.empty()) r.query_column = "embedding_" + qmod;
+    if (!qmod.empty()) {
+      r.query_column = "embedding_" + qmod;
+      if (std::find(ix.preloaded.begin(), ix.preloaded.end(), r.query_column) == ix.preloaded.end())
+        fail_input("query_modality: '{}': the catalogue of index '{}' has {}", qmod, ix.name, fmt::join(ix.preloaded, ", "));
+    }
     query = {{"id", r.id}, {"modality", qmod.empty() ? ix.modality : qmod}};
   } else if (body.contains("vector")) {
     r.vector = json_get<std::vector<float>>(body, "vector", {});
@@ -590,6 +610,8 @@ void Server::Impl::handle_search(const httplib::Request& req, httplib::Response&
     Table t = request_table(req, is_json ? &body : nullptr, s, {});
     if (t.rows() != 1) fail_input("request: search with one object (an \"id\", a \"vector\", or one image or spectrum), got {}", t.rows());
     if (ix.model_id.empty()) fail_input("index '{}': its catalogue does not name the model that made it; search it by id or vector", ix.name);
+    if (!served_model(ix.model_id))
+      fail_input("index '{}' holds embeddings of model '{}', which this server does not serve: search it by id or vector", ix.name, ix.model_id);
     Table e = embed(model(ix.model_id), t);
     std::string col = t.has(mmu::kImageArray) && e.has("embedding_image") ? "embedding_image" : "embedding_spectrum";
     if (!e.has(col)) fail_input("model '{}' gave no embedding of the uploaded object", ix.model_id);
@@ -716,6 +738,9 @@ void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response
     if (sp.model_id().empty() || sp.feature_columns().size() != 1)
       fail_input("probe '{}' was fitted on catalogue columns ({}), not on a model's embeddings: send \"embeddings\" or \"ids\"", p.name,
                  fmt::join(sp.feature_columns(), ", "));
+    if (!served_model(sp.model_id()))
+      fail_input("probe '{}' reads embeddings of model '{}', which this server does not serve: send \"embeddings\" or \"ids\"", p.name,
+                 sp.model_id());
     Table e = embed(model(sp.model_id()), t);
     const Column& c = e.at(sp.feature_columns()[0]);
     x.n = c.rows, x.d = c.row_elems();
@@ -879,7 +904,7 @@ void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& re
     try {
       double m = number_param(*v, "MAXREC");
       if (!(m >= 0 && m == std::floor(m))) fail_input("MAXREC {} is not a whole number >= 0", m);
-      maxrec = std::min<int64_t>(static_cast<int64_t>(m), 100000);
+      maxrec = std::min<int64_t>(static_cast<int64_t>(m), verb == 3 ? 10000 : 100000);  // VERB=3 rows are wide
     } catch (const InputError& e) {
       return votable(serve::votable_error(e.what()), 400);
     }
@@ -973,7 +998,7 @@ void Server::Impl::routes() {
   // Errors without a body (404 of an unknown route, 413 from the payload limit) get a JSON one.
   http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string msg = res.status == 413 ? "the request body exceeds the server's limit" : res.status == 404 ? "no such route: " + req.path
+    std::string msg = res.status == 413 ? "the request body exceeds the server's limit" : res.status == 404 ? "no such route (see /v1/models and docs/api.md)"
                                                                                                               : fmt::format("HTTP {}", res.status);
     reply_error(res, res.status, res.status == 413 ? "too_large" : res.status == 404 ? "not_found" : "http", msg);
     return httplib::Server::HandlerResponse::Handled;
@@ -982,7 +1007,17 @@ void Server::Impl::routes() {
     ++requests;
     bool open = req.path == "/" || req.path == "/index.html" || req.path == "/v1/health" || req.path.rfind("/static/", 0) == 0 ||
                 req.path == "/favicon.ico";
-    if (tokens.empty() || open) return httplib::Server::HandlerResponse::Unhandled;
+    if (tokens.empty()) {
+      // Without tokens the server is loopback-only; a page elsewhere must not reach it by a DNS name that points here.
+      std::string host = req.get_header_value("Host");
+      std::string name = host.rfind('[', 0) == 0 ? host.substr(0, host.find(']') + 1) : host.substr(0, host.find(':'));
+      if (!host.empty() && name != "127.0.0.1" && name != "localhost" && name != "[::1]") {
+        reply_error(res, 403, "forbidden", "this server (no tokens) answers only to 127.0.0.1, localhost or [::1]");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (open) return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
     bool ok = false;
     if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {  // the scheme is case-insensitive (RFC 7235)

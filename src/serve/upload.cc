@@ -1,5 +1,7 @@
 #include "astrofm/upload.h"
 
+#include <hdf5.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,12 +21,16 @@ namespace astrofm {
 namespace fs = std::filesystem;
 namespace {
 
-std::string base_type(const std::string& content_type) {
+}  // namespace
+
+std::string upload_base_type(const std::string& content_type) {
   std::string t = content_type.substr(0, content_type.find(';'));
   while (!t.empty() && t.back() == ' ') t.pop_back();
   for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return t;
 }
+
+namespace {
 
 // Shape of a nested JSON array from its first elements, then every element checked against it.
 void shape_of(const nlohmann::json& j, std::vector<int64_t>& shape, const std::string& where) {
@@ -162,16 +168,70 @@ Table table_from_bytes(const std::string& b) {
 // libhdf5 1.10 crashes on some malformed files (fuzz_hdf5 found a SEGV inside
 // H5Dread), so an uploaded HDF5 file is read in a child process: a crash
 // there is one 400 for that request, not the end of the server.
+// An uploaded file may point elsewhere: external raw storage, external links
+// and virtual datasets would make the reader open other files of the server.
+herr_t refuse_indirection(hid_t obj, const char* name, const H5O_info_t* info, void* bad) {
+  if (info->type != H5O_TYPE_DATASET) return 0;
+  hid_t ds = H5Dopen2(obj, name, H5P_DEFAULT);
+  if (ds < 0) return 0;
+  hid_t dcpl = H5Dget_create_plist(ds);
+  if (dcpl >= 0 && (H5Pget_external_count(dcpl) > 0 || H5Pget_layout(dcpl) == H5D_VIRTUAL))
+    *static_cast<std::string*>(bad) = name;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  H5Dclose(ds);
+  return 0;
+}
+
+herr_t refuse_external_links(hid_t, const char* name, const H5L_info_t* info, void* bad) {
+  if (info->type != H5L_TYPE_HARD) *static_cast<std::string*>(bad) = name;
+  return 0;
+}
+
+void check_self_contained(const std::string& path) {
+  H5E_BEGIN_TRY {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) fail_input("upload.hdf5: not an HDF5 file");
+    std::string bad_link, bad_data;
+    H5Lvisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, refuse_external_links, &bad_link);
+    H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, refuse_indirection, &bad_data, H5O_INFO_BASIC);
+    H5Fclose(f);
+    if (!bad_link.empty()) fail_input("upload.hdf5: '{}' is a soft or external link; uploads must be self-contained", bad_link);
+    if (!bad_data.empty())
+      fail_input("upload.hdf5: dataset '{}' keeps its data in other files (external or virtual); uploads must be self-contained", bad_data);
+  } H5E_END_TRY;
+}
+
 Table read_hdf5_isolated(const std::string& path, const UploadOptions& o) {
   std::string out = path + ".table", err = path + ".error";
-  pid_t pid = ::fork();
+  pid_t pid;
+  {
+    std::unique_lock<std::mutex> l;
+    if (o.hdf5_lock) l = std::unique_lock<std::mutex>(*o.hdf5_lock);
+    pid = ::fork();
+  }
   if (pid < 0) fail_io("upload.hdf5: cannot start the reader process");
   if (pid == 0) {
-    ::alarm(60);  // a file that keeps the reader busy this long is not an upload
+    // A crash here is reported to the parent as a signal, not handled in the child.
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
+    ::alarm(static_cast<unsigned>(std::max(1, o.reader_seconds)));
+    rlimit fsize{1u << 30, 1u << 30};  // what it writes back: at most 1 GiB
+    ::setrlimit(RLIMIT_FSIZE, &fsize);
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASTROFM_ASAN 1
+#endif
+#endif
+#if !defined(__SANITIZE_ADDRESS__) && !defined(ASTROFM_ASAN)  // ASan reserves terabytes of address space
+    rlimit as{8ul << 30, 8ul << 30};  // a decompression bomb ends here, not in the server's memory
+    ::setrlimit(RLIMIT_AS, &as);
+#endif
     int code = 0;
     std::string msg;
     try {
-      std::ofstream(out, std::ios::binary) << table_bytes(keep_data_columns(read_table(path), "upload.hdf5", o.max_objects));
+      check_self_contained(path);
+      std::ofstream f(out, std::ios::binary);
+      f << table_bytes(keep_data_columns(read_table(path), "upload.hdf5", o.max_objects));
+      if (!f.flush()) fail_io("upload.hdf5: the reader could not hand the table back");
     } catch (const InputError& e) {
       code = 10 + static_cast<int>(e.kind()), msg = e.what();
     } catch (const std::exception& e) {
@@ -201,7 +261,7 @@ Table read_hdf5_isolated(const std::string& path, const UploadOptions& o) {
 bool is_upload_type(const std::string& content_type) {
   static const char* kTypes[] = {"application/json", "application/x-npy", "application/octet-stream", "application/fits",
                                  "image/fits", "application/x-hdf5", "application/x-hdf", "image/png", "image/jpeg"};
-  std::string t = base_type(content_type);
+  std::string t = upload_base_type(content_type);
   for (const char* k : kTypes)
     if (t == k) return true;
   return false;
@@ -244,7 +304,7 @@ Table table_from_json(const nlohmann::json& j, const UploadOptions& o) {
 }
 
 Table parse_upload(std::string_view body, const std::string& content_type, const UploadOptions& o) {
-  std::string type = base_type(content_type);
+  std::string type = upload_base_type(content_type);
   if (body.empty()) fail_input("request: empty body");
   if (type == "application/json") {
     nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
