@@ -21,7 +21,7 @@
 namespace astrofm {
 
 struct UploadOptions {
-  std::vector<std::string> bands;  // band names for images that do not carry them (.npy, PNG/JPEG, JSON without "bands")
+  std::vector<std::string> bands;  // band names for images that do not carry them (.npy, PNG/JPEG, JSON without "bands"); none: no image_band column
   std::string modality = "image";  // .npy: image ([N, B, H, W] or [B, H, W]) or spectrum ([N, L])
   int image_size = 0;              // PNG/JPEG: resample to this size (0: native)
   int64_t max_objects = 4096;      // more objects in one upload: InputError

@@ -124,9 +124,10 @@ def test_mission_example_embeddings_then_scikit_learn(served):
     ids, x, bands, t = sim_images(sim)
     z = t["Z"]
     x_train, y_train, x_test = x[:8], z[:8], x[8:]
-    X = c.embeddings(x_train, "galaxy-cnn-ssl", bands=bands)
+    X = c.embeddings(x_train, "galaxy-cnn-ssl")  # as the mission writes it: no band names (g, r, z flux)
+    np.testing.assert_allclose(X, c.embeddings(x_train, "galaxy-cnn-ssl", bands=bands), atol=2e-5)
     knn = KNeighborsRegressor(n_neighbors=3).fit(X, y_train)
-    pred = knn.predict(c.embeddings(x_test, "galaxy-cnn-ssl", bands=bands))
+    pred = knn.predict(c.embeddings(x_test, "galaxy-cnn-ssl"))
     assert pred.shape == (len(x_test),) and np.all(np.isfinite(pred))
 
 
@@ -214,8 +215,9 @@ def test_auth_limits_and_errors_answer_json(served):
     assert s == 400 and "big-endian" in json.loads(body)["error"]["message"]
     with pytest.raises(PermissionError):
         Client(url).models()
-    with pytest.raises(ValueError, match="band"):
-        served["client"].embeddings(x[:1], "galaxy-cnn-ssl")
+    # Five unnamed bands: the model says what it takes.
+    with pytest.raises(ValueError, match="5 bands without image_band names"):
+        served["client"].embeddings(np.zeros((1, 5, 8, 8), np.float32), "galaxy-cnn-ssl")
 
 
 def test_a_busy_server_answers_503_with_retry_after(sim, tmp_path):

@@ -76,10 +76,12 @@ Column float_array(const nlohmann::json& j, const std::string& name, const std::
   return make_column(name, v, std::vector<int64_t>(shape.begin() + 1, shape.end()));
 }
 
+// Without band names the images go to the model as they are, which (as
+// `astrofm embed` and the Python Encoder) takes 3 unnamed bands as the
+// Legacy Survey g, r, z its stretch expects.
 void add_bands(Table& t, const std::vector<std::string>& bands, const std::string& where) {
-  if (!t.has(mmu::kImageArray) || t.has(mmu::kImageBand)) return;
+  if (!t.has(mmu::kImageArray) || t.has(mmu::kImageBand) || bands.empty()) return;
   int64_t b = t.at(mmu::kImageArray).shape.at(0);
-  if (bands.empty()) fail_input("{}: images of {} bands need band names (\"bands\": [...], or ?bands=G,R,Z)", where, b);
   if (static_cast<int64_t>(bands.size()) != b) fail_input("{}: {} band names for images of {} bands", where, bands.size(), b);
   std::vector<std::string> all;
   for (int64_t i = 0; i < t.rows(); ++i) all.insert(all.end(), bands.begin(), bands.end());

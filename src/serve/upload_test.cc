@@ -75,7 +75,9 @@ TEST(Upload, JsonImagesGetBandsAndNamePathsOfBadValues) {
     EXPECT_NE(std::string(e.what()).find("images[0][0][1]"), std::string::npos) << e.what();
   }
   auto nobands = nlohmann::json::parse(R"({"images": [[[[1]]]]})");
-  EXPECT_THROW(table_from_json(nobands, o), InputError);
+  EXPECT_FALSE(table_from_json(nobands, o).has(mmu::kImageBand));  // the model decides what unnamed bands are
+  auto badbands = nlohmann::json::parse(R"({"images": [[[[1]]]], "bands": ["G", "R"]})");
+  EXPECT_THROW(table_from_json(badbands, o), InputError);
   o.max_objects = 1;
   auto many = nlohmann::json::parse(R"({"spectra": [[1, 2], [3, 4]]})");
   EXPECT_THROW(table_from_json(many, o), InputError);
