@@ -357,3 +357,20 @@ def test_the_openapi_file_describes_every_route_the_server_answers(served):
         s, _, body = raw(served["url"], path, {})
         assert s == 400, (path, s, body)  # routed, and an empty request is a clear 400
     assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_a_request_past_its_deadline_gets_504_and_writes_are_refused(sim, tmp_path):
+    # --timeout 1 with a batch that waits 3 s for company: the request's deadline passes first.
+    p, url = start_server(tmp_path, "--model", "galaxy-cnn-ssl", "--timeout", "1", "--batch-wait-us", "3000000")
+    try:
+        t = astrofm.open_dataset(str(sim / "sim")).read()
+        body = {"model": "galaxy-cnn-ssl", "images": t["image_array"][:1].tolist()}
+        t0 = time.monotonic()
+        s, _, b = raw(url, "/v1/embeddings", body, token=None)
+        assert s == 504 and json.loads(b)["error"]["kind"] == "timeout"
+        assert time.monotonic() - t0 < 2.5
+        for method in ("PUT", "DELETE", "PATCH"):  # read-only: nothing but GET and POST routes
+            s, _, b = raw(url, "/v1/models", b"{}", token=None, method=method)
+            assert s in (404, 405) and "error" in json.loads(b)
+    finally:
+        stop(p)
