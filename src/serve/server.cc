@@ -1,8 +1,6 @@
-// The HTTP service: routes, authentication, limits, and what each route
-// computes with the library (Encoder through the batcher, SearchIndex,
+// The HTTP service: start-up, routes, authentication, limits, and what each
+// route computes with the library (Encoder through the batcher, SearchIndex,
 // SavedProbe, generate). Formats of requests and answers: docs/api.md.
-#include "astrofm/serve.h"
-
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -10,396 +8,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <httplib.h>
-
-#include <atomic>
-#include <condition_variable>
-#include <thread>
-#include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
-#include <map>
-#include <mutex>
-#include <random>
 #include <set>
-#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
 #include "astrofm/config.h"
-#include "astrofm/encoder.h"
-#include "astrofm/error.h"
-#include "astrofm/features.h"
 #include "astrofm/fsutil.h"
 #include "astrofm/generate.h"
-#include "astrofm/mmu.h"
 #include "astrofm/npy.h"
 #include "astrofm/resources.h"
-#include "astrofm/saved_probe.h"
-#include "astrofm/search.h"
-#include "astrofm/sky.h"
-#include "astrofm/strict_json.h"
-#include "astrofm/upload.h"
-#include "batcher.h"
-#include "votable.h"
+#include "server_impl.h"
 #include "web_assets.h"
 
 namespace astrofm {
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using nlohmann::json;
 
-namespace {
-
-int http_status(ErrorKind k) {
-  switch (k) {
-    case ErrorKind::InvalidInput: return 400;
-    case ErrorKind::NotFound: return 404;
-    case ErrorKind::Corrupt: return 422;
-    case ErrorKind::IO: return 500;
-    case ErrorKind::Usage: return 400;
-  }
-  return 500;
-}
-
-void reply_json(httplib::Response& res, const json& j, int status = 200) {
-  res.status = status;
-  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-void reply_error(httplib::Response& res, int status, const std::string& kind, const std::string& message) {
-  reply_json(res, {{"error", {{"status", status}, {"kind", kind}, {"message", message}}}}, status);
-}
-
-bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
-
-// Object ids are looked up in memory only, never used as paths; still, refuse what no survey id looks like.
-std::string checked_id(const std::string& id, const char* field) {
-  if (id.empty() || id.size() > 128) fail_input("{}: an object id of {} characters", field, id.size());
-  for (unsigned char c : id)
-    if (c < 0x20 || c == 0x7f) fail_input("{}: the object id holds a control character", field);
-  for (size_t i = 0; i < id.size();) {  // well-formed UTF-8 only
-    unsigned char c = static_cast<unsigned char>(id[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (!n || i + n > id.size()) fail_input("{}: the object id is not UTF-8", field);
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(id[i + k]) >> 6) != 2) fail_input("{}: the object id is not UTF-8", field);
-    i += n;
-  }
-  return id;
-}
-
-// An object id inside a URL path: everything but unreserved characters percent-encoded.
-std::string url_escape(const std::string& s) {
-  std::string o;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') o += static_cast<char>(c);
-    else o += fmt::format("%{:02X}", c);
-  }
-  return o;
-}
-
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  volatile unsigned char diff = static_cast<unsigned char>(a.size() != b.size());
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<size_t>(1, b.size())]);
-  return diff == 0;
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> v;
-  size_t p = 0;
-  while (p <= s.size() && !s.empty()) {
-    size_t e = s.find(',', p);
-    std::string t = s.substr(p, e == std::string::npos ? std::string::npos : e - p);
-    if (!t.empty()) v.push_back(t);
-    if (e == std::string::npos) break;
-    p = e + 1;
-  }
-  return v;
-}
-
-double number_param(const std::string& v, const char* name) {
-  try {
-    size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used != v.size() || !std::isfinite(d)) throw std::invalid_argument(v);
-    return d;
-  } catch (const std::exception&) {
-    fail_input("{}: '{}' is not a number", name, v.substr(0, 40));
-  }
-}
-
-template <class T>
-T json_get(const json& j, const char* key, T dflt) {
-  if (!j.contains(key) || j[key].is_null()) return dflt;
-  try {
-    return j[key].get<T>();
-  } catch (const json::exception&) {
-    fail_input("{}: {} has the wrong type", key, j[key].dump().substr(0, 40));
-  }
-}
-
-json floats_json(const float* v, int64_t n) {
-  json a = json::array();
-  for (int64_t i = 0; i < n; ++i) a.push_back(std::isfinite(v[i]) ? json(v[i]) : json(nullptr));
-  return a;
-}
-
-struct ModelEntry {
-  std::string name;
-  std::unique_ptr<Encoder> enc;
-  std::unique_ptr<serve::Batcher> batcher;
-  bool aion = false;
-};
-
-
-struct DataEntry {
-  std::string name;
-  Dataset ds;
-  std::unique_ptr<ObjectLookup> lookup;
-  std::vector<std::string> ids;
-  std::vector<double> ra, dec;
-  std::unordered_map<std::string, int64_t> row;
-  std::vector<std::string> scalar_columns;  // for metadata and cone search
-  bool images = false, tokens = false;
-};
-
-struct IndexEntry {
-  std::string name;
-  SearchIndex index;
-  std::string column, modality, model_id, dataset;
-  std::unique_ptr<DataEntry> catalogue;  // the catalogue it was built from (cone search columns)
-  std::vector<std::string> preloaded;    // its embedding columns held in memory (queries by id read only these)
-};
-
-struct ProbeEntry {
-  std::string name, path;
-  SavedProbe probe;
-  FeatureSet features;  // the probe's features of every object of a served catalogue (for predictions by id)
-  std::unordered_map<std::string, int64_t> row;
-  std::string source;
-};
-
-}  // namespace
-
-// ---- options ----------------------------------------------------------------
-
-ServeOptions ServeOptions::from_json(const json& j, const std::string& where) {
-  ServeOptions d;
-  json defaults = {{"host", d.host}, {"port", d.port}, {"token_file", ""}, {"models", json::array()}, {"indexes", json::object()},
-                   {"data", json::object()}, {"probes", json::object()}, {"codecs", json::array()},
-                   {"max_body_bytes", d.max_body_bytes}, {"max_inflight", d.max_inflight}, {"threads", d.threads},
-                   {"timeout_s", d.timeout_s}, {"batch_objects", d.batch_objects}, {"batch_wait_us", d.batch_wait_us},
-                   {"max_objects", d.max_objects}, {"quiet", d.quiet}};
-  // Named maps hold user keys: check the top level only.
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (!defaults.contains(it.key())) check_known_keys(defaults, {{it.key(), it.value()}}, where);
-  ServeOptions o;
-  try {
-    o.host = j.value("host", o.host);
-    o.port = j.value("port", o.port);
-    o.token_file = j.value("token_file", o.token_file);
-    o.models = j.value("models", o.models);
-    o.codecs = j.value("codecs", o.codecs);
-    for (const char* key : {"indexes", "data", "probes"}) {
-      auto& dst = std::string(key) == "indexes" ? o.indexes : std::string(key) == "data" ? o.data : o.probes;
-      if (!j.contains(key)) continue;
-      if (!j[key].is_object()) fail_input("{}: {}: expected an object of NAME: PATH", where, key);
-      for (auto it = j[key].begin(); it != j[key].end(); ++it) dst.emplace_back(it.key(), it.value().get<std::string>());
-    }
-    o.max_body_bytes = j.value("max_body_bytes", o.max_body_bytes);
-    o.max_inflight = j.value("max_inflight", o.max_inflight);
-    o.threads = j.value("threads", o.threads);
-    o.timeout_s = j.value("timeout_s", o.timeout_s);
-    o.batch_objects = j.value("batch_objects", o.batch_objects);
-    o.batch_wait_us = j.value("batch_wait_us", o.batch_wait_us);
-    o.max_objects = j.value("max_objects", o.max_objects);
-    o.quiet = j.value("quiet", o.quiet);
-  } catch (const json::exception& e) {
-    fail_input("{}: {}", where, e.what());
-  }
-  // Relative paths in a config file are relative to the file.
-  fs::path base = fs::path(where).parent_path();
-  auto rel = [&](std::string& p, bool always) {
-    if (!p.empty() && fs::path(p).is_relative() && (always || fs::exists(base / p))) p = (base / p).lexically_normal().string();
-  };
-  rel(o.token_file, true);
-  for (auto* v : {&o.indexes, &o.data, &o.probes})
-    for (auto& [n, p] : *v) rel(p, true);
-  for (auto& m : o.models) rel(m, false);  // a shipped model's name stays a name
-  for (auto& c : o.codecs) rel(c, false);
-  return o;
-}
-
-void ServeOptions::check() const {
-  if (!is_loopback(host) && token_file.empty())
-    fail_usage("serving on {} (not loopback) requires --token-file: anyone who can reach the port could use the service", host);
-  if (port < 0 || port > 65535) fail_usage("--port {} is not a port", port);
-  if (max_inflight < 1 || threads < 1 || timeout_s < 1 || batch_objects < 1 || max_objects < 1 || max_body_bytes < 1024)
-    fail_usage("serve limits must be positive (max_inflight {}, threads {}, timeout_s {}, batch_objects {}, max_objects {}, max_body_bytes {})",
-               max_inflight, threads, timeout_s, batch_objects, max_objects, max_body_bytes);
-  std::set<std::string> names;
-  for (const auto* v : {&indexes, &data})
-    for (const auto& [n, p] : *v) {
-      if (n.empty() || n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
-        fail_usage("'{}': names of indexes and datasets are letters, digits, '_', '-' and '.'", n);
-      if (!names.insert(n).second) fail_usage("'{}' names two served indexes or datasets (cone search needs one name each)", n);
-    }
-  std::set<std::string> probe_names;
-  for (const auto& [n, p] : probes)
-    if (!probe_names.insert(n).second) fail_usage("'{}' names two probes", n);
-}
-
-// ---- the server -------------------------------------------------------------
-
-struct Server::Impl {
-  ServeOptions o;
-  std::vector<std::string> tokens;
-  std::vector<std::unique_ptr<ModelEntry>> models;
-  std::vector<std::unique_ptr<IndexEntry>> indexes;
-  std::vector<std::unique_ptr<DataEntry>> data;
-  std::vector<std::unique_ptr<ProbeEntry>> probes;
-  std::vector<std::string> codecs;
-  std::mutex h5;  // HDF5 is not thread-safe in Debian's build: every file access holds this
-  httplib::Server http;
-  std::atomic<int> inflight{0};
-  std::atomic<int64_t> requests{0}, rejected{0};
-  Clock::time_point started = Clock::now();
-  int bound_port = -1;
-
-  std::thread trimmer;
-  std::mutex trim_mu;
-  std::condition_variable trim_cv;
-  bool stopping = false;
-
-  explicit Impl(const ServeOptions& opt);
-  ~Impl() {
-    {
-      std::lock_guard<std::mutex> l(trim_mu);
-      stopping = true;
-    }
-    trim_cv.notify_all();
-    if (trimmer.joinable()) trimmer.join();
-  }
-  void routes();
-
-  // The served entry of that name; with one entry served, the name may be left out.
-  template <class E>
-  static E& named(std::vector<std::unique_ptr<E>>& v, const std::string& name, const char* what, const char* plural) {
-    if (name.empty() && v.size() == 1) return *v[0];
-    for (auto& e : v)
-      if (e->name == name) return *e;
-    std::string have;
-    for (auto& e : v) have += (have.empty() ? "" : ", ") + e->name;
-    if (name.empty()) fail_input("{}: name one of the served {} ({})", what, plural, have);
-    fail_not_found("{} '{}' is not served (served: {})", what, name, have.empty() ? "none" : have);
-  }
-  ModelEntry& model(const std::string& name) { return named(models, name, "model", "models"); }
-  bool served_model(const std::string& name) const {
-    return std::any_of(models.begin(), models.end(), [&](const auto& m) { return m->name == name; });
-  }
-  IndexEntry& index(const std::string& name) { return named(indexes, name, "index", "indexes"); }
-  ProbeEntry& probe(const std::string& name) { return named(probes, name, "probe", "probes"); }
-  DataEntry* dataset(const std::string& name) {
-    for (auto& d : data)
-      if (d->name == name) return d.get();
-    return nullptr;
-  }
-  Clock::time_point deadline() const { return Clock::now() + std::chrono::seconds(o.timeout_s); }
-
-  // A private scratch folder for one request's file uploads, removed afterwards.
-  struct Scratch {
-    std::string path;
-    ~Scratch() {
-      std::error_code ec;
-      if (!path.empty()) fs::remove_all(path, ec);
-    }
-  };
-  // mkdtemp: a fresh folder only this process can enter (no name another local user could take first).
-  std::string new_scratch() {
-    std::string t = (fs::temp_directory_path() / "astrofm-serve-XXXXXX").string();
-    if (!::mkdtemp(t.data())) fail_io("cannot create a scratch folder under {}", fs::temp_directory_path().string());
-    return t;
-  }
-
-  // Request data as a table: a JSON object's fields, or the whole body in another format.
-  Table request_table(const httplib::Request& req, const json* body, Scratch& s, const std::vector<std::string>& bands_default) {
-    UploadOptions u;
-    u.max_objects = o.max_objects;
-    u.bands = req.has_param("bands") ? split_list(req.get_param_value("bands")) : bands_default;
-    if (req.has_param("modality")) u.modality = req.get_param_value("modality");
-    if (body) return table_from_json(*body, u);
-    s.path = new_scratch();
-    u.scratch = s.path;
-    std::string type = upload_base_type(req.get_header_value("Content-Type"));
-    u.reader_seconds = o.timeout_s;
-    if (type == "application/x-hdf5" || type == "application/x-hdf") {
-      u.hdf5_lock = &h5;  // read in a child process; the lock only while forking
-      return parse_upload(req.body, type, u);
-    }
-    if (type != "application/json" && type != "application/x-npy" && type != "application/octet-stream") {
-      std::lock_guard<std::mutex> l(h5);  // FITS, PNG, JPEG: the importers stage through HDF5
-      return parse_upload(req.body, type, u);
-    }
-    return parse_upload(req.body, type, u);
-  }
-
-  // Embeddings of uploaded objects with a served model (dynamic batching).
-  Table embed(ModelEntry& m, const Table& t) {
-    if (m.aion) {  // AION reads token columns from HDF5 uploads; small, run directly
-      std::lock_guard<std::mutex> l(h5);
-      return m.enc->embed(t);
-    }
-    return m.batcher->embed(t, deadline());
-  }
-
-  static std::string modality_of_column(const std::string& col) {
-    return col.rfind("embedding_", 0) == 0 ? col.substr(10) : col;
-  }
-
-  json search_json(IndexEntry& ix, const SearchRequest& r, const json& query) {
-    auto hits = ix.index.search(r);
-    json h = json::array();
-    int rank = 1;
-    for (const auto& x : hits)
-      h.push_back({{"rank", rank++}, {"object_id", x.object_id}, {"ra", x.ra}, {"dec", x.dec}, {"score", x.score},
-                   {"links", {{"object", "/v1/objects/" + url_escape(x.object_id)}}}});
-    return {{"index", ix.name}, {"column", ix.column}, {"metric", ix.index.meta()["options"].value("metric", "cosine")}, {"query", query},
-            {"k", r.k}, {"hits", h}};
-  }
-
-  json catalogue_json() const {
-    json ms = json::array(), is = json::array(), ds = json::array(), ps = json::array();
-    for (const auto& m : models) {
-      const json& meta = m->enc->meta();
-      ms.push_back({{"name", m->name}, {"architecture", m->enc->architecture()}, {"modalities", m->enc->modalities()},
-                    {"description", meta.value("description", "")}, {"aion", m->aion},
-                    {"preprocess", meta.value("preprocess", json::object())}});
-    }
-    for (const auto& i : indexes)
-      is.push_back({{"name", i->name}, {"column", i->column}, {"modality", i->modality}, {"objects", i->index.size()},
-                    {"dim", i->index.meta()["dim"]}, {"kind", i->index.meta()["options"].value("kind", "")},
-                    {"metric", i->index.meta()["options"].value("metric", "")}, {"model", i->model_id},
-                    {"cone_search", "/scs/" + i->name}});
-    for (const auto& d : data)
-      ds.push_back({{"name", d->name}, {"objects", d->ids.size()}, {"images", d->images}, {"tokens", d->tokens},
-                    {"columns", d->scalar_columns}, {"cone_search", "/scs/" + d->name}});
-    for (const auto& p : probes)
-      ps.push_back({{"name", p->name}, {"target", p->probe.target()}, {"task", p->probe.classification() ? "classification" : "regression"},
-                    {"classes", p->probe.class_names()}, {"features", p->probe.feature_columns()}, {"model", p->probe.model_id()},
-                    {"kind", p->probe.meta()["config"].value("kind", "")}, {"by_id_from", p->source}});
-    return {{"models", ms}, {"indexes", is}, {"datasets", ds}, {"probes", ps}};
-  }
-
-  void handle_embeddings(const httplib::Request& req, httplib::Response& res);
-  void handle_search(const httplib::Request& req, httplib::Response& res);
-  void handle_object(const httplib::Request& req, httplib::Response& res);
-  void handle_cutout(const httplib::Request& req, httplib::Response& res);
-  void handle_predict(const httplib::Request& req, httplib::Response& res);
-  void handle_generate(const httplib::Request& req, httplib::Response& res);
-  void handle_scs(const httplib::Request& req, httplib::Response& res);
-};
 
 Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
   o.check();
@@ -515,12 +139,9 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
 }
 
 void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Response& res) {
-  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
-  json body;
-  if (is_json) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
-  }
+  auto parsed = json_body(req);
+  bool is_json = parsed.has_value();
+  json body = parsed.value_or(json::object());
   std::string name = is_json ? json_get<std::string>(body, "model", "") : req.get_param_value("model");
   ModelEntry& m = model(name);
   Scratch s;
@@ -558,12 +179,10 @@ void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Respo
 }
 
 void Server::Impl::handle_search(const httplib::Request& req, httplib::Response& res) {
-  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
-  json body = json::object();
-  if (is_json) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
-  } else {  // an uploaded image or spectrum; the rest in the query string
+  auto parsed = json_body(req);
+  bool is_json = parsed.has_value();
+  json body = parsed.value_or(json::object());
+  if (!is_json) {  // an uploaded image or spectrum; the rest in the query string
     for (const char* k : {"index", "id", "query_modality"})
       if (req.has_param(k)) body[k] = req.get_param_value(k);
     for (const char* k : {"k", "dedup_arcsec"})
@@ -694,12 +313,10 @@ void Server::Impl::handle_cutout(const httplib::Request& req, httplib::Response&
 }
 
 void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response& res) {
-  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
-  json body = json::object();
-  if (is_json) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
-  } else if (req.has_param("probe")) {
+  auto parsed = json_body(req);
+  bool is_json = parsed.has_value();
+  json body = parsed.value_or(json::object());
+  if (!is_json && req.has_param("probe")) {
     body["probe"] = req.get_param_value("probe");
   }
   ProbeEntry& p = probe(json_get<std::string>(body, "probe", ""));
@@ -760,12 +377,10 @@ void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response
 }
 
 void Server::Impl::handle_generate(const httplib::Request& req, httplib::Response& res) {
-  bool is_json = req.get_header_value("Content-Type").find("json") != std::string::npos;
-  json body = json::object();
-  if (is_json) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) fail_input("request: the body is not a JSON object");
-  } else {
+  auto parsed = json_body(req);
+  bool is_json = parsed.has_value();
+  json body = parsed.value_or(json::object());
+  if (!is_json) {
     for (const char* k : {"model", "to", "from"})
       if (req.has_param(k)) body[k] = req.get_param_value(k);
     if (body.contains("from")) body["from"] = split_list(body["from"].get<std::string>());
@@ -851,137 +466,6 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     objects.push_back(o2);
   }
   reply_json(res, {{"model", m->name}, {"to", g.to}, {"from", g.from}, {"objects", objects}, {"columns", r.columns}});
-}
-
-void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& res) {
-  std::string name = req.matches[1];
-  auto votable = [&](const std::string& body, int status) {
-    res.status = status;
-    res.set_content(body, "text/xml;content=x-votable");
-  };
-  // DALI: parameter names are case-insensitive.
-  auto param = [&](const char* key) -> std::optional<std::string> {
-    for (const auto& [k, v] : req.params) {
-      std::string u = k;
-      for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      if (u == key) return v;
-    }
-    return std::nullopt;
-  };
-  IndexEntry* ix = nullptr;
-  DataEntry* de = dataset(name);
-  for (auto& i : indexes)
-    if (i->name == name) ix = i.get();
-  if (!ix && !de) return votable(serve::votable_error("no cone search '" + name + "' on this server"), 404);
-  double ra, dec, sr;
-  int verb = 2;
-  try {
-    auto need = [&](const char* k) {
-      auto v = param(k);
-      if (!v) fail_input("{} is required (RA, DEC, SR in decimal degrees)", k);
-      return number_param(*v, k);
-    };
-    ra = need("RA"), dec = need("DEC"), sr = need("SR");
-    if (!(ra >= 0 && ra <= 360)) fail_input("RA {} is not in 0..360", ra);
-    if (!(dec >= -90 && dec <= 90)) fail_input("DEC {} is not in -90..90", dec);
-    if (!(sr >= 0 && sr <= 180)) fail_input("SR {} is not in 0..180", sr);
-    if (auto v = param("VERB")) {
-      double vb = number_param(*v, "VERB");
-      if (vb == 1 || vb == 2 || vb == 3) verb = static_cast<int>(vb);
-    }
-  } catch (const InputError& e) {
-    return votable(serve::votable_error(e.what()), 400);
-  }
-  const std::vector<std::string>& ids = ix ? ix->index.ids() : de->ids;
-  const std::vector<double>& ras = ix ? ix->index.ra() : de->ra;
-  const std::vector<double>& decs = ix ? ix->index.dec() : de->dec;
-  std::string source = ix ? ix->dataset : de->ds.path();
-  std::vector<int64_t> rows;
-  std::vector<float> scores;
-  auto like = param("LIKE");
-  int64_t maxrec = 10000;
-  if (auto v = param("MAXREC")) {
-    try {
-      double m = number_param(*v, "MAXREC");
-      if (!(m >= 0 && m == std::floor(m))) fail_input("MAXREC {} is not a whole number >= 0", m);
-      maxrec = std::min<int64_t>(static_cast<int64_t>(m), verb == 3 ? 10000 : 100000);  // VERB=3 rows are wide
-    } catch (const InputError& e) {
-      return votable(serve::votable_error(e.what()), 400);
-    }
-  }
-  bool overflow = false;
-  if (sr > 0 && maxrec > 0) {  // SR=0 or MAXREC=0: metadata only
-    if (like) {
-      if (!ix) return votable(serve::votable_error("LIKE needs a similarity index; '" + name + "' is a dataset"), 400);
-      double k = 10;
-      try {
-        if (auto v = param("K")) k = number_param(*v, "K");
-        if (!(k >= 1 && k <= 1000 && k == std::floor(k))) fail_input("K {} is not a whole number in 1..1000", k);
-        checked_id(*like, "LIKE");
-        if (!ix->index.contains(*like)) fail_not_found("LIKE: object '{}' is not in '{}'", *like, name);
-        SearchRequest r{.id = *like, .k = static_cast<int>(k), .cone = std::array<double, 3>{ra, dec, sr}};
-        for (const auto& h : ix->index.search(r)) rows.push_back(h.row), scores.push_back(h.score);
-      } catch (const InputError& e) {
-        return votable(serve::votable_error(e.what()), e.kind() == ErrorKind::NotFound ? 404 : 400);
-      }
-    } else {
-      std::vector<std::pair<double, int64_t>> hit;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        double s = sky::separation_deg(ra, dec, ras[i], decs[i]);
-        if (s <= sr) hit.emplace_back(s, static_cast<int64_t>(i));
-      }
-      std::sort(hit.begin(), hit.end());
-      if (static_cast<int64_t>(hit.size()) > maxrec) hit.resize(maxrec), overflow = true;
-      for (auto& [s, i] : hit) rows.push_back(i);
-    }
-  }
-  // Columns: the three required, the separation, then (VERB >= 2) the catalogue's scalar columns.
-  std::vector<serve::VoField> fields = {
-      {mmu::kObjectId, "char", "*", "ID_MAIN", "", "object identifier"},
-      {mmu::kRa, "double", "", "POS_EQ_RA_MAIN", "deg", "right ascension (ICRS)"},
-      {mmu::kDec, "double", "", "POS_EQ_DEC_MAIN", "deg", "declination (ICRS)"},
-      {"separation", "double", "", "", "deg", "distance from the cone's centre"}};
-  if (like)
-    fields.push_back({"score", "float", "", "", "", ix->index.meta()["options"].value("metric", "cosine") == "l2"
-                                                         ? "squared L2 distance to the LIKE object (lower is closer)"
-                                                         : "cosine similarity to the LIKE object (higher is closer)"});
-  Table t;
-  std::vector<std::string> sel_ids;
-  std::vector<double> sel_ra, sel_dec, sep;
-  for (int64_t i : rows)
-    sel_ids.push_back(ids[i]), sel_ra.push_back(ras[i]), sel_dec.push_back(decs[i]), sep.push_back(sky::separation_deg(ra, dec, ras[i], decs[i]));
-  t.add(make_string_column(mmu::kObjectId, sel_ids));
-  t.add(make_column(mmu::kRa, sel_ra));
-  t.add(make_column(mmu::kDec, sel_dec));
-  t.add(make_column("separation", sep));
-  if (like) t.add(make_column("score", scores));
-  if (verb >= 2) {
-    std::lock_guard<std::mutex> l(h5);
-    Dataset ds = de ? de->ds : ix->catalogue->ds;
-    std::vector<std::string> cols;
-    for (const auto& c : ds.schema())
-      if (c.name != mmu::kObjectId && c.name != mmu::kRa && c.name != mmu::kDec && c.name != mmu::kHealpix &&
-          (c.shape.empty() || (verb == 3 && c.shape.size() == 1 && c.shape[0] <= 1024)))
-        cols.push_back(c.name);
-    if (!cols.empty()) {
-      Table extra;
-      if (!sel_ids.empty()) {
-        if (de) extra = de->lookup->get(sel_ids, cols);
-        else extra = ix->catalogue->lookup->get(sel_ids, cols);
-      } else {  // metadata only: the schema's types with no rows
-        for (const auto& c : ds.schema())
-          if (std::find(cols.begin(), cols.end(), c.name) != cols.end()) extra.add(Column(c.name, c.dtype, c.shape, 0));
-      }
-      for (auto& c : extra.columns()) {
-        serve::VoField f;
-        if (!serve::vo_field_of(c, &f)) continue;
-        fields.push_back(f);
-        t.add(std::move(c));
-      }
-    }
-  }
-  std::string desc = fmt::format("astrofm cone search '{}' over {} ({} objects)", name, source, ids.size());
-  votable(serve::votable_results(desc, fields, &t, overflow), 200);
 }
 
 void Server::Impl::routes() {
