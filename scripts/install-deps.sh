@@ -12,7 +12,7 @@ PKGS=(
   libtorch-dev libopenblas-dev python3-torch python3-sklearn
   libfaiss-dev libhnswlib-dev python3-faiss python3-hnswlib
   pybind11-dev python3-dev python3-pytest python3-venv
-  libcpp-httplib-dev python3-pyvo python3-requests stilts wrk python3-flask
+  libcpp-httplib-dev python3-pyvo python3-requests python3-yaml stilts wrk python3-flask
   chromium fonts-liberation
 )
 # Node.js and npm for the browser test: Debian's, unless the machine has its
