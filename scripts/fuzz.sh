@@ -23,6 +23,15 @@ for h in build-fuzz/fuzz/fuzz_*; do
   # reader leaks on malformed archives (found by fuzz_checkpoint; docs/api.md).
   case "$name" in fuzz_hdf5|fuzz_checkpoint) extra=(-detect_leaks=0); leaks=0 ;; esac
   mkdir -p "build-fuzz/artifacts-$name"
-  ASAN_OPTIONS="detect_leaks=$leaks" "$h" -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=0 \
-    -artifact_prefix="build-fuzz/artifacts-$name/" "${extra[@]}" "build-fuzz/corpus-$name" "$corpus" 2>&1 | tail -1
+  log="build-fuzz/artifacts-$name/last.log"
+  if ! ASAN_OPTIONS="detect_leaks=$leaks" "$h" -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=0 \
+    -artifact_prefix="build-fuzz/artifacts-$name/" "${extra[@]}" "build-fuzz/corpus-$name" "$corpus" >"$log" 2>&1; then
+    # The report and the input, so a CI log alone is enough to reproduce it.
+    grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse|INITED)' "$log" | tail -60
+    for a in "build-fuzz/artifacts-$name"/{crash,leak,timeout,oom}-*; do
+      [ -f "$a" ] && { echo "fuzz: $a (base64):"; head -c 4096 "$a" | base64 -w 0; echo; }
+    done
+    exit 1
+  fi
+  tail -1 "$log"
 done

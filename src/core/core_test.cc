@@ -165,6 +165,26 @@ TEST(StrictConfig, UnknownKeysAtAnyDepthNameTheirPath) {
   EXPECT_THROW(merge_strict(d, {{"steps", 5}}, "c"), InputError);
 }
 
+TEST(StrictConfig, IntegersAreRangeCheckedNotCast) {
+  EXPECT_EQ(json_integer<int>(nlohmann::json(7), "k"), 7);
+  EXPECT_EQ(json_integer<int64_t>(nlohmann::json(3.0), "k"), 3);
+  EXPECT_EQ(json_integer<uint64_t>(nlohmann::json(18446744073709551615ull), "k"), 18446744073709551615ull);
+  // Each of these was undefined behaviour through get<T>() (fuzz_model_file).
+  for (auto bad : {nlohmann::json(1e30), nlohmann::json(-1), nlohmann::json(2.5), nlohmann::json("3"),
+                   nlohmann::json(std::nan(""))}) {
+    try {
+      json_integer<uint32_t>(bad, "f.afm: tensor 'w': offset");
+      FAIL() << bad.dump();
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Corrupt);
+      EXPECT_NE(std::string(e.what()).find("f.afm: tensor 'w': offset"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(json_integer<int8_t>(nlohmann::json(300), "k", ErrorKind::InvalidInput), InputError);
+  EXPECT_EQ(json_integers<int64_t>(nlohmann::json::parse("[2, 3]"), "shape"), (std::vector<int64_t>{2, 3}));
+  EXPECT_THROW(json_integers<int64_t>(nlohmann::json::parse("[2, 1e30]"), "shape"), InputError);
+}
+
 TEST(Errors, KindsAndAsserts) {
   EXPECT_EQ(std::string(error_kind_name(ErrorKind::NotFound)), "not_found");
   try {

@@ -15,6 +15,7 @@
 #include "astrofm/config.h"
 #include "astrofm/error.h"
 #include "astrofm/hash.h"
+#include "astrofm/strict_json.h"
 
 namespace astrofm {
 namespace {
@@ -185,7 +186,8 @@ ModelFile ModelFile::read(const std::string& path) {
       StoredTensor st;
       st.name = t.at("name").get<std::string>();
       st.dtype = tensor_dtype_from_name(t.at("dtype").get<std::string>(), path);
-      st.shape = t.at("shape").get<std::vector<int64_t>>();
+      std::string where = fmt::format("{}: tensor '{}'", path, st.name);
+      st.shape = json_integers<int64_t>(t.at("shape"), where + ": shape");
       uint64_t numel = 1;
       for (auto d : st.shape) {
         if (d < 0 || (d > 0 && numel > (1ull << 40) / static_cast<uint64_t>(d)))
@@ -195,8 +197,8 @@ ModelFile ModelFile::read(const std::string& path) {
       size_t nbytes = numel * tensor_dtype_size(st.dtype);
       size_t at = pos;
       if (hd.version == 2) {
-        uint64_t off = t.at("offset").get<uint64_t>();
-        if (t.at("nbytes").get<uint64_t>() != nbytes) fail_corrupt("{}: tensor '{}': nbytes does not match its shape", path, st.name);
+        auto off = json_integer<uint64_t>(t.at("offset"), where + ": offset");
+        if (json_integer<uint64_t>(t.at("nbytes"), where + ": nbytes") != nbytes) fail_corrupt("{}: tensor '{}': nbytes does not match its shape", path, st.name);
         if (off % kAlignment) fail_corrupt("{}: tensor '{}' is not aligned to {} bytes", path, st.name, kAlignment);
         if (off > n) fail_corrupt("{}: truncated model file (tensor '{}')", path, st.name);
         at = data_start + off;

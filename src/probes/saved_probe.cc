@@ -9,6 +9,7 @@
 
 #include "astrofm/error.h"
 #include "astrofm/model_file.h"
+#include "astrofm/strict_json.h"
 
 namespace astrofm {
 namespace {
@@ -57,25 +58,25 @@ ProbeOptions probe_options_from_json(const nlohmann::json& j, const std::string&
   try {
     o.kind = j.at("kind").get<std::string>();
     o.classification = j.at("classification").get<bool>();
-    o.classes = j.at("classes").get<int64_t>();
-    o.seed = j.at("seed").get<uint64_t>();
-    o.knn.k = j.at("knn").at("k").get<int>();
+    o.classes = json_integer<int64_t>(j.at("classes"), where + ": classes");
+    o.seed = json_integer<uint64_t>(j.at("seed"), where + ": seed");
+    o.knn.k = json_integer<int>(j.at("knn").at("k"), where + ": knn.k");
     o.knn.weights = j.at("knn").at("weights").get<std::string>();
     o.knn.standardize = j.at("knn").at("standardize").get<bool>();
     o.alphas = j.at("alphas").get<std::vector<double>>();
     o.Cs = j.at("Cs").get<std::vector<double>>();
-    o.cv_folds = j.at("cv_folds").get<int>();
+    o.cv_folds = json_integer<int>(j.at("cv_folds"), where + ": cv_folds");
     o.balanced = j.at("balanced").get<bool>();
-    o.hidden = j.at("hidden").get<std::vector<int64_t>>();
+    o.hidden = json_integers<int64_t>(j.at("hidden"), where + ": hidden");
     o.dropout = j.at("dropout").get<double>();
     o.lr = j.at("lr").get<double>();
     o.weight_decay = j.at("weight_decay").get<double>();
     o.val_fraction = j.at("val_fraction").get<double>();
-    o.batch = j.at("batch").get<int64_t>();
-    o.max_epochs = j.at("max_epochs").get<int64_t>();
-    o.patience = j.at("patience").get<int64_t>();
-    o.tokens = j.at("tokens").get<int64_t>();
-    o.heads = j.at("heads").get<int64_t>();
+    o.batch = json_integer<int64_t>(j.at("batch"), where + ": batch");
+    o.max_epochs = json_integer<int64_t>(j.at("max_epochs"), where + ": max_epochs");
+    o.patience = json_integer<int64_t>(j.at("patience"), where + ": patience");
+    o.tokens = json_integer<int64_t>(j.at("tokens"), where + ": tokens");
+    o.heads = json_integer<int64_t>(j.at("heads"), where + ": heads");
   } catch (const nlohmann::json::exception& e) {
     fail_corrupt("{}: probe options: {}", where, e.what());
   }
@@ -126,7 +127,7 @@ SavedProbe SavedProbe::load(const std::string& path) {
     p.columns_ = info.at("features").get<std::vector<std::string>>();
     p.model_id_ = info.at("model_id").get<std::string>();
     p.target_ = info.at("target").get<std::string>();
-    p.input_dim_ = info.at("input_dim").get<int64_t>();
+    p.input_dim_ = json_integer<int64_t>(info.at("input_dim"), path + ": input_dim");
   } catch (const nlohmann::json::exception& e) {
     fail_corrupt("{}: probe header: {}", path, e.what());
   }

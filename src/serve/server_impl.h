@@ -25,6 +25,7 @@
 #include "astrofm/saved_probe.h"
 #include "astrofm/search.h"
 #include "astrofm/serve.h"
+#include "astrofm/strict_json.h"
 #include "astrofm/upload.h"
 #include "batcher.h"
 
@@ -116,6 +117,7 @@ inline double number_param(const std::string& v, const char* name) {
 template <class T>
 inline T json_get(const json& j, const char* key, T dflt) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
+  if constexpr (std::integral<T> && !std::same_as<T, bool>) return json_integer<T>(j[key], key, ErrorKind::InvalidInput);
   try {
     return j[key].get<T>();
   } catch (const json::exception&) {
