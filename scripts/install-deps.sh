@@ -10,6 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-h5py python3-astropy python3-healpy python3-matplotlib python3-pil
   libtorch-dev libopenblas-dev python3-torch python3-sklearn
+  libopenmpi-dev openmpi-bin
   libfaiss-dev libhnswlib-dev python3-faiss python3-hnswlib
   pybind11-dev python3-dev python3-pytest python3-venv
   libcpp-httplib-dev python3-pyvo python3-requests python3-yaml stilts wrk python3-flask

@@ -83,5 +83,6 @@ std::string read_source_abs(const std::string& path) {
 std::string read_source(const std::string& rel) { return read_source_abs(std::string(ASTROFM_SOURCE_DIR) + "/" + rel); }
 
 CliResult run_cli(const std::string& args) { return run_shell(std::string(ASTROFM_BIN) + " -q " + args); }
+CliResult run_cli_logged(const std::string& args) { return run_shell(std::string(ASTROFM_BIN) + " " + args); }
 
 }  // namespace astrofm::test

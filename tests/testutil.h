@@ -39,7 +39,8 @@ struct CliResult {
   int rc;
   std::string out;  // stdout and stderr together
 };
-CliResult run_cli(const std::string& args);
+CliResult run_cli(const std::string& args);         // quiet (-q)
+CliResult run_cli_logged(const std::string& args);  // with info messages and progress
 
 }  // namespace astrofm::test
 

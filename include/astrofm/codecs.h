@@ -19,6 +19,10 @@
 #include "astrofm/model_file.h"
 #include "astrofm/table.h"
 
+namespace astrofm {
+class Communicator;
+}
+
 namespace astrofm::codecs {
 
 // Token columns are int32 [N, num_tokens] named tok_<modality>; kMissing marks
@@ -137,6 +141,7 @@ struct TokenizeOptions {
   std::map<std::string, int64_t> keep;
   int64_t batch = 64;
   bool overwrite = false, resume = false;
+  std::shared_ptr<Communicator> comm;  // mpirun: ranks share the partitions (stream_job.h)
 };
 struct TokenizeResult {
   int64_t objects = 0;
@@ -151,6 +156,7 @@ struct DetokenizeOptions {
   std::string out;
   int64_t batch = 64;
   bool overwrite = false, resume = false;
+  std::shared_ptr<Communicator> comm;
 };
 TokenizeResult detokenize(const DetokenizeOptions& opt);
 

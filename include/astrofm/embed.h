@@ -5,6 +5,7 @@
 // Thread-safety: embed_dataset() may run concurrently with other work, but two runs must not write
 // the same output.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "astrofm/resources.h"
 
 namespace astrofm {
+
+class Communicator;
 
 struct EmbedOptions {
   std::string model;           // model file path or shipped model name
@@ -27,11 +30,15 @@ struct EmbedOptions {
   // holds); for an AION model, which token modalities are embedded together:
   // {"tok_image"}, {"tok_image", "tok_FLUX_G"}.
   std::vector<std::string> inputs;
+  int64_t checkpoint_rows = 1024;  // hdf5: objects between checkpoints (what a SIGKILL can cost)
+  // mpirun: ranks share the HEALPix partitions (stream_job.h); null: one process.
+  std::shared_ptr<Communicator> comm;
 };
 
 struct EmbedResult {
   int64_t objects = 0;
   std::vector<std::string> columns;  // embedding columns written
+  int64_t resumed_at = 0;            // this rank's objects already embedded before a --resume
 };
 
 EmbedResult embed_dataset(const EmbedOptions& opt);

@@ -10,6 +10,7 @@
 // or open) must happen on one thread at a time.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,7 @@ inline constexpr const char* kSpectrumMask = "spectrum_mask";
 inline constexpr const char* kSpectrumLsfSigma = "spectrum_lsf_sigma";
 
 std::string partition_dirname(int64_t healpix);  // "healpix=N"
+int64_t partition_of_dirname(const std::string& name);  // "healpix=N" -> N; -1 for another name
 }  // namespace mmu
 
 struct PartitionInfo {
@@ -128,6 +130,15 @@ struct WriteOptions {
   size_t string_width = 24;     // minimum fixed width of string columns
   size_t max_open_files = 16;   // partition files kept open at once (each holds HDF5 chunk caches)
   size_t buffer_bytes = 128 << 20;  // rows buffered across partitions before flushing
+  // Sharded writes (mpirun): writer `shard` of `shards` writes only the
+  // partitions `owns` accepts, into one staging folder shared by all. Writer 0
+  // creates (or resumes) it and must be constructed before the others; the
+  // others' commit() only records that they are done; writer 0's commit()
+  // publishes the output, once every other writer has committed (the
+  // caller's barrier). Each writer keeps its own progress file; a resume
+  // needs the same number of writers.
+  int shard = 0, shards = 1;
+  std::function<bool(int64_t healpix)> owns;
 };
 
 // Writes `<root>/<config>/healpix=N/001-of-001.hdf5` for every partition the

@@ -8,12 +8,14 @@
 #include <spdlog/spdlog.h>
 
 #include "astrofm/codecs.h"
+#include "astrofm/communicator.h"
 #include "astrofm/config.h"
 #include "astrofm/error.h"
 #include "astrofm/hash.h"
 #include "astrofm/mmu.h"
 #include "astrofm/modality.h"
 #include "astrofm/progress.h"
+#include "astrofm/stream_job.h"
 #include "codecs/codec_table.h"
 
 namespace astrofm::codecs {
@@ -24,42 +26,19 @@ namespace {
 constexpr const char* kTokenBands = "codec_image_band";
 constexpr const char* kTokenDisplay = "codec_image_display";
 
+// One dataset through a job, resumable and sharded over MPI ranks (stream_job.h).
 template <class Job>
 TokenizeResult stream(const std::string& data, const std::string& out, const std::vector<std::string>& cols, int64_t batch, bool overwrite,
-                      bool resume, const std::string& what, const std::string& source, Job&& job) {
-  Dataset ds = Dataset::open(data);
-  WriteOptions wo;
-  wo.overwrite = overwrite;
-  wo.resume = resume;
-  DatasetWriter w(out, ds.config(), wo);
-  w.set_attribute("source", source);
-  int64_t skip = 0;
-  if (auto st = w.resume_state()) skip = nlohmann::json::parse(*st).at("rows").get<int64_t>();
-  DatasetReader r(ds, {.columns = cols, .batch_rows = batch});
-  Progress bar(what, ds.rows(), skip);
+                      bool resume, const std::string& what, const std::string& source, Communicator* comm, Job&& job) {
   TokenizeResult res;
-  Table b;
-  int64_t seen = 0, since = 0;
-  while (r.next(b)) {
-    if (seen + b.rows() <= skip) {  // written before the interruption
-      seen += b.rows();
-      continue;
-    }
-    if (seen < skip) b = b.slice(skip - seen, b.rows() - (skip - seen)), seen = skip;
-    Table o = job(b, fmt::format("{} (rows {}-{})", data, seen, seen + b.rows() - 1));
+  StreamJobOptions so{.data = data, .out = out, .columns = cols, .batch = batch, .checkpoint_rows = 1024, .overwrite = overwrite,
+                      .resume = resume, .label = what, .attributes = {{"source", source}}, .comm = comm};
+  auto r = run_stream_job(so, [&](const Table& b, const std::string& where) {
+    Table o = job(b, where);
     if (res.columns.empty()) res.columns = o.names();
-    if (o.rows() > 0) w.append(o);  // a split may keep none of a batch
-    seen += b.rows();
-    since += b.rows();
-    res.objects += o.rows();
-    bar.advance(b.rows());
-    if (since >= 2048) {
-      w.checkpoint(nlohmann::json{{"rows", seen}}.dump());
-      since = 0;
-    }
-  }
-  bar.finish();
-  w.commit();
+    return o;
+  });
+  res.objects = r.rows_out;
   return res;
 }
 
@@ -135,7 +114,7 @@ TokenizeResult tokenize(const TokenizeOptions& opt) {
     std::string source = fmt::format("astrofm tokenize --codecs {} --data {}", fmt::join(opt.codecs, " "), data);
     if (!opt.split.empty()) source += " --split " + opt.split;
     for (const auto& [m, n] : opt.keep) source += fmt::format(" --keep {}={}", m, n);
-    auto r = stream(data, roots[di], cols, opt.batch, opt.overwrite, opt.resume, "tokenize", source, [&](const Table& all, const std::string& where) {
+    auto r = stream(data, roots[di], cols, opt.batch, opt.overwrite, opt.resume, "tokenize", source, opt.comm.get(), [&](const Table& all, const std::string& where) {
       Table b;
       if (opt.split.empty()) {
         b = all;
@@ -191,7 +170,7 @@ TokenizeResult detokenize(const DetokenizeOptions& opt) {
   }
   if (mods.empty()) fail_input("{}: no tok_<modality> columns (is this an `astrofm tokenize` output?)", opt.data);
   std::string source = fmt::format("astrofm detokenize --codecs {} --data {}", fmt::join(opt.codecs, " "), opt.data);
-  return stream(opt.data, opt.out, cols, opt.batch, opt.overwrite, opt.resume, "detokenize", source, [&](const Table& b, const std::string& where) {
+  return stream(opt.data, opt.out, cols, opt.batch, opt.overwrite, opt.resume, "detokenize", source, opt.comm.get(), [&](const Table& b, const std::string& where) {
     Table o;
     o.add(b.at(mmu::kObjectId));
     o.add(b.at(mmu::kRa));

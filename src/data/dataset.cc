@@ -11,6 +11,17 @@ namespace fs = std::filesystem;
 
 namespace mmu {
 std::string partition_dirname(int64_t healpix) { return "healpix=" + std::to_string(healpix); }
+
+int64_t partition_of_dirname(const std::string& name) {
+  constexpr std::string_view prefix = "healpix=";
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return -1;
+  int64_t v = 0;
+  for (size_t i = prefix.size(); i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9' || v > (int64_t{1} << 40)) return -1;
+    v = v * 10 + (name[i] - '0');
+  }
+  return v;
+}
 }  // namespace mmu
 
 namespace {

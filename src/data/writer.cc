@@ -15,6 +15,13 @@ namespace astrofm {
 namespace {
 
 constexpr const char* kProgressFile = "_astrofm_progress.json";
+constexpr const char* kProgressPrefix = "_astrofm_progress";
+
+// One progress file per writer: `_astrofm_progress.json` alone, else
+// `_astrofm_progress-R-of-N.json`.
+std::string progress_name(int shard, int shards) {
+  return shards <= 1 ? kProgressFile : fmt::format("{}-{}-of-{}.json", kProgressPrefix, shard, shards);
+}
 constexpr size_t kPartitionFlushBytes = 8 << 20;
 
 size_t table_bytes(const Table& t) {
@@ -56,6 +63,10 @@ struct DatasetWriter::State {
   int64_t total = 0;
   std::optional<std::string> resume_state;
   bool committed = false;
+
+  bool sharded() const { return opt.shards > 1; }
+  bool owns(int64_t pix) const { return !sharded() || !opt.owns || opt.owns(pix); }
+  fs::path progress_file() const { return staging->path() / progress_name(opt.shard, opt.shards); }
 
   Open& open_partition(int64_t pix, const Table& first) {
     auto it = open.find(pix);
@@ -107,11 +118,30 @@ struct DatasetWriter::State {
     lru.clear();
   }
 
+  // Removes what this writer wrote (all of it, unsharded; its own partitions, sharded).
+  void remove_own_partitions() {
+    if (!sharded()) {
+      fs::remove_all(config_dir);
+      return;
+    }
+    if (!fs::exists(config_dir)) return;
+    for (const auto& e : fs::directory_iterator(config_dir))
+      if (owns(mmu::partition_of_dirname(e.path().filename().string()))) fs::remove_all(e.path());
+  }
+
   void load_progress() {
-    fs::path pf = staging->path() / kProgressFile;
+    // A resume with another number of writers would own other partitions.
+    for (const auto& e : fs::directory_iterator(staging->path())) {
+      std::string name = e.path().filename().string();
+      if (name.rfind(kProgressPrefix, 0) == 0 && name != progress_name(opt.shard, opt.shards) &&
+          (opt.shards <= 1 || name.find(fmt::format("-of-{}.json", opt.shards)) == std::string::npos))
+        fail_usage("{}: this job was started with another number of ranks ({}); resume it with that number", staging->path().string(),
+                   name);
+    }
+    fs::path pf = progress_file();
     if (!fs::exists(pf)) {
       // Interrupted before its first checkpoint: nothing to keep.
-      fs::remove_all(config_dir);
+      remove_own_partitions();
       return;
     }
     auto j = nlohmann::json::parse(read_file(pf));
@@ -121,8 +151,8 @@ struct DatasetWriter::State {
     // Drop rows written after the checkpoint and partitions it never saw.
     if (fs::exists(config_dir)) {
       for (const auto& e : fs::directory_iterator(config_dir)) {
-        std::string name = e.path().filename().string();
-        int64_t pix = std::stoll(name.substr(name.find('=') + 1));
+        int64_t pix = mmu::partition_of_dirname(e.path().filename().string());
+        if (!owns(pix)) continue;  // another writer's
         fs::path file = e.path() / mmu::kPartitionFile;
         if (!rows.count(pix) || !fs::exists(file)) {
           fs::remove_all(e.path());
@@ -144,10 +174,13 @@ DatasetWriter::DatasetWriter(const std::string& root, const std::string& config,
   st_->comp = h5::parse_compression(opt.compression);
   if (st_->comp == h5::Compression::Lzf && !h5::lzf_available())
     fail_input("LZF compression requested but the filter is not installed (apt-get install hdf5-plugin-lzf)");
-  st_->staging = std::make_unique<StagedDir>(root, opt.overwrite, opt.resume);
+  if (opt.shards < 1 || opt.shard < 0 || opt.shard >= opt.shards) fail_usage("writer {} of {}: no such shard", opt.shard, opt.shards);
+  // Writer 0 creates (or resumes) the staging folder; the others join it.
+  st_->staging = std::make_unique<StagedDir>(root, opt.overwrite, opt.resume || opt.shard > 0);
+  if (opt.shard > 0) st_->staging->keep_partial();  // only writer 0 cleans up or publishes
   st_->config_dir = st_->staging->path() / config;
   st_->attrs["astrofm_version"] = ASTROFM_VERSION;
-  if (st_->staging->resumed()) st_->load_progress();
+  if (opt.resume && st_->staging->resumed()) st_->load_progress();
 }
 
 DatasetWriter::~DatasetWriter() {
@@ -198,6 +231,7 @@ void DatasetWriter::append(const Table& batch_in) {
   std::map<int64_t, std::vector<int64_t>> groups;
   for (int64_t i = 0; i < batch.rows(); ++i) groups[pix[i]].push_back(i);
   for (auto& [p, idx] : groups) {
+    ASTROFM_ASSERT(s.owns(p), "writer {} of {} was given rows of partition {}, which it does not own", s.opt.shard, s.opt.shards, p);
     Table part = batch.take(idx);
     size_t bytes = table_bytes(part);
     s.buffers[p].append(part);
@@ -222,14 +256,21 @@ void DatasetWriter::checkpoint(const std::string& state) {
   j["state"] = state;
   j["rows"] = nlohmann::json::object();
   for (auto& [p, n] : s.rows) j["rows"][std::to_string(p)] = n;
-  write_file_atomic(s.staging->path() / kProgressFile, j.dump());
+  write_file_atomic(s.progress_file(), j.dump());
 }
 
 void DatasetWriter::commit() {
   auto& s = *st_;
+  if (s.opt.shard > 0) {  // done (after the caller's last checkpoint): writer 0 publishes
+    s.flush_all();
+    s.close_all();
+    s.committed = true;
+    return;
+  }
   s.flush_all();
   s.close_all();
-  fs::remove(s.staging->path() / kProgressFile);
+  for (const auto& e : fs::directory_iterator(s.staging->path()))
+    if (e.path().filename().string().rfind(kProgressPrefix, 0) == 0) fs::remove(e.path());
   fs::create_directories(s.config_dir);
   s.staging->commit();
   s.committed = true;

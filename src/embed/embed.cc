@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "astrofm/communicator.h"
 #include "astrofm/config.h"
 #include "astrofm/fits_table.h"
 #include "astrofm/mmu.h"
@@ -13,6 +14,7 @@
 #include "astrofm/modality.h"
 #include "astrofm/progress.h"
 #include "astrofm/resources.h"
+#include "astrofm/stream_job.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;
@@ -42,33 +44,7 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   for (const auto& c : enc.input_columns(have)) cols.push_back(c);
 
   EmbedResult res;
-  std::unique_ptr<DatasetWriter> w;
-  std::unique_ptr<FitsTableWriter> fw;
-  int64_t skip = 0;
-  if (opt.format == "fits") {
-    if (opt.resume) fail_usage("--resume works with the hdf5 format only");
-    fw = std::make_unique<FitsTableWriter>(opt.out, "EMBEDDINGS", opt.overwrite);
-  } else if (opt.format == "hdf5") {
-    WriteOptions wo;
-    wo.overwrite = opt.overwrite;
-    wo.resume = opt.resume;
-    w = std::make_unique<DatasetWriter>(opt.out, "embeddings", wo);
-    w->set_attribute("model", model_id);
-    w->set_attribute("source", "astrofm embed --model " + model_id + " --data " + opt.data);
-    if (auto st = w->resume_state()) skip = nlohmann::json::parse(*st).at("rows").get<int64_t>();
-  } else {
-    fail_usage("--format must be hdf5 or fits, got '{}'", opt.format);
-  }
-  DatasetReader r(ds, {.columns = cols, .batch_rows = opt.batch});
-  Progress bar("embed", ds.rows(), skip);
-  Table b;
-  int64_t seen = 0, since = 0;
-  while (r.next(b)) {
-    if (seen + b.rows() <= skip) {  // already embedded before the interruption
-      seen += b.rows();
-      continue;
-    }
-    if (seen < skip) b = b.slice(skip - seen, b.rows() - (skip - seen)), seen = skip;
+  auto embed_batch = [&](const Table& b) {
     Table out;
     out.add(b.at(mmu::kObjectId));
     out.add(b.at(mmu::kRa));
@@ -77,20 +53,32 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
     if (res.columns.empty()) res.columns = emb.names();
     for (auto& c : emb.columns()) out.add(std::move(c));
     out.add(make_string_column("model_id", std::vector<std::string>(b.rows(), model_id)));
-    if (w) w->append(out);
-    else fw->append(out);
-    seen += b.rows();
-    since += b.rows();
-    res.objects += b.rows();
-    bar.advance(b.rows());
-    if (w && since >= 4096) {
-      w->checkpoint(nlohmann::json{{"rows", seen}}.dump());
-      since = 0;
+    return out;
+  };
+  if (opt.format == "fits") {
+    if (opt.resume) fail_usage("--resume works with the hdf5 format only");
+    if (opt.comm && opt.comm->size() > 1) fail_usage("--format fits writes one file from one process; use hdf5 under mpirun");
+    FitsTableWriter fw(opt.out, "EMBEDDINGS", opt.overwrite);
+    DatasetReader r(ds, {.columns = cols, .batch_rows = opt.batch});
+    Progress bar("embed", ds.rows());
+    Table b;
+    while (r.next(b)) {
+      fw.append(embed_batch(b));
+      res.objects += b.rows();
+      bar.advance(b.rows());
     }
+    bar.finish();
+    fw.commit();
+    return res;
   }
-  bar.finish();
-  if (w) w->commit();
-  else fw->commit();
+  if (opt.format != "hdf5") fail_usage("--format must be hdf5 or fits, got '{}'", opt.format);
+  StreamJobOptions so{.data = opt.data, .out = opt.out, .config = "embeddings", .columns = cols, .batch = opt.batch,
+                      .checkpoint_rows = opt.checkpoint_rows, .overwrite = opt.overwrite, .resume = opt.resume, .label = "embed",
+                      .attributes = {{"model", model_id}, {"source", "astrofm embed --model " + model_id + " --data " + opt.data}},
+                      .comm = opt.comm.get()};
+  auto sr = run_stream_job(so, [&](const Table& b, const std::string&) { return embed_batch(b); });
+  res.objects = sr.rows_out;
+  res.resumed_at = sr.resumed_at;
   return res;
 }
 

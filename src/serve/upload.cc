@@ -113,7 +113,9 @@ Table keep_data_columns(Table t, const std::string& where, int64_t max_objects) 
 
 // A table as bytes, for the child process below to hand its result back:
 // per column its name, dtype, shape, rows, then the values (strings with their lengths).
-void put(std::string& o, const void* p, size_t n) { o.append(static_cast<const char*>(p), n); }
+void put(std::string& o, const void* p, size_t n) {
+  if (n) o.append(static_cast<const char*>(p), n);  // p may be null when n is 0
+}
 void put64(std::string& o, uint64_t v) { put(o, &v, 8); }
 
 std::string table_bytes(const Table& t) {
@@ -136,7 +138,7 @@ Table table_from_bytes(const std::string& b) {
   size_t at = 0;
   auto get = [&](void* p, size_t n) {
     ASTROFM_ASSERT(n <= b.size() - at, "upload: truncated table from the reader process");
-    std::memcpy(p, b.data() + at, n);
+    if (n) std::memcpy(p, b.data() + at, n);  // p may be an empty column's null data()
     at += n;
   };
   auto get64 = [&] {

@@ -51,7 +51,7 @@ std::vector<std::string> TaskTable::names() const {
 }
 
 nlohmann::json common_config() {
-  return {{"steps", 1000}, {"batch", 64}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"warmup", 50}, {"clip_grad", 1.0},
+  return {{"steps", 1000}, {"batch", 64}, {"accumulate", 1}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"warmup", 50}, {"clip_grad", 1.0},
           {"seed", 1}, {"val_fraction", 0.1}, {"val_every", 100}, {"checkpoint_every", 200}};
 }
 

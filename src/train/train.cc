@@ -129,7 +129,7 @@ TrainResult train_model(const TrainOptions& opt_in) {
     auto st = nlohmann::json::parse(read_file(ckdir / "state.json"));
     if (st["config"] != cfg) fail_input("{}: the checkpoint was written with other settings; resume with the same command", ckdir.string());
   }
-  torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(comm->threads_per_rank());
   torch::manual_seed(cfg["seed"].get<uint64_t>());
 
   Table t = spec.load ? spec.load(cfg, opt) : load_columns(opt.data, spec.columns(opt));
@@ -143,7 +143,16 @@ TrainResult train_model(const TrainOptions& opt_in) {
   Split split = split_rows(t.at(mmu::kObjectId), cfg["val_fraction"]);
   int64_t steps = cfg["steps"], batch = std::min<int64_t>(cfg["batch"].get<int64_t>(), static_cast<int64_t>(split.train.size()));
   if (batch < 2) fail_input("{}: need at least 2 training objects, have {}", where, split.train.size());
-  if (batch % comm->size() != 0) fail_usage("batch {} does not split evenly over {} ranks", batch, comm->size());
+  // The global batch is ranks x accumulate micro-batches; micro-batch g of a
+  // step draws its randomness from (seed, step, g) and sees only its rows, so
+  // N ranks compute what one process does with accumulate = N (docs/scaling.md).
+  const int64_t accumulate = cfg["accumulate"].get<int64_t>(), micro_batches = comm->size() * accumulate;
+  if (accumulate < 1) fail_usage("accumulate must be at least 1, got {}", accumulate);
+  if (batch % micro_batches != 0)
+    fail_usage("batch {} does not split evenly into {} micro-batches ({} ranks x accumulate {})", batch, micro_batches, comm->size(),
+               accumulate);
+  const int64_t micro = batch / micro_batches;
+  if (micro < 2) fail_usage("batch {} over {} micro-batches leaves fewer than 2 objects each", batch, micro_batches);
   torch::optim::AdamW adam(task->parameters(), torch::optim::AdamWOptions(cfg["lr"].get<double>()).weight_decay(cfg["weight_decay"].get<double>()));
   // Every rank starts from rank 0's parameters.
   if (comm->size() > 1) {
@@ -189,26 +198,34 @@ TrainResult train_model(const TrainOptions& opt_in) {
     return n ? sum / n : NAN;
   };
   for (int64_t step = start; step < steps; ++step) {
-    if (g_stop || step == opt.interrupt_at) {
+    // A signal reaches the ranks at different moments: they stop together.
+    int64_t stop = g_stop || step == opt.interrupt_at;
+    if (comm->size() > 1) comm->allreduce_sum(&stop, 1);
+    if (stop) {
       if (writer) save_checkpoint(ckdir, *task, adam, step, cfg, ema);
       std::signal(SIGINT, old_int);
       std::signal(SIGTERM, old_term);
       bar.finish();
       fail_input("interrupted at step {} of {}; checkpoint in {}; rerun with --resume", step, steps, ckdir.string());
     }
-    // Every step's randomness derives from (seed, step): resuming replays it exactly.
-    torch::manual_seed(cfg["seed"].get<uint64_t>() * 1000003ull + step);
     int64_t epoch = step / std::max<int64_t>(1, per_epoch), pos = step % std::max<int64_t>(1, per_epoch);
     std::vector<int64_t> order = split.train;
     std::shuffle(order.begin(), order.end(), std::mt19937_64(cfg["seed"].get<uint64_t>() * 7919 + epoch));
-    // This rank's slice of the global batch.
-    int64_t per_rank = batch / comm->size(), first = pos * batch + comm->rank() * per_rank;
-    std::vector<int64_t> rows(order.begin() + first, order.begin() + first + per_rank);
     double lr = learning_rate(cfg, step, steps);
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     adam.zero_grad();
-    auto loss = task->loss(rows, true);
-    loss.backward();
+    double l = 0;
+    for (int64_t a = 0; a < accumulate; ++a) {
+      // This rank's micro-batches of the global batch, rank-major.
+      int64_t g = comm->rank() * accumulate + a, first = pos * batch + g * micro;
+      // Every micro-batch's randomness derives from (seed, step, g): resuming
+      // replays it exactly, and it does not depend on how many ranks there are.
+      torch::manual_seed(cfg["seed"].get<uint64_t>() * 1000003ull + step + static_cast<uint64_t>(g) * 0x9E3779B97F4A7C15ull);
+      std::vector<int64_t> rows(order.begin() + first, order.begin() + first + micro);
+      auto loss = task->loss(rows, true);
+      (accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
+      l += loss.item<double>() / static_cast<double>(micro_batches);
+    }
     if (comm->size() > 1) {
       for (auto& p : task->parameters()) {
         if (!p.grad().defined()) continue;
@@ -216,11 +233,24 @@ TrainResult train_model(const TrainOptions& opt_in) {
         comm->allreduce_sum(g.data_ptr<float>(), g.numel());
         p.mutable_grad() = g / static_cast<double>(comm->size());
       }
+      float lsum = static_cast<float>(l);
+      comm->allreduce_sum(&lsum, 1);
+      l = lsum;
     }
     torch::nn::utils::clip_grad_norm_(task->parameters(), cfg["clip_grad"].get<double>());
     adam.step();
     task->after_step(step + 1, steps);
-    double l = loss.item<double>();
+    // Running statistics (batch norm, DINO's centre) follow each rank's own
+    // micro-batches: their mean over ranks keeps every rank's model the same.
+    if (comm->size() > 1) {
+      torch::NoGradGuard ng;
+      for (auto& b : task->trained().buffers()) {
+        if (!b.is_floating_point() || b.scalar_type() != torch::kFloat) continue;
+        auto c = b.contiguous();
+        comm->allreduce_sum(c.data_ptr<float>(), c.numel());
+        b.copy_(c / static_cast<double>(comm->size()));
+      }
+    }
     ema = step == start ? l : 0.95 * ema + 0.05 * l;
     res.train_loss = l;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "astrofm/codecs.h"
+#include "astrofm/communicator.h"
 #include "astrofm/error.h"
 #include "astrofm/generate.h"
 #include "astrofm/model_file.h"
@@ -41,6 +42,8 @@ void add_codec_commands(CLI::App& app) {
           fail_usage("--keep '{}': MODALITY=N with N a count of objects", k);
         o.keep[k.substr(0, eq)] = std::stoll(count);
       }
+      o.comm = world_communicator();
+      quiet_unless_rank_zero(*o.comm);
       auto r = codecs::tokenize(o);
       spdlog::info("tokenized {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
     });
@@ -55,6 +58,8 @@ void add_codec_commands(CLI::App& app) {
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
     c->add_flag("--resume", o.resume, "continue an interrupted run");
     c->callback([] {
+      o.comm = world_communicator();
+      quiet_unless_rank_zero(*o.comm);
       auto r = codecs::detokenize(o);
       spdlog::info("decoded {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
     });

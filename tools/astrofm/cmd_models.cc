@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "astrofm/codecs.h"
+#include "astrofm/communicator.h"
 #include "astrofm/embed.h"
 #include "astrofm/error.h"
 #include "astrofm/resources.h"
@@ -125,9 +126,11 @@ void add_model_commands(CLI::App& app) {
         spdlog::info("wrote {}: {}", o.out, meta["description"].get<std::string>());
         return;
       }
+      o.comm = world_communicator();
+      quiet_unless_rank_zero(*o.comm);
       auto r = train_model(o);
-      spdlog::info("trained {} steps in {:.0f} s on {} objects ({} held out): train loss {:.4f}, validation loss {:.4f}; wrote {}",
-                   r.steps, r.seconds, r.train_objects, r.val_objects, r.train_loss, r.val_loss, o.out);
+      spdlog::info("trained {} steps in {:.0f} s on {} objects ({} held out, {} rank{}): train loss {:.4f}, validation loss {:.4f}; wrote {}",
+                   r.steps, r.seconds, r.train_objects, r.val_objects, o.comm->size(), o.comm->size() > 1 ? "s" : "", r.train_loss, r.val_loss, o.out);
     });
   }
   {
@@ -144,7 +147,11 @@ void add_model_commands(CLI::App& app) {
     c->add_flag("--tokens", o.tokens, "also write the backbones' token outputs (tokens_image, tokens_spectrum) for attentive probes");
     c->add_option("--inputs", o.inputs, "only these input columns (an AION model: the token modalities to embed together, e.g. tok_image,tok_FLUX_G)")
         ->delimiter(',');
+    c->add_option("--checkpoint-rows", o.checkpoint_rows, "hdf5: objects between checkpoints (--resume continues from the last)")
+        ->capture_default_str();
     c->callback([] {
+      o.comm = world_communicator();
+      quiet_unless_rank_zero(*o.comm);
       auto r = embed_dataset(o);
       spdlog::info("embedded {} objects into {} ({})", r.objects, o.out, fmt::join(r.columns, ", "));
     });

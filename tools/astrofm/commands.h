@@ -3,7 +3,14 @@
 // itself lives in the libraries, these are thin wrappers.
 #include <CLI/CLI.hpp>
 
+namespace astrofm {
+class Communicator;
+}
+
 namespace astrofm::cli {
+
+// Under mpirun only rank 0 shows progress bars and info messages.
+void quiet_unless_rank_zero(const Communicator& comm);
 
 void add_data_commands(CLI::App& app);      // info, validate
 void add_import_commands(CLI::App& app);    // import csv|images|fits-cutout|desi|sdss

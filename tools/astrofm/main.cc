@@ -11,11 +11,40 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "astrofm/communicator.h"
 #include "astrofm/config.h"
 #include "astrofm/error.h"
 #include "astrofm/progress.h"
 #include "astrofm/resources.h"
 #include "commands.h"
+
+namespace astrofm::cli {
+
+void quiet_unless_rank_zero(const Communicator& comm) {
+  if (comm.rank() == 0) return;
+  Progress::set_quiet(true);
+  spdlog::set_level(spdlog::level::warn);
+}
+
+}  // namespace astrofm::cli
+
+namespace {
+
+// Under mpirun a failing rank ends the whole job: its peers may be waiting in
+// a collective, and MPI_Finalize would wait for them.
+int finish(int rc) {
+  if (rc != 0 && astrofm::launched_by_mpi()) {
+    auto comm = astrofm::world_communicator();
+    if (comm->size() > 1) {
+      std::fprintf(stderr, "astrofm: rank %d of %d failed (exit %d): ending the job\n", comm->rank(), comm->size(), rc);
+      std::fflush(stderr);
+      comm->abort(rc);
+    }
+  }
+  return rc;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
 #ifdef ASTROFM_WITH_TORCH
@@ -62,22 +91,22 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return finish(rc == 0 ? 0 : 2);
   } catch (const astrofm::UsageError& e) {
     std::fprintf(stderr, "astrofm: usage error: %s\n", e.what());
-    return 2;
+    return finish(2);
   } catch (const astrofm::InputError& e) {
     std::fprintf(stderr, "astrofm: error: %s\n", e.what());
-    return 1;
+    return finish(1);
   } catch (const std::filesystem::filesystem_error& e) {
     std::fprintf(stderr, "astrofm: error: %s\n", e.what());
-    return 1;
+    return finish(1);
   } catch (const astrofm::InternalError& e) {
     std::fprintf(stderr, "astrofm: %s\n", e.what());
-    return 3;
+    return finish(3);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "astrofm: internal error (please report): %s\n", e.what());
-    return 3;
+    return finish(3);
   }
   return 0;
 }
