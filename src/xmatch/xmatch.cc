@@ -5,8 +5,6 @@
 #include <set>
 #include <thread>
 
-#include <healpix_cxx/healpix_base.h>
-#include <healpix_cxx/pointing.h>
 
 #include "astrofm/progress.h"
 #include "astrofm/sky.h"
@@ -16,49 +14,63 @@ namespace {
 
 constexpr double kDeg = M_PI / 180.0;
 
-// Catalogue B bucketed by HEALPix pixel at a scale comparable to the radius:
-// objects sorted by pixel (with their unit vectors stored in that order, for
-// locality), the distinct pixels with their ranges, and a bitmap of occupied
-// pixels that answers most (empty) lookups with one memory access.
-struct PixelIndex {
-  T_Healpix_Base<int64> base;
-  std::vector<int64_t> order;   // B index of the k-th object in pixel order
-  std::vector<sky::Vec3> vec;   // unit vectors, in pixel order
-  std::vector<int64_t> pixels;  // distinct occupied pixels, ascending
-  std::vector<int64_t> start;   // range of pixels[i] in order: [start[i], start[i+1])
-  std::vector<uint64_t> bits;
-  static constexpr int64_t kBitMask = (int64_t{1} << 27) - 1;
+// The zones algorithm: catalogue B cut into declination zones one radius
+// tall, each sorted by RA. The partners of a position lie in its own zone and
+// the two beside it, inside an RA window of asin(sin r / cos dec), so a query
+// reads three short, contiguous runs (found by binary search when a zone is
+// crowded) and computes exact separations only for the few positions that
+// pass the declination and RA cuts. Queries run in zone order, so
+// consecutive queries read neighbouring memory. Nothing here needs a unit
+// vector or a HEALPix pixel per object.
+struct ZoneIndex {
+  double height;                 // degrees
+  int64_t zones;
+  std::vector<int64_t> start;    // entries of zone z: [start[z], start[z + 1])
+  std::vector<double> ra, dec;   // in (zone, ra) order
+  std::vector<int64_t> id;       // index in the input
 
-  PixelIndex(const std::vector<double>& ra, const std::vector<double>& dec, int nside)
-      : base(nside, NEST, SET_NSIDE), bits((kBitMask + 1) / 64, 0) {
-    std::vector<std::pair<int64_t, int64_t>> keyed;
-    keyed.reserve(ra.size());
-    for (size_t i = 0; i < ra.size(); ++i) {
-      if (!std::isfinite(ra[i]) || !std::isfinite(dec[i])) continue;
-      sky::Vec3 v = sky::to_vec(ra[i], dec[i]);
-      keyed.push_back({base.vec2pix(vec3(v.x, v.y, v.z)), static_cast<int64_t>(i)});
-    }
-    std::sort(keyed.begin(), keyed.end());
-    for (size_t k = 0; k < keyed.size(); ++k) {
-      auto [p, i] = keyed[k];
-      order.push_back(i);
-      vec.push_back(sky::to_vec(ra[i], dec[i]));
-      if (pixels.empty() || pixels.back() != p) {
-        pixels.push_back(p);
-        start.push_back(static_cast<int64_t>(k));
-        bits[(p & kBitMask) >> 6] |= uint64_t{1} << (p & 63);
-      }
-    }
-    start.push_back(static_cast<int64_t>(keyed.size()));
+  int64_t zone_of(double dec_deg) const {
+    return std::clamp<int64_t>(static_cast<int64_t>(std::floor((dec_deg + 90.0) / height)), 0, zones - 1);
   }
 
-  // [begin, end) in `order` of pixel p; empty when unoccupied.
-  std::pair<int64_t, int64_t> range(int64_t p) const {
-    if (!((bits[(p & kBitMask) >> 6] >> (p & 63)) & 1)) return {0, 0};
-    auto it = std::lower_bound(pixels.begin(), pixels.end(), p);
-    if (it == pixels.end() || *it != p) return {0, 0};
-    size_t i = static_cast<size_t>(it - pixels.begin());
-    return {start[i], start[i + 1]};
+  ZoneIndex(const std::vector<double>& ra_raw, const std::vector<double>& dec_in, double h) : height(h) {
+    zones = static_cast<int64_t>(std::ceil(180.0 / h)) + 1;
+    // RA in [0, 360), so the windows below wrap in one place.
+    std::vector<double> ra_in(ra_raw.size());
+    for (size_t i = 0; i < ra_raw.size(); ++i) {
+      double r = std::fmod(ra_raw[i], 360.0);
+      ra_in[i] = r < 0 ? r + 360.0 : r;
+    }
+    // Counting sort by zone, then each zone by RA (ties by input order).
+    std::vector<int64_t> count(zones + 1, 0);
+    std::vector<int64_t> zone(ra_in.size(), -1);
+    for (size_t i = 0; i < ra_in.size(); ++i) {
+      if (!std::isfinite(ra_in[i]) || !std::isfinite(dec_in[i])) continue;
+      zone[i] = zone_of(dec_in[i]);
+      ++count[zone[i] + 1];
+    }
+    for (int64_t z = 0; z < zones; ++z) count[z + 1] += count[z];
+    start = count;
+    std::vector<int64_t> order(count[zones]);
+    for (size_t i = 0; i < ra_in.size(); ++i)
+      if (zone[i] >= 0) order[count[zone[i]]++] = static_cast<int64_t>(i);
+    for (int64_t z = 0; z < zones; ++z)
+      if (start[z + 1] - start[z] > 1)
+        std::sort(order.begin() + start[z], order.begin() + start[z + 1], [&](int64_t x, int64_t y) {
+          return ra_in[x] < ra_in[y] || (ra_in[x] == ra_in[y] && x < y);
+        });
+    ra.resize(order.size()), dec.resize(order.size()), id = order;
+    for (size_t k = 0; k < order.size(); ++k) ra[k] = ra_in[order[k]], dec[k] = dec_in[order[k]];
+  }
+
+  // First entry of zone z with ra >= lo.
+  int64_t first_at(int64_t z, double lo) const {
+    int64_t b = start[z], e = start[z + 1];
+    if (e - b <= 16) {
+      while (b < e && ra[b] < lo) ++b;
+      return b;
+    }
+    return std::lower_bound(ra.begin() + b, ra.begin() + e, lo) - ra.begin();
   }
 };
 
@@ -69,53 +81,53 @@ std::vector<int64_t> match_nearest(const std::vector<double>& ra_a, const std::v
                                    double radius_deg, std::vector<double>* sep_deg) {
   if (!(radius_deg > 0) || radius_deg > 10) fail_usage("match radius must be in (0, 36000] arcsec, got {} arcsec", radius_deg * 3600);
   if (ra_a.size() != dec_a.size() || ra_b.size() != dec_b.size()) fail_input("ra and dec arrays differ in length");
-  // Pixels at least 8 radii across: every neighbour within the radius then lies
-  // in the object's own pixel or one of its 8 neighbours (HEALPix pixels are
-  // never more than ~2x anisotropic), a cheaper query than a disc search.
-  int nside = 1;
-  while (nside < (1 << 20) && std::sqrt(4 * M_PI / (12.0 * (2.0 * nside) * (2.0 * nside))) >= 8 * radius_deg * kDeg)
-    nside *= 2;
-  PixelIndex idx(ra_b, dec_b, nside);
+  // Zones at least one radius tall (and no more than ~10^6 of them).
+  const double h = std::max(radius_deg, 180.0 / (1 << 20));
+  ZoneIndex idx(ra_b, dec_b, h);
+  // The queries in zone order too (their own counting sort).
+  ZoneIndex qa(ra_a, dec_a, h);
   size_t n = ra_a.size();
   std::vector<int64_t> out(n, -1);
   if (sep_deg) sep_deg->assign(n, NAN);
-  double max_chord = sky::chord_for_angle_deg(radius_deg);
+  const double sin_r = std::sin(radius_deg * kDeg), margin = 1e-9;
   auto work = [&](size_t lo, size_t hi) {
-    fix_arr<int64, 8> nb;
-    for (size_t i = lo; i < hi; ++i) {
-      if (!std::isfinite(ra_a[i]) || !std::isfinite(dec_a[i])) continue;
-      sky::Vec3 v = sky::to_vec(ra_a[i], dec_a[i]);
-      int64 own = idx.base.vec2pix(vec3(v.x, v.y, v.z));
-      idx.base.neighbors(own, nb);
-      double best = max_chord * max_chord * (1 + 1e-12);
+    for (size_t q = lo; q < hi; ++q) {
+      const double ra = qa.ra[q], dec = qa.dec[q];
+      const int64_t z = qa.zone_of(dec);
+      // Half-width of the RA window; the whole ring near a pole.
+      double cos_dec = std::cos(dec * kDeg), half = 360.0;
+      if (std::abs(dec) + radius_deg < 90.0 && sin_r < cos_dec) half = std::asin(sin_r / cos_dec) / kDeg + margin;
+      double best = radius_deg * (1 + 1e-12);
       int64_t best_j = -1;
-      for (int q = -1; q < 8; ++q) {
-        int64 p = q < 0 ? own : nb[q];
-        if (p < 0) continue;
-        auto [kb, ke] = idx.range(p);
-        for (int64_t k = kb; k < ke; ++k) {
-          int64_t j = idx.order[k];
-          const sky::Vec3& w = idx.vec[k];
-          double dx = v.x - w.x, dy = v.y - w.y, dz = v.z - w.z, d2 = dx * dx + dy * dy + dz * dz;
-          if (d2 < best || (d2 == best && best_j >= 0 && j < best_j)) {
-            best = d2;
-            best_j = j;
-          }
+      auto scan = [&](int64_t zz, double a0, double a1) {
+        for (int64_t k = idx.first_at(zz, a0), e = idx.start[zz + 1]; k < e && idx.ra[k] <= a1; ++k) {
+          if (std::abs(idx.dec[k] - dec) > radius_deg + margin) continue;
+          double s = sky::separation_deg(ra, dec, idx.ra[k], idx.dec[k]);
+          int64_t j = idx.id[k];
+          if (s < best || (s == best && best_j >= 0 && j < best_j)) best = s, best_j = j;
         }
+      };
+      for (int64_t zz = std::max<int64_t>(0, z - 1); zz <= std::min(idx.zones - 1, z + 1); ++zz) {
+        if (idx.start[zz] == idx.start[zz + 1]) continue;
+        if (half >= 180.0) {
+          scan(zz, -1.0, 1e9);
+          continue;
+        }
+        scan(zz, ra - half, ra + half);
+        if (ra - half < 0) scan(zz, ra - half + 360.0, 1e9);       // across RA 0
+        if (ra + half >= 360.0) scan(zz, -1.0, ra + half - 360.0);  // across RA 360
       }
-      if (best_j < 0) continue;
-      // Confirm with the exact great-circle separation (the chord test is a prefilter).
-      double sep = sky::separation_deg(ra_a[i], dec_a[i], ra_b[best_j], dec_b[best_j]);
-      if (sep <= radius_deg) {
-        out[i] = best_j;
-        if (sep_deg) (*sep_deg)[i] = sep;
-      }
+      if (best_j < 0 || best > radius_deg) continue;
+      int64_t i = qa.id[q];
+      out[i] = best_j;
+      if (sep_deg) (*sep_deg)[i] = best;
     }
   };
+  size_t nq = qa.id.size();
   unsigned nt = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-  if (n < 20000) nt = 1;
+  if (nq < 20000) nt = 1;
   std::vector<std::thread> threads;
-  for (unsigned t = 0; t < nt; ++t) threads.emplace_back(work, n * t / nt, n * (t + 1) / nt);
+  for (unsigned t = 0; t < nt; ++t) threads.emplace_back(work, nq * t / nt, nq * (t + 1) / nt);
   for (auto& t : threads) t.join();
   return out;
 }
