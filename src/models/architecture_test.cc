@@ -7,6 +7,7 @@
 #include "astrofm/mmu.h"
 #include "astrofm/model_file.h"
 #include "astrofm/models/architecture.h"
+#include "astrofm/models/cnn.h"
 #include "astrofm/models/registry.h"
 #include "testutil.h"
 
@@ -72,6 +73,35 @@ TEST(Architectures, EveryOneBuildsSavesReloadsAndEmbeds) {
     Table e2 = again.embed(two_rows());
     for (const auto& mod : a.modalities) EXPECT_EQ(e2.at("embedding_" + mod).data, e.at("embedding_" + mod).data);
   }
+}
+
+// Inference folds batch norms into the convolutions (channels-last, in place):
+// the same embeddings as the modules, and the folded weights follow changes.
+TEST(Cnn, FoldedInferenceMatchesTheModules) {
+  torch::manual_seed(3);
+  models::Cnn m(models::CnnConfig{.img_size = 32, .widths = {8, 16, 32}});
+  auto x = torch::rand({6, 3, 32, 32});
+  m->train();
+  for (int i = 0; i < 3; ++i) m->forward(torch::rand({8, 3, 32, 32}) * 3);  // running statistics away from 0 and 1
+  m->eval();
+  auto plain = m->forward(x).detach();  // gradients enabled: the modules
+  torch::Tensor folded;
+  {
+    torch::NoGradGuard ng;
+    folded = m->forward(x);
+  }
+  EXPECT_TRUE(torch::allclose(folded, plain, 1e-4, 1e-5)) << (folded - plain).abs().max().item<float>();
+  // A changed weight is seen by the next inference.
+  {
+    torch::NoGradGuard ng;
+    m->stem->weight.mul_(2);
+    auto again = m->forward(x);
+    EXPECT_FALSE(torch::allclose(again, folded, 1e-3, 1e-4));
+  }
+  EXPECT_TRUE(torch::allclose(m->forward(x).detach(), [&] {
+    torch::NoGradGuard ng;
+    return m->forward(x);
+  }(), 1e-4, 1e-5));
 }
 
 TEST(Architectures, UnknownNameIsNotFound) {

@@ -39,7 +39,31 @@ BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t out, int64_t stride) {
   }
 }
 
+// Inference folds each batch norm into the convolution before it (one pass
+// over the activations instead of two) and runs oneDNN's convolutions in
+// channels-last layout: 1.7x the forward rate of the plain modules at batch
+// 256 (bench/README.md). The folded weights are cached until a weight or a
+// running statistic changes (tensor versions). Training uses the modules.
+torch::Tensor ConvBn::operator()(const torch::Tensor& x, torch::nn::Conv2d& c, torch::nn::BatchNorm2d& bn) {
+  if (bn->is_training() || torch::GradMode::is_enabled()) return bn(c(x));
+  int64_t version = c->weight._version() + bn->weight._version() + bn->bias._version() + bn->running_mean._version() +
+                    bn->running_var._version();
+  if (!weight.defined() || version != seen || weight.device() != c->weight.device()) {
+    auto scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
+    weight = (c->weight * scale.view({-1, 1, 1, 1})).contiguous(torch::MemoryFormat::ChannelsLast);
+    bias = bn->bias - bn->running_mean * scale;
+    seen = version;
+  }
+  // conv() pads k / 2 ("same" for odd kernels).
+  int64_t pad = c->weight.size(2) / 2;
+  return torch::conv2d(x, weight, bias, c->options.stride(), {pad, pad}, c->options.dilation(), c->options.groups());
+}
+
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  if (!is_training() && !torch::GradMode::is_enabled()) {  // in place: fewer passes over memory
+    auto y = fold2(fold1(x, conv1, bn1).relu_(), conv2, bn2);
+    return y.add_(down ? fold_down(x, down, down_bn) : x).relu_();
+  }
   auto y = torch::relu(bn1(conv1(x)));
   y = bn2(conv2(y));
   return torch::relu(y + (down ? down_bn(down(x)) : x));
@@ -58,7 +82,9 @@ CnnImpl::CnnImpl(const CnnConfig& c) : cfg(c) {
 }
 
 torch::Tensor CnnImpl::forward_tokens(const torch::Tensor& images) {
-  auto x = torch::relu(stem_bn(stem(images)));
+  const bool inference = !is_training() && !torch::GradMode::is_enabled();
+  auto x = inference ? fold_stem(images.contiguous(torch::MemoryFormat::ChannelsLast), stem, stem_bn).relu_()
+                     : torch::relu(stem_bn(stem(images)));
   for (auto& s : *stages) x = s->as<BasicBlock>()->forward(x);
   return x.flatten(2).transpose(1, 2);
 }

@@ -17,11 +17,20 @@ struct CnnConfig {
   int64_t embed_dim() const { return widths.back(); }
 };
 
+// A convolution and the batch norm after it; in inference (eval mode, no
+// gradients) one folded, channels-last convolution (cnn.cc).
+struct ConvBn {
+  torch::Tensor operator()(const torch::Tensor& x, torch::nn::Conv2d& c, torch::nn::BatchNorm2d& bn);
+  torch::Tensor weight, bias;
+  int64_t seen = -1;
+};
+
 struct BasicBlockImpl : torch::nn::Module {
   BasicBlockImpl(int64_t in, int64_t out, int64_t stride);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, down{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+  ConvBn fold1, fold2, fold_down;
 };
 TORCH_MODULE(BasicBlock);
 
@@ -35,6 +44,7 @@ struct CnnImpl : torch::nn::Module {
   torch::nn::Conv2d stem{nullptr};
   torch::nn::BatchNorm2d stem_bn{nullptr};
   torch::nn::ModuleList stages;
+  ConvBn fold_stem;
 };
 TORCH_MODULE(Cnn);
 
