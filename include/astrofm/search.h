@@ -23,13 +23,13 @@
 namespace astrofm {
 
 struct IndexOptions {
-  std::string kind = "flat";      // flat (exact) | hnsw | ivfpq
+  std::string kind = "flat";      // flat (exact) | hnsw | ivfpq | ivfsq8 (int8 codes) | ivffp16
   std::string metric = "cosine";  // cosine (unit vectors, inner product) | l2
   std::string hnsw_backend = "hnswlib";  // hnswlib | faiss (see bench/README.md for the measurement behind the default)
   int hnsw_m = 32, ef_construction = 200, ef_search = 128;
-  int64_t nlist = 0;              // ivfpq: inverted lists; 0 = 4 sqrt(n)
+  int64_t nlist = 0;              // ivf*: inverted lists; 0 = 4 sqrt(n)
   int pq_m = 0;                   // ivfpq: sub-quantizers; 0 = d / 4 (8-bit codes)
-  int nprobe = 32;                // ivfpq: lists visited per query
+  int nprobe = 32;                // ivf*: lists visited per query
   void check() const;  // UsageError on an unknown kind, metric or backend
   nlohmann::json to_json() const;
   static IndexOptions from_json(const nlohmann::json& j);
@@ -41,8 +41,10 @@ class VectorIndex {
  public:
   virtual ~VectorIndex() = default;
   static std::unique_ptr<VectorIndex> create(int64_t dim, const IndexOptions& o);
-  static std::unique_ptr<VectorIndex> load(const std::string& path, int64_t dim, const IndexOptions& o);
+  // mmap: IVF kinds map their codes read-only instead of reading them (add() then refuses).
+  static std::unique_ptr<VectorIndex> load(const std::string& path, int64_t dim, const IndexOptions& o, bool mmap = false);
   virtual void train(const float* x, int64_t n) = 0;  // no-op for flat and hnsw
+  virtual void reserve(int64_t n) { (void)n; }       // room for n vectors in all (hnswlib allocates up front)
   virtual void add(const float* x, int64_t n) = 0;    // ids are 0, 1, ... in order of addition
   // labels -1 where fewer than k results exist.
   virtual void search(const float* q, int64_t nq, int k, float* scores, int64_t* labels) const = 0;
@@ -73,7 +75,13 @@ class SearchIndex {
  public:
   static void build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& o,
                     bool overwrite = false);
-  static SearchIndex open(const std::string& dir);
+  // IVF kinds are memory-mapped unless `writable`.
+  static SearchIndex open(const std::string& dir, bool writable = false);
+  // Incremental add: the objects of another catalogue of the same column and
+  // dimension, with the index's trained quantizer (no retraining); an id
+  // already in the index is an error. Returns the objects added. The folder
+  // is replaced atomically.
+  static int64_t add(const std::string& dir, const std::string& dataset);
   std::vector<Hit> search(const SearchRequest& r) const;
   // recall@k of the index against exact search, for `queries` objects drawn from the catalogue.
   nlohmann::json evaluate(int64_t queries, int k, uint64_t seed) const;

@@ -73,46 +73,140 @@ bool better(float a, float b, bool l2) { return l2 ? a < b : a > b; }
 
 }  // namespace
 
-void SearchIndex::build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& o,
+namespace {
+
+// The embedding column of a catalogue (named, or its only embedding_*), as a
+// stored vector column [d] of floats: what an index streams.
+std::pair<std::string, int64_t> vector_column(const Dataset& ds, const std::string& path, const std::string& column) {
+  std::vector<std::string> names, emb;
+  for (const auto& c : ds.schema()) {
+    names.push_back(c.name);
+    if (c.name.rfind("embedding_", 0) == 0) emb.push_back(c.name);
+  }
+  std::string col = column;
+  if (col.empty()) {
+    if (emb.empty()) fail_input("{}: no embedding_* column; name the column with --column (columns: {})", path, fmt::join(names, ", "));
+    if (emb.size() > 1) fail_input("{}: several embedding columns ({}); pick one with --column", path, fmt::join(emb, ", "));
+    col = emb[0];
+  }
+  for (const auto& c : ds.schema())
+    if (c.name == col) {
+      if (c.shape.size() != 1 || (c.dtype != DType::Float32 && c.dtype != DType::Float64))
+        fail_input("{}: column '{}' is not a vector of floats (it is {} of shape [{}])", path, col, dtype_name(c.dtype), fmt::join(c.shape, ", "));
+      return {col, c.shape[0]};
+    }
+  fail_input("{}: no column '{}' (columns: {})", path, col, fmt::join(names, ", "));
+}
+
+// Streams (vectors, ids, ra, dec) in batches, normalised for cosine; a
+// non-finite value is an error naming the object.
+template <class F>
+void stream_vectors(const Dataset& ds, const std::string& path, const std::string& col, int64_t d, bool cosine, F&& fn) {
+  DatasetReader r(ds, {.columns = {mmu::kObjectId, mmu::kRa, mmu::kDec, col}, .batch_rows = 65536});
+  Table b;
+  std::vector<float> x;
+  while (r.next(b)) {
+    const Column& c = b.at(col);
+    int64_t n = b.rows();
+    x.resize(n * d);
+    for (int64_t i = 0; i < n * d; ++i) x[i] = static_cast<float>(c.as_double(i));
+    for (int64_t i = 0; i < n * d; ++i)
+      if (!std::isfinite(x[i]))
+        fail_input("{}: object '{}': column '{}' holds a non-finite value; cannot index it", path, b.at(mmu::kObjectId).strings[i / d], col);
+    if (cosine) normalise(x.data(), n, d);
+    fn(x.data(), n, b);
+  }
+}
+
+}  // namespace
+
+void SearchIndex::build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& opt,
                         bool overwrite) {
-  o.check();
+  opt.check();
   if (fs::exists(out) && !overwrite) fail_input("{} already exists (pass --overwrite)", out);
   auto t0 = std::chrono::steady_clock::now();
-  FeatureSet f = load_features(dataset, column.empty() ? std::vector<std::string>{} : std::vector<std::string>{column});
-  if (f.x.n == 0) fail_input("{}: no objects to index", dataset);
-  for (float v : f.x.x)
-    if (!std::isfinite(v)) fail_input("{}: column '{}' holds non-finite values; cannot index them", dataset, f.columns[0]);
-  if (o.metric == "cosine") normalise(f.x.x.data(), f.x.n, f.x.d);
-  auto index = VectorIndex::create(f.x.d, o);
-  spdlog::info("indexing {} vectors of {} dimensions ({}{})", f.x.n, f.x.d, o.kind, o.kind == "hnsw" ? ", " + o.hnsw_backend : "");
+  Dataset ds = Dataset::open(dataset);
+  auto [col, d] = vector_column(ds, dataset, column);
+  const int64_t n = ds.rows();
+  if (n == 0) fail_input("{}: no objects to index", dataset);
+  // Streamed in two passes, never the whole catalogue in memory: a sample
+  // spread over the catalogue trains IVF kinds, then every vector is added.
+  IndexOptions o = opt;
+  const bool ivf = o.kind.rfind("ivf", 0) == 0;
+  if (ivf && o.nlist <= 0) o.nlist = std::max<int64_t>(1, static_cast<int64_t>(4 * std::sqrt(static_cast<double>(n))));
+  auto index = VectorIndex::create(d, o);
+  index->reserve(n);
+  spdlog::info("indexing {} vectors of {} dimensions ({}{})", n, d, o.kind, o.kind == "hnsw" ? ", " + o.hnsw_backend : "");
   auto t_index = std::chrono::steady_clock::now();
-  index->train(f.x.x.data(), f.x.n);
-  Progress bar("index add", f.x.n);
-  for (int64_t s = 0; s < f.x.n; s += 16384) {
-    int64_t n = std::min<int64_t>(16384, f.x.n - s);
-    index->add(f.x.x.data() + s * f.x.d, n);
-    bar.advance(n);
+  const bool cosine = o.metric == "cosine";
+  if (ivf) {
+    const int64_t want = std::min<int64_t>(n, 64 * o.nlist), stride = std::max<int64_t>(1, n / want);
+    std::vector<float> sample;
+    int64_t row = 0;
+    stream_vectors(ds, dataset, col, d, cosine, [&](const float* x, int64_t m, const Table&) {
+      for (int64_t i = 0; i < m; ++i, ++row)
+        if (row % stride == 0 && static_cast<int64_t>(sample.size()) < want * d) sample.insert(sample.end(), x + i * d, x + (i + 1) * d);
+    });
+    spdlog::info("training {} lists on {} sampled vectors", o.nlist, sample.size() / d);
+    index->train(sample.data(), static_cast<int64_t>(sample.size()) / d);
   }
+  std::vector<std::string> ids;
+  std::vector<double> ra, dec;
+  ids.reserve(n), ra.reserve(n), dec.reserve(n);
+  Progress bar("index add", n);
+  stream_vectors(ds, dataset, col, d, cosine, [&](const float* x, int64_t m, const Table& b) {
+    index->add(x, m);
+    const auto& id = b.at(mmu::kObjectId).strings;
+    ids.insert(ids.end(), id.begin(), id.end());
+    for (int64_t i = 0; i < m; ++i) ra.push_back(b.at(mmu::kRa).as_double(i)), dec.push_back(b.at(mmu::kDec).as_double(i));
+    bar.advance(m);
+  });
   bar.finish();
-  std::vector<double> ra(f.x.n, NAN), dec(f.x.n, NAN);
-  if (const Column* c = f.rows.find(mmu::kRa))
-    for (int64_t i = 0; i < f.x.n; ++i) ra[i] = c->as_double(i);
-  if (const Column* c = f.rows.find(mmu::kDec))
-    for (int64_t i = 0; i < f.x.n; ++i) dec[i] = c->as_double(i);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double index_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_index).count();
   StagedDir stage(out, overwrite);
   index->save((fs::path(stage.path()) / "index").string());
-  write_file_atomic(fs::path(stage.path()) / "objects.bin", objects_blob(f.rows.at(mmu::kObjectId).strings, ra, dec));
+  write_file_atomic(fs::path(stage.path()) / "objects.bin", objects_blob(ids, ra, dec));
   nlohmann::json meta = {{"format", "astrofm-index"}, {"version", 1}, {"dataset", fs::absolute(dataset).string()},
-                         {"column", f.columns[0]}, {"dim", f.x.d}, {"count", f.x.n}, {"options", o.to_json()},
+                         {"column", col}, {"dim", d}, {"count", n}, {"options", o.to_json()},
                          {"build_seconds", secs}, {"index_seconds", index_secs},
                          {"astrofm_version", ASTROFM_VERSION}};
   write_file_atomic(fs::path(stage.path()) / "meta.json", meta.dump(1));
   stage.commit();
 }
 
-SearchIndex SearchIndex::open(const std::string& dir) {
+int64_t SearchIndex::add(const std::string& dir, const std::string& dataset) {
+  SearchIndex s = open(dir, /*writable=*/true);
+  Dataset ds = Dataset::open(dataset);
+  auto [col, d] = vector_column(ds, dataset, s.meta_["column"].get<std::string>());
+  if (d != s.meta_["dim"].get<int64_t>())
+    fail_input("{}: column '{}' has {} dimensions, the index {}", dataset, col, d, s.meta_["dim"].get<int64_t>());
+  int64_t before = s.index_->size();
+  s.index_->reserve(before + ds.rows());
+  Progress bar("index add", ds.rows());
+  stream_vectors(ds, dataset, col, d, s.opt_.metric == "cosine", [&](const float* x, int64_t m, const Table& b) {
+    const auto& id = b.at(mmu::kObjectId).strings;
+    for (const auto& i : id)
+      if (!s.row_.emplace(i, static_cast<int64_t>(s.ids_.size())).second) fail_input("{}: object '{}' is already in the index {}", dataset, i, dir);
+      else s.ids_.push_back(i);
+    for (int64_t i = 0; i < m; ++i) s.ra_.push_back(b.at(mmu::kRa).as_double(i)), s.dec_.push_back(b.at(mmu::kDec).as_double(i));
+    s.index_->add(x, m);
+    bar.advance(m);
+  });
+  bar.finish();
+  // The new folder replaces the old one only when complete.
+  StagedDir stage(dir, /*overwrite=*/true);
+  s.index_->save((fs::path(stage.path()) / "index").string());
+  write_file_atomic(fs::path(stage.path()) / "objects.bin", objects_blob(s.ids_, s.ra_, s.dec_));
+  s.meta_["count"] = s.index_->size();
+  const int64_t added = s.index_->size() - before;
+  s.meta_["added"].push_back({{"dataset", fs::absolute(dataset).string()}, {"count", added}});
+  write_file_atomic(fs::path(stage.path()) / "meta.json", s.meta_.dump(1));
+  stage.commit();
+  return added;
+}
+
+SearchIndex SearchIndex::open(const std::string& dir, bool writable) {
   SearchIndex s;
   s.dir_ = dir;
   fs::path m = fs::path(dir) / "meta.json";
@@ -127,7 +221,7 @@ SearchIndex SearchIndex::open(const std::string& dir) {
   s.opt_ = IndexOptions::from_json(s.meta_["options"]);
   read_objects((fs::path(dir) / "objects.bin").string(), s.ids_, s.ra_, s.dec_);
   for (size_t i = 0; i < s.ids_.size(); ++i) s.row_[s.ids_[i]] = static_cast<int64_t>(i);
-  s.index_ = VectorIndex::load((fs::path(dir) / "index").string(), s.meta_["dim"], s.opt_);
+  s.index_ = VectorIndex::load((fs::path(dir) / "index").string(), s.meta_["dim"], s.opt_, /*mmap=*/!writable);
   if (s.index_->size() != static_cast<int64_t>(s.ids_.size()))
     fail_input("{}: the index holds {} vectors but objects.bin {} objects", dir, s.index_->size(), s.ids_.size());
   return s;

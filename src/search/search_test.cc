@@ -79,7 +79,8 @@ TEST(Search, FlatIsExactAndApproximateKindsRecallWell) {
   test::TempDir tmp;
   Catalogue c = make(4000, 32, 1);
   std::string data = write(tmp, c);
-  for (auto [kind, backend, floor] : {std::tuple{"flat", "hnswlib", 1.0}, {"hnsw", "hnswlib", 0.95}, {"hnsw", "faiss", 0.95}, {"ivfpq", "hnswlib", 0.4}}) {
+  for (auto [kind, backend, floor] : {std::tuple{"flat", "hnswlib", 1.0}, {"hnsw", "hnswlib", 0.95}, {"hnsw", "faiss", 0.95}, {"ivfpq", "hnswlib", 0.4},
+                                    {"ivfsq8", "hnswlib", 0.9}, {"ivffp16", "hnswlib", 0.9}}) {
     IndexOptions o;
     o.kind = kind;
     o.hnsw_backend = backend;
@@ -99,6 +100,60 @@ TEST(Search, FlatIsExactAndApproximateKindsRecallWell) {
     auto eval = s.evaluate(200, 10, 3);
     EXPECT_GE(eval["recall_at_k"].get<double>(), floor - 0.05) << kind;
   }
+}
+
+// Incremental add: an index built on two thirds of a catalogue, then given the
+// rest, finds the added objects (flat: the same answers as an index of the
+// whole catalogue; IVF: with the quantizer trained on the first part); an id
+// already indexed is refused; IVF codes are memory-mapped read-only on open.
+TEST(Search, IncrementalAddAndMemoryMappedIvf) {
+  test::TempDir tmp;
+  Catalogue c = make(3000, 16, 5);
+  auto half = [&](int64_t lo, int64_t hi, const std::string& name) {
+    Table t;
+    std::vector<std::string> ids(c.ids.begin() + lo, c.ids.begin() + hi);
+    t.add(make_string_column(mmu::kObjectId, ids));
+    t.add(make_column(mmu::kRa, std::vector<double>(c.ra.begin() + lo, c.ra.begin() + hi)));
+    t.add(make_column(mmu::kDec, std::vector<double>(c.dec.begin() + lo, c.dec.begin() + hi)));
+    t.add(make_column("embedding_image", std::vector<float>(c.a.begin() + lo * c.d, c.a.begin() + hi * c.d), {c.d}));
+    DatasetWriter w(tmp.path(name), "embeddings");
+    w.append(t);
+    w.commit();
+    return tmp.path(name);
+  };
+  std::string first = half(0, 2000, "first"), second = half(2000, 3000, "second"), all = write(tmp, c);
+  for (const char* kind : {"flat", "ivfsq8", "hnsw"}) {
+    IndexOptions o;
+    o.kind = kind;
+    std::string ix = tmp.path(std::string("add_") + kind), whole = tmp.path(std::string("all_") + kind);
+    SearchIndex::build(first, "", ix, o);
+    EXPECT_EQ(SearchIndex::add(ix, second), 1000);
+    SearchIndex::build(all, "embedding_image", whole, o);
+    auto a = SearchIndex::open(ix), b = SearchIndex::open(whole);
+    ASSERT_EQ(a.size(), 3000);
+    int same = 0, found = 0;
+    for (int q = 0; q < 40; ++q) {
+      int64_t i = 2000 + q * 23;  // objects of the added half
+      std::vector<float> v(c.a.begin() + i * c.d, c.a.begin() + (i + 1) * c.d);
+      auto ha = a.search({.vector = v, .k = 5}), hb = b.search({.vector = v, .k = 5});
+      found += !ha.empty() && ha[0].object_id == c.ids[i];
+      same += !ha.empty() && !hb.empty() && ha[0].object_id == hb[0].object_id;
+    }
+    EXPECT_GE(found, 38) << kind;
+    if (std::string(kind) == "flat") EXPECT_EQ(same, 40);
+    // Adding the same objects again is refused, and the index is untouched.
+    EXPECT_THROW(SearchIndex::add(ix, second), InputError);
+    EXPECT_EQ(SearchIndex::open(ix).size(), 3000);
+  }
+  // A memory-mapped IVF index cannot be written to.
+  IndexOptions o;
+  o.kind = "ivfsq8";
+  SearchIndex::build(all, "embedding_image", tmp.path("m"), o);
+  auto v = VectorIndex::load(tmp.path("m") + "/index", c.d, o, /*mmap=*/true);
+  EXPECT_EQ(v->size(), 3000);
+  EXPECT_THROW(v->add(c.a.data(), 1), UsageError);
+  // 1 byte per dimension: the file is about n x d bytes, not 4 n d.
+  EXPECT_LT(std::filesystem::file_size(tmp.path("m") + "/index"), static_cast<uintmax_t>(3000 * c.d * 2 + 200000));
 }
 
 TEST(Search, QueriesByIdAcrossModalitiesInsideACone) {

@@ -3,6 +3,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/index_io.h>
 #include <hnswlib/hnswlib.h>
 
@@ -53,22 +54,29 @@ class FaissIndex : public VectorIndex {
       d_ = d;  // ivfpq: sized at train time, when n is known
     }
   }
-  explicit FaissIndex(faiss::Index* loaded, const IndexOptions& o) : o_(o), index_(loaded) { tune(); }
+  FaissIndex(faiss::Index* loaded, const IndexOptions& o, bool mapped) : o_(o), mapped_(mapped), index_(loaded) { tune(); }
   void train(const float* x, int64_t n) override {
-    if (o_.kind != "ivfpq") return;
+    if (o_.kind.rfind("ivf", 0) != 0) return;
     int64_t nlist = o_.nlist > 0 ? o_.nlist : std::max<int64_t>(1, static_cast<int64_t>(4 * std::sqrt(static_cast<double>(n))));
     int pq_m = o_.pq_m > 0 ? o_.pq_m : static_cast<int>(d_ / 4);
     while (pq_m > 1 && d_ % pq_m) --pq_m;
     if (n < 39 * nlist) nlist = std::max<int64_t>(1, n / 39);  // FAISS wants ~39 training points per centroid
     quantizer_.reset(faiss_metric(o_) == faiss::METRIC_L2 ? static_cast<faiss::Index*>(new faiss::IndexFlatL2(d_))
                                                           : new faiss::IndexFlatIP(d_));
-    auto* ivf = new faiss::IndexIVFPQ(quantizer_.get(), d_, nlist, pq_m, n >= 1024 ? 8 : 4, faiss_metric(o_));
+    faiss::IndexIVF* ivf = nullptr;
+    if (o_.kind == "ivfpq") ivf = new faiss::IndexIVFPQ(quantizer_.get(), d_, nlist, pq_m, n >= 1024 ? 8 : 4, faiss_metric(o_));
+    else  // ivfsq8: one byte per dimension; ivffp16: two
+      ivf = new faiss::IndexIVFScalarQuantizer(quantizer_.get(), d_, nlist,
+                                               o_.kind == "ivfsq8" ? faiss::ScalarQuantizer::QT_8bit : faiss::ScalarQuantizer::QT_fp16,
+                                               faiss_metric(o_));
     index_.reset(ivf);
     ivf->train(n, x);
     tune();
   }
   void add(const float* x, int64_t n) override {
-    if (!index_) fail_usage("ivfpq index used before train()");
+    if (!index_) fail_usage("{} index used before train()", o_.kind);
+    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get()); ivf && mapped_)
+      fail_usage("this index was opened memory-mapped (read-only); open it for writing to add vectors");
     index_->add(n, x);
   }
   void search(const float* q, int64_t nq, int k, float* s, int64_t* l) const override {
@@ -90,6 +98,7 @@ class FaissIndex : public VectorIndex {
   }
   IndexOptions o_;
   int64_t d_ = 0;
+  bool mapped_ = false;
   std::unique_ptr<faiss::Index> quantizer_;
   std::unique_ptr<faiss::Index> index_;
 };
@@ -105,10 +114,14 @@ class HnswlibIndex : public VectorIndex {
     hnsw_->setEf(o_.ef_search);
   }
   void train(const float*, int64_t) override {}
+  void reserve(int64_t n) override {
+    if (!hnsw_) hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), n, o_.hnsw_m, o_.ef_construction);
+    else if (static_cast<size_t>(n) > hnsw_->max_elements_) hnsw_->resizeIndex(n);
+  }
   void add(const float* x, int64_t n) override {
     size_t base = hnsw_ ? hnsw_->cur_element_count : 0;
     if (!hnsw_) hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), n, o_.hnsw_m, o_.ef_construction);
-    else hnsw_->resizeIndex(base + n);
+    else if (base + n > hnsw_->max_elements_) hnsw_->resizeIndex(base + n);
     parallel(n, [&](int64_t i) { hnsw_->addPoint(x + i * d_, base + i); });
     hnsw_->setEf(o_.ef_search);
   }
@@ -162,7 +175,8 @@ class HnswlibIndex : public VectorIndex {
 
 void IndexOptions::check() const {
   const IndexOptions& o = *this;
-  if (o.kind != "flat" && o.kind != "hnsw" && o.kind != "ivfpq") fail_usage("index kind '{}': flat, hnsw or ivfpq", o.kind);
+  if (o.kind != "flat" && o.kind != "hnsw" && o.kind != "ivfpq" && o.kind != "ivfsq8" && o.kind != "ivffp16")
+    fail_usage("index kind '{}': flat, hnsw, ivfpq, ivfsq8 or ivffp16", o.kind);
   if (o.metric != "cosine" && o.metric != "l2") fail_usage("metric '{}': cosine or l2", o.metric);
   if (o.hnsw_backend != "hnswlib" && o.hnsw_backend != "faiss") fail_usage("hnsw backend '{}': hnswlib or faiss", o.hnsw_backend);
 }
@@ -173,7 +187,7 @@ std::unique_ptr<VectorIndex> VectorIndex::create(int64_t d, const IndexOptions& 
   return std::make_unique<FaissIndex>(d, o);
 }
 
-std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path, int64_t d, const IndexOptions& o) {
+std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path, int64_t d, const IndexOptions& o, bool mmap) {
   o.check();
   try {
     if (o.kind == "hnsw" && o.hnsw_backend == "hnswlib") {
@@ -181,7 +195,10 @@ std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path, int64_t 
       h->load(path);
       return h;
     }
-    return std::make_unique<FaissIndex>(faiss::read_index(path.c_str()), o);
+    // IVF kinds: the inverted lists (the codes, nearly all the bytes) are
+    // memory-mapped, not read: opening costs the coarse quantizer only.
+    bool map = mmap && o.kind.rfind("ivf", 0) == 0;
+    return std::make_unique<FaissIndex>(faiss::read_index(path.c_str(), map ? faiss::IO_FLAG_MMAP : 0), o, map);
   } catch (const std::exception& e) {
     fail_input("{}: cannot read the index ({})", path, e.what());
   }

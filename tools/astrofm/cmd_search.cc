@@ -47,21 +47,33 @@ void add_search_commands(CLI::App& app) {
     c->add_option("EMB", data, "embedding catalogue (astrofm embed) or any MMU dataset with a vector column")->required();
     c->add_option("--out", out, "index folder to write")->required();
     c->add_option("--column", column, "vector column (default: the embedding column)");
-    c->add_option("--kind", o.kind, "flat (exact), hnsw or ivfpq")->check(CLI::IsMember({"flat", "hnsw", "ivfpq"}))->capture_default_str();
+    c->add_option("--kind", o.kind, "flat (exact), hnsw, ivfpq (d/4 bytes a vector), ivfsq8 (d bytes) or ivffp16 (2d bytes)")
+        ->check(CLI::IsMember({"flat", "hnsw", "ivfpq", "ivfsq8", "ivffp16"}))
+        ->capture_default_str();
     c->add_option("--metric", o.metric, "cosine or l2")->check(CLI::IsMember({"cosine", "l2"}))->capture_default_str();
     c->add_option("--hnsw-backend", o.hnsw_backend, "hnswlib or faiss")->check(CLI::IsMember({"hnswlib", "faiss"}))->capture_default_str();
     c->add_option("--hnsw-m", o.hnsw_m, "hnsw: links per node")->capture_default_str();
     c->add_option("--ef-construction", o.ef_construction, "hnsw: build beam")->capture_default_str();
     c->add_option("--ef-search", o.ef_search, "hnsw: search beam")->capture_default_str();
-    c->add_option("--nlist", o.nlist, "ivfpq: inverted lists (0: 4 sqrt(n))")->capture_default_str();
+    c->add_option("--nlist", o.nlist, "ivf*: inverted lists (0: 4 sqrt(n))")->capture_default_str();
     c->add_option("--pq-m", o.pq_m, "ivfpq: sub-quantizers (0: d / 4)")->capture_default_str();
-    c->add_option("--nprobe", o.nprobe, "ivfpq: lists visited per query")->capture_default_str();
+    c->add_option("--nprobe", o.nprobe, "ivf*: lists visited per query")->capture_default_str();
     c->add_flag("--overwrite", overwrite, "replace an existing index");
     c->callback([] {
       SearchIndex::build(data, column, out, o, overwrite);
       auto s = SearchIndex::open(out);
       spdlog::info("indexed {} objects ({}, {} dimensions) in {:.1f} s: {}", s.size(), s.meta()["options"]["kind"].get<std::string>(),
                    s.meta()["dim"].get<int64_t>(), s.meta()["build_seconds"].get<double>(), out);
+    });
+  }
+  {
+    auto* c = idx->add_subcommand("add", "Add the objects of another embedding catalogue to an index (no retraining)");
+    static std::string path, data;
+    c->add_option("INDEX", path, "index folder")->required();
+    c->add_option("EMB", data, "embedding catalogue with the index's column")->required();
+    c->callback([] {
+      int64_t n = SearchIndex::add(path, data);
+      spdlog::info("added {} objects to {} ({} in all)", n, path, SearchIndex::open(path).size());
     });
   }
   {
