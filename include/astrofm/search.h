@@ -30,6 +30,10 @@ struct IndexOptions {
   int64_t nlist = 0;              // ivf*: inverted lists; 0 = 4 sqrt(n)
   int pq_m = 0;                   // ivfpq: sub-quantizers; 0 = d / 4 (8-bit codes)
   int nprobe = 32;                // ivf*: lists visited per query
+  // 0: one index. N > 0: one index per HEALPix pixel (nested) at NSIDE N,
+  // sharing one trained quantizer; a query merges the shards' top-k and a
+  // cone query visits only the shards it overlaps (docs/search.md).
+  int shard_nside = 0;
   void check() const;  // UsageError on an unknown kind, metric or backend
   nlohmann::json to_json() const;
   static IndexOptions from_json(const nlohmann::json& j);
@@ -67,10 +71,15 @@ struct SearchRequest {
   std::optional<std::array<double, 3>> cone;  // ra, dec, radius (deg): only objects inside
   double dedup_arcsec = 0;           // drop hits closer than this on the sky to a better hit (or the query)
   bool exclude_query = true;         // leave the query object out of its own results
+  // A cone holding at most this many objects is searched exactly among its
+  // objects; a larger one searches the index (the shards it overlaps) and
+  // keeps the hits inside, widening k until k of them are found.
+  int64_t cone_exact_limit = 50000;
 };
 
 // An index with its catalogue, saved as a folder: index (FAISS or hnswlib
-// file), objects.bin (ids, ra, dec in index order), meta.json.
+// file) or shards/<pixel>.index (sharded by sky region), objects.bin (ids,
+// ra, dec in index order; shard by shard), meta.json.
 class SearchIndex {
  public:
   static void build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& o,
@@ -87,6 +96,7 @@ class SearchIndex {
   nlohmann::json evaluate(int64_t queries, int k, uint64_t seed) const;
   const nlohmann::json& meta() const { return meta_; }
   int64_t size() const { return static_cast<int64_t>(ids_.size()); }
+  int64_t shards() const { return static_cast<int64_t>(shards_.size()); }
   // The vector of one object from the source dataset's `column`.
   std::vector<float> vector_of(const std::string& object_id, const std::string& column) const;
   // Reads the index column and `more` columns of the source catalogue into
@@ -104,12 +114,21 @@ class SearchIndex {
   std::string dir_;
   nlohmann::json meta_;
   IndexOptions opt_;
-  std::unique_ptr<VectorIndex> index_;
+  // One shard (pixel 0) unless sharded; index rows are shard by shard:
+  // global row = offset + the shard's own label.
+  struct Shard {
+    int64_t pixel = 0, offset = 0;
+    std::unique_ptr<VectorIndex> index;
+  };
+  std::vector<Shard> shards_;
   std::vector<std::string> ids_;
   std::vector<double> ra_, dec_;
   std::unordered_map<std::string, int64_t> row_;  // object_id -> row
   std::unordered_map<std::string, std::vector<float>> cache_;  // preloaded columns, rows in index order
   int64_t row_of(const std::string& id) const;
+  // Merged top-k over the shards listed (all when null): global rows.
+  void knn(const float* q, int64_t nq, int k, float* scores, int64_t* rows, const std::vector<size_t>* only = nullptr) const;
+  size_t shard_of_row(int64_t row) const;
 };
 
 // A PNG strip of the query's and its neighbours' images (object_ids looked up

@@ -31,7 +31,13 @@ struct TrainOptions {
   int64_t checkpoint_every = 0;     // > 0 overrides the config
   bool resume = false;
   bool overwrite = false;
-  // Training runs on the CPU; embedding (`astrofm embed --device cuda`) uses a GPU when present.
+  // cpu | cuda | cuda:N. On CUDA the model, its gradients and the optimizer
+  // live on the GPU; batches are still prepared on the CPU from the same
+  // random streams, so a CUDA run trains on the very batches a CPU run does.
+  std::string device = "cpu";
+  // fp32 | bf16 (autocast to bfloat16 on CUDA; float32 weights, gradients and
+  // optimizer state; no loss scaling needed) | auto: bf16 on CUDA, fp32 on CPU.
+  std::string precision = "auto";
   int64_t interrupt_at = -1;        // tests: behave as if interrupted (SIGINT) before this step
   // Data-parallel training: each rank takes its slice of every global batch
   // and gradients are averaged; null: a single process (communicator.h).

@@ -190,7 +190,7 @@ torch::Tensor ImageNetImpl::reconstruct(const torch::Tensor& z) {
   const int64_t s = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(z.size(2)))));
   auto h = post_quant_proj(z.reshape({z.size(0), z.size(1), s, s}));
   auto y = model->decode(h);
-  auto all = torch::ones({z.size(0), static_cast<int64_t>(cfg.bands.size())}, torch::kBool);
+  auto all = torch::ones({z.size(0), static_cast<int64_t>(cfg.bands.size())}, z.options().dtype(torch::kBool));
   return subsample_out(y, all);
 }
 

@@ -27,7 +27,7 @@ int64_t FSQImpl::codebook_size() const {
 
 torch::Tensor FSQImpl::quantize_last(const torch::Tensor& z) {
   auto half_l = (levels - 1) * (1 + eps) / 2;
-  auto offset = torch::where(levels.remainder(2) == 1, torch::zeros({}, torch::kFloat32), torch::full({}, 0.5f));
+  auto offset = torch::where(levels.remainder(2) == 1, torch::zeros({}, z.options()), torch::full({}, 0.5, z.options()));
   auto shift = torch::atanh(offset / half_l);
   auto bounded = torch::tanh(z + shift) * half_l - offset;
   auto q = bounded + (bounded.round() - bounded).detach();  // AION's round_ste, op for op

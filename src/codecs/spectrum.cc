@@ -115,11 +115,13 @@ SpectrumNetImpl::Prepared SpectrumNetImpl::prepare(const Table& b, bool with_tar
   auto normalization = (flux * (1.0 - mask.to(torch::kFloat32))).sum(-1) / (torch::count_nonzero(~mask, c10::IntArrayRef{-1}) + 1.0);
   normalization = torch::clamp_min(normalization, 0.1);
   p.norm = torch::log10(normalization + 1.0);
-  auto q = buckets.index_select(0, norm_token(p.norm).to(torch::kLong));
+  // Preparation runs on the CPU even when the network has moved to a GPU (training).
+  const auto bk = buckets.to(torch::kCPU), gr = grid.to(torch::kCPU);
+  auto q = bk.index_select(0, linear_bucketize(p.norm, bk).to(torch::kLong));
   auto nn_ = torch::clamp_min(torch::pow(10, q.unsqueeze(-1)) - 1.0, 0.1);
   auto spectrum = (flux / nn_ - 1.0) * cfg.input_scaling;
   auto is = (istd / nn_) * cfg.input_scaling;
-  auto g = grid.expand({n, cfg.num_pixels}).contiguous();
+  auto g = gr.expand({n, cfg.num_pixels}).contiguous();
   auto s_lat = interp_rows(lam, spectrum, g, valid);
   auto i_lat = interp_rows(lam, is, g, valid);
   p.x = torch::arcsinh(torch::stack({s_lat, i_lat}, 1));

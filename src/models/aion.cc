@@ -280,7 +280,7 @@ AionEncoded AionImpl::encode(const AionInputs& in, int64_t keep) const {
     if (t.dim() == 1) t = t.unsqueeze(1);
     if (t.size(1) != m.tokens) fail_input("AION: {} has {} tokens per object, the model expects {}", key, t.size(1), m.tokens);
     auto& emb = I.enc.at(m.key);
-    auto mask = k < in.masks.size() && in.masks[k].defined() ? in.masks[k].to(torch::kBool) : torch::zeros({B, m.tokens}, torch::kBool);
+    auto mask = k < in.masks.size() && in.masks[k].defined() ? in.masks[k].to(t.device(), torch::kBool) : torch::zeros({B, m.tokens}, t.options().dtype(torch::kBool));
     // Missing tokens (-1) are absent tokens: masked, looked up as 0.
     mask = mask | (t < 0);
     xs.push_back(emb->token_emb(t.clamp_min(0)));
@@ -311,7 +311,7 @@ std::vector<torch::Tensor> AionImpl::decode(const AionEncoded& enc, const std::v
   int64_t total = 0;
   for (const auto& t : targets) {
     const auto& m = cfg_.modality(t);
-    all.push_back(torch::ones({B, m.tokens}, torch::kBool));
+    all.push_back(torch::ones({B, m.tokens}, enc.context.options().dtype(torch::kBool)));
     total += m.tokens;
   }
   auto sel = decode_selected(enc, targets, all, total);
@@ -325,13 +325,14 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> AionImpl::decode_selected(c
                                                                                  int64_t num_decoder_tokens) const {
   auto& I = *impl_;
   const int64_t B = enc.context.size(0);
+  const auto on = enc.context.options();  // masks and positions live where the model runs
   std::vector<torch::Tensor> es, sel, mods, pos;
   for (size_t k = 0; k < targets.size(); ++k) {
     const auto& m = cfg_.modality(targets[k]);
     es.push_back((I.dec.at(m.key)->pos_emb + I.dec.at(m.key)->mod_emb).expand({B, -1, -1}));
-    sel.push_back(selected[k].to(torch::kBool));
-    mods.push_back(torch::full({B, m.tokens}, static_cast<int64_t>(k), torch::kLong));
-    pos.push_back(torch::arange(m.tokens, torch::kLong).expand({B, -1}));
+    sel.push_back(selected[k].to(on.device(), torch::kBool));
+    mods.push_back(torch::full({B, m.tokens}, static_cast<int64_t>(k), on.dtype(torch::kLong)));
+    pos.push_back(torch::arange(m.tokens, on.dtype(torch::kLong)).expand({B, -1}));
   }
   auto E = torch::cat(es, 1), S = torch::cat(sel, 1), Mo = torch::cat(mods, 1), P = torch::cat(pos, 1);
   const int64_t D = E.size(2);
@@ -342,13 +343,13 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> AionImpl::decode_selected(c
   auto y = I.mask_token.expand({B, ids.size(1), -1}) + E;
   torch::Tensor sa;
   if (cfg_.decoder_self_attention == "aion")
-    sa = torch::ones({B, ids.size(1), ids.size(1)}, torch::kBool);
+    sa = torch::ones({B, ids.size(1), ids.size(1)}, on.dtype(torch::kBool));
   else  // own modality, selected keys only
     sa = (Mo.unsqueeze(2) != Mo.unsqueeze(1)) | (~S).unsqueeze(1);
   auto xa = enc.mask.unsqueeze(1);
   for (auto& blk : I.decoder) y = blk->forward(y, enc.context, sa, xa);
   y = I.decoder_norm(y);
-  auto row = torch::arange(B, torch::kLong).unsqueeze(1).expand_as(P);
+  auto row = torch::arange(B, on.dtype(torch::kLong)).unsqueeze(1).expand_as(P);
   std::vector<std::pair<torch::Tensor, torch::Tensor>> out;
   for (size_t k = 0; k < targets.size(); ++k) {
     const auto& m = cfg_.modality(targets[k]);

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <numeric>
 #include <random>
 #include <unordered_map>
 
@@ -120,6 +122,85 @@ void stream_vectors(const Dataset& ds, const std::string& path, const std::strin
 
 }  // namespace
 
+namespace {
+
+int64_t shard_pixel(int nside, double ra, double dec, const std::string& id, const std::string& path) {
+  if (nside == 0) return 0;
+  if (!std::isfinite(ra) || !std::isfinite(dec))
+    fail_input("{}: object '{}' has no sky position (ra {}, dec {}); a sky-sharded index needs one", path, id, ra, dec);
+  return sky::ang2pix(nside, ra, dec);
+}
+
+// One shard being built or extended: its index and its objects in label order.
+struct ShardBuild {
+  std::unique_ptr<VectorIndex> index;
+  std::vector<std::string> ids;
+  std::vector<double> ra, dec;
+};
+using ShardMap = std::map<int64_t, ShardBuild>;  // pixel -> shard, in pixel order
+
+// Objects per shard pixel, from positions alone (hnswlib allocates up front).
+std::map<int64_t, int64_t> shard_counts(const Dataset& ds, const std::string& path, int nside) {
+  std::map<int64_t, int64_t> n;
+  if (nside == 0) return {{0, ds.rows()}};
+  DatasetReader r(ds, {.columns = {mmu::kObjectId, mmu::kRa, mmu::kDec}, .batch_rows = 65536});
+  Table b;
+  while (r.next(b))
+    for (int64_t i = 0; i < b.rows(); ++i)
+      ++n[shard_pixel(nside, b.at(mmu::kRa).as_double(i), b.at(mmu::kDec).as_double(i), b.at(mmu::kObjectId).strings[i], path)];
+  return n;
+}
+
+// Adds a batch of (normalised) vectors to the shards their positions fall in;
+// `fresh(pixel)` makes the index of a shard not seen before.
+template <class Fresh>
+void add_to_shards(ShardMap& shards, int nside, const float* x, int64_t m, int64_t d, const Table& b, const std::string& path,
+                   Fresh&& fresh) {
+  const auto& id = b.at(mmu::kObjectId).strings;
+  std::map<int64_t, std::vector<int64_t>> rows;
+  for (int64_t i = 0; i < m; ++i) rows[shard_pixel(nside, b.at(mmu::kRa).as_double(i), b.at(mmu::kDec).as_double(i), id[i], path)].push_back(i);
+  std::vector<float> buf;
+  for (const auto& [pixel, r] : rows) {
+    auto it = shards.find(pixel);
+    if (it == shards.end()) it = shards.emplace(pixel, ShardBuild{fresh(pixel), {}, {}, {}}).first;
+    ShardBuild& s = it->second;
+    const float* src = x;
+    if (static_cast<int64_t>(r.size()) != m) {  // gather this shard's rows
+      buf.resize(r.size() * d);
+      for (size_t i = 0; i < r.size(); ++i) std::copy(x + r[i] * d, x + (r[i] + 1) * d, buf.begin() + i * d);
+      src = buf.data();
+    }
+    s.index->add(src, static_cast<int64_t>(r.size()));
+    for (int64_t i : r) s.ids.push_back(id[i]), s.ra.push_back(b.at(mmu::kRa).as_double(i)), s.dec.push_back(b.at(mmu::kDec).as_double(i));
+  }
+}
+
+// Writes the shards (the index file, or shards/<pixel>.index) and objects.bin
+// into `dir`; returns the total count and records the shards in `meta`.
+int64_t write_shards(const fs::path& dir, const ShardMap& shards, int nside, nlohmann::json& meta) {
+  std::vector<std::string> ids;
+  std::vector<double> ra, dec;
+  nlohmann::json list = nlohmann::json::array();
+  if (nside > 0) fs::create_directories(dir / "shards");
+  for (const auto& [pixel, s] : shards) {
+    if (nside == 0) s.index->save((dir / "index").string());
+    else s.index->save((dir / "shards" / (std::to_string(pixel) + ".index")).string());
+    ids.insert(ids.end(), s.ids.begin(), s.ids.end());
+    ra.insert(ra.end(), s.ra.begin(), s.ra.end());
+    dec.insert(dec.end(), s.dec.begin(), s.dec.end());
+    list.push_back({{"pixel", pixel}, {"count", s.index->size()}});
+  }
+  write_file_atomic(dir / "objects.bin", objects_blob(ids, ra, dec));
+  if (nside > 0) {
+    meta["version"] = 2;  // sharded layout; version 1 readers would find no index file
+    meta["shards"] = list;
+  }
+  meta["count"] = static_cast<int64_t>(ids.size());
+  return static_cast<int64_t>(ids.size());
+}
+
+}  // namespace
+
 void SearchIndex::build(const std::string& dataset, const std::string& column, const std::string& out, const IndexOptions& opt,
                         bool overwrite) {
   opt.check();
@@ -129,16 +210,21 @@ void SearchIndex::build(const std::string& dataset, const std::string& column, c
   auto [col, d] = vector_column(ds, dataset, column);
   const int64_t n = ds.rows();
   if (n == 0) fail_input("{}: no objects to index", dataset);
+  StagedDir stage(out, overwrite);
   // Streamed in two passes, never the whole catalogue in memory: a sample
   // spread over the catalogue trains IVF kinds, then every vector is added.
   IndexOptions o = opt;
+  const int nside = o.shard_nside;
   const bool ivf = o.kind.rfind("ivf", 0) == 0;
   if (ivf && o.nlist <= 0) o.nlist = std::max<int64_t>(1, static_cast<int64_t>(4 * std::sqrt(static_cast<double>(n))));
-  auto index = VectorIndex::create(d, o);
-  index->reserve(n);
-  spdlog::info("indexing {} vectors of {} dimensions ({}{})", n, d, o.kind, o.kind == "hnsw" ? ", " + o.hnsw_backend : "");
+  spdlog::info("indexing {} vectors of {} dimensions ({}{}{})", n, d, o.kind, o.kind == "hnsw" ? ", " + o.hnsw_backend : "",
+               nside > 0 ? fmt::format(", sharded by HEALPix pixel at NSIDE {}", nside) : "");
   auto t_index = std::chrono::steady_clock::now();
   const bool cosine = o.metric == "cosine";
+  // Every shard starts as a copy of one trained (empty) index: the shards
+  // share the coarse quantizer, so a new shard can be added later too.
+  const fs::path trained = stage.path() / "trained.index";
+  std::map<int64_t, int64_t> counts = o.kind == "hnsw" ? shard_counts(ds, dataset, nside) : std::map<int64_t, int64_t>{};
   if (ivf) {
     const int64_t want = std::min<int64_t>(n, 64 * o.nlist), stride = std::max<int64_t>(1, n / want);
     std::vector<float> sample;
@@ -148,30 +234,31 @@ void SearchIndex::build(const std::string& dataset, const std::string& column, c
         if (row % stride == 0 && static_cast<int64_t>(sample.size()) < want * d) sample.insert(sample.end(), x + i * d, x + (i + 1) * d);
     });
     spdlog::info("training {} lists on {} sampled vectors", o.nlist, sample.size() / d);
-    index->train(sample.data(), static_cast<int64_t>(sample.size()) / d);
+    auto t = VectorIndex::create(d, o);
+    t->train(sample.data(), static_cast<int64_t>(sample.size()) / d);
+    t->save(trained.string());
   }
-  std::vector<std::string> ids;
-  std::vector<double> ra, dec;
-  ids.reserve(n), ra.reserve(n), dec.reserve(n);
+  auto fresh = [&](int64_t pixel) {
+    auto idx = ivf ? VectorIndex::load(trained.string(), d, o) : VectorIndex::create(d, o);
+    if (auto c = counts.find(pixel); c != counts.end()) idx->reserve(c->second);
+    return idx;
+  };
+  ShardMap shards;
   Progress bar("index add", n);
   stream_vectors(ds, dataset, col, d, cosine, [&](const float* x, int64_t m, const Table& b) {
-    index->add(x, m);
-    const auto& id = b.at(mmu::kObjectId).strings;
-    ids.insert(ids.end(), id.begin(), id.end());
-    for (int64_t i = 0; i < m; ++i) ra.push_back(b.at(mmu::kRa).as_double(i)), dec.push_back(b.at(mmu::kDec).as_double(i));
+    add_to_shards(shards, nside, x, m, d, b, dataset, fresh);
     bar.advance(m);
   });
   bar.finish();
+  if (nside == 0 || !ivf) fs::remove(trained);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double index_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_index).count();
-  StagedDir stage(out, overwrite);
-  index->save((fs::path(stage.path()) / "index").string());
-  write_file_atomic(fs::path(stage.path()) / "objects.bin", objects_blob(ids, ra, dec));
   nlohmann::json meta = {{"format", "astrofm-index"}, {"version", 1}, {"dataset", fs::absolute(dataset).string()},
-                         {"column", col}, {"dim", d}, {"count", n}, {"options", o.to_json()},
+                         {"column", col}, {"dim", d}, {"options", o.to_json()},
                          {"build_seconds", secs}, {"index_seconds", index_secs},
                          {"astrofm_version", ASTROFM_VERSION}};
-  write_file_atomic(fs::path(stage.path()) / "meta.json", meta.dump(1));
+  write_shards(stage.path(), shards, nside, meta);
+  write_file_atomic(stage.path() / "meta.json", meta.dump(1));
   stage.commit();
 }
 
@@ -181,27 +268,39 @@ int64_t SearchIndex::add(const std::string& dir, const std::string& dataset) {
   auto [col, d] = vector_column(ds, dataset, s.meta_["column"].get<std::string>());
   if (d != s.meta_["dim"].get<int64_t>())
     fail_input("{}: column '{}' has {} dimensions, the index {}", dataset, col, d, s.meta_["dim"].get<int64_t>());
-  int64_t before = s.index_->size();
-  s.index_->reserve(before + ds.rows());
+  const int nside = s.opt_.shard_nside;
+  const int64_t before = s.size();
+  // Back into shards with their objects, to extend each in label order.
+  ShardMap shards;
+  for (size_t k = 0; k < s.shards_.size(); ++k) {
+    auto& sh = s.shards_[k];
+    int64_t end = k + 1 < s.shards_.size() ? s.shards_[k + 1].offset : before;
+    ShardBuild b{std::move(sh.index), {s.ids_.begin() + sh.offset, s.ids_.begin() + end}, {s.ra_.begin() + sh.offset, s.ra_.begin() + end},
+                 {s.dec_.begin() + sh.offset, s.dec_.begin() + end}};
+    shards.emplace(sh.pixel, std::move(b));
+  }
+  const fs::path trained = fs::path(dir) / "trained.index";
+  auto fresh = [&](int64_t) {
+    if (s.opt_.kind.rfind("ivf", 0) == 0) {
+      if (!fs::exists(trained)) fail_input("{}: no trained.index to start a new sky shard from", dir);
+      return VectorIndex::load(trained.string(), d, s.opt_);
+    }
+    return VectorIndex::create(d, s.opt_);
+  };
   Progress bar("index add", ds.rows());
   stream_vectors(ds, dataset, col, d, s.opt_.metric == "cosine", [&](const float* x, int64_t m, const Table& b) {
-    const auto& id = b.at(mmu::kObjectId).strings;
-    for (const auto& i : id)
-      if (!s.row_.emplace(i, static_cast<int64_t>(s.ids_.size())).second) fail_input("{}: object '{}' is already in the index {}", dataset, i, dir);
-      else s.ids_.push_back(i);
-    for (int64_t i = 0; i < m; ++i) s.ra_.push_back(b.at(mmu::kRa).as_double(i)), s.dec_.push_back(b.at(mmu::kDec).as_double(i));
-    s.index_->add(x, m);
+    for (const auto& i : b.at(mmu::kObjectId).strings)
+      if (!s.row_.emplace(i, -1).second) fail_input("{}: object '{}' is already in the index {}", dataset, i, dir);
+    add_to_shards(shards, nside, x, m, d, b, dataset, fresh);
     bar.advance(m);
   });
   bar.finish();
   // The new folder replaces the old one only when complete.
   StagedDir stage(dir, /*overwrite=*/true);
-  s.index_->save((fs::path(stage.path()) / "index").string());
-  write_file_atomic(fs::path(stage.path()) / "objects.bin", objects_blob(s.ids_, s.ra_, s.dec_));
-  s.meta_["count"] = s.index_->size();
-  const int64_t added = s.index_->size() - before;
+  if (fs::exists(trained)) fs::copy_file(trained, stage.path() / "trained.index");
+  const int64_t added = write_shards(stage.path(), shards, nside, s.meta_) - before;
   s.meta_["added"].push_back({{"dataset", fs::absolute(dataset).string()}, {"count", added}});
-  write_file_atomic(fs::path(stage.path()) / "meta.json", s.meta_.dump(1));
+  write_file_atomic(stage.path() / "meta.json", s.meta_.dump(1));
   stage.commit();
   return added;
 }
@@ -217,19 +316,85 @@ SearchIndex SearchIndex::open(const std::string& dir, bool writable) {
     fail_input("{}: unreadable ({})", m.string(), e.what());
   }
   if (s.meta_.value("format", "") != "astrofm-index") fail_input("{}: not an astrofm index", m.string());
-  if (s.meta_.value("version", 0) > 1) fail_input("{}: index format version {} is newer than this astrofm reads (1)", m.string(), s.meta_["version"].dump());
-  s.opt_ = IndexOptions::from_json(s.meta_["options"]);
-  read_objects((fs::path(dir) / "objects.bin").string(), s.ids_, s.ra_, s.dec_);
-  for (size_t i = 0; i < s.ids_.size(); ++i) s.row_[s.ids_[i]] = static_cast<int64_t>(i);
-  s.index_ = VectorIndex::load((fs::path(dir) / "index").string(), s.meta_["dim"], s.opt_, /*mmap=*/!writable);
-  if (s.index_->size() != static_cast<int64_t>(s.ids_.size()))
-    fail_input("{}: the index holds {} vectors but objects.bin {} objects", dir, s.index_->size(), s.ids_.size());
+  if (s.meta_.value("version", 0) > 2) fail_input("{}: index format version {} is newer than this astrofm reads (2)", m.string(), s.meta_["version"].dump());
+  try {
+    s.opt_ = IndexOptions::from_json(s.meta_["options"]);
+    s.opt_.check();
+    read_objects((fs::path(dir) / "objects.bin").string(), s.ids_, s.ra_, s.dec_);
+    for (size_t i = 0; i < s.ids_.size(); ++i) s.row_[s.ids_[i]] = static_cast<int64_t>(i);
+    const int64_t dim = s.meta_["dim"];
+    if (s.opt_.shard_nside == 0) {
+      s.shards_.push_back({0, 0, VectorIndex::load((fs::path(dir) / "index").string(), dim, s.opt_, /*mmap=*/!writable)});
+    } else {
+      int64_t offset = 0;
+      for (const auto& sh : s.meta_.at("shards")) {
+        int64_t pixel = sh.at("pixel");
+        auto idx = VectorIndex::load((fs::path(dir) / "shards" / (std::to_string(pixel) + ".index")).string(), dim, s.opt_, !writable);
+        if (idx->size() != sh.at("count").get<int64_t>())
+          fail_input("{}: shard {} holds {} vectors, meta.json says {}", dir, pixel, idx->size(), sh.at("count").dump());
+        int64_t count = idx->size();
+        s.shards_.push_back({pixel, offset, std::move(idx)});
+        offset += count;
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail_input("{}: malformed ({})", m.string(), e.what());
+  }
+  int64_t total = 0;
+  for (const auto& sh : s.shards_) total += sh.index->size();
+  if (total != static_cast<int64_t>(s.ids_.size()))
+    fail_input("{}: the index holds {} vectors but objects.bin {} objects", dir, total, s.ids_.size());
   return s;
 }
 
 int64_t SearchIndex::row_of(const std::string& id) const {
   auto it = row_.find(id);
   return it == row_.end() ? -1 : it->second;
+}
+
+size_t SearchIndex::shard_of_row(int64_t row) const {
+  auto it = std::upper_bound(shards_.begin(), shards_.end(), row, [](int64_t r, const Shard& s) { return r < s.offset; });
+  return static_cast<size_t>(it - shards_.begin()) - 1;
+}
+
+void SearchIndex::knn(const float* q, int64_t nq, int k, float* scores, int64_t* rows, const std::vector<size_t>* only) const {
+  const bool l2 = opt_.metric == "l2";
+  std::vector<size_t> all;
+  if (!only) {
+    for (size_t i = 0; i < shards_.size(); ++i) all.push_back(i);
+    only = &all;
+  }
+  if (only->size() == 1) {
+    const Shard& s = shards_[(*only)[0]];
+    s.index->search(q, nq, k, scores, rows);
+    for (int64_t i = 0; i < nq * k; ++i)
+      if (rows[i] >= 0) rows[i] += s.offset;
+    return;
+  }
+  // Each shard's top-k, then the best k of their union for each query.
+  std::vector<std::vector<float>> ss(only->size(), std::vector<float>(nq * k));
+  std::vector<std::vector<int64_t>> ll(only->size(), std::vector<int64_t>(nq * k));
+  for (size_t j = 0; j < only->size(); ++j) {
+    const Shard& s = shards_[(*only)[j]];
+    s.index->search(q, nq, k, ss[j].data(), ll[j].data());
+    for (auto& l : ll[j])
+      if (l >= 0) l += s.offset;
+  }
+  std::vector<std::pair<float, int64_t>> cand;
+  for (int64_t i = 0; i < nq; ++i) {
+    cand.clear();
+    for (size_t j = 0; j < only->size(); ++j)
+      for (int a = 0; a < k; ++a)
+        if (ll[j][i * k + a] >= 0) cand.push_back({ss[j][i * k + a], ll[j][i * k + a]});
+    size_t top = std::min<size_t>(k, cand.size());
+    std::partial_sort(cand.begin(), cand.begin() + top, cand.end(),
+                      [&](const auto& a, const auto& b) { return a.first != b.first ? better(a.first, b.first, l2) : a.second < b.second; });
+    for (int a = 0; a < k; ++a) {
+      bool have = a < static_cast<int>(top);
+      scores[i * k + a] = have ? cand[a].first : NAN;
+      rows[i * k + a] = have ? cand[a].second : -1;
+    }
+  }
 }
 
 void SearchIndex::preload(const std::vector<std::string>& more) {
@@ -286,21 +451,27 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
   double qra = query_row >= 0 ? ra_[query_row] : NAN, qdec = query_row >= 0 ? dec_[query_row] : NAN;
 
   std::vector<Hit> cand;
+  const int64_t want = std::min<int64_t>(size(), r.k + 1 + (r.dedup_arcsec > 0 ? 3 * r.k : 0));
+  auto by_score = [&](const Hit& a, const Hit& b) { return better(a.score, b.score, l2); };
+  bool crowded = false;  // the cone holds more than cone_exact_limit objects
+  auto score = [&](std::vector<float>& v) {
+    if (!l2) normalise(v.data(), 1, d);
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += l2 ? (v[j] - q[j]) * (v[j] - q[j]) : double(v[j]) * q[j];
+    return static_cast<float>(s);
+  };
   auto cached = cache_.find(meta_["column"].get<std::string>());
   if (r.cone && cached != cache_.end()) {
     // Exact within the cone, from memory.
     auto [cra, cdec, rad] = *r.cone;
     std::vector<float> v(d);
-    for (int64_t i = 0; i < size(); ++i) {
+    for (int64_t i = 0; i < size() && !crowded; ++i) {
       if (!(sky::separation_deg(cra, cdec, ra_[i], dec_[i]) <= rad)) continue;
       std::copy(cached->second.begin() + i * d, cached->second.begin() + (i + 1) * d, v.begin());
       if (!std::isfinite(v[0])) continue;  // an index row the catalogue lacks (preloaded as NaN)
-      if (!l2) normalise(v.data(), 1, d);
-      double s = 0;
-      for (int64_t j = 0; j < d; ++j) s += l2 ? (v[j] - q[j]) * (v[j] - q[j]) : double(v[j]) * q[j];
-      cand.push_back({ids_[i], ra_[i], dec_[i], static_cast<float>(s), i});
+      cand.push_back({ids_[i], ra_[i], dec_[i], score(v), i});
+      crowded = static_cast<int64_t>(cand.size()) > r.cone_exact_limit;
     }
-    std::sort(cand.begin(), cand.end(), [&](const Hit& a, const Hit& b) { return better(a.score, b.score, l2); });
   } else if (r.cone) {
     // Exact within the cone: read only the partitions that can hold it.
     auto [cra, cdec, rad] = *r.cone;
@@ -310,24 +481,49 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
                           .healpix = sky::cone_partitions(cra, cdec, rad)});
     Table b;
     std::vector<float> v(d);
-    while (rd.next(b)) {
+    while (!crowded && rd.next(b)) {
       const Column& vc = b.at(col);
-      for (int64_t i = 0; i < b.rows(); ++i) {
+      for (int64_t i = 0; i < b.rows() && !crowded; ++i) {
         double ra = b.at(mmu::kRa).as_double(i), dec = b.at(mmu::kDec).as_double(i);
         if (!(sky::separation_deg(cra, cdec, ra, dec) <= rad)) continue;
         for (int64_t j = 0; j < d; ++j) v[j] = static_cast<float>(vc.as_double(i * d + j));
-        if (!l2) normalise(v.data(), 1, d);
-        double s = 0;
-        for (int64_t j = 0; j < d; ++j) s += l2 ? (v[j] - q[j]) * (v[j] - q[j]) : double(v[j]) * q[j];
-        cand.push_back({b.at(mmu::kObjectId).strings[i], ra, dec, static_cast<float>(s), row_of(b.at(mmu::kObjectId).strings[i])});
+        const std::string& id = b.at(mmu::kObjectId).strings[i];
+        cand.push_back({id, ra, dec, score(v), row_of(id)});
+        crowded = static_cast<int64_t>(cand.size()) > r.cone_exact_limit;
       }
     }
-    std::sort(cand.begin(), cand.end(), [&](const Hit& a, const Hit& b) { return better(a.score, b.score, l2); });
+  }
+  if (r.cone && crowded) {
+    // A large cone: the index's own search over the shards the cone overlaps,
+    // keeping the hits inside, with k widened until enough are found.
+    auto [cra, cdec, rad] = *r.cone;
+    std::vector<size_t> overlap;
+    std::vector<int64_t> pix;
+    if (opt_.shard_nside > 0) pix = sky::cone_pixels(opt_.shard_nside, cra, cdec, rad);
+    int64_t rows = 0;
+    for (size_t i = 0; i < shards_.size(); ++i)
+      if (opt_.shard_nside == 0 || std::binary_search(pix.begin(), pix.end(), shards_[i].pixel))
+        overlap.push_back(i), rows += shards_[i].index->size();
+    for (int64_t kk = std::min(rows, 4 * want);; kk = std::min(rows, 4 * kk)) {
+      std::vector<float> s(kk);
+      std::vector<int64_t> l(kk);
+      knn(q.data(), 1, static_cast<int>(kk), s.data(), l.data(), &overlap);
+      cand.clear();
+      int64_t found = 0;
+      for (int64_t i = 0; i < kk; ++i) {
+        if (l[i] < 0) continue;
+        ++found;
+        if (sky::separation_deg(cra, cdec, ra_[l[i]], dec_[l[i]]) <= rad) cand.push_back({ids_[l[i]], ra_[l[i]], dec_[l[i]], s[i], l[i]});
+      }
+      // Enough inside, every object seen, or the index has no more to give (IVF's probed lists).
+      if (static_cast<int64_t>(cand.size()) >= want || kk >= rows || found < kk) break;
+    }
+  } else if (r.cone) {
+    std::sort(cand.begin(), cand.end(), by_score);
   } else {
-    int64_t want = std::min<int64_t>(size(), r.k + 1 + (r.dedup_arcsec > 0 ? 3 * r.k : 0));
     std::vector<float> s(want);
     std::vector<int64_t> l(want);
-    index_->search(q.data(), 1, static_cast<int>(want), s.data(), l.data());
+    knn(q.data(), 1, static_cast<int>(want), s.data(), l.data());
     for (int64_t i = 0; i < want; ++i)
       if (l[i] >= 0) cand.push_back({ids_[l[i]], ra_[l[i]], dec_[l[i]], s[i], l[i]});
   }
@@ -366,7 +562,7 @@ nlohmann::json SearchIndex::evaluate(int64_t queries, int k, uint64_t seed) cons
   auto t0 = std::chrono::steady_clock::now();
   flat->search(q.x.data(), queries, k, se.data(), le.data());
   auto t1 = std::chrono::steady_clock::now();
-  index_->search(q.x.data(), queries, k, sa.data(), la.data());
+  knn(q.x.data(), queries, k, sa.data(), la.data());
   auto t2 = std::chrono::steady_clock::now();
   // The exact search runs on the source dataset's rows; map them to index rows by id.
   std::vector<int64_t> to_index(f.x.n);
@@ -378,7 +574,7 @@ nlohmann::json SearchIndex::evaluate(int64_t queries, int k, uint64_t seed) cons
         if (la[i * k + a] >= 0 && le[i * k + e] >= 0 && la[i * k + a] == to_index[le[i * k + e]]) hits += 1;
   double exact_s = std::chrono::duration<double>(t1 - t0).count(), approx_s = std::chrono::duration<double>(t2 - t1).count();
   return {{"queries", queries}, {"k", k}, {"recall_at_k", hits / (queries * k)}, {"index_queries_per_s", queries / approx_s},
-          {"exact_queries_per_s", queries / exact_s}, {"kind", opt_.kind}, {"objects", f.x.n}};
+          {"exact_queries_per_s", queries / exact_s}, {"kind", opt_.kind}, {"objects", f.x.n}, {"shards", shards()}};
 }
 
 }  // namespace astrofm

@@ -193,6 +193,81 @@ TEST(Search, QueriesByIdAcrossModalitiesInsideACone) {
     for (size_t j = 0; j < i; ++j) EXPECT_GE(sky::separation_deg(far[i].ra, far[i].dec, far[j].ra, far[j].dec), 2.0);
 }
 
+// Sharded by sky region: a flat index in HEALPix shards answers exactly as one
+// flat index (the merged top-k), a cone larger than the exact limit searches
+// only the shards it overlaps and still returns the exact in-cone answer,
+// and an added catalogue lands in its shards (new shards included).
+TEST(Search, SkyShardedIndexMergesShardsAndAnswersCones) {
+  test::TempDir tmp;
+  // 3,400 objects of one distribution: 3,000 indexed first, 400 added later elsewhere on the sky.
+  Catalogue all = make(3400, 16, 9);
+  auto part = [&](int64_t lo, int64_t hi) {
+    Catalogue p{{all.ids.begin() + lo, all.ids.begin() + hi}, {all.ra.begin() + lo, all.ra.begin() + hi},
+                {all.dec.begin() + lo, all.dec.begin() + hi}, {all.a.begin() + lo * all.d, all.a.begin() + hi * all.d},
+                {all.b.begin() + lo * all.d, all.b.begin() + hi * all.d}, hi - lo, all.d};
+    return p;
+  };
+  Catalogue c = part(0, 3000), far = part(3000, 3400);
+  std::string data = write(tmp, c);
+  IndexOptions one, sharded;
+  sharded.shard_nside = 16;  // ~3.7 degree pixels over the 10-degree patch
+  SearchIndex::build(data, "embedding_image", tmp.path("one"), one);
+  SearchIndex::build(data, "embedding_image", tmp.path("sh"), sharded);
+  auto a = SearchIndex::open(tmp.path("one")), b = SearchIndex::open(tmp.path("sh"));
+  EXPECT_EQ(a.shards(), 1);
+  EXPECT_GE(b.shards(), 6);
+  ASSERT_EQ(b.size(), 3000);
+  EXPECT_TRUE(std::filesystem::exists(tmp.path("sh") + "/shards"));
+  for (int q = 0; q < 30; ++q) {
+    std::string id = "obj" + std::to_string(q * 97);
+    auto ha = a.search({.id = id, .k = 10}), hb = b.search({.id = id, .k = 10});
+    ASSERT_EQ(ha.size(), hb.size());
+    for (size_t i = 0; i < ha.size(); ++i) {
+      EXPECT_NEAR(ha[i].score, hb[i].score, 1e-5);
+      // The same objects in the same order, but for exact ties (equal vectors' scores).
+      bool tie = (i > 0 && std::abs(ha[i - 1].score - ha[i].score) < 1e-6) ||
+                 (i + 1 < ha.size() && std::abs(ha[i + 1].score - ha[i].score) < 1e-6);
+      if (!tie) EXPECT_EQ(ha[i].object_id, hb[i].object_id) << id << " " << i;
+    }
+  }
+  // A cone of 2 degrees: exact among its objects, and through the shards' own
+  // search (exact limit 0): the same answer.
+  auto cone = std::array<double, 3>{153, 4, 2.0};
+  auto exact_cone = b.search({.id = "obj5", .k = 10, .cone = cone});
+  auto shard_cone = b.search({.id = "obj5", .k = 10, .cone = cone, .cone_exact_limit = 0});
+  ASSERT_EQ(exact_cone.size(), 10u);
+  ASSERT_EQ(shard_cone.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(exact_cone[i].object_id, shard_cone[i].object_id) << i;
+    EXPECT_LE(sky::separation_deg(153, 4, shard_cone[i].ra, shard_cone[i].dec), 2.0);
+  }
+  // IVF shards share one trained quantizer; the merged search recalls well.
+  IndexOptions ivf = sharded;
+  ivf.kind = "ivfsq8";
+  SearchIndex::build(data, "embedding_image", tmp.path("ivf"), ivf);
+  auto iv = SearchIndex::open(tmp.path("ivf"));
+  EXPECT_TRUE(std::filesystem::exists(tmp.path("ivf") + "/trained.index"));
+  EXPECT_GE(iv.evaluate(200, 10, 4)["recall_at_k"].get<double>(), 0.9);
+  // Objects elsewhere on the sky go to new shards of the same index.
+  for (auto& r : far.ra) r += 100;
+  test::TempDir tmp2;
+  std::string more = write(tmp2, far);
+  int64_t before = iv.shards();
+  EXPECT_EQ(SearchIndex::add(tmp.path("ivf"), more), 400);
+  auto grown = SearchIndex::open(tmp.path("ivf"));
+  EXPECT_EQ(grown.size(), 3400);
+  EXPECT_GT(grown.shards(), before);
+  std::vector<float> v(far.a.begin() + 17 * far.d, far.a.begin() + 18 * far.d);
+  auto hit = grown.search({.vector = v, .k = 1});
+  ASSERT_EQ(hit.size(), 1u);
+  EXPECT_EQ(hit[0].object_id, "obj3017");
+  // Not a power of two: a usage error before anything is written.
+  IndexOptions bad;
+  bad.shard_nside = 3;
+  EXPECT_THROW(SearchIndex::build(data, "embedding_image", tmp.path("bad"), bad), UsageError);
+  EXPECT_FALSE(std::filesystem::exists(tmp.path("bad")));
+}
+
 TEST(Search, BadInputsAreClearErrors) {
   test::TempDir tmp;
   Catalogue c = make(200, 8, 3);

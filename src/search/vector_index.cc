@@ -18,7 +18,7 @@ namespace astrofm {
 
 nlohmann::json IndexOptions::to_json() const {
   return {{"kind", kind}, {"metric", metric}, {"hnsw_backend", hnsw_backend}, {"hnsw_m", hnsw_m}, {"ef_construction", ef_construction},
-          {"ef_search", ef_search}, {"nlist", nlist}, {"pq_m", pq_m}, {"nprobe", nprobe}};
+          {"ef_search", ef_search}, {"nlist", nlist}, {"pq_m", pq_m}, {"nprobe", nprobe}, {"shard_nside", shard_nside}};
 }
 
 IndexOptions IndexOptions::from_json(const nlohmann::json& j) {
@@ -32,6 +32,7 @@ IndexOptions IndexOptions::from_json(const nlohmann::json& j) {
   o.nlist = j.value("nlist", o.nlist);
   o.pq_m = j.value("pq_m", o.pq_m);
   o.nprobe = j.value("nprobe", o.nprobe);
+  o.shard_nside = j.value("shard_nside", o.shard_nside);
   return o;
 }
 
@@ -179,6 +180,8 @@ void IndexOptions::check() const {
     fail_usage("index kind '{}': flat, hnsw, ivfpq, ivfsq8 or ivffp16", o.kind);
   if (o.metric != "cosine" && o.metric != "l2") fail_usage("metric '{}': cosine or l2", o.metric);
   if (o.hnsw_backend != "hnswlib" && o.hnsw_backend != "faiss") fail_usage("hnsw backend '{}': hnswlib or faiss", o.hnsw_backend);
+  if (o.shard_nside < 0 || o.shard_nside > 1024 || (o.shard_nside & (o.shard_nside - 1)) != 0)
+    fail_usage("shard nside {}: 0 (no shards) or a power of two up to 1024", o.shard_nside);
 }
 
 std::unique_ptr<VectorIndex> VectorIndex::create(int64_t d, const IndexOptions& o) {

@@ -18,6 +18,11 @@ namespace astrofm::train {
 // A training task: a model, its loss on a batch of row indices, what to save.
 struct Task {
   virtual ~Task() = default;
+  // Where the model runs. Batches are prepared (augmented, masked) on the CPU
+  // from the same random streams on every device, then moved here: a CUDA
+  // run sees the very batches a CPU run does (docs/scaling.md).
+  torch::Device device = torch::kCPU;
+  torch::Tensor dev(const torch::Tensor& t) const { return t.defined() ? t.to(device) : t; }
   virtual torch::Tensor loss(const std::vector<int64_t>& rows, bool training) = 0;
   virtual std::vector<torch::Tensor> parameters() = 0;
   virtual torch::nn::Module& trained() = 0;   // checkpointed whole (projector, teacher, ...)

@@ -3,9 +3,11 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 
+#include <ATen/autocast_mode.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -72,6 +74,54 @@ double learning_rate(const nlohmann::json& c, int64_t step, int64_t steps) {
   return lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, t)));
 }
 
+// The device a run asks for, checked: a clear error where CUDA is absent.
+torch::Device training_device(const std::string& name) {
+  if (name != "cpu" && name.rfind("cuda", 0) != 0) fail_usage("--device {}: cpu, cuda or cuda:N", name);
+  std::optional<torch::Device> dev;
+  try {
+    dev = torch::Device(name);
+  } catch (const c10::Error&) {
+    fail_usage("--device {}: cpu, cuda or cuda:N", name);
+  }
+  if (dev->is_cuda()) {
+    if (!torch::cuda::is_available())
+      fail_usage("--device {}: no CUDA device is available to this libtorch (train on the CPU, or build against a CUDA PyTorch: "
+                 "bench/gpu/README.md)", name);
+    if (dev->has_index() && dev->index() >= static_cast<int>(torch::cuda::device_count()))
+      fail_usage("--device {}: only {} CUDA device(s)", name, torch::cuda::device_count());
+  }
+  return *dev;
+}
+
+// bf16 autocast for the forward passes on CUDA; float32 on the CPU (bf16
+// matmuls there are slower than float32 on these cores).
+struct Autocast {
+  bool on = false;
+  Autocast(const torch::Device& dev, const std::string& precision) {
+    on = dev.is_cuda() && precision != "fp32";
+    if (on) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    }
+  }
+  void step_done() const {
+    if (on) at::autocast::clear_cache();
+  }
+  ~Autocast() {
+    if (on) {
+      at::autocast::clear_cache();
+      at::autocast::set_enabled(false);
+    }
+  }
+};
+
+// Sums a tensor over ranks in place (through host memory when it lives on a GPU).
+void allreduce_tensor(Communicator& comm, torch::Tensor& t) {
+  auto host = t.to(torch::kCPU).contiguous();
+  comm.allreduce_sum(host.data_ptr<float>(), host.numel());
+  t = host.to(t.device());
+}
+
 void save_checkpoint(const fs::path& dir, Task& task, torch::optim::AdamW& opt, int64_t step, const nlohmann::json& cfg, double loss) {
   fs::path tmp = dir.string() + ".tmp";
   fs::remove_all(tmp);
@@ -129,6 +179,9 @@ TrainResult train_model(const TrainOptions& opt_in) {
     auto st = nlohmann::json::parse(read_file(ckdir / "state.json"));
     if (st["config"] != cfg) fail_input("{}: the checkpoint was written with other settings; resume with the same command", ckdir.string());
   }
+  const torch::Device device = training_device(opt.device);
+  if (opt.precision != "auto" && opt.precision != "fp32" && opt.precision != "bf16") fail_usage("--precision {}: auto, fp32 or bf16", opt.precision);
+  if (opt.precision == "bf16" && !device.is_cuda()) fail_usage("--precision bf16 is for --device cuda (the CPU trains in float32)");
   torch::set_num_threads(comm->threads_per_rank());
   torch::manual_seed(cfg["seed"].get<uint64_t>());
 
@@ -140,6 +193,8 @@ TrainResult train_model(const TrainOptions& opt_in) {
   } catch (const c10::Error& e) {
     fail_input("{}: {}", where, e.what_without_backtrace());
   }
+  task->device = device;
+  task->trained().to(device);
   Split split = split_rows(t.at(mmu::kObjectId), cfg["val_fraction"]);
   int64_t steps = cfg["steps"], batch = std::min<int64_t>(cfg["batch"].get<int64_t>(), static_cast<int64_t>(split.train.size()));
   if (batch < 2) fail_input("{}: need at least 2 training objects, have {}", where, split.train.size());
@@ -158,7 +213,7 @@ TrainResult train_model(const TrainOptions& opt_in) {
   if (comm->size() > 1) {
     torch::NoGradGuard ng;
     for (auto& p : task->trained().parameters()) {
-      auto c = p.detach().contiguous();
+      auto c = p.detach().to(torch::kCPU).contiguous();
       comm->broadcast(c.data_ptr(), c.numel() * c.element_size(), 0);
       if (c.data_ptr() != p.data_ptr()) p.detach().copy_(c);
     }
@@ -166,9 +221,9 @@ TrainResult train_model(const TrainOptions& opt_in) {
   int64_t start = 0;
   if (opt.resume) {
     torch::serialize::InputArchive m, o;
-    m.load_from((ckdir / "model.pt").string());
+    m.load_from((ckdir / "model.pt").string(), device);
     task->trained().load(m);
-    o.load_from((ckdir / "optimizer.pt").string());
+    o.load_from((ckdir / "optimizer.pt").string(), device);
     adam.load(o);
     start = nlohmann::json::parse(read_file(ckdir / "state.json"))["step"];
     spdlog::info("resuming {} at step {} of {}", opt.task, start, steps);
@@ -176,6 +231,7 @@ TrainResult train_model(const TrainOptions& opt_in) {
   g_stop = 0;
   auto old_int = std::signal(SIGINT, on_signal);
   auto old_term = std::signal(SIGTERM, on_signal);
+  Autocast autocast(device, opt.precision);
   TrainResult res;
   res.train_objects = static_cast<int64_t>(split.train.size());
   res.val_objects = static_cast<int64_t>(split.val.size());
@@ -229,8 +285,8 @@ TrainResult train_model(const TrainOptions& opt_in) {
     if (comm->size() > 1) {
       for (auto& p : task->parameters()) {
         if (!p.grad().defined()) continue;
-        auto g = p.grad().contiguous();
-        comm->allreduce_sum(g.data_ptr<float>(), g.numel());
+        auto g = p.grad();
+        allreduce_tensor(*comm, g);
         p.mutable_grad() = g / static_cast<double>(comm->size());
       }
       float lsum = static_cast<float>(l);
@@ -246,11 +302,12 @@ TrainResult train_model(const TrainOptions& opt_in) {
       torch::NoGradGuard ng;
       for (auto& b : task->trained().buffers()) {
         if (!b.is_floating_point() || b.scalar_type() != torch::kFloat) continue;
-        auto c = b.contiguous();
-        comm->allreduce_sum(c.data_ptr<float>(), c.numel());
+        auto c = b;
+        allreduce_tensor(*comm, c);
         b.copy_(c / static_cast<double>(comm->size()));
       }
     }
+    autocast.step_done();
     ema = step == start ? l : 0.95 * ema + 0.05 * l;
     res.train_loss = l;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -267,6 +324,9 @@ TrainResult train_model(const TrainOptions& opt_in) {
   res.val_loss = validate();
   res.steps = steps;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Model files hold CPU tensors whatever trained them.
+  task->trained().to(torch::kCPU);
+  task->device = torch::kCPU;
   nlohmann::json meta = task->meta();
   // The architecture's full preprocessing, with what the task recorded on top.
   if (const auto* arch = models::architecture_table().find(meta["architecture"])) {
@@ -284,6 +344,8 @@ TrainResult train_model(const TrainOptions& opt_in) {
   meta["training"]["validation_objects"] = res.val_objects;
   meta["training"]["steps"] = steps;
   meta["training"]["settings"] = cfg;
+  meta["training"]["device"] = opt.device;
+  meta["training"]["precision"] = autocast.on ? "bf16 autocast" : "fp32";
   meta["training"]["final_train_loss"] = res.train_loss;
   meta["training"]["final_val_loss"] = res.val_loss;
   meta["training"]["command"] = "astrofm train " + opt.task + " --data " + fmt::format("{}", fmt::join(opt.data, " ")) +

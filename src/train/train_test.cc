@@ -152,6 +152,18 @@ TEST(Train, BadSettingsAreClearErrors) {
   EXPECT_THROW(train_model({.task = "simclr", .data = {data}, .config = model_key, .out = tmp.path("m.afm")}), InputError);
   std::string other = write_config(tmp, "other.json", R"({"method": "dino"})");
   EXPECT_THROW(train_model({.task = "simclr", .data = {data}, .config = other, .out = tmp.path("o.afm")}), InputError);
+  // Devices: an unknown one, bf16 on the CPU, and CUDA where this libtorch has none are usage errors, before any output.
+  EXPECT_THROW(train_model({.task = "simclr", .data = {data}, .out = tmp.path("d.afm"), .device = "tpu"}), UsageError);
+  EXPECT_THROW(train_model({.task = "simclr", .data = {data}, .out = tmp.path("d.afm"), .precision = "bf16"}), UsageError);
+  if (!torch::cuda::is_available()) {
+    try {
+      train_model({.task = "simclr", .data = {data}, .out = tmp.path("d.afm"), .device = "cuda"});
+      FAIL();
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("no CUDA device"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp.path("d.afm")));
 }
 
 TEST(Train, TaskTableHasEveryTaskWithStrictDefaults) {

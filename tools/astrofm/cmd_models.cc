@@ -116,6 +116,10 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--batch", o.batch, "batch size (overrides the config)");
     c->add_option("--seed", o.seed, "random seed (overrides the config)");
     c->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints (overrides the config)");
+    c->add_option("--device", o.device, "cpu, cuda or cuda:N (batches are prepared on the CPU either way)")->capture_default_str();
+    c->add_option("--precision", o.precision, "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+        ->capture_default_str();
     c->add_flag("--resume", o.resume, "continue from <out>.ckpt after an interruption");
     c->add_flag("--overwrite", o.overwrite, "replace an existing model file");
     c->callback([] {

@@ -58,12 +58,17 @@ void add_search_commands(CLI::App& app) {
     c->add_option("--nlist", o.nlist, "ivf*: inverted lists (0: 4 sqrt(n))")->capture_default_str();
     c->add_option("--pq-m", o.pq_m, "ivfpq: sub-quantizers (0: d / 4)")->capture_default_str();
     c->add_option("--nprobe", o.nprobe, "ivf*: lists visited per query")->capture_default_str();
+    c->add_option("--shard-nside", o.shard_nside,
+                  "shard by sky region: one index per HEALPix pixel at this NSIDE (a power of two; 0: one index); queries merge the shards, "
+                  "cones visit the shards they overlap")
+        ->capture_default_str();
     c->add_flag("--overwrite", overwrite, "replace an existing index");
     c->callback([] {
       SearchIndex::build(data, column, out, o, overwrite);
       auto s = SearchIndex::open(out);
-      spdlog::info("indexed {} objects ({}, {} dimensions) in {:.1f} s: {}", s.size(), s.meta()["options"]["kind"].get<std::string>(),
-                   s.meta()["dim"].get<int64_t>(), s.meta()["build_seconds"].get<double>(), out);
+      spdlog::info("indexed {} objects ({}, {} dimensions{}) in {:.1f} s: {}", s.size(), s.meta()["options"]["kind"].get<std::string>(),
+                   s.meta()["dim"].get<int64_t>(), s.shards() > 1 ? fmt::format(", {} sky shards", s.shards()) : "",
+                   s.meta()["build_seconds"].get<double>(), out);
     });
   }
   {

@@ -176,21 +176,21 @@ struct AionTask : Task {
     std::vector<std::string> targets;
     std::vector<int64_t> target_mods;
     for (int64_t m = 0; m < M; ++m) {
-      in.tokens.emplace_back(mods[m].key, tok[m]);
-      in.masks.push_back(in_mask[m]);
+      in.tokens.emplace_back(mods[m].key, dev(tok[m]));
+      in.masks.push_back(dev(in_mask[m]));
       if (tgt_mask[m].any().item<bool>()) targets.push_back(mods[m].key), target_mods.push_back(m);
     }
     if (targets.empty()) return torch::zeros({}, torch::requires_grad());
     auto enc = model->encode(in, input_budget);
     std::vector<torch::Tensor> selected;
-    for (int64_t m : target_mods) selected.push_back(tgt_mask[m]);
+    for (int64_t m : target_mods) selected.push_back(dev(tgt_mask[m]));
     auto out = model->decode_selected(enc, targets, selected, target_budget);
     // Cross-entropy per modality over its target tokens, averaged over modalities.
     std::vector<torch::Tensor> per;
     for (size_t k = 0; k < targets.size(); ++k) {
       const auto& [logits, flat] = out[k];
       if (flat.numel() == 0) continue;  // all its targets were past the decoder budget
-      per.push_back(torch::nn::functional::cross_entropy(logits, tok[target_mods[k]].flatten().index_select(0, flat)));
+      per.push_back(torch::nn::functional::cross_entropy(logits, dev(tok[target_mods[k]]).flatten().index_select(0, flat)));
     }
     if (per.empty()) return torch::zeros({}, torch::requires_grad());
     return torch::stack(per).mean();

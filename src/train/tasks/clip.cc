@@ -48,8 +48,8 @@ struct ClipTask : Task {
     }
     int64_t crop = model->image_encoder->img_size();
     auto img = center_crop(images.prepare(index(images.images, rows), rows), crop).contiguous();
-    auto ie = model->image_encoder->forward(img);
-    auto se = model->spectrum_encoder->forward(index(tokens, rows));
+    auto ie = model->image_encoder->forward(dev(img));
+    auto se = model->spectrum_encoder->forward(dev(index(tokens, rows)));
     return clip_loss(ie, se, logit_scale);
   }
   std::vector<torch::Tensor> parameters() override {

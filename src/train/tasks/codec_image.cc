@@ -82,6 +82,7 @@ struct CodecImageTask : Task {
       };
       p.x = f(p.x), p.weight = f(p.weight);
     }
+    p.x = dev(p.x), p.weight = dev(p.weight), p.mask = dev(p.mask);
     auto z = net->latent(p);
     auto zq = net->_quantizer->quantize(z);
     auto rec = net->reconstruct(zq);

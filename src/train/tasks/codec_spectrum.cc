@@ -61,6 +61,7 @@ struct CodecSpectrumTask : Task {
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     net->train(training);
     auto p = net->prepare(data.take(rows), true, "training data");
+    p.x = dev(p.x), p.target = dev(p.target), p.weight = dev(p.weight), p.norm = dev(p.norm);
     auto q = net->_quantizer->forward(net->latent(p.x));
     auto rec = net->reconstruct(q.quantized);
     auto chi = (p.weight * (rec - p.target).pow(2)).sum() / (p.weight > 0).sum().clamp_min(1);

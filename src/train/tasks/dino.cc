@@ -75,7 +75,7 @@ struct DinoTask : Task {
     auto x = index(data.images, rows);
     int64_t n = x.size(0), locals = dino["local_crops"];
     std::vector<torch::Tensor> globals = {data.prepare(augment(x, global_aug), rows), data.prepare(augment(x, global_aug), rows)};
-    auto g = torch::cat(globals);
+    auto g = dev(torch::cat(globals));
     torch::Tensor t_out;
     {
       torch::NoGradGuard ng;
@@ -85,13 +85,13 @@ struct DinoTask : Task {
     if (locals > 0) {
       std::vector<torch::Tensor> l;
       for (int64_t k = 0; k < locals; ++k) l.push_back(data.prepare(augment(x, local_aug), rows));
-      s_out.push_back(student_head->forward(student->forward(torch::cat(l))));
+      s_out.push_back(student_head->forward(student->forward(dev(torch::cat(l)))));
     }
     auto s = torch::cat(s_out) / dino["student_temp"].get<double>();
     auto t = F::softmax((t_out - center) / dino["teacher_temp"].get<double>(), F::SoftmaxFuncOptions(1)).detach();
     auto s_log = F::log_softmax(s, F::LogSoftmaxFuncOptions(1)).split(n);  // 2 + locals views
     auto t_views = t.split(n);
-    torch::Tensor total = torch::zeros({});
+    torch::Tensor total = torch::zeros({}, s.options());
     int64_t terms = 0;
     for (int64_t iq = 0; iq < 2; ++iq)
       for (int64_t v = 0; v < static_cast<int64_t>(s_log.size()); ++v) {

@@ -36,12 +36,12 @@ struct SimClrTask : Task {
     both->train(training);
     auto x = index(data.images, rows);
     auto v1 = data.prepare(augment(x, aug), rows), v2 = data.prepare(augment(x, aug), rows);
-    auto z = l2n(projector->forward(backbone->forward(torch::cat({v1, v2}))));
+    auto z = l2n(projector->forward(backbone->forward(dev(torch::cat({v1, v2})))));
     int64_t n = x.size(0);
     auto sim = torch::matmul(z, z.t()) / tau;
-    sim = sim - torch::eye(2 * n) * 1e9;  // no self-pairs
+    sim = sim - torch::eye(2 * n, sim.options()) * 1e9;  // no self-pairs
     auto target = torch::cat({torch::arange(n, 2 * n), torch::arange(0, n)});
-    return F::cross_entropy(sim, target);
+    return F::cross_entropy(sim, dev(target));
   }
   std::vector<torch::Tensor> parameters() override { return both->parameters(); }
   torch::nn::Module& trained() override { return *both; }

@@ -37,7 +37,8 @@ struct SpecMmTask : Task {
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     model->train(training);
     auto target = index(tokens, rows);
-    auto input = mask_tokens(target, cfg["mask_chunks"], cfg["mask_fraction"]);
+    auto input = dev(mask_tokens(target, cfg["mask_chunks"], cfg["mask_fraction"]));
+    target = dev(target);
     auto pred = model->reconstruct(input);
     auto locs = (input != target).to(torch::kFloat32);  // masked, non-zero elements (AstroCLIP)
     return torch::mse_loss(pred * locs, target * locs) / locs.mean().clamp_min(1e-8);

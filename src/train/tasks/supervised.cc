@@ -43,8 +43,8 @@ struct SupervisedTask : Task {
     model->train(training);
     auto x = index(data.images, rows);
     x = training ? augment(x, aug) : center_crop(x, aug.crop).contiguous();
-    auto out = model->forward(data.prepare(x, rows));
-    auto target = index(y, rows);
+    auto out = model->forward(dev(data.prepare(x, rows)));
+    auto target = dev(index(y, rows));
     if (classify) return F::cross_entropy(out, target);
     return F::mse_loss(out.squeeze(1), (target - y_mean) / y_std);
   }
