@@ -82,6 +82,50 @@ TEST(ProbeCli, LabelEfficiencyCurveFromALabelsCsv) {
   EXPECT_TRUE(fs::exists(tmp.path("rep/confusion.png")));
 }
 
+// Fine-tuning the shipped galaxy-cnn-ssl encoder on real Galaxy Zoo classes
+// of the sample: the probe trains the encoder with a head on exactly the
+// chosen labels, reports its steps (early stopping may end it sooner) and
+// scores the held-out objects like every other probe.
+TEST(ProbeCli, FineTunesThePretrainedEncoderOnGalaxyZooClasses) {
+  test::TempDir tmp;
+  std::string s = test::sample_dir() + "/galaxyzoo1_sdss";
+  auto r = run_cli("-q import images " + s + "/images --labels " + s + "/labels.csv --crop 160 --size 64 --config galaxyzoo --out " +
+                   tmp.path("gz"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  {
+    std::ifstream in(s + "/labels.csv");
+    std::ofstream out(tmp.path("morph.csv"));
+    std::string line;
+    std::getline(in, line);
+    out << "object_id,morph\n";
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      auto c = line.find(',');
+      int k = std::stoi(line.substr(c + 1));
+      if (k <= 3) out << line.substr(0, c) << "," << (k == 0 ? "elliptical" : k == 3 ? "edge-on" : "spiral") << "\n";
+    }
+  }
+  r = run_cli(fmt::format("-q probe finetune --model galaxy-cnn-ssl --train {} --labels-csv {} --target morph --labels-per-class 10 "
+                          "--cnn-steps 15 --json -", tmp.path("gz"), tmp.path("morph.csv")));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(j["probe"], "finetune");
+  EXPECT_EQ(j["task"], "classification");
+  const auto& run = j["curve"][0]["runs"][0];
+  EXPECT_EQ(run["labels_used"], 30);
+  EXPECT_GE(run["fit"]["steps"].get<int64_t>(), 1);
+  EXPECT_LE(run["fit"]["steps"].get<int64_t>(), 15);
+  EXPECT_GT(j["metrics"]["accuracy"].get<double>(), 0.2);
+  // The encoder to start from is required, and must be an image encoder.
+  auto bad = run_cli("-q probe finetune --train " + tmp.path("gz") + " --labels-csv " + tmp.path("morph.csv") + " --target morph");
+  EXPECT_EQ(bad.rc, 2);  // a usage error
+  EXPECT_NE(bad.out.find("--model"), std::string::npos) << bad.out;
+  bad = run_cli("-q probe finetune --model clip-sim --train " + tmp.path("gz") + " --labels-csv " + tmp.path("morph.csv") +
+                " --target morph --cnn-steps 2");
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.out.find("fine-tuning starts from a CNN image encoder"), std::string::npos) << bad.out;
+}
+
 TEST(ProbeCli, BadInputsAreOneMessageAndExitOne) {
   test::TempDir tmp;
   std::string data = boss(tmp);

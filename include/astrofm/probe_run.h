@@ -14,7 +14,7 @@
 namespace astrofm {
 
 struct ProbeRunOptions {
-  ProbeOptions probe;                 // kind: knn | ridge | logistic | mlp | attentive | cnn (supervised from scratch)
+  ProbeOptions probe;                 // kind: knn | ridge | logistic | mlp | attentive | cnn (supervised from scratch) | finetune
   std::string train, test;            // datasets; test empty: a fixed 20% of train chosen by a hash of object_id
   std::string target, labels_csv;     // see TargetSource
   std::string mode = "auto";          // auto | regression | classification
@@ -27,8 +27,12 @@ struct ProbeRunOptions {
   std::string out;                    // predictions CSV of the first run (object_id, ra, dec, true, predicted)
   std::string report;                 // HTML report folder (index.html + PNG plots)
   std::string save;                   // probe file of the first run (saved_probe.h); not for cnn
-  std::string cnn_config;             // cnn: astrofm train supervised config
-  int64_t cnn_steps = 0;              // cnn: overrides the config's steps
+  std::string cnn_config;             // cnn, finetune: astrofm train supervised config (finetune: over its defaults below)
+  int64_t cnn_steps = 0;              // cnn, finetune: overrides the config's steps
+  // finetune: the pre-trained image encoder (a model file or shipped name),
+  // trained with a linear head on the labels; defaults: lr 3e-4, layer-wise
+  // decay 0.7, early stopping after 3 validations without improvement.
+  std::string finetune_model;
 };
 
 // Returns {"task", "probe", "train_objects", "test_objects", "metrics" (first run),

@@ -19,6 +19,7 @@
 #include "astrofm/labels.h"
 #include "astrofm/metrics.h"
 #include "astrofm/mmu.h"
+#include "astrofm/resources.h"
 #include "astrofm/train.h"
 #include "eval/report.h"
 
@@ -54,7 +55,11 @@ std::vector<int64_t> choose(const std::vector<int64_t>& labelled, const std::vec
 
 nlohmann::json run_probe(const ProbeRunOptions& o) {
   if (o.target.empty()) fail_usage("--target COLUMN is required");
-  bool cnn = o.probe.kind == "cnn";
+  // cnn and finetune train a network on the pixels (astrofm train supervised).
+  const bool finetune = o.probe.kind == "finetune", cnn = o.probe.kind == "cnn" || finetune;
+  if (finetune && o.finetune_model.empty()) fail_usage("probe finetune: --model MODEL (the pre-trained image encoder) is required");
+  if (!finetune && !o.finetune_model.empty()) fail_usage("--model is for probe finetune");
+  const std::string init = finetune ? resolve_model_path(o.finetune_model) : "";
   std::vector<std::string> feats = o.features;
   if (cnn) feats = {mmu::kImageArray};  // only to read ids and sizes; the CNN reads pixels itself
   if (o.probe.kind == "attentive" && feats.empty()) {
@@ -65,7 +70,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       fail_input("{}: attentive pooling needs one tokens_* column (astrofm embed --tokens), found {}; pick one with --features", o.train,
                  feats.size());
   }
-  if (cnn && !o.save.empty()) fail_usage("--save keeps probes on features; the cnn baseline is a model of its own (astrofm train supervised)");
+  if (cnn && !o.save.empty()) fail_usage("--save keeps probes on features; cnn and finetune train models of their own (astrofm train supervised)");
   std::vector<std::string> keep = {o.target, "model_id"};
   Side tr, te;
   tr.fs = load_features(o.train, feats, keep);
@@ -174,8 +179,22 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
             csv << ids[tr.rows[sel[k]]] << ","
                 << (y.classification ? y.class_names[static_cast<int64_t>(ysel[k])] : fmt::format("{:.17g}", ysel[k])) << "\n";
         }
-        TrainOptions t{.task = "supervised", .data = {o.train}, .config = o.cnn_config, .out = (tmp / "cnn.afm").string(),
-                       .target = "label", .labels_csv = (tmp / "labels.csv").string(),
+        std::string config = o.cnn_config;
+        if (finetune) {
+          // Fine-tuning's defaults under the user's settings.
+          nlohmann::json c = {{"lr", 3e-4}, {"layer_decay", 0.7}, {"early_stopping", 3}, {"val_every", 25}, {"warmup", 20}};
+          if (!o.cnn_config.empty()) {
+            try {
+              c.merge_patch(nlohmann::json::parse(read_file(o.cnn_config)));
+            } catch (const nlohmann::json::exception& e) {
+              fail_input("{}: not valid JSON ({})", o.cnn_config, e.what());
+            }
+          }
+          config = (tmp / "finetune.json").string();
+          write_file_atomic(config, c.dump(1));
+        }
+        TrainOptions t{.task = "supervised", .data = {o.train}, .config = config, .out = (tmp / "cnn.afm").string(),
+                       .init_image = init, .target = "label", .labels_csv = (tmp / "labels.csv").string(),
                        .objective = y.classification ? "classification" : "regression", .steps = o.cnn_steps, .seed = seed + 1,
                        .overwrite = true};
         auto res = train_model(t);

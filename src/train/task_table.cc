@@ -52,7 +52,10 @@ std::vector<std::string> TaskTable::names() const {
 
 nlohmann::json common_config() {
   return {{"steps", 1000}, {"batch", 64}, {"accumulate", 1}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"warmup", 50}, {"clip_grad", 1.0},
-          {"seed", 1}, {"val_fraction", 0.1}, {"val_every", 100}, {"checkpoint_every", 200}};
+          {"seed", 1}, {"val_fraction", 0.1}, {"val_every", 100}, {"checkpoint_every", 200},
+          // > 0: stop after this many validations without a better validation
+          // loss and keep the best weights; 0: train every step, keep the last.
+          {"early_stopping", 0}};
 }
 
 nlohmann::json augment_config() {

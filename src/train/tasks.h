@@ -25,6 +25,9 @@ struct Task {
   torch::Tensor dev(const torch::Tensor& t) const { return t.defined() ? t.to(device) : t; }
   virtual torch::Tensor loss(const std::vector<int64_t>& rows, bool training) = 0;
   virtual std::vector<torch::Tensor> parameters() = 0;
+  // The trained parameters in groups with learning-rate multipliers (e.g.
+  // layer-wise decay when fine-tuning); default: one group at the full rate.
+  virtual std::vector<std::pair<std::vector<torch::Tensor>, double>> parameter_groups() { return {{parameters(), 1.0}}; }
   virtual torch::nn::Module& trained() = 0;   // checkpointed whole (projector, teacher, ...)
   virtual torch::nn::Module& saved() = 0;     // written to the model file
   virtual nlohmann::json meta() = 0;

@@ -208,7 +208,15 @@ TrainResult train_model(const TrainOptions& opt_in) {
                accumulate);
   const int64_t micro = batch / micro_batches;
   if (micro < 2) fail_usage("batch {} over {} micro-batches leaves fewer than 2 objects each", batch, micro_batches);
-  torch::optim::AdamW adam(task->parameters(), torch::optim::AdamWOptions(cfg["lr"].get<double>()).weight_decay(cfg["weight_decay"].get<double>()));
+  // One AdamW; its groups' learning rates follow the schedule times each group's multiplier.
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<double> lr_mult;
+  for (auto& [params, mult] : task->parameter_groups()) {
+    groups.emplace_back(params, std::make_unique<torch::optim::AdamWOptions>(
+                                    torch::optim::AdamWOptions(cfg["lr"].get<double>() * mult).weight_decay(cfg["weight_decay"].get<double>())));
+    lr_mult.push_back(mult);
+  }
+  torch::optim::AdamW adam(std::move(groups), torch::optim::AdamWOptions(cfg["lr"].get<double>()).weight_decay(cfg["weight_decay"].get<double>()));
   // Every rank starts from rank 0's parameters.
   if (comm->size() > 1) {
     torch::NoGradGuard ng;
@@ -239,6 +247,17 @@ TrainResult train_model(const TrainOptions& opt_in) {
   auto t0 = std::chrono::steady_clock::now();
   int64_t per_epoch = static_cast<int64_t>(split.train.size()) / batch;
   double ema = 0;
+  // Early stopping: the best validation loss so far and the weights that had it.
+  const int64_t patience = cfg["early_stopping"].get<int64_t>();
+  double best_val = INFINITY;
+  int64_t best_step = 0, worse = 0, stopped_at = 0;
+  std::vector<torch::Tensor> best;
+  auto state_tensors = [&] {
+    std::vector<torch::Tensor> v;
+    for (auto& p : task->trained().parameters()) v.push_back(p);
+    for (auto& b : task->trained().buffers()) v.push_back(b);
+    return v;
+  };
   auto validate = [&]() -> double {
     if (split.val.empty()) return NAN;
     torch::NoGradGuard ng;
@@ -268,7 +287,8 @@ TrainResult train_model(const TrainOptions& opt_in) {
     std::vector<int64_t> order = split.train;
     std::shuffle(order.begin(), order.end(), std::mt19937_64(cfg["seed"].get<uint64_t>() * 7919 + epoch));
     double lr = learning_rate(cfg, step, steps);
-    for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    for (size_t gi = 0; gi < adam.param_groups().size(); ++gi)
+      static_cast<torch::optim::AdamWOptions&>(adam.param_groups()[gi].options()).lr(lr * lr_mult.at(gi));
     adam.zero_grad();
     double l = 0;
     for (int64_t a = 0; a < accumulate; ++a) {
@@ -314,15 +334,36 @@ TrainResult train_model(const TrainOptions& opt_in) {
     bar.set_note(fmt::format("loss {:.4f} lr {:.2e} {:.0f} obj/s{}", ema, lr, (step - start + 1) * batch / std::max(secs, 1e-9),
                              std::isnan(res.val_loss) || res.val_loss == 0 ? "" : fmt::format(" val {:.4f}", res.val_loss)));
     bar.advance();
-    if ((step + 1) % cfg["val_every"].get<int64_t>() == 0) res.val_loss = validate();
+    if ((step + 1) % cfg["val_every"].get<int64_t>() == 0) {
+      res.val_loss = validate();
+      if (patience > 0 && !std::isnan(res.val_loss)) {
+        if (res.val_loss < best_val) {
+          best_val = res.val_loss, best_step = step + 1, worse = 0;
+          best.clear();
+          for (const auto& t : state_tensors()) best.push_back(t.detach().clone());
+        } else if (++worse >= patience) {
+          spdlog::info("early stopping at step {}: validation loss {:.4f} has not improved on {:.4f} (step {}) in {} checks", step + 1,
+                       res.val_loss, best_val, best_step, patience);
+          stopped_at = step + 1;
+          break;
+        }
+      }
+    }
     if (writer && (step + 1) % cfg["checkpoint_every"].get<int64_t>() == 0 && step + 1 < steps)
       save_checkpoint(ckdir, *task, adam, step + 1, cfg, ema);
   }
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
   bar.finish();
+  if (!best.empty()) {
+    // Back to the weights of the best validation loss.
+    torch::NoGradGuard ng;
+    auto now = state_tensors();
+    for (size_t i = 0; i < now.size(); ++i) now[i].copy_(best[i]);
+    spdlog::info("kept the weights of step {} (validation loss {:.4f})", best_step, best_val);
+  }
   res.val_loss = validate();
-  res.steps = steps;
+  res.steps = stopped_at > 0 ? stopped_at : steps;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Model files hold CPU tensors whatever trained them.
   task->trained().to(torch::kCPU);
@@ -342,7 +383,8 @@ TrainResult train_model(const TrainOptions& opt_in) {
   }
   meta["training"]["objects"] = res.train_objects;
   meta["training"]["validation_objects"] = res.val_objects;
-  meta["training"]["steps"] = steps;
+  meta["training"]["steps"] = res.steps;
+  if (patience > 0) meta["training"]["early_stopping"] = {{"patience", patience}, {"best_step", best_step}, {"stopped_at", stopped_at}};
   meta["training"]["settings"] = cfg;
   meta["training"]["device"] = opt.device;
   meta["training"]["precision"] = autocast.on ? "bf16 autocast" : "fp32";

@@ -133,6 +133,51 @@ TEST(Train, SupervisedBaselinePredictsEveryObject) {
   EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("x.afm")}), UsageError);  // no target
 }
 
+// Fine-tuning: the supervised task started from a pre-trained CNN keeps the
+// encoder's shape, trains only the last stages when asked (earlier ones stay
+// bit-identical to the pre-trained weights, later ones move, with the
+// layer-wise decayed rates), and early stopping ends the run at the best
+// validation loss. A non-CNN model is refused.
+TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": [8, 16, 16]}, "steps": 3, "batch": 8,
+    "projection_dim": 8, "warmup": 1})");
+  train_model({.task = "simclr", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
+  // The config's model shape is ignored: the encoder's is used.
+  std::string ft = write_config(tmp, "ft.json", R"({"model": {"img_size": 16, "widths": [4]}, "steps": 12, "batch": 16, "warmup": 1,
+    "lr": 0.003, "layer_decay": 0.5, "train_stages": 1})");
+  train_model({.task = "supervised", .data = {data}, .config = ft, .out = tmp.path("ft.afm"), .init_image = tmp.path("ssl.afm"),
+               .target = "Z"});
+  auto pre = models::state_of(*models::load_model(tmp.path("ssl.afm")).module);
+  auto lm = models::load_model(tmp.path("ft.afm"));
+  EXPECT_EQ(lm.meta["training"]["fine_tuned_from"]["train_stages"], 1);
+  auto post = models::state_of(*lm.module);
+  EXPECT_TRUE(torch::equal(pre.at("stem.weight"), post.at("backbone.stem.weight")));
+  EXPECT_TRUE(torch::equal(pre.at("stages.0.conv1.weight"), post.at("backbone.stages.0.conv1.weight")));
+  EXPECT_TRUE(torch::equal(pre.at("stages.1.bn1.running_mean"), post.at("backbone.stages.1.bn1.running_mean")));
+  EXPECT_FALSE(torch::equal(pre.at("stages.2.conv1.weight"), post.at("backbone.stages.2.conv1.weight")));
+  // Early stopping: validations every step, patience 1, far more steps than it needs.
+  std::string es = write_config(tmp, "es.json", R"({"steps": 400, "batch": 16, "warmup": 1, "lr": 0.05, "val_every": 1,
+    "early_stopping": 1, "val_fraction": 0.3})");
+  auto r = train_model({.task = "supervised", .data = {data}, .config = es, .out = tmp.path("es.afm"), .init_image = tmp.path("ssl.afm"),
+                        .target = "Z"});
+  EXPECT_LT(r.steps, 400);
+  auto meta = ModelFile::read(tmp.path("es.afm")).meta["training"];
+  EXPECT_EQ(meta["early_stopping"]["stopped_at"], r.steps);
+  EXPECT_LT(meta["early_stopping"]["best_step"].get<int64_t>(), r.steps);
+  // Starting from a model that is not a CNN encoder is an error naming it.
+  std::string mm = write_config(tmp, "mm.json", R"({"model": {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "max_len": 64},
+    "steps": 1, "batch": 8, "warmup": 1})");
+  train_model({.task = "spectrum-mm", .data = {data}, .config = mm, .out = tmp.path("mm.afm")});
+  try {
+    train_model({.task = "supervised", .data = {data}, .out = tmp.path("x.afm"), .init_image = tmp.path("mm.afm"), .target = "Z"});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("mm.afm"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Train, BadSettingsAreClearErrors) {
   test::TempDir tmp;
   std::string data = sim(tmp);

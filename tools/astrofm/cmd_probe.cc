@@ -15,8 +15,11 @@ void add_probe_command(CLI::App& app) {
   static ProbeRunOptions o;
   static std::string json_out, curve;
   static bool classify = false, regress = false;
-  c->add_option("KIND", o.probe.kind, "knn, ridge, logistic, mlp, attentive, or cnn (supervised from scratch on the images)")
-      ->required()->check(CLI::IsMember({"knn", "ridge", "logistic", "mlp", "attentive", "cnn"}));
+  c->add_option("KIND", o.probe.kind,
+                "knn, ridge, logistic, mlp, attentive, cnn (supervised from scratch on the images) or finetune (a pre-trained encoder "
+                "with a head, on the images)")
+      ->required()->check(CLI::IsMember({"knn", "ridge", "logistic", "mlp", "attentive", "cnn", "finetune"}));
+  c->add_option("--model", o.finetune_model, "finetune: the pre-trained image encoder (a shipped name such as galaxy-cnn-ssl, or a file)");
   c->add_option("--train", o.train, "dataset to fit on (an embedding catalogue or any MMU dataset)")->required();
   c->add_option("--test", o.test, "dataset to score on; default: 20% of --train chosen by a hash of object_id");
   c->add_option("--target", o.target, "the column to predict (in --labels-csv when given)")->required();
@@ -38,8 +41,9 @@ void add_probe_command(CLI::App& app) {
   c->add_flag("--balanced", o.probe.balanced, "logistic, mlp, attentive: weight classes by n / (classes * count)");
   c->add_option("--hidden", o.probe.hidden, "mlp: hidden layer widths")->delimiter(',');
   c->add_option("--max-epochs", o.probe.max_epochs, "mlp, attentive: epoch limit (early stopping usually ends sooner)")->capture_default_str();
-  c->add_option("--cnn-config", o.cnn_config, "cnn: `astrofm train supervised` settings (JSON)");
-  c->add_option("--cnn-steps", o.cnn_steps, "cnn: training steps (overrides the config)");
+  c->add_option("--cnn-config", o.cnn_config,
+                "cnn, finetune: `astrofm train supervised` settings (JSON; finetune: over lr 3e-4, layer_decay 0.7, early_stopping 3)");
+  c->add_option("--cnn-steps", o.cnn_steps, "cnn, finetune: training steps (overrides the config)");
   c->add_option("--out", o.out, "predictions CSV (object_id, ra, dec, true, predicted) of the first run");
   c->add_option("--save", o.save, "save the fitted probe (first run) to this file, for `astrofm serve --probe` and Python");
   c->add_option("--report", o.report, "folder for an HTML report with PNG plots");

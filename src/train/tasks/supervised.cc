@@ -1,8 +1,13 @@
 // The supervised-from-scratch CNN baseline: the same CNN with a linear head,
-// trained on labels (a column or a CSV joined on object_id).
+// trained on labels (a column or a CSV joined on object_id). With a
+// pre-trained encoder (--init-image) the same task fine-tunes it: its stages
+// learn at layer-wise decayed rates (head 1, last stage `layer_decay`, the
+// one before `layer_decay`^2, ...), and `train_stages` > 0 freezes all but
+// the last stages.
 #include <numeric>
 
 #include "astrofm/labels.h"
+#include "astrofm/model_file.h"
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
 #include "astrofm/models/cnn.h"
@@ -23,11 +28,22 @@ struct SupervisedTask : Task {
   AugmentOptions aug;
   torch::Tensor y_mean = torch::zeros({}), y_std = torch::ones({});
   nlohmann::json cfg;
-  SupervisedTask(const nlohmann::json& c, const Table& t, const std::vector<double>& labels, const std::string& where) : cfg(c) {
+  std::string init;  // the pre-trained encoder fine-tuned, if any
+  SupervisedTask(const nlohmann::json& c, const Table& t, const std::vector<double>& labels, const std::string& where,
+                 const std::string& init_image)
+      : cfg(c), init(init_image) {
     data = load_images(t, where);
     classify = c["objective"] == "classification";
     CnnHeadConfig hc;
     hc.backbone = CnnConfig::from_json(c["model"]);
+    nlohmann::json init_meta;
+    if (!init.empty()) {
+      init_meta = ModelFile::read_meta(init);
+      if (init_meta.value("architecture", "") != "cnn")
+        fail_input("{}: a '{}' model; fine-tuning starts from a CNN image encoder (architecture cnn, e.g. galaxy-cnn-ssl)", init,
+                   init_meta.value("architecture", "?"));
+      hc.backbone = CnnConfig::from_json(init_meta["config"]);  // the encoder's own shape, not the config's
+    }
     if (classify) {
       hc.outputs = static_cast<int64_t>(*std::max_element(labels.begin(), labels.end())) + 1;
       y = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()), torch::kLong);
@@ -37,10 +53,44 @@ struct SupervisedTask : Task {
       y_std = y.std().clamp_min(1e-12);  // standardised targets; undone in the head at save time
     }
     model = CnnHead(hc);
+    if (!init.empty()) {
+      auto lm = load_model(init);
+      load_state(*model->backbone, state_of(*lm.module), init);
+    }
     aug = augment_options(c["augment"], hc.backbone.img_size);
+    const int64_t stages = static_cast<int64_t>(model->backbone->stages->size()), keep = c["train_stages"];
+    if (keep < 0 || keep > stages) fail_input("train_stages {}: 0 (all) to {}", keep, stages);
+    frozen_below = keep == 0 ? 0 : stages - keep;
+    auto l = layers();
+    for (int64_t i = 0; i <= frozen_below && frozen_below > 0; ++i)
+      for (auto& p : l[i]) p.set_requires_grad(false);
+  }
+  int64_t frozen_below = 0;  // stages [0, frozen_below) and the stem stay as they are
+  // The backbone's layers from the input: the stem, then each stage.
+  std::vector<std::vector<torch::Tensor>> layers() {
+    std::vector<std::vector<torch::Tensor>> l;
+    auto& b = *model->backbone;
+    l.push_back(b.stem->parameters());
+    for (auto& p : b.stem_bn->parameters()) l.back().push_back(p);
+    for (const auto& s : *b.stages) l.push_back(s->parameters());
+    return l;
+  }
+  std::vector<std::pair<std::vector<torch::Tensor>, double>> parameter_groups() override {
+    const double decay = cfg["layer_decay"];
+    auto l = layers();
+    std::vector<std::pair<std::vector<torch::Tensor>, double>> g = {{model->head->parameters(), 1.0}};
+    for (int64_t i = static_cast<int64_t>(l.size()) - 1, depth = 1; i >= 0; --i, ++depth) {
+      if (i <= frozen_below && frozen_below > 0) break;  // the stem is l[0]: stage k is l[k + 1]
+      g.push_back({l[i], std::pow(decay, static_cast<double>(depth))});
+    }
+    return g;
   }
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     model->train(training);
+    if (frozen_below > 0) {  // frozen layers keep their batch-norm statistics too
+      model->backbone->stem_bn->eval();
+      for (int64_t k = 0; k < frozen_below; ++k) (*model->backbone->stages)[k]->eval();
+    }
     auto x = index(data.images, rows);
     x = training ? augment(x, aug) : center_crop(x, aug.crop).contiguous();
     auto out = model->forward(dev(data.prepare(x, rows)));
@@ -48,7 +98,11 @@ struct SupervisedTask : Task {
     if (classify) return F::cross_entropy(out, target);
     return F::mse_loss(out.squeeze(1), (target - y_mean) / y_std);
   }
-  std::vector<torch::Tensor> parameters() override { return model->parameters(); }
+  std::vector<torch::Tensor> parameters() override {
+    std::vector<torch::Tensor> p;
+    for (auto& [ps, m] : parameter_groups()) p.insert(p.end(), ps.begin(), ps.end());
+    return p;
+  }
   torch::nn::Module& trained() override { return *model; }
   torch::nn::Module& saved() override {
     if (!classify) {  // fold the target standardisation into the head
@@ -64,6 +118,8 @@ struct SupervisedTask : Task {
     nlohmann::json m = {{"architecture", "cnn_head"}, {"config", model->cfg.to_json()},
                         {"preprocessing", {{"image", {{"kinds", data.kinds}}}}},
                         {"training", {{"task", "supervised"}, {"objective", cfg["objective"]}}}};
+    if (!init.empty())
+      m["training"]["fine_tuned_from"] = {{"model", init}, {"layer_decay", cfg["layer_decay"]}, {"train_stages", cfg["train_stages"]}};
     if (!class_names.empty()) m["classes"] = class_names;
     return m;
   }
@@ -82,6 +138,8 @@ void register_supervised(TaskTable& t) {
     c["objective"] = "regression";
     c["augment"] = augment_config();
     c["augment"]["scale_min"] = 0.8;  // mild zoom: the label may depend on apparent size
+    c["layer_decay"] = 1.0;  // fine-tuning (--init-image): learning-rate factor per layer from the head down
+    c["train_stages"] = 0;   // fine-tuning: train only the last N stages (and the head); 0: all
     return c;
   };
   s.columns = [](const TrainOptions& opt) {
@@ -97,7 +155,7 @@ void register_supervised(TaskTable& t) {
       if (!std::isnan(y.values[i])) keep.push_back(i), labels.push_back(y.values[i]);
     if (keep.size() < 2) fail_input("{}: only {} objects have a '{}' label", where, keep.size(), opt.target);
     t = t.take(keep);
-    auto task = std::make_unique<SupervisedTask>(cfg, t, labels, where);
+    auto task = std::make_unique<SupervisedTask>(cfg, t, labels, where, opt.init_image);
     if (y.classification) task->class_names = y.class_names;
     return task;
   };
