@@ -54,6 +54,23 @@ class VectorIndex {
   virtual void search(const float* q, int64_t nq, int k, float* scores, int64_t* labels) const = 0;
   virtual void save(const std::string& path) const = 0;
   virtual int64_t size() const = 0;
+  // Shards of one IVF index (SearchIndex, --shard-nside) share the trained
+  // index's coarse quantizer: in memory (share_quantizer; `trained` must
+  // outlive this index), on disk (save_shard writes the lists and an empty
+  // stand-in for the quantizer) and at query time (the query is assigned to
+  // its nprobe lists once, then every shard scans its part of those lists).
+  // Other kinds: no-ops, save, and false.
+  virtual void share_quantizer(const VectorIndex& trained) { (void)trained; }
+  virtual void save_shard(const std::string& path) const { save(path); }
+  virtual bool coarse_assign(const float* q, int64_t nq, std::vector<int64_t>& lists, std::vector<float>& dis) const {
+    (void)q, (void)nq, (void)lists, (void)dis;
+    return false;
+  }
+  virtual void search_assigned(const float* q, int64_t nq, int k, const std::vector<int64_t>& lists, const std::vector<float>& dis,
+                               float* scores, int64_t* labels) const {
+    (void)lists, (void)dis;
+    search(q, nq, k, scores, labels);
+  }
 };
 
 struct Hit {
@@ -121,6 +138,7 @@ class SearchIndex {
     std::unique_ptr<VectorIndex> index;
   };
   std::vector<Shard> shards_;
+  std::unique_ptr<VectorIndex> trained_;  // sharded IVF: the coarse quantizer every shard uses
   std::vector<std::string> ids_;
   std::vector<double> ra_, dec_;
   std::unordered_map<std::string, int64_t> row_;  // object_id -> row

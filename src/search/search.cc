@@ -184,7 +184,7 @@ int64_t write_shards(const fs::path& dir, const ShardMap& shards, int nside, nlo
   if (nside > 0) fs::create_directories(dir / "shards");
   for (const auto& [pixel, s] : shards) {
     if (nside == 0) s.index->save((dir / "index").string());
-    else s.index->save((dir / "shards" / (std::to_string(pixel) + ".index")).string());
+    else s.index->save_shard((dir / "shards" / (std::to_string(pixel) + ".index")).string());
     ids.insert(ids.end(), s.ids.begin(), s.ids.end());
     ra.insert(ra.end(), s.ra.begin(), s.ra.end());
     dec.insert(dec.end(), s.dec.begin(), s.dec.end());
@@ -225,6 +225,7 @@ void SearchIndex::build(const std::string& dataset, const std::string& column, c
   // share the coarse quantizer, so a new shard can be added later too.
   const fs::path trained = stage.path() / "trained.index";
   std::map<int64_t, int64_t> counts = o.kind == "hnsw" ? shard_counts(ds, dataset, nside) : std::map<int64_t, int64_t>{};
+  std::unique_ptr<VectorIndex> tmpl;  // IVF: trained, empty; its quantizer serves every shard
   if (ivf) {
     const int64_t want = std::min<int64_t>(n, 64 * o.nlist), stride = std::max<int64_t>(1, n / want);
     std::vector<float> sample;
@@ -234,12 +235,13 @@ void SearchIndex::build(const std::string& dataset, const std::string& column, c
         if (row % stride == 0 && static_cast<int64_t>(sample.size()) < want * d) sample.insert(sample.end(), x + i * d, x + (i + 1) * d);
     });
     spdlog::info("training {} lists on {} sampled vectors", o.nlist, sample.size() / d);
-    auto t = VectorIndex::create(d, o);
-    t->train(sample.data(), static_cast<int64_t>(sample.size()) / d);
-    t->save(trained.string());
+    tmpl = VectorIndex::create(d, o);
+    tmpl->train(sample.data(), static_cast<int64_t>(sample.size()) / d);
+    tmpl->save(trained.string());
   }
   auto fresh = [&](int64_t pixel) {
     auto idx = ivf ? VectorIndex::load(trained.string(), d, o) : VectorIndex::create(d, o);
+    if (ivf && nside > 0) idx->share_quantizer(*tmpl);
     if (auto c = counts.find(pixel); c != counts.end()) idx->reserve(c->second);
     return idx;
   };
@@ -282,8 +284,10 @@ int64_t SearchIndex::add(const std::string& dir, const std::string& dataset) {
   const fs::path trained = fs::path(dir) / "trained.index";
   auto fresh = [&](int64_t) {
     if (s.opt_.kind.rfind("ivf", 0) == 0) {
-      if (!fs::exists(trained)) fail_input("{}: no trained.index to start a new sky shard from", dir);
-      return VectorIndex::load(trained.string(), d, s.opt_);
+      if (!fs::exists(trained) || !s.trained_) fail_input("{}: no trained.index to start a new sky shard from", dir);
+      auto idx = VectorIndex::load(trained.string(), d, s.opt_);
+      idx->share_quantizer(*s.trained_);
+      return idx;
     }
     return VectorIndex::create(d, s.opt_);
   };
@@ -326,10 +330,13 @@ SearchIndex SearchIndex::open(const std::string& dir, bool writable) {
     if (s.opt_.shard_nside == 0) {
       s.shards_.push_back({0, 0, VectorIndex::load((fs::path(dir) / "index").string(), dim, s.opt_, /*mmap=*/!writable)});
     } else {
+      // IVF shards carry only their lists: the quantizer comes from trained.index, once.
+      if (s.opt_.kind.rfind("ivf", 0) == 0) s.trained_ = VectorIndex::load((fs::path(dir) / "trained.index").string(), dim, s.opt_);
       int64_t offset = 0;
       for (const auto& sh : s.meta_.at("shards")) {
         int64_t pixel = sh.at("pixel");
         auto idx = VectorIndex::load((fs::path(dir) / "shards" / (std::to_string(pixel) + ".index")).string(), dim, s.opt_, !writable);
+        if (s.trained_) idx->share_quantizer(*s.trained_);
         if (idx->size() != sh.at("count").get<int64_t>())
           fail_input("{}: shard {} holds {} vectors, meta.json says {}", dir, pixel, idx->size(), sh.at("count").dump());
         int64_t count = idx->size();
@@ -371,12 +378,17 @@ void SearchIndex::knn(const float* q, int64_t nq, int k, float* scores, int64_t*
       if (rows[i] >= 0) rows[i] += s.offset;
     return;
   }
-  // Each shard's top-k, then the best k of their union for each query.
+  // Each shard's top-k, then the best k of their union for each query. IVF
+  // shards: the query is assigned to its lists once, by the shared quantizer.
+  std::vector<int64_t> lists;
+  std::vector<float> dis;
+  const bool assigned = trained_ && trained_->coarse_assign(q, nq, lists, dis);
   std::vector<std::vector<float>> ss(only->size(), std::vector<float>(nq * k));
   std::vector<std::vector<int64_t>> ll(only->size(), std::vector<int64_t>(nq * k));
   for (size_t j = 0; j < only->size(); ++j) {
     const Shard& s = shards_[(*only)[j]];
-    s.index->search(q, nq, k, ss[j].data(), ll[j].data());
+    if (assigned) s.index->search_assigned(q, nq, k, lists, dis, ss[j].data(), ll[j].data());
+    else s.index->search(q, nq, k, ss[j].data(), ll[j].data());
     for (auto& l : ll[j])
       if (l >= 0) l += s.offset;
   }
@@ -453,7 +465,7 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
   std::vector<Hit> cand;
   const int64_t want = std::min<int64_t>(size(), r.k + 1 + (r.dedup_arcsec > 0 ? 3 * r.k : 0));
   auto by_score = [&](const Hit& a, const Hit& b) { return better(a.score, b.score, l2); };
-  bool crowded = false;  // the cone holds more than cone_exact_limit objects
+  bool crowded = r.cone_exact_limit <= 0;  // the cone holds more than cone_exact_limit objects (0: always searched through the index)
   auto score = [&](std::vector<float>& v) {
     if (!l2) normalise(v.data(), 1, d);
     double s = 0;
@@ -461,7 +473,9 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
     return static_cast<float>(s);
   };
   auto cached = cache_.find(meta_["column"].get<std::string>());
-  if (r.cone && cached != cache_.end()) {
+  if (crowded) {
+    // straight to the index
+  } else if (r.cone && cached != cache_.end()) {
     // Exact within the cone, from memory.
     auto [cra, cdec, rad] = *r.cone;
     std::vector<float> v(d);

@@ -247,6 +247,11 @@ TEST(Search, SkyShardedIndexMergesShardsAndAnswersCones) {
   SearchIndex::build(data, "embedding_image", tmp.path("ivf"), ivf);
   auto iv = SearchIndex::open(tmp.path("ivf"));
   EXPECT_TRUE(std::filesystem::exists(tmp.path("ivf") + "/trained.index"));
+  // Shards hold their lists only (8-byte ids + 16-byte codes per vector and a
+  // small header), not a copy of the 219-list quantizer (14 KB) each.
+  uintmax_t shard_bytes = 0;
+  for (const auto& f : std::filesystem::directory_iterator(tmp.path("ivf") + "/shards")) shard_bytes += f.file_size();
+  EXPECT_LT(shard_bytes, 3000u * 24 + 4000u * static_cast<uintmax_t>(iv.shards())) << iv.shards() << " shards";
   EXPECT_GE(iv.evaluate(200, 10, 4)["recall_at_k"].get<double>(), 0.9);
   // Objects elsewhere on the sky go to new shards of the same index.
   for (auto& r : far.ra) r += 100;

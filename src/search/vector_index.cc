@@ -87,6 +87,49 @@ class FaissIndex : public VectorIndex {
   }
   void save(const std::string& path) const override { faiss::write_index(index_.get(), path.c_str()); }
   int64_t size() const override { return index_ ? index_->ntotal : 0; }
+  void share_quantizer(const VectorIndex& trained) override {
+    auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get());
+    const auto* from = dynamic_cast<const FaissIndex*>(&trained);
+    const auto* src = from ? dynamic_cast<const faiss::IndexIVF*>(from->index_.get()) : nullptr;
+    if (!ivf || !src) return;
+    if (ivf->nlist != src->nlist || ivf->d != src->d) fail_input("a shard's IVF ({} lists, {} d) does not match trained.index ({}, {})", ivf->nlist, ivf->d, src->nlist, src->d);
+    if (ivf->own_fields) delete ivf->quantizer;
+    ivf->quantizer = src->quantizer;
+    ivf->own_fields = false;
+  }
+  void save_shard(const std::string& path) const override {
+    auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get());
+    if (!ivf) return save(path);
+    // The lists only: an empty stand-in takes the quantizer's place in the file.
+    faiss::IndexFlat stand_in(ivf->d, ivf->metric_type);
+    faiss::Index* q = ivf->quantizer;
+    ivf->quantizer = &stand_in;
+    try {
+      faiss::write_index(ivf, path.c_str());
+    } catch (...) {
+      ivf->quantizer = q;
+      throw;
+    }
+    ivf->quantizer = q;
+  }
+  bool coarse_assign(const float* q, int64_t nq, std::vector<int64_t>& lists, std::vector<float>& dis) const override {
+    const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
+    if (!ivf) return false;
+    const int64_t np = static_cast<int64_t>(ivf->nprobe);
+    std::vector<faiss::Index::idx_t> a(nq * np);
+    dis.resize(nq * np);
+    ivf->quantizer->search(nq, q, np, dis.data(), a.data());
+    lists.assign(a.begin(), a.end());
+    return true;
+  }
+  void search_assigned(const float* q, int64_t nq, int k, const std::vector<int64_t>& lists, const std::vector<float>& dis, float* s,
+                       int64_t* l) const override {
+    const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
+    if (!ivf) return search(q, nq, k, s, l);
+    std::vector<faiss::Index::idx_t> a(lists.begin(), lists.end()), lab(nq * k);
+    ivf->search_preassigned(nq, q, k, a.data(), dis.data(), s, lab.data(), false);
+    std::copy(lab.begin(), lab.end(), l);
+  }
 
  private:
   void tune() {
