@@ -22,7 +22,7 @@ A=build/tools/astrofm/astrofm
 S=data/sample
 rm -rf "$OUT" && mkdir -p "$OUT"
 $A import csv $S/boss_dr10_photoz/galaxies.csv --config boss_dr10 --out "$OUT/boss"
-$A import images $S/galaxyzoo1_sdss/images --labels $S/galaxyzoo1_sdss/labels.csv --crop 160 --size 64 --config galaxyzoo --out "$OUT/galaxyzoo"
+$A import images $S/galaxyzoo1_sdss/images --labels $S/galaxyzoo1_sdss/labels.csv --crop 192 --size 64 --config galaxyzoo --out "$OUT/galaxyzoo"
 $A import fits-cutout $S/legacysurvey_cutout_fixture/test_image.fits --size 144 --config legacysurvey --out "$OUT/legacysurvey"
 $A import desi $S/desi_spectra_fixtures/coadd-*.fits --out "$OUT/desi"
 $A import sdss $S/boss_spplate_fixture/spPlate-*.fits --out "$OUT/sdss"

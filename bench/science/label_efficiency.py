@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 w = sys.argv[1]
 model = sys.argv[2] if len(sys.argv) > 2 else "the encoder"
 names = [("pixels", "pixels, PCA 64 + logistic"), ("cnn", "CNN from scratch"), ("embedding", f"frozen {model} + logistic"),
-         ("mlp", f"frozen {model} + MLP"), ("finetune", f"{model} fine-tuned")]
+         ("mlp", f"frozen {model} + MLP"), ("finetune", f"{model} fine-tuned"),
+         ("finetune_noes", f"{model} fine-tuned, every step (no early stopping)")]
 curves = {}
 for key, label in names:
     f = os.path.join(w, key + ".json")
