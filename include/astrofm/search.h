@@ -146,7 +146,6 @@ class SearchIndex {
   int64_t row_of(const std::string& id) const;
   // Merged top-k over the shards listed (all when null): global rows.
   void knn(const float* q, int64_t nq, int k, float* scores, int64_t* rows, const std::vector<size_t>* only = nullptr) const;
-  size_t shard_of_row(int64_t row) const;
 };
 
 // A PNG strip of the query's and its neighbours' images (object_ids looked up

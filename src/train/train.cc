@@ -86,7 +86,7 @@ torch::Device training_device(const std::string& name) {
   if (dev->is_cuda()) {
     if (!torch::cuda::is_available())
       fail_usage("--device {}: no CUDA device is available to this libtorch (train on the CPU, or build against a CUDA PyTorch: "
-                 "bench/gpu/README.md)", name);
+                 "docs/scaling.md, GPU training)", name);
     if (dev->has_index() && dev->index() >= static_cast<int>(torch::cuda::device_count()))
       fail_usage("--device {}: only {} CUDA device(s)", name, torch::cuda::device_count());
   }
