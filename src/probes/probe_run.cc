@@ -182,7 +182,8 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
         std::string config = o.cnn_config;
         if (finetune) {
           // Fine-tuning's defaults under the user's settings.
-          nlohmann::json c = {{"lr", 3e-4}, {"layer_decay", 0.7}, {"early_stopping", 3}, {"val_every", 25}, {"warmup", 20}};
+          nlohmann::json c = {{"lr", 3e-4}, {"layer_decay", 0.7}, {"early_stopping", 3}, {"val_every", 25}, {"warmup", 20},
+                               {"head_init", "probe"}};
           if (!o.cnn_config.empty()) {
             try {
               c.merge_patch(nlohmann::json::parse(read_file(o.cnn_config)));

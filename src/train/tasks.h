@@ -32,6 +32,9 @@ struct Task {
   virtual torch::nn::Module& saved() = 0;     // written to the model file
   virtual nlohmann::json meta() = 0;
   virtual void after_step(int64_t /*step*/, int64_t /*steps*/) {}  // e.g. a teacher's EMA update
+  // Once before the first step of a fresh run (not on --resume), with the
+  // training rows (validation rows excluded): e.g. fitting a head first.
+  virtual void before_training(const std::vector<int64_t>& /*train_rows*/) {}
   // Writes the trained model file; default: saved() through the architecture table.
   virtual void write(const std::string& path, const nlohmann::json& meta);
 };

@@ -196,6 +196,7 @@ TrainResult train_model(const TrainOptions& opt_in) {
   task->device = device;
   task->trained().to(device);
   Split split = split_rows(t.at(mmu::kObjectId), cfg["val_fraction"]);
+  if (!opt.resume) task->before_training(split.train);
   int64_t steps = cfg["steps"], batch = std::min<int64_t>(cfg["batch"].get<int64_t>(), static_cast<int64_t>(split.train.size()));
   if (batch < 2) fail_input("{}: need at least 2 training objects, have {}", where, split.train.size());
   // The global batch is ranks x accumulate micro-batches; micro-batch g of a

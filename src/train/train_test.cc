@@ -92,6 +92,28 @@ TEST(Train, ImageSslAndClipProduceLoadableModels) {
   EXPECT_TRUE(torch::equal(s1.at("stem.weight"), s2.at("image_encoder.backbone.stem.weight")));
 }
 
+TEST(Train, ClipAugmentsTrainingImagesAndResumesBitIdentically) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  auto config = [&](const std::string& name, bool flips) {
+    return write_config(tmp, name, std::string(R"({"model": {"embed_dim": 16, "heads": 2, "mlp_hidden": 32, "cnn": {"img_size": 16, "widths": [8, 16]},
+      "spectrum": {"embed_dim": 16, "num_layers": 1, "num_heads": 2}}, "steps": 6, "batch": 8, "warmup": 1, "val_every": 3,
+      "checkpoint_every": 100, "augment": {"flips": )") + (flips ? "true" : "false") + "}}");
+  };
+  TrainOptions a{.task = "clip", .data = {data}, .config = config("flips.json", true), .out = tmp.path("a.afm")};
+  expect_resume_is_bit_identical(tmp, a, 3);
+  auto meta = ModelFile::read(a.out).meta;
+  EXPECT_EQ(meta["training"]["augment"]["flips"], true);
+  EXPECT_EQ(meta["training"]["augment"]["gain_jitter"], 0.0);  // colours carry the redshift: untouched by default
+  // The flips change what the model saw, so the weights differ.
+  TrainOptions b = a;
+  b.config = config("noflips.json", false);
+  b.out = tmp.path("b.afm");
+  train_model(b);
+  auto sa = models::state_of(*models::load_model(a.out).module), sb = models::state_of(*models::load_model(b.out).module);
+  EXPECT_FALSE(torch::equal(sa.at("image_encoder.backbone.stem.weight"), sb.at("image_encoder.backbone.stem.weight")));
+}
+
 TEST(Train, DinoResumesBitIdenticallyAndSavesTheTeacher) {
   test::TempDir tmp;
   std::string data = sim(tmp);
@@ -176,6 +198,36 @@ TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("mm.afm"), std::string::npos) << e.what();
   }
+}
+
+TEST(Train, FineTuningCanStartFromAHeadFittedOnTheFrozenFeatures) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": 40, "batch": 8,
+    "projection_dim": 8, "warmup": 1})");
+  train_model({.task = "simclr", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
+  // 40 steps: batch-norm running statistics settle, so the one training step below barely moves them.
+  // Learning rate 0: the saved head is the one fitted before the first step.
+  auto r2_of_head = [&](const std::string& head_init) {
+    std::string c = write_config(tmp, head_init + ".json", R"({"steps": 1, "batch": 8, "warmup": 1, "lr": 0, "head_init": ")" + head_init + R"("})");
+    std::string out = tmp.path(head_init + ".afm");
+    train_model({.task = "supervised", .data = {data}, .config = c, .out = out, .init_image = tmp.path("ssl.afm"), .target = "Z"});
+    EXPECT_EQ(ModelFile::read(out).meta["training"]["fine_tuned_from"]["head_init"], head_init);
+    auto p = predict_supervised(out, data);
+    Table t = train::load_columns({data}, {mmu::kObjectId, "Z"});
+    std::map<std::string, double> z;
+    double mean = 0, ss = 0, res = 0;
+    for (int64_t i = 0; i < t.rows(); ++i) z[t.at(mmu::kObjectId).strings[i]] = t.at("Z").as_double(i), mean += t.at("Z").as_double(i) / t.rows();
+    for (size_t i = 0; i < p.ids.size(); ++i)
+      ss += std::pow(z.at(p.ids[i]) - mean, 2), res += std::pow(z.at(p.ids[i]) - p.values[i], 2);
+    return 1 - res / ss;
+  };
+  double probe = r2_of_head("probe"), random = r2_of_head("random");
+  EXPECT_GT(probe, 0.2);  // a least-squares head on the encoder's features explains part of the redshift
+  EXPECT_LT(random, 0.0);  // a random head does not
+  std::string bad = write_config(tmp, "bad.json", R"({"head_init": "linear"})");
+  EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = bad, .out = tmp.path("x.afm"), .init_image = tmp.path("ssl.afm"),
+                            .target = "Z"}), InputError);
 }
 
 TEST(Train, BadSettingsAreClearErrors) {

@@ -16,6 +16,7 @@ struct ClipTask : Task {
   torch::Tensor tokens;
   nlohmann::json cfg;
   double logit_scale;
+  AugmentOptions aug;
   ClipTask(const nlohmann::json& c, const Table& t, const TrainOptions& opt, const std::string& where) : cfg(c) {
     auto mc = AstroClipConfig::from_json(c["model"]);
     if (!opt.init_image.empty()) {
@@ -38,6 +39,7 @@ struct ClipTask : Task {
     images = load_images(t, where);
     tokens = prepare_specformer(t, mc.spectrum, where);
     logit_scale = mc.logit_scale;
+    aug = augment_options(cfg["augment"], model->image_encoder->img_size());
   }
   bool frozen() const { return cfg.value("freeze_backbones", false); }
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
@@ -46,8 +48,11 @@ struct ClipTask : Task {
       model->image_encoder->named_children()[0].value()->eval();
       model->spectrum_encoder->backbone->eval();
     }
-    int64_t crop = model->image_encoder->img_size();
-    auto img = center_crop(images.prepare(index(images.images, rows), rows), crop).contiguous();
+    // Training views are augmented (by default only the sky's symmetries:
+    // 90-degree rotations and flips; sizes and colours carry the redshift).
+    auto raw = index(images.images, rows);
+    auto img = training ? images.prepare(augment(raw, aug), rows)
+                        : center_crop(images.prepare(raw, rows), model->image_encoder->img_size()).contiguous();
     auto ie = model->image_encoder->forward(dev(img));
     auto se = model->spectrum_encoder->forward(dev(index(tokens, rows)));
     return clip_loss(ie, se, logit_scale);
@@ -64,7 +69,7 @@ struct ClipTask : Task {
   nlohmann::json meta() override {
     return {{"architecture", "astroclip"}, {"config", cfg["model"]},
             {"preprocessing", {{"image", {{"kinds", images.kinds}}}, {"spectrum", {{"kind", "specformer"}}}}},
-            {"training", {{"task", "clip"}, {"loss", "symmetric InfoNCE"}, {"logit_scale", logit_scale}, {"freeze_backbones", frozen()}}}};
+            {"training", {{"task", "clip"}, {"loss", "symmetric InfoNCE"}, {"logit_scale", logit_scale}, {"freeze_backbones", frozen()}, {"augment", cfg["augment"]}}}};
   }
 };
 
@@ -88,6 +93,12 @@ void register_clip(TaskTable& t) {
     c["model"] = m.to_json();
     c["freeze_backbones"] = false;
     c["lr"] = 3e-4;
+    auto a = augment_config();
+    a["scale_min"] = 1.0;  // a random position of the encoder's crop, no zoom
+    a["gain_jitter"] = 0.0;
+    a["noise_max"] = 0.0;
+    a["blur_prob"] = 0.0;
+    c["augment"] = a;
     return c;
   };
   s.columns = [](const TrainOptions&) {

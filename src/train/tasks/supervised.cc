@@ -3,7 +3,10 @@
 // pre-trained encoder (--init-image) the same task fine-tunes it: its stages
 // learn at layer-wise decayed rates (head 1, last stage `layer_decay`, the
 // one before `layer_decay`^2, ...), and `train_stages` > 0 freezes all but
-// the last stages.
+// the last stages. `head_init` "probe" fits the head on the frozen features
+// before any weight moves (linear probing, then fine-tuning: Kumar et al.
+// 2022), so early gradients from a random head do not scramble the
+// pre-trained features.
 #include <numeric>
 
 #include "astrofm/labels.h"
@@ -57,6 +60,7 @@ struct SupervisedTask : Task {
       auto lm = load_model(init);
       load_state(*model->backbone, state_of(*lm.module), init);
     }
+    if (c["head_init"] != "random" && c["head_init"] != "probe") fail_input("head_init {}: random or probe", c["head_init"].dump());
     aug = augment_options(c["augment"], hc.backbone.img_size);
     const int64_t stages = static_cast<int64_t>(model->backbone->stages->size()), keep = c["train_stages"];
     if (keep < 0 || keep > stages) fail_input("train_stages {}: 0 (all) to {}", keep, stages);
@@ -98,6 +102,41 @@ struct SupervisedTask : Task {
     if (classify) return F::cross_entropy(out, target);
     return F::mse_loss(out.squeeze(1), (target - y_mean) / y_std);
   }
+  void before_training(const std::vector<int64_t>& rows) override {
+    if (cfg["head_init"] == "random") return;
+    if (init.empty()) fail_input("head_init 'probe' fits the head on a pre-trained encoder's features: give --init-image");
+    // Frozen features of the training rows, as the evaluation sees them.
+    torch::Tensor f;
+    {
+      torch::NoGradGuard ng;
+      model->backbone->eval();
+      std::vector<torch::Tensor> parts;
+      for (size_t i = 0; i < rows.size(); i += 256) {
+        std::vector<int64_t> r(rows.begin() + static_cast<std::ptrdiff_t>(i), rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), i + 256)));
+        auto x = center_crop(index(data.images, r), aug.crop).contiguous();
+        parts.push_back(model->backbone->forward(dev(data.prepare(x, r))));
+      }
+      f = torch::cat(parts);
+    }
+    auto mu = f.mean(0), sd = f.std(0).clamp_min(1e-6);
+    auto zf = (f - mu) / sd;
+    auto target = dev(index(y, rows));
+    if (!classify) target = (target - y_mean.to(target.device())) / y_std.to(target.device());
+    // L2 strength 1 / N on the mean loss: scikit-learn's default C = 1.
+    const double l2 = 1.0 / static_cast<double>(rows.size());
+    auto w = torch::zeros_like(model->head->weight).requires_grad_(true), b = torch::zeros_like(model->head->bias).requires_grad_(true);
+    torch::optim::LBFGS opt({w, b}, torch::optim::LBFGSOptions(1.0).max_iter(300).line_search_fn("strong_wolfe"));
+    opt.step([&] {
+      opt.zero_grad();
+      auto out = torch::addmm(b, zf, w.t());
+      auto l = (classify ? F::cross_entropy(out, target) : F::mse_loss(out.squeeze(1), target)) + 0.5 * l2 * w.pow(2).sum();
+      l.backward();
+      return l;
+    });
+    torch::NoGradGuard ng;  // fold the standardisation into the head: W z + b = (W / sd) f + (b - W mu / sd)
+    model->head->weight.copy_(w / sd);
+    model->head->bias.copy_(b - torch::mv(w, mu / sd));
+  }
   std::vector<torch::Tensor> parameters() override {
     std::vector<torch::Tensor> p;
     for (auto& [ps, m] : parameter_groups()) p.insert(p.end(), ps.begin(), ps.end());
@@ -119,7 +158,8 @@ struct SupervisedTask : Task {
                         {"preprocessing", {{"image", {{"kinds", data.kinds}}}}},
                         {"training", {{"task", "supervised"}, {"objective", cfg["objective"]}}}};
     if (!init.empty())
-      m["training"]["fine_tuned_from"] = {{"model", init}, {"layer_decay", cfg["layer_decay"]}, {"train_stages", cfg["train_stages"]}};
+      m["training"]["fine_tuned_from"] = {
+          {"model", init}, {"layer_decay", cfg["layer_decay"]}, {"train_stages", cfg["train_stages"]}, {"head_init", cfg["head_init"]}};
     if (!class_names.empty()) m["classes"] = class_names;
     return m;
   }
@@ -140,6 +180,7 @@ void register_supervised(TaskTable& t) {
     c["augment"]["scale_min"] = 0.8;  // mild zoom: the label may depend on apparent size
     c["layer_decay"] = 1.0;  // fine-tuning (--init-image): learning-rate factor per layer from the head down
     c["train_stages"] = 0;   // fine-tuning: train only the last N stages (and the head); 0: all
+    c["head_init"] = "random";  // fine-tuning: "probe" fits the head on the frozen features first
     return c;
   };
   s.columns = [](const TrainOptions& opt) {
