@@ -139,15 +139,56 @@ TEST(ModelFileV2, CorruptionIsNamedAndTyped) {
   }
 }
 
-TEST(ModelFileV2, ShippedFormatOneFilesStillRead) {
-  int seen = 0;
-  for (const auto& [name, path] : shipped_models()) {
-    auto mf = ModelFile::read(path);
-    if (mf.format() == 1) ++seen;
-    EXPECT_FALSE(mf.tensors.empty()) << name;
-    EXPECT_TRUE(mf.meta.contains("architecture")) << name;
+// Format 1 (astrofm 0.1's shipped models): the JSON header's tensors without
+// offsets, then the tensors back to back. Written here from a shipped model.
+TEST(ModelFileV2, FormatOneFilesStillRead) {
+  const std::string path = resolve_model_path("galaxy-cnn-ssl");
+  auto v2 = ModelFile::read(path);
+  nlohmann::json h = v2.meta;
+  h["format"] = 1;
+  {  // the checksum (FNV-1a over the tensors' bytes) is format-independent: take it from the file's header
+    std::string raw = test::read_source_abs(path);
+    uint64_t n;
+    std::memcpy(&n, raw.data() + 16, 8);
+    h["checksum"] = nlohmann::json::parse(raw.substr(24, n))["checksum"];
   }
-  EXPECT_GE(seen, 1) << "no format-1 model file was read";
+  h["tensors"] = nlohmann::json::array();
+  std::string data;
+  for (const auto& t : v2.tensors) {
+    ASSERT_TRUE(t.dtype == TensorDType::F32 || t.dtype == TensorDType::I64) << t.name;  // format 1's dtypes
+    h["tensors"].push_back({{"name", t.name}, {"dtype", t.dtype == TensorDType::F32 ? "float32" : "int64"}, {"shape", t.shape}});
+    data.append(reinterpret_cast<const char*>(t.bytes().data()), t.bytes().size());
+  }
+  std::string header = h.dump();
+  uint32_t version = 1;
+  uint64_t hlen = header.size();
+  test::TempDir tmp;
+  {
+    std::ofstream f(tmp.path("v1.afm"), std::ios::binary);
+    f.write("ASTROFM\0", 8);
+    f.write(reinterpret_cast<const char*>(&version), 4);
+    f.write(reinterpret_cast<const char*>(&hlen), 8);
+    f << header << data;
+  }
+  auto v1 = ModelFile::read(tmp.path("v1.afm"));
+  EXPECT_EQ(v1.format(), 1);
+  EXPECT_EQ(v1.meta["architecture"], v2.meta["architecture"]);
+  ASSERT_EQ(v1.tensors.size(), v2.tensors.size());
+  for (size_t i = 0; i < v1.tensors.size(); ++i) {
+    EXPECT_EQ(v1.tensors[i].name, v2.tensors[i].name);
+    EXPECT_EQ(v1.tensors[i].shape, v2.tensors[i].shape);
+    EXPECT_EQ(0, std::memcmp(v1.tensors[i].bytes().data(), v2.tensors[i].bytes().data(), v2.tensors[i].bytes().size())) << v1.tensors[i].name;
+  }
+  // A damaged format-1 file is an error naming it, as in format 2.
+  std::string bytes = test::read_source_abs(tmp.path("v1.afm"));
+  bytes.back() ^= 1;
+  { std::ofstream(tmp.path("bad.afm"), std::ios::binary) << bytes; }
+  try {
+    ModelFile::read(tmp.path("bad.afm"));
+    FAIL() << "a flipped bit was not noticed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.afm"), std::string::npos) << e.what();
+  }
 }
 
 TEST(StrictConfig, UnknownKeysAtAnyDepthNameTheirPath) {
