@@ -273,6 +273,11 @@ TrainResult train_model(const TrainOptions& opt_in) {
     }
     return n ? sum / n : NAN;
   };
+  if (patience > 0 && start == 0) {  // the starting weights are a candidate too (e.g. a head fitted on frozen features)
+    best_val = validate();
+    if (std::isnan(best_val)) best_val = INFINITY;
+    else for (const auto& t : state_tensors()) best.push_back(t.detach().clone());
+  }
   for (int64_t step = start; step < steps; ++step) {
     // A signal reaches the ranks at different moments: they stop together.
     int64_t stop = g_stop || step == opt.interrupt_at;

@@ -225,6 +225,16 @@ TEST(Train, FineTuningCanStartFromAHeadFittedOnTheFrozenFeatures) {
   double probe = r2_of_head("probe"), random = r2_of_head("random");
   EXPECT_GT(probe, 0.2);  // a least-squares head on the encoder's features explains part of the redshift
   EXPECT_LT(random, 0.0);  // a random head does not
+  // With early stopping the starting weights are a candidate: a learning rate
+  // that wrecks the encoder leaves the fitted head's weights in place.
+  std::string wreck = write_config(tmp, "wreck.json", R"({"steps": 20, "batch": 8, "warmup": 1, "lr": 5, "head_init": "probe",
+    "early_stopping": 2, "val_every": 1, "val_fraction": 0.3})");
+  train_model({.task = "supervised", .data = {data}, .config = wreck, .out = tmp.path("wreck.afm"), .init_image = tmp.path("ssl.afm"),
+               .target = "Z"});
+  EXPECT_EQ(ModelFile::read(tmp.path("wreck.afm")).meta["training"]["early_stopping"]["best_step"], 0);
+  auto pre = models::state_of(*models::load_model(tmp.path("ssl.afm")).module);
+  auto kept = models::state_of(*models::load_model(tmp.path("wreck.afm")).module);
+  EXPECT_TRUE(torch::equal(pre.at("stages.1.conv1.weight"), kept.at("backbone.stages.1.conv1.weight")));
   std::string bad = write_config(tmp, "bad.json", R"({"head_init": "linear"})");
   EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = bad, .out = tmp.path("x.afm"), .init_image = tmp.path("ssl.afm"),
                             .target = "Z"}), InputError);
