@@ -5,6 +5,7 @@
 # a CNN trained from scratch on the same images and the same labels.
 # All three use astrofm's fixed 20% test split (hash of object_id).
 # Usage: bench/science/clip_sim_science.sh [WORKDIR] [MODEL]   (~15 min on 2 cores)
+#   env: CNN_STEPS (600), SKIP_CNN=1 leaves the CNN out
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=${1:-/tmp/astrofm-clip-science}
@@ -30,6 +31,10 @@ for kind in image spectrum; do
      --standardize --json "$W/knn_$kind.json" --report "$W/report_knn_$kind"
   /usr/bin/python3 -c "import json; m=json.load(open('$W/knn_$kind.json'))['metrics']; print({k: round(m[k], 4) for k in ('r2', 'sigma_nmad', 'eta_0.15')})"
 done
+echo "== reference: kNN on the true (noiseless) g, r, z magnitudes, what the images can show of the redshift"
+$A -q probe knn --train "$W/sim" --features MAG_G MAG_R MAG_Z --target Z --k 16 --weights distance --standardize --json "$W/knn_true_mags.json"
+/usr/bin/python3 -c "import json; m=json.load(open('$W/knn_true_mags.json'))['metrics']; print({k: round(m[k], 4) for k in ('r2', 'sigma_nmad', 'eta_0.15')})"
+[ -n "${SKIP_CNN:-}" ] && exit 0
 echo "== supervised CNN from scratch on the images, same labels"
 $A -q probe cnn --train "$W/sim" --target Z --cnn-steps ${CNN_STEPS:-600} --json "$W/cnn.json" --report "$W/report_cnn"
 /usr/bin/python3 -c "import json; m=json.load(open('$W/cnn.json'))['metrics']; print({k: round(m[k], 4) for k in ('r2', 'sigma_nmad', 'eta_0.15')})"

@@ -37,6 +37,14 @@ std::string write_config(const test::TempDir& tmp, const std::string& name, cons
 
 // Trains `a` straight, then the same run interrupted before step `stop` and
 // resumed; the two model files must hold the same bytes.
+// A tiny SimCLR CNN encoder (16 px) trained for `steps` on `data`; its path.
+std::string tiny_encoder(const test::TempDir& tmp, const std::string& data, int steps, const std::string& widths = "[8, 16]") {
+  std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": )" + widths + R"(}, "steps": )" +
+                                                      std::to_string(steps) + R"(, "batch": 8, "projection_dim": 8, "warmup": 1})");
+  train_model({.task = "image-ssl", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
+  return tmp.path("ssl.afm");
+}
+
 void expect_resume_is_bit_identical(const test::TempDir& tmp, const TrainOptions& a, int64_t stop) {
   auto r = train_model(a);
   EXPECT_GT(r.steps, stop);
@@ -71,9 +79,7 @@ TEST(Train, ResumeAfterInterruptionIsBitIdentical) {
 TEST(Train, ImageSslAndClipProduceLoadableModels) {
   test::TempDir tmp;
   std::string data = sim(tmp);
-  std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": 3, "batch": 8,
-    "projection_dim": 8, "warmup": 1})");
-  train_model({.task = "image-ssl", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
+  tiny_encoder(tmp, data, 3);
   auto img = models::load_model(tmp.path("ssl.afm"));
   EXPECT_EQ(img.architecture, "cnn");
   EXPECT_EQ(img.meta["preprocessing"]["image"]["kinds"], nlohmann::json::array({"legacysurvey_rgb"}));
@@ -163,9 +169,7 @@ TEST(Train, SupervisedBaselinePredictsEveryObject) {
 TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
   test::TempDir tmp;
   std::string data = sim(tmp);
-  std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": [8, 16, 16]}, "steps": 3, "batch": 8,
-    "projection_dim": 8, "warmup": 1})");
-  train_model({.task = "simclr", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
+  tiny_encoder(tmp, data, 3, "[8, 16, 16]");
   // The config's model shape is ignored: the encoder's is used.
   std::string ft = write_config(tmp, "ft.json", R"({"model": {"img_size": 16, "widths": [4]}, "steps": 12, "batch": 16, "warmup": 1,
     "lr": 0.003, "layer_decay": 0.5, "train_stages": 1})");
@@ -203,9 +207,7 @@ TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
 TEST(Train, FineTuningCanStartFromAHeadFittedOnTheFrozenFeatures) {
   test::TempDir tmp;
   std::string data = sim(tmp);
-  std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": 40, "batch": 8,
-    "projection_dim": 8, "warmup": 1})");
-  train_model({.task = "simclr", .data = {data}, .config = ssl, .out = tmp.path("ssl.afm")});
+  tiny_encoder(tmp, data, 40);
   // 40 steps: batch-norm running statistics settle, so the one training step below barely moves them.
   // Learning rate 0: the saved head is the one fitted before the first step.
   auto r2_of_head = [&](const std::string& head_init) {
