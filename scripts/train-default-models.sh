@@ -4,7 +4,7 @@
 #                        ~80 min) on the real Galaxy Zoo SDSS images (../shared/data)
 #   clip-sim.afm       : AstroCLIP alignment on 20,000 simulated pairs: image tower
 #                        started from the earlier SimCLR encoder (v1), spectrum tower
-#                        pre-trained by masked modelling (~13 + 18 min)
+#                        pre-trained by masked modelling (~13 + 35 min)
 # Usage: scripts/train-default-models.sh [WORKDIR]   (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
