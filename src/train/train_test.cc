@@ -35,8 +35,6 @@ std::string write_config(const test::TempDir& tmp, const std::string& name, cons
   return tmp.path(name);
 }
 
-// Trains `a` straight, then the same run interrupted before step `stop` and
-// resumed; the two model files must hold the same bytes.
 // A tiny SimCLR CNN encoder (16 px) trained for `steps` on `data`; its path.
 std::string tiny_encoder(const test::TempDir& tmp, const std::string& data, int steps, const std::string& widths = "[8, 16]") {
   std::string ssl = write_config(tmp, "ssl.json", R"({"model": {"img_size": 16, "widths": )" + widths + R"(}, "steps": )" +
@@ -45,6 +43,8 @@ std::string tiny_encoder(const test::TempDir& tmp, const std::string& data, int 
   return tmp.path("ssl.afm");
 }
 
+// Trains `a` straight, then the same run interrupted before step `stop` and
+// resumed; the two model files must hold the same bytes.
 void expect_resume_is_bit_identical(const test::TempDir& tmp, const TrainOptions& a, int64_t stop) {
   auto r = train_model(a);
   EXPECT_GT(r.steps, stop);
@@ -207,13 +207,13 @@ TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
 TEST(Train, FineTuningCanStartFromAHeadFittedOnTheFrozenFeatures) {
   test::TempDir tmp;
   std::string data = sim(tmp);
-  tiny_encoder(tmp, data, 40);
+  const std::string ssl = tiny_encoder(tmp, data, 40);
   // 40 steps: batch-norm running statistics settle, so the one training step below barely moves them.
   // Learning rate 0: the saved head is the one fitted before the first step.
   auto r2_of_head = [&](const std::string& head_init) {
     std::string c = write_config(tmp, head_init + ".json", R"({"steps": 1, "batch": 8, "warmup": 1, "lr": 0, "head_init": ")" + head_init + R"("})");
     std::string out = tmp.path(head_init + ".afm");
-    train_model({.task = "supervised", .data = {data}, .config = c, .out = out, .init_image = tmp.path("ssl.afm"), .target = "Z"});
+    train_model({.task = "supervised", .data = {data}, .config = c, .out = out, .init_image = ssl, .target = "Z"});
     EXPECT_EQ(ModelFile::read(out).meta["training"]["fine_tuned_from"]["head_init"], head_init);
     auto p = predict_supervised(out, data);
     Table t = train::load_columns({data}, {mmu::kObjectId, "Z"});
@@ -231,14 +231,14 @@ TEST(Train, FineTuningCanStartFromAHeadFittedOnTheFrozenFeatures) {
   // that wrecks the encoder leaves the fitted head's weights in place.
   std::string wreck = write_config(tmp, "wreck.json", R"({"steps": 20, "batch": 8, "warmup": 1, "lr": 5, "head_init": "probe",
     "early_stopping": 2, "val_every": 1, "val_fraction": 0.3})");
-  train_model({.task = "supervised", .data = {data}, .config = wreck, .out = tmp.path("wreck.afm"), .init_image = tmp.path("ssl.afm"),
+  train_model({.task = "supervised", .data = {data}, .config = wreck, .out = tmp.path("wreck.afm"), .init_image = ssl,
                .target = "Z"});
   EXPECT_EQ(ModelFile::read(tmp.path("wreck.afm")).meta["training"]["early_stopping"]["best_step"], 0);
-  auto pre = models::state_of(*models::load_model(tmp.path("ssl.afm")).module);
+  auto pre = models::state_of(*models::load_model(ssl).module);
   auto kept = models::state_of(*models::load_model(tmp.path("wreck.afm")).module);
   EXPECT_TRUE(torch::equal(pre.at("stages.1.conv1.weight"), kept.at("backbone.stages.1.conv1.weight")));
   std::string bad = write_config(tmp, "bad.json", R"({"head_init": "linear"})");
-  EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = bad, .out = tmp.path("x.afm"), .init_image = tmp.path("ssl.afm"),
+  EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = bad, .out = tmp.path("x.afm"), .init_image = ssl,
                             .target = "Z"}), InputError);
 }
 

@@ -52,7 +52,7 @@ struct ClipTask : Task {
     // 90-degree rotations and flips; sizes and colours carry the redshift).
     auto raw = index(images.images, rows);
     auto img = training ? images.prepare(augment(raw, aug), rows)
-                        : center_crop(images.prepare(raw, rows), model->image_encoder->img_size()).contiguous();
+                        : center_crop(images.prepare(raw, rows), aug.crop).contiguous();
     auto ie = model->image_encoder->forward(dev(img));
     auto se = model->spectrum_encoder->forward(dev(index(tokens, rows)));
     return clip_loss(ie, se, logit_scale);

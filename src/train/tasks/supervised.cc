@@ -61,6 +61,8 @@ struct SupervisedTask : Task {
       load_state(*model->backbone, state_of(*lm.module), init);
     }
     if (c["head_init"] != "random" && c["head_init"] != "probe") fail_input("head_init {}: random or probe", c["head_init"].dump());
+    if (c["head_init"] == "probe" && init.empty())
+      fail_input("head_init 'probe' fits the head on a pre-trained encoder's features: give --init-image");
     aug = augment_options(c["augment"], hc.backbone.img_size);
     const int64_t stages = static_cast<int64_t>(model->backbone->stages->size()), keep = c["train_stages"];
     if (keep < 0 || keep > stages) fail_input("train_stages {}: 0 (all) to {}", keep, stages);
@@ -104,7 +106,6 @@ struct SupervisedTask : Task {
   }
   void before_training(const std::vector<int64_t>& rows) override {
     if (cfg["head_init"] == "random") return;
-    if (init.empty()) fail_input("head_init 'probe' fits the head on a pre-trained encoder's features: give --init-image");
     // Frozen features of the training rows, as the evaluation sees them.
     torch::Tensor f;
     {
