@@ -9,8 +9,8 @@ V=build/aion-venv
 if [ ! -x "$V/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$V"
 fi
-if ! "$V/bin/python" -c 'import importlib.util as u, einops, jaxtyping, scipy; assert u.find_spec("aion")' 2>/dev/null; then
+if ! "$V/bin/python" -c 'import importlib.util as u, einops, jaxtyping, scipy, safetensors; assert u.find_spec("aion")' 2>/dev/null; then
   # AION's torch extra would pull a second, CUDA torch: Debian's python3-torch serves.
-  "$V/bin/pip" install -q --disable-pip-version-check "polymathic-aion==0.0.2"
+  "$V/bin/pip" install -q --disable-pip-version-check "polymathic-aion==0.0.2" "safetensors>=0.4"
 fi
 "$V/bin/python" -c 'import importlib.util as u; print("AION reference:", u.find_spec("aion").origin)'

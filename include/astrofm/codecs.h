@@ -77,6 +77,8 @@ class CodecSet {
   // Exact modality, else a survey-named one's prefix: image_hsc -> image.
   const Codec* find(const std::string& modality) const;
   std::vector<std::string> modalities() const;
+  // The file (and part) a modality's codec came from, for error messages ("" when built in memory).
+  std::string source(const std::string& modality) const;
   bool empty() const { return codecs_.empty(); }
   // All codecs as parts of one model file (architecture "codecs"), written atomically.
   void save(const std::string& path, const nlohmann::json& meta = {}) const;
@@ -85,6 +87,7 @@ class CodecSet {
 
  private:
   std::map<std::string, std::shared_ptr<const Codec>> codecs_;
+  std::map<std::string, std::string> sources_;
 };
 
 // The codec table's kinds ("image", "scalar", ...) and what each converts.

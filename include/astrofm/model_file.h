@@ -40,6 +40,9 @@ struct StoredTensor {
   std::span<const uint8_t> view_;
 };
 
+struct ModelFile;
+ModelFile read_safetensors(const std::string& path);  // astrofm/safetensors.h
+
 struct ModelFile {
   static constexpr uint32_t kFormatVersion = 2;
   static constexpr size_t kAlignment = 64;
@@ -67,6 +70,7 @@ struct ModelFile {
   void add_part(const std::string& prefix, const ModelFile& m);
 
  private:
+  friend ModelFile read_safetensors(const std::string& path);
   std::shared_ptr<const void> map_;  // keeps the memory map alive for the views
   int format_ = kFormatVersion;
 };

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace astrofm {
 
 void set_models_dir(const std::string& dir);  // empty: unset
@@ -26,8 +28,20 @@ std::filesystem::path data_dir();
 // <prefix>/share/astrofm of this running copy, when installed (else empty).
 std::filesystem::path installed_share_dir();
 
-// Shipped models (name -> path) across models_dirs(); an earlier folder wins a name.
+// The user's own models folder: ASTROFM_MODELS_DIR when set, else
+// $XDG_DATA_HOME/astrofm/models (~/.local/share/astrofm/models). Searched
+// after --models-dir; `astrofm models add` registers snapshots there.
+std::filesystem::path user_models_dir();
+
+// Shipped and registered models (name -> path) across models_dirs(); an
+// earlier folder wins a name. A registered snapshot (NAME.snapshot.json, by
+// `astrofm models add`) resolves to its folder.
 std::vector<std::pair<std::string, std::string>> shipped_models();
+
+// Registers a released snapshot folder under `name` in user_models_dir() (the
+// registration records the folder and `provenance`); returns the registration
+// file. InputError when the name is taken by a shipped model file.
+std::string register_snapshot(const std::string& name, const std::string& folder, const nlohmann::json& provenance);
 // A model file path as given, or the path of the shipped model of that name.
 std::string resolve_model_path(const std::string& name_or_path);
 

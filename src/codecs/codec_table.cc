@@ -1,10 +1,12 @@
 // The codec table, codec sets and the helpers every codec kind shares.
 #include "codecs/codec_table.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <cmath>
 
+#include "astrofm/aion_release.h"
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
 #include "astrofm/models/registry.h"
@@ -176,19 +178,40 @@ CodecSet CodecSet::load(const std::vector<std::string>& names) {
   CodecSet s;
   for (const auto& n : names) {
     std::string path = resolve_codec_path(n);
+    if (aion::is_snapshot(path)) {  // a released snapshot: every codec in its codecs/ folder
+      auto snap = aion::read_snapshot(path);
+      for (const auto& [name, sc] : snap.codecs) {
+        auto c = codec_from_snapshot(sc);
+        if (s.find(c->info().modality)) fail_input("{}: a codec for '{}' is already loaded from another --codecs file", path, c->info().modality);
+        s.sources_[c->info().modality] = sc.config_path;
+        s.add(c);
+      }
+      continue;
+    }
     ModelFile f = ModelFile::read(path);
+    const bool bundle = f.meta.value("kind", "") == "bundle";
     auto parts = f.parts();
+    if (bundle) parts.erase(std::remove(parts.begin(), parts.end(), "model"), parts.end());
     if (parts.empty()) {
-      s.add(load_part(f, path));
+      auto c = load_part(f, path);
+      s.sources_[c->info().modality] = path;
+      s.add(c);
       continue;
     }
     for (const auto& p : parts) {
-      auto c = load_part(f.part(p), fmt::format("{} (part {})", path, p));
+      const std::string where = fmt::format("{} (part {})", path, p);
+      auto c = load_part(f.part(p), where);
       if (s.find(c->info().modality)) fail_input("{}: a codec for '{}' is already loaded from another --codecs file", path, c->info().modality);
+      s.sources_[c->info().modality] = where;
       s.add(c);
     }
   }
   return s;
+}
+
+std::string CodecSet::source(const std::string& modality) const {
+  auto it = sources_.find(modality);
+  return it == sources_.end() ? std::string() : it->second;
 }
 
 void CodecSet::add(std::shared_ptr<const Codec> c) {

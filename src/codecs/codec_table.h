@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "astrofm/aion_release.h"
 #include "astrofm/codecs.h"
 #include "astrofm/models/architecture.h"  // batch_tensor, tensor_column
 #include "astrofm/models/registry.h"
@@ -40,6 +41,10 @@ class CodecTable {
   std::map<std::string, CodecSpec> table_;
 };
 const CodecTable& codec_table();
+
+// A codec of a released snapshot (codecs/<name>/config.json + weights),
+// converted in memory; its settings come from its config.json.
+std::shared_ptr<const Codec> codec_from_snapshot(const aion::SnapshotCodec& c);
 
 // Shared helpers.
 ModelFile module_part(torch::nn::Module& m, const CodecInfo& info);  // tensors of m + meta

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "astrofm/bundle.h"
 #include "astrofm/codecs.h"
 #include "astrofm/error.h"
 #include "astrofm/fsutil.h"
@@ -33,17 +34,27 @@ Column float_column(const std::string& name, const std::vector<double>& v) { ret
 GenerateResult generate(const GenerateOptions& opt) {
   if (opt.to.empty()) fail_usage("--to: the modality to generate");
   if (opt.steps < 1) fail_usage("--steps must be at least 1");
-  auto lm = load_model(resolve_model_path(opt.model));
+  const std::string model_path = resolve_model_path(opt.model);
+  auto lm = load_model(model_path);
   if (lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", opt.model, lm.architecture);
   auto& net = dynamic_cast<AionImpl&>(*lm.module);
   net.eval();
   const AionConfig& cfg = net.config();
-  codecs::CodecSet set = codecs::CodecSet::load(opt.codecs);
+  const auto codec_paths = codecs_for_model(model_path, opt.codecs);
+  if (codec_paths.empty()) fail_usage("--codecs: {} is a transformer alone; name the codec files that decode its target", opt.model);
+  codecs::CodecSet set = codecs::CodecSet::load(codec_paths);
   const std::string target = tok_name(opt.to);
   const AionModality& tm = cfg.modality(target);
   const codecs::Codec& codec = set.at(target.substr(4));
-  if (codec.info().num_tokens != tm.tokens || codec.info().vocab_size != tm.vocab)
-    fail_input("{}: the {} codec makes {} tokens of {} values; the model's {} has {} of {}", opt.codecs.front(), codec.info().modality,
+  // The values generated are the codec's. AION's released tok_z has one value
+  // more than its Z codec makes (1,025 against 1,024 bins): no object is ever
+  // tokenized to it, so that value is left out and the distribution is over
+  // the codec's bins (renormalised), which is what decoding a sample through
+  // AION's own codec can give.
+  const int64_t V = codec.info().vocab_size;
+  const bool spare_value = tm.tokens == 1 && tm.vocab == V + 1;
+  if (codec.info().num_tokens != tm.tokens || (codec.info().vocab_size != tm.vocab && !spare_value))
+    fail_input("{}: the {} codec makes {} tokens of {} values; the model's {} has {} of {}", set.source(codec.info().modality), codec.info().modality,
                codec.info().num_tokens, codec.info().vocab_size, target, tm.tokens, tm.vocab);
   Dataset ds = Dataset::open(opt.data);
   std::vector<std::string> inputs;
@@ -67,10 +78,10 @@ GenerateResult generate(const GenerateOptions& opt) {
   const std::string base = codec.info().modality;  // the codec's column names
   const std::string name = target.substr(4);       // the model's (image_hsc for an image codec)
   if (tm.tokens == 1) {
-    Column all(codecs::token_column(base), DType::Int32, {1}, tm.vocab);
-    for (int64_t k = 0; k < tm.vocab; ++k) all.ptr<int32_t>()[k] = static_cast<int32_t>(k);
+    Column all(codecs::token_column(base), DType::Int32, {1}, V);
+    for (int64_t k = 0; k < V; ++k) all.ptr<int32_t>()[k] = static_cast<int32_t>(k);
     Table d = codec.decode(all, {}, "bins");
-    for (int64_t k = 0; k < tm.vocab; ++k) bin_values.push_back(d.at(base).as_double(k));
+    for (int64_t k = 0; k < V; ++k) bin_values.push_back(d.at(base).as_double(k));
   }
   WriteOptions wo;
   wo.overwrite = opt.overwrite;
@@ -99,26 +110,26 @@ GenerateResult generate(const GenerateOptions& opt) {
     o.add(b.at(mmu::kRa));
     o.add(b.at(mmu::kDec));
     if (tm.tokens == 1) {
-      auto p = net.decode(net.encode(in, total), {tm.key})[0].select(1, 0).softmax(-1).to(torch::kFloat64).contiguous();
+      auto p = net.decode(net.encode(in, total), {tm.key})[0].select(1, 0).narrow(-1, 0, V).softmax(-1).to(torch::kFloat64).contiguous();
       std::vector<double> mean(B), median(B), mode(B), p025(B), p16(B), p84(B), p975(B);
-      Column pdf(base + "_pdf", DType::Float32, {tm.vocab}, B);
+      Column pdf(base + "_pdf", DType::Float32, {V}, B);
       for (int64_t i = 0; i < B; ++i) {
-        const double* pi = static_cast<const double*>(p.data_ptr()) + i * tm.vocab;
+        const double* pi = static_cast<const double*>(p.data_ptr()) + i * V;
         double m = 0, cdf = 0, best = -1;
         double qs[5] = {0.025, 0.16, 0.5, 0.84, 0.975}, qv[5] = {NAN, NAN, NAN, NAN, NAN};
         int qi = 0;
-        std::vector<double> row(pi, pi + tm.vocab);
-        for (int64_t k = 0; k < tm.vocab; ++k) {
+        std::vector<double> row(pi, pi + V);
+        for (int64_t k = 0; k < V; ++k) {
           if (std::isfinite(bin_values[k])) m += pi[k] * bin_values[k];
           cdf += pi[k];
           while (qi < 5 && cdf >= qs[qi]) qv[qi++] = bin_values[k];
           if (pi[k] > best) best = pi[k], mode[i] = bin_values[k];
-          pdf.ptr<float>()[i * tm.vocab + k] = static_cast<float>(pi[k]);
+          pdf.ptr<float>()[i * V + k] = static_cast<float>(pi[k]);
         }
         mean[i] = m, p025[i] = qv[0], p16[i] = qv[1], median[i] = qv[2], p84[i] = qv[3], p975[i] = qv[4];
         if (have_truth) {
           int64_t t = b.at(target).as_int64(i);
-          truths.push_back(t >= 0 && t < tm.vocab ? bin_values[t] : NAN);
+          truths.push_back(t >= 0 && t < V ? bin_values[t] : NAN);
           pdfs.push_back(std::move(row));
           medians.push_back(median[i]), means.push_back(mean[i]);
         }

@@ -16,6 +16,7 @@
 #include "astrofm/error.h"
 #include "astrofm/hash.h"
 #include "astrofm/strict_json.h"
+#include "core/mapped_file.h"
 
 namespace astrofm {
 namespace {
@@ -24,37 +25,6 @@ static_assert(std::endian::native == std::endian::little, "astrofm's model files
 
 constexpr char kMagic[8] = {'A', 'S', 'T', 'R', 'O', 'F', 'M', '\0'};
 constexpr size_t kPrefix = 8 + 4 + 4 + 8;  // magic, version, reserved, header length (format 2)
-
-// A read-only memory map of a whole file.
-struct Mapping {
-  const uint8_t* data = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (data && size) munmap(const_cast<uint8_t*>(data), size);
-  }
-};
-
-std::shared_ptr<Mapping> map_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_io("{}: cannot open model file: {}", path, std::strerror(errno));
-  struct stat st{};
-  if (fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail_io("{}: cannot stat model file", path);
-  }
-  auto m = std::make_shared<Mapping>();
-  m->size = static_cast<size_t>(st.st_size);
-  if (m->size) {
-    void* p = mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      ::close(fd);
-      fail_io("{}: cannot map model file: {}", path, std::strerror(errno));
-    }
-    m->data = static_cast<const uint8_t*>(p);
-  }
-  ::close(fd);
-  return m;
-}
 
 template <class T> T load_le(const uint8_t* p) {
   T v;

@@ -7,6 +7,7 @@
 #include "astrofm/config.h"
 #include "astrofm/error.h"
 #include "astrofm/models/architecture.h"
+#include "astrofm/models/snapshot.h"
 #include "astrofm/models/specformer.h"
 #include "astrofm/models/vit.h"
 #include "convert_util.h"
@@ -95,7 +96,10 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
 }
 
 LoadedModel load_model(const std::string& path, torch::Device device) {
+  if (aion::is_snapshot(path)) return load_snapshot(path, device);
   ModelFile mf = ModelFile::read(path);
+  // A bundle (a transformer with its codecs): the model is its "model" part.
+  if (mf.meta.value("kind", "") == "bundle") mf = mf.part("model");
   LoadedModel lm;
   lm.architecture = mf.meta.at("architecture").get<std::string>();
   lm.meta = mf.meta;

@@ -67,8 +67,8 @@ void add_codec_commands(CLI::App& app) {
   {
     auto* c = app.add_subcommand("generate", "Generate a modality from others with an AION model: distributions of scalars, decoded spectra and images");
     static GenerateOptions o;
-    c->add_option("--model", o.model, "AION model file (astrofm train aion or convert --kind aion)")->required();
-    c->add_option("--codecs", o.codecs, "codec files, to decode the target")->required();
+    c->add_option("--model", o.model, "AION model: a bundle or a released snapshot folder (their codecs are used), or a model file from astrofm train aion / convert --kind aion")->required();
+    c->add_option("--codecs", o.codecs, "codec files, to decode the target (default: the bundle's or snapshot's own)");
     c->add_option("--data", o.data, "tokens dataset (astrofm tokenize)")->required();
     c->add_option("--from", o.from, "input modalities (default: every one the model knows but the target)")->delimiter(',');
     c->add_option("--to", o.to, "the modality to generate (Z, FLUX_G, spectrum, image, ...)")->required();

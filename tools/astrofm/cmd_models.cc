@@ -1,8 +1,11 @@
 #include <cstdio>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "astrofm/aion_release.h"
+#include "astrofm/bundle.h"
 #include "astrofm/codecs.h"
 #include "astrofm/communicator.h"
 #include "astrofm/embed.h"
@@ -11,6 +14,7 @@
 #include "astrofm/model_file.h"
 #include "astrofm/models/architecture.h"
 #include "astrofm/models/registry.h"
+#include "astrofm/models/snapshot.h"
 #include "astrofm/train.h"
 #include "commands.h"
 
@@ -23,7 +27,23 @@ void add_model_commands(CLI::App& app) {
     c->add_flag("--json", as_json, "machine-readable output");
     c->add_flag("--paths", paths, "where models and simulator data are looked up, in order");
     c->add_flag("--architectures", archs, "the architecture table: what each embeds and converts");
-    c->callback([] {
+    auto* add = c->add_subcommand("add", "Register a released model snapshot folder (e.g. polymathic-ai/aion-base as downloaded) so --model NAME finds it");
+    static std::string add_path, add_name;
+    add->add_option("PATH", add_path, "the snapshot folder (config.json, model.safetensors, codecs/)")->required();
+    add->add_option("--name", add_name, "the name to use (default: the repository's name, e.g. aion-base)");
+    add->callback([] {
+      auto snap = aion::read_snapshot(add_path);
+      models::load_snapshot(add_path);  // refuse now what would fail later: config and weights must agree
+      auto prov = aion::provenance_with_checksums(snap);
+      std::string name = add_name;
+      if (name.empty())
+        name = prov.contains("repository") ? std::filesystem::path(prov["repository"].get<std::string>()).filename().string()
+                                           : std::filesystem::absolute(add_path).lexically_normal().filename().string();
+      auto reg = register_snapshot(name, add_path, prov);
+      spdlog::info("registered {} as '{}' ({}): --model {} works from now on", add_path, name, reg, name);
+    });
+    c->callback([add] {
+      if (*add) return;
       if (archs) {
         for (const auto& n : models::architecture_table().names()) {
           const auto& a = models::architecture_table().at(n);
@@ -43,7 +63,16 @@ void add_model_commands(CLI::App& app) {
       }
       nlohmann::json all = nlohmann::json::array();
       for (const auto& [name, path] : shipped_models()) {
-        auto meta = ModelFile::read_meta(path);
+        nlohmann::json meta;
+        if (aion::is_snapshot(path)) {  // registered with `astrofm models add`
+          auto snap = aion::read_snapshot(path);
+          meta = {{"name", name}, {"architecture", "aion"}, {"kind", "snapshot"}, {"provenance", snap.provenance},
+                  {"description", fmt::format("AION-1 snapshot (dim {}, {} + {} layers) from {}", snap.config["dim"].dump(),
+                                              snap.config["encoder_depth"].dump(), snap.config["decoder_depth"].dump(),
+                                              snap.provenance.value("repository", path))}};
+        } else {
+          meta = ModelFile::read_meta(path);
+        }
         meta["path"] = path;
         all.push_back(meta);
         if (!as_json) {
@@ -59,11 +88,11 @@ void add_model_commands(CLI::App& app) {
     });
   }
   {
-    auto* c = app.add_subcommand("convert", "Convert an AstroCLIP / AstroDINO / SpecFormer checkpoint or an AION codec state dict to an astrofm model file");
+    auto* c = app.add_subcommand("convert", "Convert a released AION-1 snapshot folder to one bundle file, or an AstroCLIP / AstroDINO / SpecFormer / AION checkpoint or AION codec state dict to an astrofm model file");
     static std::string ckpt, kind, out;
     static std::vector<std::string> sets;
-    c->add_option("CHECKPOINT", ckpt, "torch.save file: a state_dict or a Lightning checkpoint")->required();
-    c->add_option("--kind", kind, "astroclip, specformer, astrodino, aion, AION's codecs (aion-codec-image, aion-codec-spectrum, aion-codec-scalar), or float16 (an astrofm model file stored at half size)")->required();
+    c->add_option("CHECKPOINT", ckpt, "a Hugging Face snapshot folder (config.json, model.safetensors, codecs/), a .safetensors file, or a torch.save file (state_dict or Lightning checkpoint)")->required();
+    c->add_option("--kind", kind, "for a file: astroclip, specformer, astrodino, aion, AION's codecs (aion-codec-image, aion-codec-spectrum, aion-codec-scalar), or float16 (an astrofm model file stored at half size); a snapshot folder needs none");
     c->add_option("--out", out, "output model file (.afm)")->required();
     c->add_option("--set", sets, "KEY=VALUE hyper-parameters the weights do not reveal, e.g. num_heads=16");
     c->callback([] {
@@ -78,6 +107,15 @@ void add_model_commands(CLI::App& app) {
           overrides[k] = v;
         }
       }
+      if (aion::is_snapshot(ckpt)) {
+        if (!kind.empty() && kind != "aion") fail_usage("{}: a snapshot folder of AION-1; --kind {} does not apply", ckpt, kind);
+        auto meta = convert_snapshot(ckpt, out, overrides);
+        spdlog::info("wrote {} (AION bundle: transformer dim {}, {} + {} layers, {} modalities, {} codecs)", out, meta["config"]["dim"].dump(),
+                     meta["config"]["encoder_depth"].dump(), meta["config"]["decoder_depth"].dump(), meta["config"]["modalities"].size(),
+                     meta["codecs"].size());
+        return;
+      }
+      if (kind.empty()) fail_usage("--kind is needed for a file ({}): astroclip, specformer, astrodino, aion, aion-codec-*, float16", ckpt);
       if (kind == "float16") {
         auto meta = models::store_float16(ckpt, out, overrides);
         spdlog::info("wrote {} ({} model, float16 storage)", out, meta["architecture"].get<std::string>());

@@ -2,6 +2,7 @@
 // Embeds any combination of the token columns it knows (astrofm tokenize
 // output) jointly: the mean of the encoder's output tokens (AION's pooling),
 // and those tokens for attentive probes. Converts AION's state dicts.
+#include "astrofm/aion_release.h"
 #include "astrofm/models/aion.h"
 #include "astrofm/models/architecture.h"
 #include "models/convert_util.h"
@@ -19,16 +20,10 @@ nlohmann::json default_aion_config() {
   return c.to_json();
 }
 
-// AION's token keys -> astrofm's token columns (the shipped codecs' names).
+// AION's token keys -> astrofm's token columns (the release table's names).
 std::string column_for(const std::string& key) {
-  static const std::map<std::string, std::string> m = {
-      {"tok_image", "tok_image"},       {"tok_image_hsc", "tok_image_hsc"}, {"tok_spectrum_desi", "tok_spectrum"},
-      {"tok_spectrum_sdss", "tok_spectrum_sdss"}, {"tok_z", "tok_Z"},        {"tok_flux_g", "tok_FLUX_G"},
-      {"tok_flux_r", "tok_FLUX_R"},     {"tok_flux_i", "tok_FLUX_I"},       {"tok_flux_z", "tok_FLUX_Z"},
-      {"tok_shape_r", "tok_SHAPE_R"},   {"tok_shape_e1", "tok_SHAPE_E1"},   {"tok_shape_e2", "tok_SHAPE_E2"},
-      {"tok_ebv", "tok_EBV"}};
-  auto it = m.find(key);
-  return it == m.end() ? key : it->second;
+  const auto* m = aion::find_modality(key);
+  return m ? m->column : key;
 }
 
 AionInputs inputs_from(const AionImpl& a, const Table& b, const std::string& where, torch::Device dev) {

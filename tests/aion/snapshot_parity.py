@@ -1,0 +1,268 @@
+"""The released layout, end to end: a small AION-1 snapshot written by AION's
+own package (polymathic-aion's save_pretrained: config.json, model.safetensors
+with shared-tensor aliases, codecs/<name>/{config.json, model.safetensors}),
+random weights, never the hub. Checks that AION's own from_pretrained reads the
+files back, then that astrofm opens the folder directly (and as a converted
+bundle) with AION's tokens, embeddings and logits; then that broken snapshots
+give one error naming the file and field, exit 1 and no output.
+Run by CTest (AION.SnapshotParity) with scripts/aion-venv.sh's environment:
+  ASTROFM_BUILD=build build/aion-venv/bin/python tests/aion/snapshot_parity.py
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import types
+
+import numpy as np
+import torch
+
+if not hasattr(torch, "compiler"):  # Debian's torch 1.13 (see codec_parity.py)
+    torch.compiler = types.SimpleNamespace(disable=lambda fn=None, recursive=True: fn if fn else (lambda f: f))
+from aion import AION  # noqa: E402
+from aion.codecs import GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, SpectrumCodec  # noqa: E402
+from aion.codecs.quantizers import ScalarLinearQuantizer  # noqa: E402
+from aion.codecs.quantizers.scalar import ScalarReservoirQuantizer  # noqa: E402
+from aion.modalities import (DESISpectrum, GaiaXpBp, HSCMagG, LegacySurveyFluxG, LegacySurveyImage, Z,  # noqa: E402
+                             ScalarModalities)
+from safetensors import safe_open  # noqa: E402
+
+if int(torch.__version__.split(".")[0]) < 2:  # int32 indexing (see codec_parity.py)
+    _decode = ScalarLinearQuantizer.decode
+    ScalarLinearQuantizer.decode = lambda self, codes: _decode(self, codes.long())
+    ScalarReservoirQuantizer.decode = lambda self, codes: self._index_to_val[codes.long()]
+
+BUILD = os.environ.get("ASTROFM_BUILD", "build")
+sys.path.insert(0, BUILD)
+import astrofm  # noqa: E402
+
+BIN = os.environ.get("ASTROFM_BIN", os.path.join(BUILD, "tools", "astrofm", "astrofm"))
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+tmp = tempfile.mkdtemp(prefix="aion-snapshot-")
+# The layout of the hub's cache, so provenance can be read off the path.
+snap = os.path.join(tmp, "models--polymathic-ai--aion-base", "snapshots", "0123456789abcdef0123456789abcdef01234567")
+failures = []
+
+
+def check(name, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail else ""))
+    if not ok:
+        failures.append(name)
+
+
+def close(name, a, b, tol=1e-5):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    err = float(np.abs(a - b).max()) if a.shape == b.shape else float("inf")
+    check(name, err <= tol * max(1.0, float(np.abs(b).max())), f"max |diff| {err:.2e} (shapes {a.shape} {b.shape})")
+
+
+def randomize(module, scale=0.3):
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.add_(scale * torch.randn_like(p) / max(1.0, p[0].numel() ** 0.5 if p.dim() > 1 else 1.0))
+
+
+# ------------------------------------------------------------ the snapshot, by AION's package
+MODS = ["tok_image", "tok_spectrum_desi", "tok_flux_g", "tok_z", "tok_mag_g", "tok_xp_bp", "catalog"]
+CONFIG = dict(domains_in=MODS, domains_out=MODS, dim=64, encoder_depth=2, decoder_depth=2, num_heads=4, mlp_ratio=4.0,
+              qkv_bias=False, proj_bias=False, mlp_bias=False, norm_bias=False, act_layer="SiLU", gated_mlp=True, qk_norm=True,
+              decoder_causal_mask=False, decoder_sep_mask=True, num_register_tokens=0, share_modality_embeddings=True)
+model = AION(CONFIG).eval()
+with torch.no_grad():
+    for n, p in model.named_parameters():
+        if n.endswith("weight") and p.dim() == 1:
+            p.add_(0.1 * torch.randn_like(p))
+model.save_pretrained(snap)
+
+img = ImageCodec(quantizer_levels=[7, 5, 5, 5, 5], hidden_dims=32, n_compressions=2, num_consecutive=1)
+randomize(img)
+img.save_pretrained(snap, modality=LegacySurveyImage)
+spec = SpectrumCodec(encoder_depths=(1, 1, 1, 1), encoder_dims=(8, 16, 24, 32), decoder_depths=(1, 1, 1, 1), decoder_dims=(24, 16, 8, 1),
+                     latent_channels=32, embedding_dim=10)
+randomize(spec)
+spec.save_pretrained(snap, modality=DESISpectrum)
+flux_g = LogScalarCodec("FLUX_G", 1024, 2000)
+flux_g.quantizer._update_reservoirs(torch.tensor(rng.lognormal(1, 1.5, 2000), dtype=torch.float32))
+flux_g.save_pretrained(snap, modality=LegacySurveyFluxG)
+mag_g = ScalarCodec("g_cmodel_mag", 1024, 2000)
+mag_g.quantizer._update_reservoirs(torch.tensor(rng.normal(22, 1.5, 2000), dtype=torch.float32))
+mag_g.save_pretrained(snap, modality=HSCMagG)
+zc = GridScalarCodec("Z", 1024)
+zc.save_pretrained(snap, modality=Z)
+xp = MultiScalarCodec("bp_coefficients", ["arcsinh"], ["sinh"], 1024, 300, 55)
+xp.quantizer._update_reservoirs(torch.tensor(rng.normal(0, 50, (300, 55)), dtype=torch.float32))
+xp.save_pretrained(snap, modality=GaiaXpBp)
+
+# The files are the release's layout, and AION's own loaders read them back.
+with safe_open(os.path.join(snap, "model.safetensors"), "pt") as f:
+    meta = f.metadata() or {}
+aliases = [k for k in meta if k.endswith("mod_emb")]
+check("model.safetensors stores each shared mod_emb once, the other name as a metadata alias", len(aliases) >= len(MODS) - 1,
+      f"{len(aliases)} aliases")
+back = AION.from_pretrained(snap).eval()
+same = all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values()))
+check("AION.from_pretrained reads the snapshot back unchanged", same)
+
+
+# AION 0.0.2's codec from_pretrained cannot read a local folder (huggingface_hub
+# looks for "codecs/<name>/config.json" in os.listdir of the root), so the codecs
+# are read back the way it would from the hub: the class built from
+# config.json, the weights loaded from model.safetensors.
+def codec_back(cls, name, original):
+    from safetensors.torch import load_file
+    with open(os.path.join(snap, "codecs", name, "config.json")) as f:
+        c = cls(**json.load(f))
+    c.load_state_dict(load_file(os.path.join(snap, "codecs", name, "model.safetensors")))
+    same = all(torch.equal(a, b) for a, b in zip(original.state_dict().values(), c.state_dict().values()))
+    check(f"codecs/{name}: {cls.__name__}(**config.json) + model.safetensors equals the codec saved", same)
+    return c.eval()
+
+
+img_back = codec_back(ImageCodec, "image", img)
+codec_back(SpectrumCodec, "spectrum", spec)
+codec_back(LogScalarCodec, "FLUX_G", flux_g)
+codec_back(GridScalarCodec, "Z", zc)
+print("snapshot:", snap, sorted(os.listdir(snap)), sorted(os.listdir(os.path.join(snap, "codecs"))))
+
+# ------------------------------------------------------------ astrofm opens the folder as it is
+mine = astrofm._core.AionModel(snap)
+cfg = json.loads(mine.config_json)
+keys = sorted(m["key"] for m in cfg["modalities"])
+check("astrofm's model from the folder has every modality but the catalog", keys == sorted(m for m in MODS if m != "catalog"), str(keys))
+B = 3
+g = torch.Generator().manual_seed(5)
+inputs = {"tok_image": torch.randint(0, 4375, (B, 576), generator=g), "tok_flux_g": torch.randint(0, 1024, (B, 1), generator=g),
+          "tok_spectrum_desi": torch.randint(0, 1024, (B, 273), generator=g), "tok_mag_g": torch.randint(0, 1024, (B, 1), generator=g),
+          "tok_xp_bp": torch.randint(0, 1024, (B, 55), generator=g)}
+np_in = {k: v.numpy() for k, v in inputs.items()}
+with torch.no_grad():
+    n_all = sum(v.shape[1] for v in inputs.values())
+    close("embedding (AION's model.encode), every input, from the folder", mine.encode(np_in, {}, n_all), back.encode(inputs, num_encoder_tokens=n_all).numpy())
+    close("embedding, AION's default 256-token budget", mine.encode(np_in, {}, 256), back.encode(inputs, num_encoder_tokens=256).numpy())
+    ref = back(inputs, target_modality=[Z])["tok_z"].numpy()
+    got = mine.logits(np_in, {}, ["tok_z"], n_all)["tok_z"]
+    check("tok_z logits have AION's 1,025 values", got.shape[-1] == 1025 and ref.shape[-1] == 1025, str(got.shape))
+    close("logits of tok_z from image + spectrum + fluxes + XP", got, ref)
+    ref = back({"tok_image": inputs["tok_image"]}, target_modality=[HSCMagG])["tok_mag_g"].numpy()
+    close("logits of HSC g from the image alone", mine.logits({"tok_image": np_in["tok_image"]}, {}, ["tok_mag_g"], 576)["tok_mag_g"], ref)
+
+# Codecs straight from the folder: the same tokens as AION's codecs.
+cs = astrofm._core.CodecSet([snap])
+check("astrofm finds every codec in codecs/", sorted(cs.modalities) == sorted(["image", "spectrum", "FLUX_G", "g_cmodel_mag", "Z", "bp_coefficients"]),
+      str(sorted(cs.modalities)))
+y, x = np.mgrid[0:100, 0:100] - 49.5
+flux = (rng.normal(0, 0.2, (2, 4, 100, 100)) + 5 * np.exp(-(x**2 + y**2) / 30.0)).astype(np.float32)
+bands = ["DES-G", "DES-R", "DES-I", "DES-Z"]
+with torch.no_grad():
+    ref = img_back.encode(LegacySurveyImage(flux=torch.tensor(flux), bands=bands)).numpy()
+tok = cs.encode("image", {"image_array": flux, "image_band": np.array([bands] * 2), "image_ivar": np.ones_like(flux)})
+check("image tokens from the folder's codec equal AION's", tok.shape == ref.shape and np.array_equal(tok, ref))
+lam = np.tile(np.arange(3600.0, 9800.0, 0.8, dtype=np.float32), (2, 1))
+sflux = (rng.uniform(1, 30, (2, 1)) * (1 + 0.3 * np.sin(lam / 500.0)) + rng.normal(0, 1, lam.shape)).astype(np.float32)
+ivar = rng.uniform(0.5, 50, lam.shape).astype(np.float32)
+smask = rng.random(lam.shape) < 0.02
+with torch.no_grad():
+    ref = spec.encode(DESISpectrum(flux=torch.tensor(sflux), ivar=torch.tensor(ivar), mask=torch.tensor(smask), wavelength=torch.tensor(lam))).numpy()
+tok = cs.encode("spectrum", {"spectrum_flux": sflux, "spectrum_ivar": ivar, "spectrum_mask": smask, "spectrum_lambda": lam})
+check("spectrum tokens (273 = 1 + 272) equal AION's", tok.shape == ref.shape == (2, 273) and np.array_equal(tok, ref), str(tok.shape))
+for name, codec, col, vals in [("FLUX_G (log)", flux_g, "FLUX_G", rng.lognormal(1, 1.5, 50)), ("HSC g (linear)", mag_g, "g_cmodel_mag", rng.normal(22, 2, 50)),
+                               ("Z (grid)", zc, "Z", rng.uniform(-0.1, 1.2, 50))]:
+    v = torch.tensor(vals, dtype=torch.float32)
+    with torch.no_grad():
+        ref = codec.encode(ScalarModalities[col](value=v)).numpy()
+    tok = cs.encode(col, {col: v.numpy()})
+    check(f"scalar tokens, {name}", np.array_equal(tok[:, 0], ref), f"{int((tok[:, 0] != ref).sum())} differ")
+xv = torch.tensor(rng.normal(0, 50, (4, 55)), dtype=torch.float32)
+with torch.no_grad():
+    ref = xp.encode(ScalarModalities["bp_coefficients"](value=xv)).numpy()
+check("Gaia XP tokens (55 coefficients)", np.array_equal(cs.encode("bp_coefficients", {"bp_coefficients": xv.numpy()}), ref))
+
+# ------------------------------------------------------------ one bundle file, and the CLI
+bundle = os.path.join(tmp, "aion-base.afm")
+r = subprocess.run([BIN, "-q", "convert", snap, "--out", bundle], capture_output=True, text=True)
+check("astrofm convert SNAPSHOT --out bundle.afm", r.returncode == 0 and os.path.isfile(bundle), r.stderr[-500:])
+if os.path.isfile(bundle):
+    mb = astrofm._core.AionModel(bundle)
+    close("the bundle's embedding equals the folder's", mb.encode(np_in, {}, n_all), mine.encode(np_in, {}, n_all), 0)
+    cb = astrofm._core.CodecSet([bundle])
+    check("the bundle carries every codec", sorted(cb.modalities) == sorted(cs.modalities), str(sorted(cb.modalities)))
+    info = json.loads(subprocess.run([BIN, "models", "--json"], capture_output=True, text=True, env=dict(os.environ, ASTROFM_MODELS_DIR=tmp)).stdout or "[]")
+    prov = [m for m in info if m.get("name") == "aion-base"]
+    check("provenance: repository and revision read off the hub cache path",
+          bool(prov) and prov[0].get("provenance", {}).get("repository") == "polymathic-ai/aion-base" and
+          prov[0]["provenance"].get("revision") == "0123456789abcdef0123456789abcdef01234567", json.dumps(prov)[:300])
+
+
+# The CLI on raw catalogue columns: tokenize with the folder's codecs, then
+# generate Z with the folder as the model (AION's 1,025-value tok_z against a
+# 1,024-bin Z codec): the PDF is AION's softmax over the codec's bins.
+work = os.path.join(tmp, "cli")
+os.makedirs(work)
+with open(os.path.join(work, "cat.csv"), "w") as f:
+    f.write("object_id,ra,dec,FLUX_G,g_cmodel_mag,Z\n")
+    for i in range(24):
+        f.write(f"{i},{150 + rng.random():.5f},{2 + rng.random():.5f},{rng.lognormal(1, 1.5):.5f},{rng.normal(22, 1.5):.4f},{rng.uniform(0, 1):.4f}\n")
+steps = [[BIN, "-q", "import", "csv", os.path.join(work, "cat.csv"), "--out", os.path.join(work, "cat")],
+         [BIN, "-q", "tokenize", "--codecs", snap, "--data", os.path.join(work, "cat"), "--out", os.path.join(work, "tok")],
+         [BIN, "-q", "generate", "--model", snap, "--data", os.path.join(work, "tok", "cat"), "--to", "Z", "--from", "FLUX_G,g_cmodel_mag",
+          "--out", os.path.join(work, "gen")]]
+for cmd in steps:
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    check(" ".join(cmd[2:4]) + " with the snapshot folder", r.returncode == 0, r.stderr[-400:])
+if r.returncode == 0:
+    tok = astrofm._core.Dataset(os.path.join(work, "tok", "cat")).read()
+    gen = astrofm._core.Dataset(os.path.join(work, "gen")).read()
+    order = np.argsort(tok["object_id"]), np.argsort(gen["object_id"])
+    t_in = {"tok_flux_g": torch.tensor(tok["tok_FLUX_G"][order[0]]).long(), "tok_mag_g": torch.tensor(tok["tok_g_cmodel_mag"][order[0]]).long()}
+    with torch.no_grad():
+        logits = back(t_in, target_modality=[Z])["tok_z"][:, 0, :]
+        ref = torch.softmax(logits[:, :1024], -1).numpy()
+    pdf = gen["Z_pdf"][order[1]]
+    check("generate --to Z writes the 1,024 bins of AION's Z codec", pdf.shape == (24, 1024), str(pdf.shape))
+    close("Z PDF = AION's softmax over the codec's bins", pdf, ref, 1e-5)
+    with torch.no_grad():
+        zc_vals = zc.decode(torch.arange(1024)).value.numpy()
+    close("Z_mean = the PDF's mean over the codec's bin values", gen["Z_mean"][order[1]], (ref * zc_vals).sum(1), 1e-5)
+
+
+# ------------------------------------------------------------ broken snapshots: one error, exit 1, nothing written
+def broken(label, mutate, expect):
+    d = os.path.join(tmp, "broken-" + label.replace(" ", "-"))
+    shutil.copytree(snap, d)
+    mutate(d)
+    out = os.path.join(tmp, "out-" + label.replace(" ", "-") + ".afm")
+    r = subprocess.run([BIN, "convert", d, "--out", out], capture_output=True, text=True)
+    msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+    ok = r.returncode == 1 and all(e in msg for e in expect) and not os.path.exists(out) and not os.path.exists(out + ".tmp")
+    check(f"broken snapshot: {label}", ok, f"exit {r.returncode}: {msg[:300]}")
+
+
+def truncate(d):
+    p = os.path.join(d, "model.safetensors")
+    size = os.path.getsize(p)
+    with open(p, "r+b") as f:
+        f.truncate(size // 2)
+
+
+def edit_json(rel, fn):
+    def m(d):
+        p = os.path.join(d, rel)
+        with open(p) as f:
+            j = json.load(f)
+        fn(j)
+        with open(p, "w") as f:
+            json.dump(j, f)
+    return m
+
+
+broken("truncated weights", truncate, ["model.safetensors", "data_offsets"])
+broken("unknown modality", edit_json("config.json", lambda j: j["domains_in"].append("tok_flux_q")), ["config.json", "domains_in", "tok_flux_q"])
+broken("codec vocabulary", edit_json("codecs/Z/config.json", lambda j: j.update(codebook_size=512)), ["codecs/Z/config.json", "512"])
+broken("missing codec", lambda d: shutil.rmtree(os.path.join(d, "codecs", "FLUX_G")), ["codecs/FLUX_G", "LegacySurveyFluxG"])
+broken("wrong width", edit_json("config.json", lambda j: j.update(dim=128)), ["config.json", "dim is 128"])
+
+print(f"{len(failures)} failure(s)" if failures else "all snapshot parity checks passed")
+sys.exit(1 if failures else 0)
