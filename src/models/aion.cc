@@ -83,6 +83,41 @@ torch::Tensor aion_tokens(const Column& c, const AionModality& m, const std::str
 
 namespace {
 
+// Whether the layers below draw their starting weights. Not when the weights
+// are about to be loaded: drawing 300 M to 3 B random numbers first would cost
+// more than the loading (AionImpl's `draw_weights`).
+thread_local bool tl_draw_weights = true;
+
+// nn::Linear's layout and starting weights (kaiming-uniform, same random
+// draws), without drawing them when the weights will be loaded.
+struct DenseImpl : nn::Module {
+  DenseImpl(int64_t in, int64_t out, bool with_bias = false) {
+    weight = register_parameter("weight", torch::empty({out, in}));
+    if (with_bias) bias = register_parameter("bias", torch::empty({out}));
+    if (!tl_draw_weights) return;
+    torch::NoGradGuard ng;
+    nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+    if (with_bias) bias.uniform_(-1.0 / std::sqrt(static_cast<double>(in)), 1.0 / std::sqrt(static_cast<double>(in)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return F::linear(x, weight, bias); }
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Dense);
+
+// nn::Embedding's layout and starting weights (standard normal).
+struct TableImpl : nn::Module {
+  TableImpl(int64_t rows, int64_t dim) {
+    weight = register_parameter("weight", torch::empty({rows, dim}));
+    if (tl_draw_weights) {
+      torch::NoGradGuard ng;
+      weight.normal_();
+    }
+  }
+  torch::Tensor forward(const torch::Tensor& ids) { return F::embedding(ids, weight); }
+  torch::Tensor weight;
+};
+TORCH_MODULE(Table);
+
 // AION's LayerNorm(bias=False): weight learned, bias a zero buffer, eps 1e-6.
 struct NormImpl : nn::Module {
   explicit NormImpl(int64_t d) {
@@ -106,8 +141,8 @@ torch::Tensor attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v, c
 
 struct SelfAttentionImpl : nn::Module {
   SelfAttentionImpl(int64_t d, int64_t h, bool qkn) : heads(h), qk_norm(qkn) {
-    qkv = register_module("qkv", nn::Linear(nn::LinearOptions(d, 3 * d).bias(false)));
-    proj = register_module("proj", nn::Linear(nn::LinearOptions(d, d).bias(false)));
+    qkv = register_module("qkv", Dense(d, 3 * d));
+    proj = register_module("proj", Dense(d, d));
     if (qkn) q_norm = register_module("q_norm", Norm(d / h)), k_norm = register_module("k_norm", Norm(d / h));
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
@@ -118,16 +153,16 @@ struct SelfAttentionImpl : nn::Module {
   }
   int64_t heads;
   bool qk_norm;
-  nn::Linear qkv{nullptr}, proj{nullptr};
+  Dense qkv{nullptr}, proj{nullptr};
   Norm q_norm{nullptr}, k_norm{nullptr};
 };
 TORCH_MODULE(SelfAttention);
 
 struct CrossAttentionImpl : nn::Module {
   CrossAttentionImpl(int64_t d, int64_t h, bool qkn) : heads(h), qk_norm(qkn) {
-    q = register_module("q", nn::Linear(nn::LinearOptions(d, d).bias(false)));
-    kv = register_module("kv", nn::Linear(nn::LinearOptions(d, 2 * d).bias(false)));
-    proj = register_module("proj", nn::Linear(nn::LinearOptions(d, d).bias(false)));
+    q = register_module("q", Dense(d, d));
+    kv = register_module("kv", Dense(d, 2 * d));
+    proj = register_module("proj", Dense(d, d));
     if (qkn) q_norm = register_module("q_norm", Norm(d / h)), k_norm = register_module("k_norm", Norm(d / h));
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& ctx, const torch::Tensor& mask) {
@@ -139,19 +174,19 @@ struct CrossAttentionImpl : nn::Module {
   }
   int64_t heads;
   bool qk_norm;
-  nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
+  Dense q{nullptr}, kv{nullptr}, proj{nullptr};
   Norm q_norm{nullptr}, k_norm{nullptr};
 };
 TORCH_MODULE(CrossAttention);
 
 struct SwiGLUImpl : nn::Module {
   SwiGLUImpl(int64_t d, int64_t hidden) {
-    fc1 = register_module("fc1", nn::Linear(nn::LinearOptions(d, hidden).bias(false)));
-    fc2 = register_module("fc2", nn::Linear(nn::LinearOptions(hidden, d).bias(false)));
-    fc3 = register_module("fc3", nn::Linear(nn::LinearOptions(d, hidden).bias(false)));
+    fc1 = register_module("fc1", Dense(d, hidden));
+    fc2 = register_module("fc2", Dense(hidden, d));
+    fc3 = register_module("fc3", Dense(d, hidden));
   }
   torch::Tensor forward(const torch::Tensor& x) { return fc2(F::silu(fc1(x)) * fc3(x)); }
-  nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
+  Dense fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
 };
 TORCH_MODULE(SwiGLU);
 
@@ -208,12 +243,12 @@ struct EmbeddingImpl : nn::Module {
   EmbeddingImpl(const AionModality& m, int64_t dim, torch::Tensor shared_mod_emb, bool decoder) {
     mod_emb = register_parameter("mod_emb", shared_mod_emb);
     pos_emb = register_buffer("pos_emb", sincos(m.grid_h, m.grid_w, dim));
-    token_emb = register_module("token_emb", nn::Embedding(m.vocab, dim));
-    if (decoder) to_logits = register_module("to_logits", nn::Linear(nn::LinearOptions(dim, m.vocab).bias(false)));
+    token_emb = register_module("token_emb", Table(m.vocab, dim));
+    if (decoder) to_logits = register_module("to_logits", Dense(dim, m.vocab));
   }
   torch::Tensor mod_emb, pos_emb;
-  nn::Embedding token_emb{nullptr};
-  nn::Linear to_logits{nullptr};
+  Table token_emb{nullptr};
+  Dense to_logits{nullptr};
 };
 TORCH_MODULE(Embedding);
 
@@ -242,12 +277,17 @@ struct AionImpl::Impl {
   std::vector<EncoderBlock> encoder;
   std::vector<DecoderBlock> decoder;
   Norm encoder_norm{nullptr}, decoder_norm{nullptr};
-  nn::Linear proj_context{nullptr};
+  Dense proj_context{nullptr};
   torch::Tensor mask_token;
 };
 
-AionImpl::AionImpl(AionConfig cfg) : cfg_(std::move(cfg)), impl_(std::make_shared<Impl>()) {
+AionImpl::AionImpl(AionConfig cfg, bool draw_weights) : cfg_(std::move(cfg)), impl_(std::make_shared<Impl>()) {
   auto& I = *impl_;
+  struct DrawScope {
+    bool saved = tl_draw_weights;
+    ~DrawScope() { tl_draw_weights = saved; }
+  } scope;
+  tl_draw_weights = draw_weights;
   I.mask_token = register_parameter("mask_token", torch::zeros({1, 1, cfg_.dim}).normal_(0, 0.02));
   auto enc = register_module("encoder_embeddings", nn::ModuleDict());
   auto dec = register_module("decoder_embeddings", nn::ModuleDict());
@@ -255,14 +295,14 @@ AionImpl::AionImpl(AionConfig cfg) : cfg_(std::move(cfg)), impl_(std::make_share
     auto mod_emb = torch::zeros({1, 1, cfg_.dim}).normal_(0, 0.02);
     I.enc.emplace(m.key, Embedding(m, cfg_.dim, mod_emb, false));
     I.dec.emplace(m.key, Embedding(m, cfg_.dim, mod_emb, true));  // the same tensor: AION shares it
-    if (cfg_.ordinal_scalar_init && m.tokens == 1) ordinal_init(*I.enc.at(m.key), m.vocab, cfg_.dim), ordinal_init(*I.dec.at(m.key), m.vocab, cfg_.dim);
+    if (draw_weights && cfg_.ordinal_scalar_init && m.tokens == 1) ordinal_init(*I.enc.at(m.key), m.vocab, cfg_.dim), ordinal_init(*I.dec.at(m.key), m.vocab, cfg_.dim);
     enc->update({{m.key, I.enc.at(m.key).ptr()}});
     dec->update({{m.key, I.dec.at(m.key).ptr()}});
   }
   auto e = register_module("encoder", nn::ModuleList());
   for (int64_t i = 0; i < cfg_.encoder_depth; ++i) I.encoder.push_back(EncoderBlock(cfg_)), e->push_back(I.encoder.back());
   I.encoder_norm = register_module("encoder_norm", Norm(cfg_.dim));
-  I.proj_context = register_module("decoder_proj_context", nn::Linear(cfg_.dim, cfg_.dim));
+  I.proj_context = register_module("decoder_proj_context", Dense(cfg_.dim, cfg_.dim, /*with_bias=*/true));
   auto d = register_module("decoder", nn::ModuleList());
   for (int64_t i = 0; i < cfg_.decoder_depth; ++i) I.decoder.push_back(DecoderBlock(cfg_)), d->push_back(I.decoder.back());
   I.decoder_norm = register_module("decoder_norm", Norm(cfg_.dim));

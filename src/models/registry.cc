@@ -57,11 +57,20 @@ torch::Tensor from_stored(const StoredTensor& s) {
   return t;
 }
 
+torch::Tensor view_stored(const StoredTensor& s, std::shared_ptr<const void> keep) {
+  auto b = s.bytes();
+  auto opts = torch::TensorOptions().dtype(torch_type(s.dtype));
+  if (b.empty()) return torch::empty(s.shape, opts);
+  // Read-only use: the data is copied into the module's parameters.
+  return torch::from_blob(const_cast<uint8_t*>(b.data()), s.shape, [keep](void*) {}, opts);
+}
+
 std::vector<std::string> architectures() { return architecture_table().names(); }
 
-Module build_model(const std::string& arch, const nlohmann::json& config) {
+Module build_model(const std::string& arch, const nlohmann::json& config, bool to_load) {
   const Architecture& a = architecture_table().at(arch);
   try {
+    if (to_load && a.build_to_load) return a.build_to_load(config);
     return a.build(config);
   } catch (const c10::Error& e) {
     fail_input("architecture '{}': invalid config {}: {}", arch, config.dump(), e.what_without_backtrace());
@@ -103,9 +112,11 @@ LoadedModel load_model(const std::string& path, torch::Device device) {
   LoadedModel lm;
   lm.architecture = mf.meta.at("architecture").get<std::string>();
   lm.meta = mf.meta;
-  lm.module = build_model(lm.architecture, mf.meta.at("config"));
+  lm.module = build_model(lm.architecture, mf.meta.at("config"), /*to_load=*/true);
+  // One copy: from the file's map straight into the parameters.
+  auto keep = std::make_shared<const ModelFile>(std::move(mf));
   std::map<std::string, torch::Tensor> state;
-  for (const auto& t : mf.tensors) state[t.name] = from_stored(t);
+  for (const auto& t : keep->tensors) state[t.name] = view_stored(t, keep);
   load_state(*lm.module, state, path);
   lm.module->to(device);
   lm.module->eval();

@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 std::map<std::string, torch::Tensor> read_weights(const std::string& path) {
   std::map<std::string, torch::Tensor> out;
   if (looks_like_safetensors(path)) {
-    ModelFile mf = read_safetensors(path);
-    for (const auto& t : mf.tensors) out[t.name] = from_stored(t);
+    auto mf = std::make_shared<const ModelFile>(read_safetensors(path));
+    for (const auto& t : mf->tensors) out[t.name] = view_stored(t, mf);  // views: copied once, into the module
     return out;
   }
   return read_checkpoint(path).tensors;
@@ -98,7 +98,7 @@ LoadedModel load_snapshot(const std::string& dir, torch::Device device) {
   LoadedModel lm;
   lm.architecture = "aion";
   lm.meta = t.meta;
-  lm.module = build_model("aion", t.meta.at("config"));
+  lm.module = build_model("aion", t.meta.at("config"), /*to_load=*/true);
   load_state(*lm.module, t.state, snap.weights_path);
   lm.module->to(device);
   lm.module->eval();

@@ -63,7 +63,9 @@ struct AionEncoded {
 
 class AionImpl : public torch::nn::Module {
  public:
-  explicit AionImpl(AionConfig cfg);
+  // draw_weights false: parameters are left unset, for weights about to be
+  // loaded (a release-size model builds in a fraction of the time).
+  explicit AionImpl(AionConfig cfg, bool draw_weights = true);
   AionEncoded encode(const AionInputs& in, int64_t num_encoder_tokens) const;
   // Logits [B, tokens, vocab] of each target modality, in `targets` order.
   std::vector<torch::Tensor> decode(const AionEncoded& enc, const std::vector<std::string>& targets) const;

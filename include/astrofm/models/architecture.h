@@ -39,6 +39,9 @@ struct Architecture {
   std::vector<std::string> modalities;  // of the modality table: "image", "spectrum"
   std::function<nlohmann::json()> default_config;
   std::function<Module(const nlohmann::json& config)> build;
+  // Optional: the module without its starting weights drawn, for weights about
+  // to be loaded (what makes a release-size model quick to open).
+  std::function<Module(const nlohmann::json& config)> build_to_load;
   // The preprocessing recorded in a new model file of this architecture
   // ({"image": {...}, "spectrum": {...}}; see docs/models.md).
   std::function<nlohmann::json(const nlohmann::json& config)> preprocessing;

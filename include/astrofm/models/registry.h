@@ -24,10 +24,14 @@ struct LoadedModel {
 // file format has it, else float32).
 StoredTensor to_stored(const std::string& name, const torch::Tensor& t);
 torch::Tensor from_stored(const StoredTensor& s);
+// The stored bytes as a tensor without a copy (a view into the file's map);
+// `keep` (the ModelFile's owner) lives as long as the tensor does.
+torch::Tensor view_stored(const StoredTensor& s, std::shared_ptr<const void> keep);
 
 // Builds an untrained module of `architecture` from its config (see
 // architecture.h for what each architecture declares).
-std::shared_ptr<torch::nn::Module> build_model(const std::string& architecture, const nlohmann::json& config);
+// `to_load`: the weights are about to be loaded, so they need not be drawn.
+std::shared_ptr<torch::nn::Module> build_model(const std::string& architecture, const nlohmann::json& config, bool to_load = false);
 std::vector<std::string> architectures();
 
 // Copies tensors into the module's parameters and buffers by name. Throws
