@@ -249,12 +249,12 @@ PYBIND11_MODULE(_core, m) {
 
   // AION's transformer on token arrays (tests and notebooks): encode and logits.
   py::class_<models::LoadedModel>(m, "AionModel")
-      .def(py::init([](const std::string& path) {
-        auto lm = models::load_model(resolve_model_path(path));
+      .def(py::init([](const std::string& path, const std::string& dtype) {
+        auto lm = models::load_model(resolve_model_path(path), torch::kCPU, models::parse_model_dtype(dtype));
         if (lm.architecture != "aion") fail_input("{}: a '{}' model, not an AION model", path, lm.architecture);
         lm.module->eval();
         return lm;
-      }), py::arg("path"))
+      }), py::arg("path"), py::arg("dtype") = "float32")
       .def_property_readonly("config_json", [](const models::LoadedModel& lm) { return lm.meta["config"].dump(); })
       .def("encode", [](const models::LoadedModel& lm, const py::dict& tokens, const py::dict& masks, int64_t n) {
         auto& net = dynamic_cast<models::AionImpl&>(*lm.module);

@@ -25,7 +25,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--side", required=True, choices=["aion", "astrofm"])
 ap.add_argument("snapshot")
 ap.add_argument("--mode", required=True, choices=["load", "speed"])
-ap.add_argument("--bf16", action="store_true", help="AION: bfloat16 autocast (its best CPU setting on AVX512-BF16)")
+ap.add_argument("--bf16", action="store_true", help="AION: bfloat16 autocast (its best CPU setting on AVX512-BF16); astrofm: bfloat16 weights")
 ap.add_argument("--batch", type=int, default=16)
 ap.add_argument("--objects", type=int, default=64)
 ap.add_argument("--threads", type=int, default=2)
@@ -65,7 +65,7 @@ if a.side == "aion":
 else:
     sys.path.insert(0, os.environ.get("ASTROFM_BUILD", "build"))
     import astrofm
-    model = astrofm._core.AionModel(a.snapshot)
+    model = astrofm._core.AionModel(a.snapshot, "bfloat16" if a.bf16 else "float32")
 
     def embed(x):
         return model.encode(x, {}, N_TOK).mean(1)
@@ -74,7 +74,7 @@ else:
         lg = model.logits(x, {}, ["tok_z"], N_TOK)["tok_z"][:, 0].astype(np.float64)
         e = np.exp(lg - lg.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
-    version = "astrofm (C++, its libtorch)"
+    version = "astrofm (C++, Debian libtorch 1.13)" + (", bfloat16 weights" if a.bf16 else "")
 t_load = time.perf_counter() - t0
 out = {"side": a.side, "version": version, "snapshot": a.snapshot}
 if a.mode == "load":

@@ -25,6 +25,7 @@ struct EmbedOptions {
   bool overwrite = false;
   bool resume = false;          // hdf5 only: continue an interrupted run
   std::string device = "cpu";   // cpu | cuda
+  std::string dtype = "float32"; // float32 | bfloat16 (AION models)
   bool tokens = false;          // also write tokens_image / tokens_spectrum [T, D]: the backbones' token outputs
   // Only these input columns (empty: every one the model reads that the data
   // holds); for an AION model, which token modalities are embedded together:

@@ -22,6 +22,7 @@ namespace astrofm {
 
 struct EncoderOptions {
   std::string device = "cpu";  // cpu | cuda (InputError (Usage) when no CUDA device is there)
+  std::string dtype = "float32";  // float32 | bfloat16 (AION models: bfloat16 weights, half the memory)
 };
 
 class Encoder {

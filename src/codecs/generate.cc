@@ -35,7 +35,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   if (opt.to.empty()) fail_usage("--to: the modality to generate");
   if (opt.steps < 1) fail_usage("--steps must be at least 1");
   const std::string model_path = resolve_model_path(opt.model);
-  auto lm = load_model(model_path);
+  auto lm = load_model(model_path, torch::kCPU, parse_model_dtype(opt.dtype));
   if (lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", opt.model, lm.architecture);
   auto& net = dynamic_cast<AionImpl&>(*lm.module);
   net.eval();

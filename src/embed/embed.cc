@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 EmbedResult embed_dataset(const EmbedOptions& opt) {
   if (opt.batch <= 0) fail_usage("--batch must be positive");
-  Encoder enc(opt.model, {.device = opt.device});
+  Encoder enc(opt.model, {.device = opt.device, .dtype = opt.dtype});
   Dataset ds = Dataset::open(opt.data);
   std::vector<std::string> have;
   for (const auto& c : ds.schema()) have.push_back(c.name);

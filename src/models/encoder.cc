@@ -25,7 +25,7 @@ Encoder::Encoder(const std::string& model, EncoderOptions opt) : impl_(std::make
     impl_->device = torch::Device(torch::kCUDA);
   }
   impl_->path = resolve_model_path(model);
-  impl_->lm = load_model(impl_->path, impl_->device);
+  impl_->lm = load_model(impl_->path, impl_->device, parse_model_dtype(opt.dtype));
   impl_->arch = &architecture_table().at(impl_->lm.architecture);
   impl_->name = impl_->lm.meta.value("name", std::filesystem::path(impl_->path).stem().string());
 }

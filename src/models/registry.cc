@@ -67,10 +67,18 @@ torch::Tensor view_stored(const StoredTensor& s, std::shared_ptr<const void> kee
 
 std::vector<std::string> architectures() { return architecture_table().names(); }
 
-Module build_model(const std::string& arch, const nlohmann::json& config, bool to_load) {
+torch::ScalarType parse_model_dtype(const std::string& name) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "bfloat16") return torch::kBFloat16;
+  fail_usage("--dtype must be float32 or bfloat16, got '{}'", name);
+}
+
+Module build_model(const std::string& arch, const nlohmann::json& config, bool to_load, torch::ScalarType dtype) {
   const Architecture& a = architecture_table().at(arch);
+  if (dtype != torch::kFloat32 && !(to_load && a.build_to_load))
+    fail_usage("a '{}' model runs in float32 only ({} asked for)", arch, c10::toString(dtype));
   try {
-    if (to_load && a.build_to_load) return a.build_to_load(config);
+    if (to_load && a.build_to_load) return a.build_to_load(config, dtype);
     return a.build(config);
   } catch (const c10::Error& e) {
     fail_input("architecture '{}': invalid config {}: {}", arch, config.dump(), e.what_without_backtrace());
@@ -97,22 +105,22 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
     if (it->second.sizes() != dst.sizes())
       fail_input("{}: tensor '{}' has shape {} but the model expects {}", where, name, fmt::join(it->second.sizes(), "x"),
                  fmt::join(dst.sizes(), "x"));
-    dst.copy_(it->second.to(dst.dtype()));
+    dst.copy_(it->second);  // converts the dtype on the way: no intermediate tensor
   }
   if (strict)
     for (const auto& [name, t] : state)
       if (!own.count(name)) fail_input("{}: tensor '{}' does not belong to this model", where, name);
 }
 
-LoadedModel load_model(const std::string& path, torch::Device device) {
-  if (aion::is_snapshot(path)) return load_snapshot(path, device);
+LoadedModel load_model(const std::string& path, torch::Device device, torch::ScalarType dtype) {
+  if (aion::is_snapshot(path)) return load_snapshot(path, device, dtype);
   ModelFile mf = ModelFile::read(path);
   // A bundle (a transformer with its codecs): the model is its "model" part.
   if (mf.meta.value("kind", "") == "bundle") mf = mf.part("model");
   LoadedModel lm;
   lm.architecture = mf.meta.at("architecture").get<std::string>();
   lm.meta = mf.meta;
-  lm.module = build_model(lm.architecture, mf.meta.at("config"), /*to_load=*/true);
+  lm.module = build_model(lm.architecture, mf.meta.at("config"), /*to_load=*/true, dtype);
   // One copy: from the file's map straight into the parameters.
   auto keep = std::make_shared<const ModelFile>(std::move(mf));
   std::map<std::string, torch::Tensor> state;

@@ -92,13 +92,13 @@ SnapshotTransformer snapshot_transformer(const aion::Snapshot& s) {
   return out;
 }
 
-LoadedModel load_snapshot(const std::string& dir, torch::Device device) {
+LoadedModel load_snapshot(const std::string& dir, torch::Device device, torch::ScalarType dtype) {
   auto snap = aion::read_snapshot(dir);
   auto t = snapshot_transformer(snap);
   LoadedModel lm;
   lm.architecture = "aion";
   lm.meta = t.meta;
-  lm.module = build_model("aion", t.meta.at("config"), /*to_load=*/true);
+  lm.module = build_model("aion", t.meta.at("config"), /*to_load=*/true, dtype);
   load_state(*lm.module, t.state, snap.weights_path);
   lm.module->to(device);
   lm.module->eval();

@@ -149,6 +149,25 @@ with torch.no_grad():
     ref = back({"tok_image": inputs["tok_image"]}, target_modality=[HSCMagG])["tok_mag_g"].numpy()
     close("logits of HSC g from the image alone", mine.logits({"tok_image": np_in["tok_image"]}, {}, ["tok_mag_g"], 576)["tok_mag_g"], ref)
 
+# bfloat16 weights (half the memory; the matrix units of AVX512-BF16/AMX CPUs):
+# the same model to bfloat16's precision.
+half = astrofm._core.AionModel(snap, "bfloat16")
+with torch.no_grad():
+    ref = back.encode(inputs, num_encoder_tokens=n_all).numpy()
+    got = half.encode(np_in, {}, n_all)
+    check("bfloat16 weights: embeddings within 3% of AION's float32 (bfloat16 keeps 8 bits)",
+          got.dtype == np.float32 and np.abs(got - ref).max() <= 0.03 * np.abs(ref).max(), f"max |diff| {np.abs(got - ref).max():.2e} of {np.abs(ref).max():.2e}")
+    ref = torch.softmax(back(inputs, target_modality=[Z])["tok_z"][:, 0], -1).numpy()
+    lg = half.logits(np_in, {}, ["tok_z"], n_all)["tok_z"][:, 0].astype(np.float64)
+    p = np.exp(lg - lg.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    check("bfloat16 weights: P(z) within 0.01 of AION's float32", np.abs(p - ref).max() <= 0.01, f"max |diff| {np.abs(p - ref).max():.2e}")
+try:
+    astrofm._core.AionModel(snap, "float16")
+    check("an unknown --dtype is refused", False)
+except Exception as e:
+    check("an unknown --dtype is refused, naming it", "float16" in str(e), str(e))
+
 # Codecs straight from the folder: the same tokens as AION's codecs.
 cs = astrofm._core.CodecSet([snap])
 check("astrofm finds every codec in codecs/", sorted(cs.modalities) == sorted(["image", "spectrum", "FLUX_G", "g_cmodel_mag", "Z", "bp_coefficients"]),
@@ -207,6 +226,8 @@ with open(os.path.join(work, "cat.csv"), "w") as f:
         f.write(f"{i},{150 + rng.random():.5f},{2 + rng.random():.5f},{rng.lognormal(1, 1.5):.5f},{rng.normal(22, 1.5):.4f},{rng.uniform(0, 1):.4f}\n")
 steps = [[BIN, "-q", "import", "csv", os.path.join(work, "cat.csv"), "--out", os.path.join(work, "cat")],
          [BIN, "-q", "tokenize", "--codecs", snap, "--data", os.path.join(work, "cat"), "--out", os.path.join(work, "tok")],
+         [BIN, "-q", "generate", "--model", snap, "--data", os.path.join(work, "tok", "cat"), "--to", "Z", "--from", "FLUX_G,g_cmodel_mag",
+          "--out", os.path.join(work, "gen16"), "--dtype", "bfloat16"],
          [BIN, "-q", "generate", "--model", snap, "--data", os.path.join(work, "tok", "cat"), "--to", "Z", "--from", "FLUX_G,g_cmodel_mag",
           "--out", os.path.join(work, "gen")]]
 for cmd in steps:

@@ -78,6 +78,7 @@ void add_codec_commands(CLI::App& app) {
     c->add_option("--temperature", o.temperature, "sampling temperature (0: most likely tokens)")->capture_default_str();
     c->add_option("--seed", o.seed, "random seed")->capture_default_str();
     c->add_option("--bands", o.bands, "image targets: bands to write")->delimiter(',');
+    c->add_option("--dtype", o.dtype, "float32, or bfloat16 (half the memory; faster on CPUs with bfloat16 units)")->capture_default_str();
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
     c->callback([] {
       auto r = generate(o);

@@ -184,6 +184,7 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--format", o.format, "hdf5 (MMU layout) or fits")->capture_default_str();
     c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
     c->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+    c->add_option("--dtype", o.dtype, "float32, or bfloat16 for an AION model (half the memory; faster on CPUs with bfloat16 units)")->capture_default_str();
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
     c->add_flag("--resume", o.resume, "continue an interrupted run");
     c->add_flag("--tokens", o.tokens, "also write the backbones' token outputs (tokens_image, tokens_spectrum) for attentive probes");

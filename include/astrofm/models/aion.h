@@ -65,7 +65,11 @@ class AionImpl : public torch::nn::Module {
  public:
   // draw_weights false: parameters are left unset, for weights about to be
   // loaded (a release-size model builds in a fraction of the time).
-  explicit AionImpl(AionConfig cfg, bool draw_weights = true);
+  // dtype bfloat16 (loaded weights only): half the memory, and matrix products
+  // on bfloat16 units (AVX512-BF16 / AMX); embeddings and logits still come out
+  // in float32.
+  explicit AionImpl(AionConfig cfg, bool draw_weights = true, torch::ScalarType dtype = torch::kFloat32);
+  torch::ScalarType dtype() const { return dtype_; }
   AionEncoded encode(const AionInputs& in, int64_t num_encoder_tokens) const;
   // Logits [B, tokens, vocab] of each target modality, in `targets` order.
   std::vector<torch::Tensor> decode(const AionEncoded& enc, const std::vector<std::string>& targets) const;
@@ -82,6 +86,7 @@ class AionImpl : public torch::nn::Module {
   struct Impl;
   AionConfig cfg_;
   std::shared_ptr<Impl> impl_;
+  torch::ScalarType dtype_ = torch::kFloat32;
 };
 TORCH_MODULE(Aion);
 

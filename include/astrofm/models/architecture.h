@@ -41,7 +41,8 @@ struct Architecture {
   std::function<Module(const nlohmann::json& config)> build;
   // Optional: the module without its starting weights drawn, for weights about
   // to be loaded (what makes a release-size model quick to open).
-  std::function<Module(const nlohmann::json& config)> build_to_load;
+  // `dtype`: float32, or bfloat16 where the architecture runs in it.
+  std::function<Module(const nlohmann::json& config, torch::ScalarType dtype)> build_to_load;
   // The preprocessing recorded in a new model file of this architecture
   // ({"image": {...}, "spectrum": {...}}; see docs/models.md).
   std::function<nlohmann::json(const nlohmann::json& config)> preprocessing;

@@ -31,7 +31,10 @@ torch::Tensor view_stored(const StoredTensor& s, std::shared_ptr<const void> kee
 // Builds an untrained module of `architecture` from its config (see
 // architecture.h for what each architecture declares).
 // `to_load`: the weights are about to be loaded, so they need not be drawn.
-std::shared_ptr<torch::nn::Module> build_model(const std::string& architecture, const nlohmann::json& config, bool to_load = false);
+std::shared_ptr<torch::nn::Module> build_model(const std::string& architecture, const nlohmann::json& config, bool to_load = false,
+                                               torch::ScalarType dtype = torch::kFloat32);
+// "float32" | "bfloat16" -> the dtype; UsageError naming the value otherwise.
+torch::ScalarType parse_model_dtype(const std::string& name);
 std::vector<std::string> architectures();
 
 // Copies tensors into the module's parameters and buffers by name. Throws
@@ -41,7 +44,9 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
                 bool strict = true);
 std::map<std::string, torch::Tensor> state_of(torch::nn::Module& m);
 
-LoadedModel load_model(const std::string& path, torch::Device device = torch::kCPU);
+// A model file, bundle or released snapshot folder. `dtype` bfloat16: the
+// weights are held and multiplied in bfloat16 (AION only; half the memory).
+LoadedModel load_model(const std::string& path, torch::Device device = torch::kCPU, torch::ScalarType dtype = torch::kFloat32);
 // meta must hold "architecture" and "config"; tensors are taken from the module.
 void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::json& meta);
 

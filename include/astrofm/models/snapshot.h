@@ -30,6 +30,6 @@ struct SnapshotTransformer {
 SnapshotTransformer snapshot_transformer(const aion::Snapshot& s);
 
 // load_model for a snapshot folder: built and loaded in memory, nothing written.
-LoadedModel load_snapshot(const std::string& dir, torch::Device device = torch::kCPU);
+LoadedModel load_snapshot(const std::string& dir, torch::Device device = torch::kCPU, torch::ScalarType dtype = torch::kFloat32);
 
 }  // namespace astrofm::models

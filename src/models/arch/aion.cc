@@ -45,7 +45,9 @@ void register_aion(ArchitectureTable& t) {
   a.modalities = {"aion"};
   a.default_config = default_aion_config;
   a.build = [](const nlohmann::json& c) -> Module { return Aion(AionConfig::from_json(c)).ptr(); };
-  a.build_to_load = [](const nlohmann::json& c) -> Module { return Aion(AionConfig::from_json(c), /*draw_weights=*/false).ptr(); };
+  a.build_to_load = [](const nlohmann::json& c, torch::ScalarType dtype) -> Module {
+    return Aion(AionConfig::from_json(c), /*draw_weights=*/false, dtype).ptr();
+  };
   a.preprocessing = [](const nlohmann::json&) { return nlohmann::json{{"aion", {{"kind", "tokens"}}}}; };
   a.prepare = [](torch::nn::Module&, const std::string&, const Table&, const nlohmann::json&, const std::string& where) -> torch::Tensor {
     fail_usage("{}: an AION model embeds its inputs jointly", where);
