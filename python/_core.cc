@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "astrofm/aion_release.h"
 #include "astrofm/codecs.h"
 #include "astrofm/encoder.h"
 #include "astrofm/models/aion.h"
@@ -248,6 +249,16 @@ PYBIND11_MODULE(_core, m) {
       }, py::arg("modality"), py::arg("tokens"), py::arg("context") = py::dict(), "MMU columns of one modality back from its tokens");
 
   // AION's transformer on token arrays (tests and notebooks): encode and logits.
+  m.def("aion_modalities", [] {
+    py::list out;
+    for (const auto& r : aion::release_modalities()) {
+      py::dict d;
+      d["aion_class"] = r.aion_class, d["token_key"] = r.token_key, d["codec"] = r.codec_dir, d["codec_class"] = r.codec_class;
+      d["column"] = r.column, d["tokens"] = r.tokens, d["vocab"] = r.vocab, d["supported"] = r.supported;
+      out.append(d);
+    }
+    return out;
+  }, "AION-1's released modalities: class name, token key, codec folder, astrofm token column, tokens, vocabulary");
   py::class_<models::LoadedModel>(m, "AionModel")
       .def(py::init([](const std::string& path, const std::string& dtype) {
         auto lm = models::load_model(resolve_model_path(path), torch::kCPU, models::parse_model_dtype(dtype));

@@ -5,12 +5,15 @@
 // released Hugging Face snapshot folder works the same way, converted in memory.
 // Torch-free interface.
 // Thread-safety: independent per call.
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "astrofm/model_file.h"
+#include "astrofm/table.h"
 
 namespace astrofm {
 
@@ -25,5 +28,33 @@ nlohmann::json convert_snapshot(const std::string& snapshot_dir, const std::stri
 // The codec sources for a model: `codecs` when given, else the model itself
 // when it is a bundle or a snapshot folder (else empty).
 std::vector<std::string> codecs_for_model(const std::string& model_path, const std::vector<std::string>& codecs);
+
+namespace codecs {
+class CodecSet;
+}
+
+// Raw MMU columns to the token columns an AION bundle or snapshot reads, by
+// its own codecs: what lets `astrofm embed --model aion-base` take a Legacy
+// Survey or HSC dataset as it is. A Legacy Survey image becomes tok_image, an
+// HSC one (HSC-* bands) tok_image_hsc.
+class RawTokenizer {
+ public:
+  RawTokenizer() = default;
+  // The codecs of `model_path` (none unless it is a bundle or a snapshot)
+  // whose inputs are all among `columns`, except where the data already holds
+  // that token column.
+  RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where);
+  bool empty() const { return made_.empty(); }
+  std::vector<std::string> token_columns() const;
+  bool makes(const std::string& token_column) const { return made_.count(token_column) > 0; }
+  std::vector<std::string> inputs_of(const std::string& token_column) const;
+  // `batch` plus the token columns (InputError naming the data on bad values).
+  Table tokenize(const Table& batch) const;
+
+ private:
+  std::shared_ptr<const codecs::CodecSet> set_;
+  std::map<std::string, std::string> made_;  // token column -> codec modality
+  std::string where_;
+};
 
 }  // namespace astrofm

@@ -138,9 +138,21 @@ def tokenize(data, modality, codecs=None, bands=None):
     flux images [n, bands, h, w] (modality "HSC", "LegacySurvey", "SDSS" or
     "image" with `bands`), a dict of MMU spectrum columns (modality "spectrum"),
     or an array of values (a scalar column name such as "Z" or "FLUX_G").
-    Uses the shipped codecs unless `codecs` (files) are given. Dicts of
-    several modalities can be merged for data fusion: {**a, **b}."""
+    Uses the shipped codecs unless `codecs` (files, a bundle or a released
+    snapshot folder) are given. AION's class names work as modalities too
+    (LegacySurveyImage, HSCImage, DESISpectrum, SDSSSpectrum,
+    LegacySurveyFluxG, Z, ...), so an AION notebook ports line by line. Dicts
+    of several modalities can be merged for data fusion: {**a, **b}."""
     import numpy as np
+    release = {r["aion_class"]: r for r in _core.aion_modalities()}
+    if modality in release:
+        r = release[modality]
+        if r["codec"] == "image":
+            modality = "HSC" if modality == "HSCImage" else "LegacySurvey"
+        elif r["codec"] == "spectrum":
+            return {r["column"]: tokenize(data, "spectrum", codecs)["tok_spectrum"]}
+        else:
+            modality = r["codec"]
     c = Codecs(*(codecs or _SHIPPED_CODECS))
     if modality in _SURVEY_BANDS or modality == "image":
         flux = np.asarray(data, dtype=np.float32)
@@ -168,16 +180,29 @@ class FineTunedModel:
     task: "regression" or "classification"."""
 
     def __init__(self, base, adaptation="AttentivePooling", task="regression", seed=0):
-        self.base = base
+        self.base = base  # a model file, a bundle, a released snapshot folder or a registered name
         self.adaptation = adaptation
         self.task = task
         self.seed = seed
+        self._model = None
+
+    def _aion(self):
+        if self._model is None:  # opened once, for every fit and predict
+            self._model = _core.AionModel(self.base)
+            cfg = _json.loads(self._model.config_json)
+            self._by_name = {}
+            for m in cfg["modalities"]:
+                self._by_name[m["column"]] = self._by_name[m["key"]] = m
+            # AION's own class names (LegacySurveyImage, Z, ...) as an AION notebook writes them.
+            for r in _core.aion_modalities():
+                if r["token_key"] in self._by_name:
+                    self._by_name[r["aion_class"]] = self._by_name[r["token_key"]]
+        return self._model
 
     def _tokens(self, X):
         import numpy as np
-        model = _core.AionModel(self.base)
-        cfg = _json.loads(model.config_json)
-        by_col = {m["column"]: m for m in cfg["modalities"]}
+        model = self._aion()
+        by_col = self._by_name
         toks, total = {}, 0
         for col, arr in dict(X).items():
             if col not in by_col:

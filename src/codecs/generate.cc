@@ -1,6 +1,7 @@
 // `astrofm generate` (include/astrofm/generate.h).
 #include "astrofm/generate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -57,22 +58,31 @@ GenerateResult generate(const GenerateOptions& opt) {
     fail_input("{}: the {} codec makes {} tokens of {} values; the model's {} has {} of {}", set.source(codec.info().modality), codec.info().modality,
                codec.info().num_tokens, codec.info().vocab_size, target, tm.tokens, tm.vocab);
   Dataset ds = Dataset::open(opt.data);
+  // Raw MMU columns work too: the model's own codecs (a bundle or snapshot) tokenize them.
+  std::vector<std::string> present;
+  for (const auto& c : ds.schema()) present.push_back(c.name);
+  const RawTokenizer raw(model_path, present, opt.data);
+  auto has = [&](const std::string& c) { return ds.has_column(c) || raw.makes(c); };
   std::vector<std::string> inputs;
   for (const auto& f : opt.from) {
     std::string t = tok_name(f);
     cfg.modality(t);
-    if (!ds.has_column(t)) fail_input("{}: no {} column to generate from", opt.data, t);
+    if (!has(t)) fail_input("{}: no {} column to generate from (nor the raw columns its codec reads)", opt.data, t);
     if (t == target) fail_usage("--from {}: the target itself", f);
     inputs.push_back(t);
   }
   if (opt.from.empty())
     for (const auto& m : cfg.modalities)
-      if (m.column != target && ds.has_column(m.column)) inputs.push_back(m.column);
+      if (m.column != target && has(m.column)) inputs.push_back(m.column);
   if (inputs.empty()) fail_input("{}: none of the model's modalities to generate from", opt.data);
-  const bool have_truth = ds.has_column(target) && tm.tokens == 1;
+  const bool have_truth = has(target) && tm.tokens == 1;
   std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
-  cols.insert(cols.end(), inputs.begin(), inputs.end());
-  if (have_truth) cols.push_back(target);
+  auto need = [&](const std::string& c) {
+    for (const auto& x : raw.makes(c) && !ds.has_column(c) ? raw.inputs_of(c) : std::vector<std::string>{c})
+      if (std::find(cols.begin(), cols.end(), x) == cols.end()) cols.push_back(x);
+  };
+  for (const auto& c : inputs) need(c);
+  if (have_truth) need(target);
   // One-token targets: each bin's value, from the codec.
   std::vector<double> bin_values;
   const std::string base = codec.info().modality;  // the codec's column names
@@ -98,6 +108,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   Table b;
   while (r.next(b)) {
     torch::NoGradGuard ng;
+    if (!raw.empty()) b = raw.tokenize(b);
     const int64_t B = b.rows();
     AionInputs in;
     int64_t total = 0;

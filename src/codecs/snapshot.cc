@@ -1,8 +1,11 @@
 // Released snapshots' codecs, and bundles (include/astrofm/bundle.h).
+#include <algorithm>
 #include <filesystem>
 
 #include "astrofm/bundle.h"
+#include "astrofm/codecs.h"
 #include "astrofm/error.h"
+#include "astrofm/mmu.h"
 #include "astrofm/models/aion.h"
 #include "astrofm/models/snapshot.h"
 #include "codecs/codec_table.h"
@@ -103,6 +106,44 @@ nlohmann::json convert_snapshot(const std::string& dir, const std::string& out, 
   nlohmann::json meta = b.meta;
   meta.erase("parts");
   return meta;
+}
+
+RawTokenizer::RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where) : where_(where) {
+  auto paths = codecs_for_model(model_path, {});
+  if (paths.empty()) return;
+  auto set = std::make_shared<codecs::CodecSet>(codecs::CodecSet::load(paths));
+  auto has = [&](const std::string& c) { return std::find(columns.begin(), columns.end(), c) != columns.end(); };
+  for (const auto& m : set->usable(columns)) {
+    const std::string col = codecs::token_column(m);
+    if (has(col) || (m == "image" && has("tok_image_hsc"))) continue;
+    made_[col] = m;
+  }
+  set_ = std::move(set);
+}
+
+std::vector<std::string> RawTokenizer::token_columns() const {
+  std::vector<std::string> out;
+  for (const auto& [c, m] : made_) out.push_back(c);
+  return out;
+}
+
+std::vector<std::string> RawTokenizer::inputs_of(const std::string& token_column) const {
+  return set_->at(made_.at(token_column)).input_columns();
+}
+
+Table RawTokenizer::tokenize(const Table& batch) const {
+  Table out = batch;
+  for (const auto& [col, m] : made_) {
+    bool read = true;  // only the token columns whose inputs the caller read
+    for (const auto& in : set_->at(m).input_columns()) read = read && batch.find(in) != nullptr;
+    if (!read) continue;
+    Column t = set_->at(m).encode(batch, where_);
+    // AION keeps HSC images apart from the Legacy Survey's (tok_image_hsc): the bands say which.
+    if (m == "image" && batch.rows() > 0)
+      if (const Column* b = batch.find(mmu::kImageBand); b && !b->strings.empty() && b->strings[0].rfind("HSC", 0) == 0) t.name = "tok_image_hsc";
+    out.add(std::move(t));
+  }
+  return out;
 }
 
 std::vector<std::string> codecs_for_model(const std::string& model, const std::vector<std::string>& codecs) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "astrofm/bundle.h"
 #include "astrofm/communicator.h"
 #include "astrofm/config.h"
 #include "astrofm/fits_table.h"
@@ -25,6 +26,11 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   Dataset ds = Dataset::open(opt.data);
   std::vector<std::string> have;
   for (const auto& c : ds.schema()) have.push_back(c.name);
+  // An AION bundle or snapshot embeds raw MMU columns too: its own codecs
+  // tokenize each batch first (token columns the data already holds win).
+  RawTokenizer raw;
+  if (enc.architecture() == "aion") raw = RawTokenizer(enc.path(), have, opt.data);
+  for (const auto& t : raw.token_columns()) have.push_back(t);
   if (!opt.inputs.empty()) {  // only these of the columns the model would read
     auto all = enc.input_columns(have);
     for (const auto& c : opt.inputs)
@@ -41,7 +47,13 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   const std::string& model_id = enc.name();
   std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
   // The main columns plus what preprocessing reads (image_band for band order; an AION model's token columns).
-  for (const auto& c : enc.input_columns(have)) cols.push_back(c);
+  for (const auto& c : enc.input_columns(have))
+    if (raw.makes(c)) {
+      for (const auto& in : raw.inputs_of(c))
+        if (std::find(cols.begin(), cols.end(), in) == cols.end()) cols.push_back(in);
+    } else {
+      cols.push_back(c);
+    }
 
   EmbedResult res;
   auto embed_batch = [&](const Table& b) {
@@ -49,7 +61,7 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
     out.add(b.at(mmu::kObjectId));
     out.add(b.at(mmu::kRa));
     out.add(b.at(mmu::kDec));
-    Table emb = enc.embed(b, opt.tokens);
+    Table emb = enc.embed(raw.empty() ? b : raw.tokenize(b), opt.tokens);
     if (res.columns.empty()) res.columns = emb.names();
     for (auto& c : emb.columns()) out.add(std::move(c));
     out.add(make_string_column("model_id", std::vector<std::string>(b.rows(), model_id)));

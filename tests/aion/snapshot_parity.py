@@ -14,49 +14,23 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import types
 
 import numpy as np
 import torch
 
-if not hasattr(torch, "compiler"):  # Debian's torch 1.13 (see codec_parity.py)
-    torch.compiler = types.SimpleNamespace(disable=lambda fn=None, recursive=True: fn if fn else (lambda f: f))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import BIN, astrofm, check, close, finish  # noqa: E402
 from aion import AION  # noqa: E402
 from aion.codecs import GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, SpectrumCodec  # noqa: E402
-from aion.codecs.quantizers import ScalarLinearQuantizer  # noqa: E402
-from aion.codecs.quantizers.scalar import ScalarReservoirQuantizer  # noqa: E402
 from aion.modalities import (DESISpectrum, GaiaXpBp, HSCMagG, LegacySurveyFluxG, LegacySurveyImage, Z,  # noqa: E402
                              ScalarModalities)
 from safetensors import safe_open  # noqa: E402
 
-if int(torch.__version__.split(".")[0]) < 2:  # int32 indexing (see codec_parity.py)
-    _decode = ScalarLinearQuantizer.decode
-    ScalarLinearQuantizer.decode = lambda self, codes: _decode(self, codes.long())
-    ScalarReservoirQuantizer.decode = lambda self, codes: self._index_to_val[codes.long()]
-
-BUILD = os.environ.get("ASTROFM_BUILD", "build")
-sys.path.insert(0, BUILD)
-import astrofm  # noqa: E402
-
-BIN = os.environ.get("ASTROFM_BIN", os.path.join(BUILD, "tools", "astrofm", "astrofm"))
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 tmp = tempfile.mkdtemp(prefix="aion-snapshot-")
 # The layout of the hub's cache, so provenance can be read off the path.
 snap = os.path.join(tmp, "models--polymathic-ai--aion-base", "snapshots", "0123456789abcdef0123456789abcdef01234567")
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail else ""))
-    if not ok:
-        failures.append(name)
-
-
-def close(name, a, b, tol=1e-5):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    err = float(np.abs(a - b).max()) if a.shape == b.shape else float("inf")
-    check(name, err <= tol * max(1.0, float(np.abs(b).max())), f"max |diff| {err:.2e} (shapes {a.shape} {b.shape})")
 
 
 def randomize(module, scale=0.3):
@@ -199,6 +173,21 @@ with torch.no_grad():
     ref = xp.encode(ScalarModalities["bp_coefficients"](value=xv)).numpy()
 check("Gaia XP tokens (55 coefficients)", np.array_equal(cs.encode("bp_coefficients", {"bp_coefficients": xv.numpy()}), ref))
 
+# The Python face, with AION's own names: a notebook's lines port as they are.
+import astrofm as afm  # noqa: E402
+tok_py = afm.tokenize(flux, "LegacySurveyImage", codecs=[snap])
+with torch.no_grad():
+    ref = img_back.encode(LegacySurveyImage(flux=torch.tensor(flux), bands=bands)).numpy()
+check("astrofm.tokenize(flux, 'LegacySurveyImage', codecs=[snapshot]) = AION's tokens", np.array_equal(tok_py["tok_image"], ref))
+zv = rng.uniform(0, 1, 40).astype(np.float32)
+fv = rng.lognormal(1, 1.5, 40).astype(np.float32)
+X = {**afm.tokenize(fv, "LegacySurveyFluxG", codecs=[snap])}
+ft = afm.FineTunedModel(base=snap, adaptation="MeanPooling").fit({"LegacySurveyFluxG": X["tok_FLUX_G"]}, zv)
+first = ft._model
+pred = ft.predict({"LegacySurveyFluxG": X["tok_FLUX_G"][:5]})
+check("FineTunedModel(base=snapshot) fits and predicts on AION's modality names, opening the model once",
+      pred.shape == (5,) and np.isfinite(pred).all() and ft._model is first)
+
 # ------------------------------------------------------------ one bundle file, and the CLI
 bundle = os.path.join(tmp, "aion-base.afm")
 r = subprocess.run([BIN, "-q", "convert", snap, "--out", bundle], capture_output=True, text=True)
@@ -229,7 +218,12 @@ steps = [[BIN, "-q", "import", "csv", os.path.join(work, "cat.csv"), "--out", os
          [BIN, "-q", "generate", "--model", snap, "--data", os.path.join(work, "tok", "cat"), "--to", "Z", "--from", "FLUX_G,g_cmodel_mag",
           "--out", os.path.join(work, "gen16"), "--dtype", "bfloat16"],
          [BIN, "-q", "generate", "--model", snap, "--data", os.path.join(work, "tok", "cat"), "--to", "Z", "--from", "FLUX_G,g_cmodel_mag",
-          "--out", os.path.join(work, "gen")]]
+          "--out", os.path.join(work, "gen")],
+         # Raw catalogue columns straight in: the snapshot's codecs tokenize them on the way.
+         [BIN, "-q", "generate", "--model", snap, "--data", os.path.join(work, "cat"), "--to", "Z", "--from", "FLUX_G,g_cmodel_mag",
+          "--out", os.path.join(work, "gen_raw")],
+         [BIN, "-q", "embed", "--model", snap, "--data", os.path.join(work, "cat"), "--inputs", "tok_FLUX_G,tok_g_cmodel_mag", "--out", os.path.join(work, "emb_raw")],
+         [BIN, "-q", "embed", "--model", snap, "--data", os.path.join(work, "tok", "cat"), "--inputs", "tok_FLUX_G,tok_g_cmodel_mag", "--out", os.path.join(work, "emb_tok")]]
 for cmd in steps:
     r = subprocess.run(cmd, capture_output=True, text=True)
     check(" ".join(cmd[2:4]) + " with the snapshot folder", r.returncode == 0, r.stderr[-400:])
@@ -247,6 +241,32 @@ if r.returncode == 0:
     with torch.no_grad():
         zc_vals = zc.decode(torch.arange(1024)).value.numpy()
     close("Z_mean = the PDF's mean over the codec's bin values", gen["Z_mean"][order[1]], (ref * zc_vals).sum(1), 1e-5)
+    raw = astrofm._core.Dataset(os.path.join(work, "gen_raw")).read()
+    close("generate from the raw catalogue = from its tokens", raw["Z_pdf"][np.argsort(raw["object_id"])], pdf, 0)
+    e_raw = astrofm._core.Dataset(os.path.join(work, "emb_raw")).read()
+    e_tok = astrofm._core.Dataset(os.path.join(work, "emb_tok")).read()
+    close("embed from the raw catalogue = from its tokens", e_raw["embedding_aion"][np.argsort(e_raw["object_id"])],
+          e_tok["embedding_aion"][np.argsort(e_tok["object_id"])], 0)
+    with torch.no_grad():
+        ref = back.encode(t_in, num_encoder_tokens=2).mean(1).numpy()
+    close("the raw catalogue's embedding = AION's mean-pooled encoder output", e_raw["embedding_aion"][np.argsort(e_raw["object_id"])], ref, 1e-5)
+
+
+# `models add`: registered once, then --model NAME anywhere, with its provenance and checksums.
+reg_env = dict(os.environ, ASTROFM_MODELS_DIR=os.path.join(tmp, "registry"))
+r = subprocess.run([BIN, "-q", "models", "add", snap], capture_output=True, text=True, env=reg_env)
+check("models add SNAPSHOT (named aion-base from the hub path)", r.returncode == 0, r.stderr[-300:])
+listed = json.loads(subprocess.run([BIN, "models", "--json"], capture_output=True, text=True, env=reg_env).stdout or "[]")
+entry = [m for m in listed if m.get("name") == "aion-base"]
+check("models lists the registered snapshot with its repository", bool(entry) and entry[0].get("kind") == "snapshot" and
+      entry[0]["provenance"].get("repository") == "polymathic-ai/aion-base", json.dumps(entry)[:200])
+with open(os.path.join(tmp, "registry", "aion-base.snapshot.json")) as f:
+    files = json.load(f)["provenance"]["files"]
+check("the registration records every file with a checksum", len(files) == 2 + 2 * 6 and all("fnv1a64" in x or "sha256" in x for x in files),
+      f"{len(files)} files")
+r = subprocess.run([BIN, "-q", "embed", "--model", "aion-base", "--data", os.path.join(work, "tok", "cat"), "--out", os.path.join(work, "emb_named")],
+                   capture_output=True, text=True, env=reg_env)
+check("embed --model aion-base (the registered name)", r.returncode == 0, r.stderr[-300:])
 
 
 # ------------------------------------------------------------ broken snapshots: one error, exit 1, nothing written
@@ -285,5 +305,5 @@ broken("codec vocabulary", edit_json("codecs/Z/config.json", lambda j: j.update(
 broken("missing codec", lambda d: shutil.rmtree(os.path.join(d, "codecs", "FLUX_G")), ["codecs/FLUX_G", "LegacySurveyFluxG"])
 broken("wrong width", edit_json("config.json", lambda j: j.update(dim=128)), ["config.json", "dim is 128"])
 
-print(f"{len(failures)} failure(s)" if failures else "all snapshot parity checks passed")
-sys.exit(1 if failures else 0)
+shutil.rmtree(tmp, ignore_errors=True)
+finish("snapshot parity")
