@@ -89,7 +89,7 @@ with tempfile.TemporaryDirectory() as tmp:
             v = list(r.lognormal(1, 1.5, 4)) + [r.gamma(2, 0.02)]
             f.write(f"{i},{150 + r.random():.6f},{2 + r.random():.6f}," + ",".join(f"{x:.6g}" for x in v) + "\n")
     subprocess.run([a.astrofm, "-q", "import", "csv", csv, "--out", os.path.join(tmp, "cat")], check=True)
-    with open(os.path.join(tmp, "aion.py"), "w") as f:
+    with open(os.path.join(tmp, "aion_side.py"), "w") as f:
         f.write(AION)
     res = {}
     t = time.perf_counter()
@@ -101,7 +101,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if p.returncode != 0:
         sys.exit(p.stderr)
     t = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", a.aion_python, os.path.join(tmp, "aion.py"), a.snapshot, csv, os.path.join(tmp, "aion.npy"),
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", a.aion_python, os.path.join(tmp, "aion_side.py"), a.snapshot, csv, os.path.join(tmp, "aion.npy"),
                         "1" if a.bf16 else "0"], capture_output=True, text=True, env=env)
     res["aion_s"] = time.perf_counter() - t
     if p.returncode != 0:

@@ -67,6 +67,19 @@ TEST_F(Parity, AstroClipEmbeddingsFromALightningCheckpoint) {
   EXPECT_LT(max_diff(spec, out("spectrum_embedding")), 1e-5);
 }
 
+// AstroCLIP's released checkpoint taken as it is by --model: kind read off its
+// tensor names, converted in memory, the same embeddings as the converted file.
+TEST_F(Parity, AstroClipCheckpointOpensDirectlyAsAModel) {
+  auto lm = load_model(dir_->path("astroclip.ckpt"));
+  EXPECT_EQ(lm.architecture, "astroclip");
+  EXPECT_EQ(lm.meta["provenance"]["kind"], "astroclip");
+  auto clip = std::dynamic_pointer_cast<AstroClipImpl>(lm.module);
+  ASSERT_TRUE(clip);
+  torch::NoGradGuard ng;
+  EXPECT_LT(max_diff(clip->image_encoder->forward(out("image_input")), out("image_embedding")), 1e-5);
+  EXPECT_LT(max_diff(clip->spectrum_encoder->forward(out("spectrum_tokens")), out("spectrum_embedding")), 1e-5);
+}
+
 TEST_F(Parity, SpecFormerFromAPlainStateDict) {
   std::string model = dir_->path("specformer.afm");
   convert_checkpoint(dir_->path("specformer.pt"), "specformer", model, {{"num_heads", 3}});

@@ -16,6 +16,13 @@
 namespace astrofm::models {
 namespace {
 
+// torch.save's format is a zip archive.
+bool is_zip(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char b[2] = {};
+  return static_cast<bool>(in.read(b, 2)) && b[0] == 'P' && b[1] == 'K';
+}
+
 torch::ScalarType torch_type(TensorDType d) {
   switch (d) {
     case TensorDType::F32: return torch::kFloat32;
@@ -114,6 +121,10 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
 
 LoadedModel load_model(const std::string& path, torch::Device device, torch::ScalarType dtype) {
   if (aion::is_snapshot(path)) return load_snapshot(path, device, dtype);
+  if (is_zip(path)) {  // a released PyTorch checkpoint (AstroCLIP's .ckpt files), converted in memory
+    if (dtype != torch::kFloat32) fail_usage("{}: a PyTorch checkpoint runs in float32 (convert it first for bfloat16)", path);
+    return load_checkpoint(path, device);
+  }
   ModelFile mf = ModelFile::read(path);
   // A bundle (a transformer with its codecs): the model is its "model" part.
   if (mf.meta.value("kind", "") == "bundle") mf = mf.part("model");
@@ -209,15 +220,29 @@ nlohmann::json specformer_config_from(const StateDict& sd, const std::string& p,
 }
 
 
-nlohmann::json convert_checkpoint(const std::string& path, const std::string& kind, const std::string& out,
-                                  const nlohmann::json& overrides) {
-  const Architecture* arch = architecture_table().for_convert_kind(kind);
-  if (!arch) {
-    std::vector<std::string> kinds;
-    for (const auto& n : architecture_table().names())
-      for (const auto& k : architecture_table().at(n).convert_kinds) kinds.push_back(k);
-    fail_usage("unknown checkpoint kind '{}' ({})", kind, fmt::join(kinds, ", "));
-  }
+namespace {
+
+// A released checkpoint's kind, read off its tensor names (prefixes stripped).
+std::string guess_kind(const StateDict& sd, const std::string& where) {
+  auto any = [&](const std::string& part) {
+    for (const auto& [k, v] : sd)
+      if (k.find(part) != std::string::npos) return true;
+    return false;
+  };
+  if (any("image_encoder.") && any("spectrum_encoder.")) return "astroclip";
+  if (any("encoder_embeddings.") && any("decoder_embeddings.")) return "aion";
+  if (any("patch_embed.proj.weight")) return "astrodino";
+  if (any("data_embed.weight")) return "specformer";
+  fail_input("{}: cannot tell which model this checkpoint holds (AstroCLIP, AstroDINO, SpecFormer or AION); convert it with --kind", where);
+}
+
+struct InMemory {
+  nlohmann::json meta;
+  Module module;
+};
+
+// A checkpoint converted in memory (kind "auto": guessed from the tensor names).
+InMemory convert_in_memory(const std::string& path, std::string kind, const nlohmann::json& overrides) {
   Checkpoint ck = read_checkpoint(path);
   nlohmann::json hp = overrides;
   for (auto& [k, v] : ck.hyper_parameters.items())
@@ -225,17 +250,46 @@ nlohmann::json convert_checkpoint(const std::string& path, const std::string& ki
   StateDict sd = std::move(ck.tensors);
   if (sd.empty()) fail_input("{}: no tensors found", path);
   sd = strip_prefix(sd, {"module.", "model."});
+  if (kind == "auto") kind = guess_kind(sd, path);
+  const Architecture* arch = architecture_table().for_convert_kind(kind);
+  if (!arch) {
+    std::vector<std::string> kinds;
+    for (const auto& n : architecture_table().names())
+      for (const auto& k : architecture_table().at(n).convert_kinds) kinds.push_back(k);
+    fail_usage("unknown checkpoint kind '{}' ({})", kind, fmt::join(kinds, ", "));
+  }
   Converted c = arch->convert(kind, std::move(sd), hp, path);
-  auto module = build_model(arch->name, c.config);
-  load_state(*module, c.state, path, /*strict=*/true);
-  nlohmann::json meta = {{"architecture", arch->name},
-                         {"config", c.config},
-                         {"name", std::filesystem::path(out).stem().string()},
-                         {"preprocessing", arch->preprocessing(c.config)},
-                         {"provenance", {{"converted_from", std::filesystem::path(path).filename().string()}, {"kind", kind}}},
-                         {"astrofm_version", ASTROFM_VERSION}};
-  save_model(out, *module, meta);
-  return meta;
+  InMemory m;
+  m.module = build_model(arch->name, c.config, /*to_load=*/true);
+  load_state(*m.module, c.state, path, /*strict=*/true);
+  m.meta = {{"architecture", arch->name},
+            {"config", c.config},
+            {"name", std::filesystem::path(path).stem().string()},
+            {"preprocessing", arch->preprocessing(c.config)},
+            {"provenance", {{"converted_from", std::filesystem::path(path).filename().string()}, {"kind", kind}}},
+            {"astrofm_version", ASTROFM_VERSION}};
+  return m;
+}
+
+}  // namespace
+
+LoadedModel load_checkpoint(const std::string& path, torch::Device device) {
+  auto m = convert_in_memory(path, "auto", nlohmann::json::object());
+  LoadedModel lm;
+  lm.architecture = m.meta["architecture"];
+  lm.meta = m.meta;
+  lm.module = m.module;
+  lm.module->to(device);
+  lm.module->eval();
+  return lm;
+}
+
+nlohmann::json convert_checkpoint(const std::string& path, const std::string& kind, const std::string& out,
+                                  const nlohmann::json& overrides) {
+  auto m = convert_in_memory(path, kind, overrides);
+  m.meta["name"] = std::filesystem::path(out).stem().string();
+  save_model(out, *m.module, m.meta);
+  return m.meta;
 }
 
 nlohmann::json store_float16(const std::string& in, const std::string& out, const nlohmann::json& set) {

@@ -47,6 +47,10 @@ std::map<std::string, torch::Tensor> state_of(torch::nn::Module& m);
 // A model file, bundle or released snapshot folder. `dtype` bfloat16: the
 // weights are held and multiplied in bfloat16 (AION only; half the memory).
 LoadedModel load_model(const std::string& path, torch::Device device = torch::kCPU, torch::ScalarType dtype = torch::kFloat32);
+// A PyTorch checkpoint as released (AstroCLIP, AstroDINO, SpecFormer or AION
+// state dicts, Lightning checkpoints), its kind read off the tensor names,
+// converted in memory; load_model does this for any zip file it is given.
+LoadedModel load_checkpoint(const std::string& path, torch::Device device = torch::kCPU);
 // meta must hold "architecture" and "config"; tensors are taken from the module.
 void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::json& meta);
 
