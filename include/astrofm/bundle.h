@@ -42,11 +42,17 @@ class RawTokenizer {
   RawTokenizer() = default;
   // The codecs of `model_path` (none unless it is a bundle or a snapshot)
   // whose inputs are all among `columns`, except where the data already holds
-  // that token column.
-  RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where);
+  // that token column. `only` (token columns): just those; empty: all but
+  // redshift and position (tok_Z, tok_ra, tok_dec: a target and where the
+  // object is, never slipped into an embedding unasked). `also`: added when
+  // there (a generation target's truth).
+  RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where,
+               const std::vector<std::string>& only = {}, const std::vector<std::string>& also = {});
   bool empty() const { return made_.empty(); }
   std::vector<std::string> token_columns() const;
-  bool makes(const std::string& token_column) const { return made_.count(token_column) > 0; }
+  bool makes(const std::string& token_column) const {
+    return made_.count(token_column) > 0 || (token_column == "tok_image_hsc" && made_.count("tok_image") > 0);
+  }
   std::vector<std::string> inputs_of(const std::string& token_column) const;
   // `batch` plus the token columns (InputError naming the data on bad values).
   Table tokenize(const Table& batch) const;

@@ -61,7 +61,9 @@ GenerateResult generate(const GenerateOptions& opt) {
   // Raw MMU columns work too: the model's own codecs (a bundle or snapshot) tokenize them.
   std::vector<std::string> present;
   for (const auto& c : ds.schema()) present.push_back(c.name);
-  const RawTokenizer raw(model_path, present, opt.data);
+  std::vector<std::string> asked;
+  for (const auto& f : opt.from) asked.push_back(tok_name(f));
+  const RawTokenizer raw(model_path, present, opt.data, asked, {target});
   auto has = [&](const std::string& c) { return ds.has_column(c) || raw.makes(c); };
   std::vector<std::string> inputs;
   for (const auto& f : opt.from) {
@@ -112,7 +114,13 @@ GenerateResult generate(const GenerateOptions& opt) {
     const int64_t B = b.rows();
     AionInputs in;
     int64_t total = 0;
-    for (const auto& c : inputs) {
+    std::vector<std::string> used;
+    for (const auto& c0 : inputs) {
+      // Raw images tokenized here are named by their bands (tok_image or tok_image_hsc): take whichever came, once.
+      std::string c = c0;
+      if (!b.find(c) && (c0 == "tok_image" || c0 == "tok_image_hsc")) c = c0 == "tok_image" ? "tok_image_hsc" : "tok_image";
+      if (std::find(used.begin(), used.end(), c) != used.end()) continue;
+      used.push_back(c);
       in.tokens.emplace_back(cfg.modality(c).key, aion_tokens(b.at(c), cfg.modality(c), opt.data));
       total += cfg.modality(c).tokens;
     }

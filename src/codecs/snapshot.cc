@@ -108,15 +108,19 @@ nlohmann::json convert_snapshot(const std::string& dir, const std::string& out, 
   return meta;
 }
 
-RawTokenizer::RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where) : where_(where) {
+RawTokenizer::RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where,
+                           const std::vector<std::string>& only, const std::vector<std::string>& also)
+    : where_(where) {
   auto paths = codecs_for_model(model_path, {});
   if (paths.empty()) return;
   auto set = std::make_shared<codecs::CodecSet>(codecs::CodecSet::load(paths));
-  auto has = [&](const std::string& c) { return std::find(columns.begin(), columns.end(), c) != columns.end(); };
+  auto in = [](const std::vector<std::string>& v, const std::string& c) { return std::find(v.begin(), v.end(), c) != v.end(); };
   for (const auto& m : set->usable(columns)) {
     const std::string col = codecs::token_column(m);
-    if (has(col) || (m == "image" && has("tok_image_hsc"))) continue;
-    made_[col] = m;
+    if (in(columns, col) || (m == "image" && in(columns, "tok_image_hsc"))) continue;
+    const bool named = in(only, col) || (m == "image" && in(only, "tok_image_hsc"));
+    const bool by_default = only.empty() && m != "Z" && m != "ra" && m != "dec";
+    if (named || by_default || in(also, col)) made_[col] = m;
   }
   set_ = std::move(set);
 }
@@ -128,7 +132,7 @@ std::vector<std::string> RawTokenizer::token_columns() const {
 }
 
 std::vector<std::string> RawTokenizer::inputs_of(const std::string& token_column) const {
-  return set_->at(made_.at(token_column)).input_columns();
+  return set_->at(made_.at(token_column == "tok_image_hsc" ? "tok_image" : token_column)).input_columns();
 }
 
 Table RawTokenizer::tokenize(const Table& batch) const {
@@ -150,7 +154,11 @@ std::vector<std::string> codecs_for_model(const std::string& model, const std::v
   if (!codecs.empty()) return codecs;
   if (aion::is_snapshot(model)) return {model};
   std::error_code ec;
-  if (fs::is_regular_file(model, ec) && ModelFile::read_meta(model).value("kind", "") == "bundle") return {model};
+  if (!fs::is_regular_file(model, ec)) return {};
+  try {
+    if (ModelFile::read_meta(model).value("kind", "") == "bundle") return {model};
+  } catch (const Error&) {  // a PyTorch checkpoint or another format: no codecs of its own
+  }
   return {};
 }
 

@@ -108,7 +108,8 @@ nlohmann::json check_aion_config(const nlohmann::json& c, const std::string& whe
     if (!c[k].is_array() || c[k].empty()) fail_input("{}: '{}' must be a non-empty list of modality keys, got {}", where, k, c[k].dump());
     for (const auto& d : c[k]) {
       if (!d.is_string()) fail_input("{}: '{}' holds {}, not a modality key", where, k, d.dump());
-      if (!find_modality(d.get<std::string>()))
+      const auto* m = find_modality(d.get<std::string>());
+      if (!m || d.get<std::string>() != m->token_key)
         fail_input("{}: {} names '{}', which is not an AION-1 modality (polymathic-aion 0.0.2 knows tok_image, tok_spectrum_desi, tok_flux_g, tok_z, ...)",
                    where, k, d.get<std::string>());
     }
@@ -128,6 +129,7 @@ nlohmann::json check_aion_config(const nlohmann::json& c, const std::string& whe
   // What AION-1 uses and astrofm implements: SwiGLU without biases.
   for (const char* k : {"qkv_bias", "proj_bias", "mlp_bias"})
     if (c.value(k, false)) fail_input("{}: '{}' is true; astrofm implements AION-1's bias-free attention and MLP", where, k);
+  if (c.contains("act_layer") && !c["act_layer"].is_string()) fail_input("{}: 'act_layer' must be a string, got {}", where, c["act_layer"].dump());
   if (!c.value("gated_mlp", true) || c.value("act_layer", std::string("SiLU")) != "SiLU")
     fail_input("{}: gated_mlp {} with act_layer {}: astrofm implements AION-1's SwiGLU (gated_mlp true, act_layer SiLU)", where,
                c.value("gated_mlp", true), c.contains("act_layer") ? c["act_layer"].dump() : "\"SiLU\"");

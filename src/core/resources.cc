@@ -10,6 +10,8 @@
 #include <fstream>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "astrofm/config.h"
 #include "astrofm/error.h"
 
@@ -70,9 +72,13 @@ std::vector<fs::path> models_dirs() {
     if (!is_dir(g_models_dir)) fail_io("--models-dir {}: no such folder", g_models_dir);
     add(g_models_dir);
   }
-  add(user_models_dir());
+  // ASTROFM_MODELS_DIR is searched before the shipped models; the default user
+  // folder (where `models add` registers) after them, so it never shadows one.
+  const char* env = std::getenv("ASTROFM_MODELS_DIR");
+  if (env && *env) add(env);
   for (const auto& c : share_candidates()) add(c / "models");
   add(fs::path(ASTROFM_SOURCE_DIR) / "models");
+  if (!(env && *env)) add(user_models_dir());
   return out;
 }
 
@@ -151,7 +157,12 @@ std::vector<std::pair<std::string, std::string>> shipped_models() {
       const std::string f = e.path().filename().string();
       if (f.ends_with(kSnapshotSuffix)) {
         const std::string n = f.substr(0, f.size() - kSnapshotSuffix.size());
-        if (!seen.count(n)) here.push_back({n, registered_folder(e.path())});
+        if (seen.count(n)) continue;
+        try {
+          here.push_back({n, registered_folder(e.path())});
+        } catch (const Error& err) {
+          spdlog::warn("{} (skipped)", err.what());
+        }
         continue;
       }
       if (e.path().extension() == ".afm" && !seen.count(e.path().stem().string())) here.push_back({e.path().stem().string(), e.path().string()});

@@ -29,7 +29,7 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   // An AION bundle or snapshot embeds raw MMU columns too: its own codecs
   // tokenize each batch first (token columns the data already holds win).
   RawTokenizer raw;
-  if (enc.architecture() == "aion") raw = RawTokenizer(enc.path(), have, opt.data);
+  if (enc.architecture() == "aion") raw = RawTokenizer(enc.path(), have, opt.data, opt.inputs);
   for (const auto& t : raw.token_columns()) have.push_back(t);
   if (!opt.inputs.empty()) {  // only these of the columns the model would read
     auto all = enc.input_columns(have);

@@ -78,6 +78,13 @@ TEST_F(Parity, AstroClipCheckpointOpensDirectlyAsAModel) {
   torch::NoGradGuard ng;
   EXPECT_LT(max_diff(clip->image_encoder->forward(out("image_input")), out("image_embedding")), 1e-5);
   EXPECT_LT(max_diff(clip->spectrum_encoder->forward(out("spectrum_tokens")), out("spectrum_embedding")), 1e-5);
+  // A plain state dict does not say its head count: refused rather than guessed.
+  try {
+    load_model(dir_->path("specformer.pt"));
+    ADD_FAILURE() << "a checkpoint without its head count loaded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--kind specformer --set num_heads=N"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Parity, SpecFormerFromAPlainStateDict) {

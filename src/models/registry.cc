@@ -8,6 +8,7 @@
 #include "astrofm/error.h"
 #include "astrofm/models/architecture.h"
 #include "astrofm/models/snapshot.h"
+#include "astrofm/safetensors.h"
 #include "astrofm/models/specformer.h"
 #include "astrofm/models/vit.h"
 #include "convert_util.h"
@@ -243,14 +244,28 @@ struct InMemory {
 
 // A checkpoint converted in memory (kind "auto": guessed from the tensor names).
 InMemory convert_in_memory(const std::string& path, std::string kind, const nlohmann::json& overrides) {
-  Checkpoint ck = read_checkpoint(path);
+  Checkpoint ck;
+  if (path.ends_with(".safetensors") || looks_like_safetensors(path)) ck.tensors = read_weights(path);
+  else ck = read_checkpoint(path);
   nlohmann::json hp = overrides;
   for (auto& [k, v] : ck.hyper_parameters.items())
     if (!hp.contains(k)) hp[k] = v;
   StateDict sd = std::move(ck.tensors);
   if (sd.empty()) fail_input("{}: no tensors found", path);
   sd = strip_prefix(sd, {"module.", "model."});
-  if (kind == "auto") kind = guess_kind(sd, path);
+  if (kind == "auto") {
+    kind = guess_kind(sd, path);
+    // Heads cannot be read off the weights (except through AION's per-head QK norms): never guess them here.
+    const bool image = hp.contains("image_num_heads") || hp.contains("num_heads");
+    const bool spectrum = hp.contains("spectrum_num_heads") || hp.contains("num_heads");
+    const bool known = kind == "astroclip"    ? image && spectrum
+                       : kind == "astrodino"  ? image
+                       : kind == "specformer" ? spectrum
+                                              : hp.contains("num_heads") || sd.count("encoder.0.attn.q_norm.weight") > 0;
+    if (!known)
+      fail_input("{}: a {} checkpoint without its number of attention heads; convert it with `astrofm convert {} --kind {} --set num_heads=N`",
+                 path, kind, path, kind);
+  }
   const Architecture* arch = architecture_table().for_convert_kind(kind);
   if (!arch) {
     std::vector<std::string> kinds;

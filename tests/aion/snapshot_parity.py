@@ -135,7 +135,9 @@ with torch.no_grad():
     lg = half.logits(np_in, {}, ["tok_z"], n_all)["tok_z"][:, 0].astype(np.float64)
     p = np.exp(lg - lg.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    check("bfloat16 weights: P(z) within 0.01 of AION's float32", np.abs(p - ref).max() <= 0.01, f"max |diff| {np.abs(p - ref).max():.2e}")
+    tv = 0.5 * np.abs(p - ref).sum(1).max()  # total variation: a near-uniform output would score ~0.5+
+    check("bfloat16 weights: P(z) within 2% total variation of AION's float32, same most likely bin",
+          tv <= 0.02 and (p.argmax(1) == ref.argmax(1)).all(), f"total variation {tv:.2e}")
 try:
     astrofm._core.AionModel(snap, "float16")
     check("an unknown --dtype is refused", False)

@@ -64,7 +64,9 @@ void add_model_commands(CLI::App& app) {
       nlohmann::json all = nlohmann::json::array();
       for (const auto& [name, path] : shipped_models()) {
         nlohmann::json meta;
-        if (aion::is_snapshot(path)) {  // registered with `astrofm models add`
+        if (!path.ends_with(".afm") && !aion::is_snapshot(path)) {
+          meta = {{"name", name}, {"kind", "snapshot"}, {"description", "registered snapshot folder missing: run `astrofm models add` again"}};
+        } else if (aion::is_snapshot(path)) {  // registered with `astrofm models add`
           auto snap = aion::read_snapshot(path);
           meta = {{"name", name}, {"architecture", "aion"}, {"kind", "snapshot"}, {"provenance", snap.provenance},
                   {"description", fmt::format("AION-1 snapshot (dim {}, {} + {} layers) from {}", snap.config["dim"].dump(),
