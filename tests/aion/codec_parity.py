@@ -11,50 +11,18 @@ import os
 import subprocess
 import sys
 import tempfile
-import types
 
 import numpy as np
 import torch
 
-# Debian's torch 1.13 lacks torch.compiler, which AION's transformer (not its
-# codecs) decorates a method with at import time.
-if not hasattr(torch, "compiler"):
-    torch.compiler = types.SimpleNamespace(disable=lambda fn=None, recursive=True: fn if fn else (lambda f: f))
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import BIN, astrofm, check, close, finish  # noqa: E402  (Debian torch shims, astrofm, the report)
 from aion.codecs import GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, SpectrumCodec  # noqa: E402
-from aion.codecs.quantizers import ScalarLinearQuantizer  # noqa: E402
-from aion.codecs.quantizers.scalar import ScalarReservoirQuantizer  # noqa: E402
 from aion.modalities import DESISpectrum, HSCImage, LegacySurveyImage, ScalarModalities  # noqa: E402
 
-# torch < 2 cannot index with the int32 codes AION's linear quantiser makes;
-# the same lookup with int64 indices (torch >= 2 does this itself).
-if int(torch.__version__.split(".")[0]) < 2:
-    _decode = ScalarLinearQuantizer.decode
-    ScalarLinearQuantizer.decode = lambda self, codes: _decode(self, codes.long())
-    ScalarReservoirQuantizer.decode = lambda self, codes: self._index_to_val[codes.long()]
-
-BUILD = os.environ.get("ASTROFM_BUILD", "build")
-sys.path.insert(0, BUILD)
-import astrofm  # noqa: E402
-
-BIN = os.environ.get("ASTROFM_BIN", os.path.join(BUILD, "tools", "astrofm", "astrofm"))
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 tmp = tempfile.mkdtemp(prefix="aion-parity-")
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail else ""))
-    if not ok:
-        failures.append(name)
-
-
-def close(name, a, b, tol=1e-5):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    scale = max(1.0, float(np.abs(b).max()))
-    err = float(np.abs(a - b).max()) / scale
-    check(name, a.shape == b.shape and err <= tol, f"max |diff| / max(1, max|ref|) = {err:.2e} (shape {a.shape} vs {b.shape})")
 
 
 def randomize(module, scale=0.3):
@@ -192,5 +160,4 @@ tok = xs.encode("bp_coefficients", {"bp_coefficients": vals[1000:].numpy()})
 check("vector scalar tokens (Gaia XP, arcsinh, 4 coefficients)", np.array_equal(tok, ref), f"{int((tok != ref).sum())} of {ref.size} differ")
 close("vector scalar decode", xs.decode("bp_coefficients", ref)["bp_coefficients"], dec)
 
-print(f"{len(failures)} failure(s)" if failures else "all parity checks passed")
-sys.exit(1 if failures else 0)
+finish("parity")

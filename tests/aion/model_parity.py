@@ -8,21 +8,15 @@ import random
 import subprocess
 import sys
 import tempfile
-import types
 
 import numpy as np
 import torch
 
-if not hasattr(torch, "compiler"):  # Debian's torch 1.13 (see codec_parity.py)
-    torch.compiler = types.SimpleNamespace(disable=lambda fn=None, recursive=True: fn if fn else (lambda f: f))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import BIN, astrofm, close, finish  # noqa: E402  (Debian torch shims, astrofm, the report)
 from aion import AION  # noqa: E402
 from aion.modalities import LegacySurveyFluxG, LegacySurveyImage, Z  # noqa: E402
 
-BUILD = os.environ.get("ASTROFM_BUILD", "build")
-sys.path.insert(0, BUILD)
-import astrofm  # noqa: E402
-
-BIN = os.environ.get("ASTROFM_BIN", os.path.join(BUILD, "tools", "astrofm", "astrofm"))
 torch.manual_seed(0)
 MODS = ["tok_z", "tok_flux_g", "tok_image", "tok_spectrum_desi"]
 CONFIG = dict(domains_in=MODS, domains_out=MODS, dim=64, encoder_depth=2, decoder_depth=2, num_heads=4, mlp_ratio=4.0,
@@ -38,18 +32,6 @@ pt, afm = os.path.join(tmp, "aion.pt"), os.path.join(tmp, "aion.afm")
 torch.save(model.state_dict(), pt)
 subprocess.run([BIN, "-q", "convert", pt, "--kind", "aion", "--out", afm], check=True)
 mine = astrofm._core.AionModel(afm)
-
-failures = []
-
-
-def close(name, a, b, tol=1e-5):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    err = float(np.abs(a - b).max()) if a.shape == b.shape else float("inf")
-    ok = err <= tol * max(1.0, float(np.abs(b).max()))
-    print(("ok   " if ok else "FAIL ") + f"{name}: max |diff| {err:.2e} (shapes {a.shape} {b.shape})")
-    if not ok:
-        failures.append(name)
-
 
 B = 2
 g = torch.Generator().manual_seed(123)
@@ -81,5 +63,4 @@ with torch.no_grad():
     close("logits tok_flux_g from the image alone", mine.logits({"tok_image": np_in["tok_image"]}, {}, ["tok_flux_g"], 576)["tok_flux_g"],
           ref["tok_flux_g"].numpy())
 
-print(f"{len(failures)} failure(s)" if failures else "all model parity checks passed")
-sys.exit(1 if failures else 0)
+finish("model parity")
