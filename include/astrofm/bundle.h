@@ -48,6 +48,9 @@ class RawTokenizer {
   // there (a generation target's truth).
   RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where,
                const std::vector<std::string>& only = {}, const std::vector<std::string>& also = {});
+  // The same with those codecs already loaded (the caller's; null: none).
+  RawTokenizer(std::shared_ptr<const codecs::CodecSet> model_codecs, const std::vector<std::string>& columns, const std::string& where,
+               const std::vector<std::string>& only = {}, const std::vector<std::string>& also = {});
   bool empty() const { return made_.empty(); }
   std::vector<std::string> token_columns() const;
   bool makes(const std::string& token_column) const {

@@ -25,4 +25,8 @@ ModelFile read_safetensors(const std::string& path);
 // followed by '{'); cheap, reads 9 bytes.
 bool looks_like_safetensors(const std::string& path);
 
+// What readers dispatch on: named *.safetensors (so a damaged one gets
+// read_safetensors' error, not another format's) or looking like one.
+bool is_safetensors_file(const std::string& path);
+
 }  // namespace astrofm

@@ -176,16 +176,16 @@ std::shared_ptr<const Codec> load_part(const ModelFile& part, const std::string&
 
 CodecSet CodecSet::load(const std::vector<std::string>& names) {
   CodecSet s;
+  // A codec of a file with several (parts, or a snapshot's codecs/ folder), with where it came from.
+  auto take = [&s](std::shared_ptr<const Codec> c, const std::string& path, const std::string& where) {
+    if (s.find(c->info().modality)) fail_input("{}: a codec for '{}' is already loaded from another --codecs file", path, c->info().modality);
+    s.sources_[c->info().modality] = where;
+    s.add(std::move(c));
+  };
   for (const auto& n : names) {
     std::string path = resolve_codec_path(n);
     if (aion::is_snapshot(path)) {  // a released snapshot: every codec in its codecs/ folder
-      auto snap = aion::read_snapshot(path);
-      for (const auto& [name, sc] : snap.codecs) {
-        auto c = codec_from_snapshot(sc);
-        if (s.find(c->info().modality)) fail_input("{}: a codec for '{}' is already loaded from another --codecs file", path, c->info().modality);
-        s.sources_[c->info().modality] = sc.config_path;
-        s.add(c);
-      }
+      for (const auto& [name, sc] : aion::read_snapshot(path).codecs) take(codec_from_snapshot(sc), path, sc.config_path);
       continue;
     }
     ModelFile f = ModelFile::read(path);
@@ -200,10 +200,7 @@ CodecSet CodecSet::load(const std::vector<std::string>& names) {
     }
     for (const auto& p : parts) {
       const std::string where = fmt::format("{} (part {})", path, p);
-      auto c = load_part(f.part(p), where);
-      if (s.find(c->info().modality)) fail_input("{}: a codec for '{}' is already loaded from another --codecs file", path, c->info().modality);
-      s.sources_[c->info().modality] = where;
-      s.add(c);
+      take(load_part(f.part(p), where), path, where);
     }
   }
   return s;

@@ -43,7 +43,8 @@ GenerateResult generate(const GenerateOptions& opt) {
   const AionConfig& cfg = net.config();
   const auto codec_paths = codecs_for_model(model_path, opt.codecs);
   if (codec_paths.empty()) fail_usage("--codecs: {} is a transformer alone; name the codec files that decode its target", opt.model);
-  codecs::CodecSet set = codecs::CodecSet::load(codec_paths);
+  const auto loaded = std::make_shared<const codecs::CodecSet>(codecs::CodecSet::load(codec_paths));
+  const codecs::CodecSet& set = *loaded;
   const std::string target = tok_name(opt.to);
   const AionModality& tm = cfg.modality(target);
   const codecs::Codec& codec = set.at(target.substr(4));
@@ -53,8 +54,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   // the codec's bins (renormalised), which is what decoding a sample through
   // AION's own codec can give.
   const int64_t V = codec.info().vocab_size;
-  const bool spare_value = tm.tokens == 1 && tm.vocab == V + 1;
-  if (codec.info().num_tokens != tm.tokens || (codec.info().vocab_size != tm.vocab && !spare_value))
+  if (!codecs::model_takes(codec.info(), tm.tokens, tm.vocab))
     fail_input("{}: the {} codec makes {} tokens of {} values; the model's {} has {} of {}", set.source(codec.info().modality), codec.info().modality,
                codec.info().num_tokens, codec.info().vocab_size, target, tm.tokens, tm.vocab);
   Dataset ds = Dataset::open(opt.data);
@@ -63,7 +63,9 @@ GenerateResult generate(const GenerateOptions& opt) {
   for (const auto& c : ds.schema()) present.push_back(c.name);
   std::vector<std::string> asked;
   for (const auto& f : opt.from) asked.push_back(tok_name(f));
-  const RawTokenizer raw(model_path, present, opt.data, asked, {target});
+  // The model's own codecs: the ones just loaded unless --codecs named others (loaded once either way).
+  const RawTokenizer raw = opt.codecs.empty() ? RawTokenizer(loaded, present, opt.data, asked, {target})
+                                              : RawTokenizer(model_path, present, opt.data, asked, {target});
   auto has = [&](const std::string& c) { return ds.has_column(c) || raw.makes(c); };
   std::vector<std::string> inputs;
   for (const auto& f : opt.from) {

@@ -16,8 +16,7 @@ namespace fs = std::filesystem;
 namespace codecs {
 
 std::shared_ptr<const Codec> codec_from_snapshot(const aion::SnapshotCodec& c) {
-  StateDict sd;
-  for (auto& [k, v] : models::read_weights(c.weights_path)) sd[k] = v;
+  const StateDict sd = models::read_weights(c.weights_path);
   nlohmann::json hp = c.config;
   std::string kind;
   if (c.codec_class == "ImageCodec") kind = "aion-codec-image";
@@ -73,9 +72,7 @@ ModelFile snapshot_bundle(const std::string& dir) {
     const auto& sc = aion::codec_for(snap, m.key);
     if (!made.count(sc.name)) made[sc.name] = codecs::codec_from_snapshot(sc);
     const auto& info = made[sc.name]->info();
-    // The transformer takes what the codec makes (AION's tok_z: one value more than its Z codec's bins).
-    const bool spare = m.tokens == 1 && m.vocab == info.vocab_size + 1;
-    if (info.num_tokens != m.tokens || (info.vocab_size != m.vocab && !spare))
+    if (!codecs::model_takes(info, m.tokens, m.vocab))
       fail_input("{}: the {} codec makes {} tokens of {} values, but the transformer's {} takes {} of {} ({})", sc.config_path, sc.name,
                  info.num_tokens, info.vocab_size, m.key, m.tokens, m.vocab, snap.weights_path);
   }
@@ -108,12 +105,21 @@ nlohmann::json convert_snapshot(const std::string& dir, const std::string& out, 
   return meta;
 }
 
+namespace {
+std::shared_ptr<const codecs::CodecSet> own_codecs(const std::string& model_path) {
+  auto paths = codecs_for_model(model_path, {});
+  return paths.empty() ? nullptr : std::make_shared<const codecs::CodecSet>(codecs::CodecSet::load(paths));
+}
+}  // namespace
+
 RawTokenizer::RawTokenizer(const std::string& model_path, const std::vector<std::string>& columns, const std::string& where,
                            const std::vector<std::string>& only, const std::vector<std::string>& also)
+    : RawTokenizer(own_codecs(model_path), columns, where, only, also) {}
+
+RawTokenizer::RawTokenizer(std::shared_ptr<const codecs::CodecSet> set, const std::vector<std::string>& columns, const std::string& where,
+                           const std::vector<std::string>& only, const std::vector<std::string>& also)
     : where_(where) {
-  auto paths = codecs_for_model(model_path, {});
-  if (paths.empty()) return;
-  auto set = std::make_shared<codecs::CodecSet>(codecs::CodecSet::load(paths));
+  if (!set) return;
   auto in = [](const std::vector<std::string>& v, const std::string& c) { return std::find(v.begin(), v.end(), c) != v.end(); };
   for (const auto& m : set->usable(columns)) {
     const std::string col = codecs::token_column(m);

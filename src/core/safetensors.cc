@@ -40,6 +40,8 @@ struct Entry {
 
 }  // namespace
 
+bool is_safetensors_file(const std::string& path) { return path.ends_with(".safetensors") || looks_like_safetensors(path); }
+
 bool looks_like_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   uint8_t b[9] = {};

@@ -245,7 +245,7 @@ struct InMemory {
 // A checkpoint converted in memory (kind "auto": guessed from the tensor names).
 InMemory convert_in_memory(const std::string& path, std::string kind, const nlohmann::json& overrides) {
   Checkpoint ck;
-  if (path.ends_with(".safetensors") || looks_like_safetensors(path)) ck.tensors = read_weights(path);
+  if (is_safetensors_file(path)) ck.tensors = read_weights(path);
   else ck = read_checkpoint(path);
   nlohmann::json hp = overrides;
   for (auto& [k, v] : ck.hyper_parameters.items())

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 std::map<std::string, torch::Tensor> read_weights(const std::string& path) {
   std::map<std::string, torch::Tensor> out;
-  if (path.ends_with(".safetensors") || looks_like_safetensors(path)) {
+  if (is_safetensors_file(path)) {
     auto mf = std::make_shared<const ModelFile>(read_safetensors(path));
     for (const auto& t : mf->tensors) out[t.name] = view_stored(t, mf);  // views: copied once, into the module
     return out;
