@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# Arrow C++ for HATS comes inside the pyarrow wheel (before configuring).
+bash scripts/hats-venv.sh
 BUILD_TYPE=${BUILD_TYPE:-Release}
 if [ ! -f build/CMakeCache.txt ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${CMAKE_ARGS:-}

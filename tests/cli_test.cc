@@ -96,8 +96,8 @@ TEST(Cli, SimulateInterruptedThenResumedEqualsStraightRun) {
   ASSERT_EQ(a.rows(), b.rows());
   ASSERT_EQ(a.partitions().size(), b.partitions().size());
   for (size_t p = 0; p < a.partitions().size(); ++p) {
-    Table ta = read_rows(a.partitions()[p], 0, a.partitions()[p].rows);
-    Table tb = read_rows(b.partitions()[p], 0, b.partitions()[p].rows);
+    Table ta = read_rows(a, p, 0, a.partitions()[p].rows);
+    Table tb = read_rows(b, p, 0, b.partitions()[p].rows);
     for (const auto& c : ta.columns()) {
       EXPECT_EQ(c.data, tb.at(c.name).data) << c.name;
       EXPECT_EQ(c.strings, tb.at(c.name).strings) << c.name;

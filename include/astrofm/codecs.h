@@ -152,6 +152,7 @@ struct TokenizeOptions {
   std::map<std::string, int64_t> keep;
   int64_t batch = 64;
   bool overwrite = false, resume = false;
+  std::string out_format = "hdf5";  // or hats
   std::shared_ptr<Communicator> comm;  // mpirun: ranks share the partitions (stream_job.h)
 };
 struct TokenizeResult {
@@ -167,6 +168,7 @@ struct DetokenizeOptions {
   std::string out;
   int64_t batch = 64;
   bool overwrite = false, resume = false;
+  std::string out_format = "hdf5";  // or hats
   std::shared_ptr<Communicator> comm;
 };
 TokenizeResult detokenize(const DetokenizeOptions& opt);

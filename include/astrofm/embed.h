@@ -20,7 +20,7 @@ struct EmbedOptions {
   std::string model;           // model file path or shipped model name
   std::string data;            // MMU dataset
   std::string out;             // output root (hdf5) or .fits file
-  std::string format = "hdf5";  // hdf5 | fits
+  std::string format = "hdf5";  // hdf5 | hats | fits
   int64_t batch = 64;
   bool overwrite = false;
   bool resume = false;          // hdf5 only: continue an interrupted run

@@ -32,6 +32,7 @@ struct GenerateOptions {
   int64_t batch = 32;
   std::vector<std::string> bands;    // image targets: bands to write (default: the codec's)
   bool overwrite = false;
+  std::string out_format = "hdf5";   // or hats: partitioned like the input
   std::string dtype = "float32";     // float32 | bfloat16 (bfloat16 weights: half the memory)
 };
 

@@ -49,7 +49,11 @@ struct PartitionInfo {
   int64_t healpix = 0;  // from the folder name; kNoPixel for healpix=-1
   std::string path;
   int64_t rows = 0;
+  int order = 4;  // HEALPix order of `healpix`: 4 (NSIDE 16) in v1, any in HATS
 };
+
+// Does partition `p` hold objects of NSIDE-16 pixel `pix16` (kNoPixel: no position)?
+bool partition_overlaps(const PartitionInfo& p, int64_t pix16);
 
 struct ColumnSchema {
   std::string name;
@@ -59,10 +63,14 @@ struct ColumnSchema {
   std::vector<std::string> filters;
 };
 
-// An opened dataset: one MMU config folder (or a single partition file).
+enum class DatasetFormat { Hdf5, Hats };
+
+// An opened dataset: one MMU config folder (or a single partition file), or a
+// HATS catalogue (hats.h): every reader below takes either.
 class Dataset {
  public:
-  // Accepts a config folder, a root holding exactly one config, or one .hdf5 file.
+  // Accepts a config folder, a root holding exactly one config, one .hdf5
+  // file, or a HATS catalogue or collection folder (by its properties file).
   // lenient: a partition file that cannot be read gets rows = -1 instead of
   // an error (for `validate`, which reports every bad file).
   static Dataset open(const std::string& path, bool lenient = false);
@@ -73,16 +81,24 @@ class Dataset {
   // Columns as stored in the first non-empty partition.
   std::vector<ColumnSchema> schema() const;
   bool has_column(const std::string& name) const;
+  DatasetFormat format() const { return format_; }
+  // HATS: stored column name for an astrofm one (object_id, ra, dec may be
+  // called otherwise in the catalogue), else the name itself.
+  std::string stored_name(const std::string& name) const;
 
  private:
   std::string path_, config_;
   std::vector<PartitionInfo> partitions_;
+  DatasetFormat format_ = DatasetFormat::Hdf5;
+  std::map<std::string, std::string> stored_;  // astrofm name -> catalogue name
+  friend class DatasetReader;
+  friend Table read_rows(const Dataset&, size_t, int64_t, int64_t, const std::vector<std::string>&);
 };
 
 struct ReadOptions {
   std::vector<std::string> columns;  // empty: every column
   int64_t batch_rows = 4096;         // rows per batch (a batch never spans two files)
-  std::vector<int64_t> healpix;      // empty: every partition
+  std::vector<int64_t> healpix;      // NSIDE-16 pixels; empty: every partition
 };
 
 // Streams batches of rows across partitions, in partition order.
@@ -106,8 +122,8 @@ class DatasetReader {
 // that fit: `astrofm.open_dataset(p).read()` in Python.
 Table read_table(const std::string& path, const std::vector<std::string>& columns = {}, const std::vector<int64_t>& healpix = {});
 
-// Rows [start, start + count) of one partition file (all columns when empty).
-Table read_rows(const PartitionInfo& part, int64_t start, int64_t count, const std::vector<std::string>& columns = {});
+// Rows [start, start + count) of partition `index` of `ds` (all columns when empty).
+Table read_rows(const Dataset& ds, size_t index, int64_t start, int64_t count, const std::vector<std::string>& columns = {});
 
 // Random access by object_id; builds an id index on construction (ids only).
 class ObjectLookup {
@@ -139,7 +155,26 @@ struct WriteOptions {
   // needs the same number of writers.
   int shard = 0, shards = 1;
   std::function<bool(int64_t healpix)> owns;
+  // "hdf5" (the v1 layout under root/config) or "hats" (a HATS catalogue at
+  // root, named config; staged as HDF5 and converted on commit).
+  std::string format = "hdf5";
+  // HATS: the partitions (order, pixel) to write, e.g. the source catalogue's
+  // (partitions_of); rows outside them go to NSIDE-16 pixels. Empty: NSIDE-16 pixels.
+  std::vector<std::pair<int, int64_t>> hats_partitions;
 };
+
+// "hdf5" or "hats"; throws UsageError for anything else.
+std::string parse_out_format(const std::string& s);
+// A dataset's partitions as (order, pixel), for WriteOptions::hats_partitions.
+std::vector<std::pair<int, int64_t>> partitions_of(const Dataset& ds);
+
+// Writes every row of `src` as a HATS catalogue at `root` (a folder that must
+// not exist yet; written in place, so stage it), partitioned as `partitions`
+// (empty: NSIDE-16 pixels). `properties` are added to hats.properties.
+void write_hats(const Dataset& src, const std::string& root, const std::string& name,
+                const std::vector<std::pair<int, int64_t>>& partitions, const std::map<std::string, std::string>& properties);
+// Copies a dataset (v1 HDF5 or HATS) to `out` in `opt.format`: both ways, lossless.
+int64_t convert_dataset(const std::string& src, const std::string& out, const WriteOptions& opt);
 
 // Writes `<root>/<config>/healpix=N/001-of-001.hdf5` for every partition the
 // rows fall in. The first batch fixes the schema. Mandatory: object_id

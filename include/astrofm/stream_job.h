@@ -26,6 +26,7 @@ struct StreamJobOptions {
   int64_t batch = 64;                // input rows per batch
   int64_t checkpoint_rows = 1024;    // input rows between checkpoints
   bool overwrite = false, resume = false;
+  std::string out_format = "hdf5";   // or "hats": partitioned like the input
   std::string label = "job";         // progress bar
   std::map<std::string, std::string> attributes;  // written on every partition file
   Communicator* comm = nullptr;      // null: one process

@@ -99,6 +99,8 @@ GenerateResult generate(const GenerateOptions& opt) {
   }
   WriteOptions wo;
   wo.overwrite = opt.overwrite;
+  wo.format = parse_out_format(opt.out_format);
+  if (wo.format == "hats") wo.hats_partitions = partitions_of(ds);
   DatasetWriter w(opt.out, "generated", wo);
   std::string from_list = fmt::format("{}", fmt::join(inputs, ","));
   w.set_attribute("source", fmt::format("astrofm generate --model {} --data {} --from {} --to {}", opt.model, opt.data, from_list, target));

@@ -29,10 +29,11 @@ constexpr const char* kTokenDisplay = "codec_image_display";
 // One dataset through a job, resumable and sharded over MPI ranks (stream_job.h).
 template <class Job>
 TokenizeResult stream(const std::string& data, const std::string& out, const std::vector<std::string>& cols, int64_t batch, bool overwrite,
-                      bool resume, const std::string& what, const std::string& source, Communicator* comm, Job&& job) {
+                      bool resume, const std::string& out_format, const std::string& what, const std::string& source, Communicator* comm,
+                      Job&& job) {
   TokenizeResult res;
   StreamJobOptions so{.data = data, .out = out, .columns = cols, .batch = batch, .checkpoint_rows = 1024, .overwrite = overwrite,
-                      .resume = resume, .label = what, .attributes = {{"source", source}}, .comm = comm};
+                      .resume = resume, .out_format = out_format, .label = what, .attributes = {{"source", source}}, .comm = comm};
   auto r = run_stream_job(so, [&](const Table& b, const std::string& where) {
     Table o = job(b, where);
     if (res.columns.empty()) res.columns = o.names();
@@ -114,7 +115,7 @@ TokenizeResult tokenize(const TokenizeOptions& opt) {
     std::string source = fmt::format("astrofm tokenize --codecs {} --data {}", fmt::join(opt.codecs, " "), data);
     if (!opt.split.empty()) source += " --split " + opt.split;
     for (const auto& [m, n] : opt.keep) source += fmt::format(" --keep {}={}", m, n);
-    auto r = stream(data, roots[di], cols, opt.batch, opt.overwrite, opt.resume, "tokenize", source, opt.comm.get(), [&](const Table& all, const std::string& where) {
+    auto r = stream(data, roots[di], cols, opt.batch, opt.overwrite, opt.resume, opt.out_format, "tokenize", source, opt.comm.get(), [&](const Table& all, const std::string& where) {
       Table b;
       if (opt.split.empty()) {
         b = all;
@@ -170,7 +171,7 @@ TokenizeResult detokenize(const DetokenizeOptions& opt) {
   }
   if (mods.empty()) fail_input("{}: no tok_<modality> columns (is this an `astrofm tokenize` output?)", opt.data);
   std::string source = fmt::format("astrofm detokenize --codecs {} --data {}", fmt::join(opt.codecs, " "), opt.data);
-  return stream(opt.data, opt.out, cols, opt.batch, opt.overwrite, opt.resume, "detokenize", source, opt.comm.get(), [&](const Table& b, const std::string& where) {
+  return stream(opt.data, opt.out, cols, opt.batch, opt.overwrite, opt.resume, opt.out_format, "detokenize", source, opt.comm.get(), [&](const Table& b, const std::string& where) {
     Table o;
     o.add(b.at(mmu::kObjectId));
     o.add(b.at(mmu::kRa));

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "astrofm/hats.h"
 #include "astrofm/mmu.h"
 #include "astrofm/sky.h"
 #include "h5.h"
@@ -24,7 +25,40 @@ int64_t partition_of_dirname(const std::string& name) {
 }
 }  // namespace mmu
 
+bool partition_overlaps(const PartitionInfo& p, int64_t pix16) {
+  if (pix16 == sky::kNoPixel || p.healpix == sky::kNoPixel) return pix16 == p.healpix;
+  return hats::overlaps_order4(p.order, p.healpix, pix16);
+}
+
 namespace {
+
+// Names astrofm needs, and what catalogues that are not MMU's call them.
+const std::vector<std::string> kIdNames = {mmu::kObjectId, "source_id", "objid", "objID", "id"};
+
+// An integer id (survey ids are 64-bit) becomes its decimal string.
+void ids_to_strings(Column& c) {
+  if (c.dtype == DType::String) return;
+  if (!dtype_is_integer(c.dtype) || !c.shape.empty())
+    fail_input("column '{}' must hold scalar strings or integers, got {}", c.name, c.describe());
+  std::vector<std::string> s(c.rows);
+  for (int64_t i = 0; i < c.rows; ++i) s[i] = std::to_string(c.as_int64(i));
+  c = make_string_column(c.name, std::move(s));
+}
+
+// Reads HATS columns under their stored names and gives them astrofm's.
+std::vector<std::string> stored_columns(const Dataset& ds, const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& n : names) out.push_back(ds.stored_name(n));
+  return out;
+}
+void to_astrofm_names(const Dataset& ds, Table& t) {
+  for (auto& c : t.columns()) {
+    for (const char* n : {mmu::kObjectId, mmu::kRa, mmu::kDec})
+      if (c.name == ds.stored_name(n) && c.name != n) c.name = n;
+    if (c.name == mmu::kObjectId) ids_to_strings(c);
+  }
+}
+
 
 std::optional<int64_t> parse_partition_dir(const std::string& name) {
   if (name.rfind("healpix=", 0) != 0) return std::nullopt;
@@ -71,6 +105,28 @@ Dataset Dataset::open(const std::string& path_in, bool lenient) {
   if (!fs::exists(p)) fail_io("{}: no such file or folder", path_in);
   Dataset ds;
   ds.path_ = path_in;
+  if (hats::is_hats(path_in)) {
+    hats::Catalog cat = hats::open_catalog(path_in);
+    ds.format_ = DatasetFormat::Hats;
+    ds.path_ = cat.root;
+    ds.config_ = cat.name;
+    for (const auto& leaf : cat.leaves)
+      for (size_t i = 0; i < leaf.files.size(); ++i) ds.partitions_.push_back({leaf.pixel, leaf.files[i], leaf.file_rows[i], leaf.order});
+    std::vector<std::string> names;
+    for (const auto& c : hats::leaf_schema(ds.partitions_.front().path)) names.push_back(c.name);
+    auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+    auto id = std::find_if(kIdNames.begin(), kIdNames.end(), has);
+    if (id == kIdNames.end())
+      fail_input("{}: no object id column (one of {}) in {}", cat.root, fmt::join(kIdNames, ", "), ds.partitions_.front().path);
+    ds.stored_[mmu::kObjectId] = *id;
+    ds.stored_[mmu::kRa] = cat.ra_column;
+    ds.stored_[mmu::kDec] = cat.dec_column;
+    for (const char* n : {mmu::kRa, mmu::kDec})
+      if (!has(ds.stored_[n]))
+        fail_input("{}: hats.properties names '{}' as its {} column, but {} has no such column", cat.root, ds.stored_[n], n,
+                   ds.partitions_.front().path);
+    return ds;
+  }
   if (fs::is_regular_file(p)) {
     auto pix = parse_partition_dir(p.parent_path().filename().string());
     ds.config_ = pix ? p.parent_path().parent_path().filename().string() : p.stem().string();
@@ -124,12 +180,27 @@ std::vector<ColumnSchema> Dataset::schema() const {
       src = &p;
       break;
     }
+  if (format_ == DatasetFormat::Hats) {
+    for (const auto& c : hats::leaf_schema(src->path)) {
+      std::string name = c.name;
+      for (const auto& [mine, stored] : stored_)
+        if (stored == c.name) name = mine;
+      bool id = name == mmu::kObjectId;
+      out.push_back({name, id ? DType::String : c.dtype, c.shape, c.arrow_type, {}});
+    }
+    return out;
+  }
   auto f = h5::File::open(src->path);
   for (const auto& name : f.dataset_names()) {
     auto di = f.info(name);
     out.push_back({name, di.dtype, di.row_shape(), di.type_desc, di.filters});
   }
   return out;
+}
+
+std::string Dataset::stored_name(const std::string& name) const {
+  auto it = stored_.find(name);
+  return it == stored_.end() ? name : it->second;
 }
 
 bool Dataset::has_column(const std::string& name) const {
@@ -146,6 +217,7 @@ struct DatasetReader::State {
   int64_t row = 0;           // next row in the current partition
   std::optional<h5::File> file;
   std::vector<h5::ColumnReader> readers;  // one per selected column of the open file
+  std::unique_ptr<hats::FileReader> leaf;  // HATS: the open Parquet file
 };
 
 DatasetReader::DatasetReader(const Dataset& ds, ReadOptions opt) : st_(std::make_unique<State>()) {
@@ -157,7 +229,7 @@ DatasetReader::DatasetReader(const Dataset& ds, ReadOptions opt) : st_(std::make
   st_->opt = std::move(opt);
   for (size_t i = 0; i < ds.partitions().size(); ++i) {
     const auto& hp = st_->opt.healpix;
-    if (hp.empty() || std::find(hp.begin(), hp.end(), ds.partitions()[i].healpix) != hp.end())
+    if (hp.empty() || std::any_of(hp.begin(), hp.end(), [&](int64_t p) { return partition_overlaps(ds.partitions()[i], p); }))
       st_->todo.push_back(i);
   }
 }
@@ -170,7 +242,13 @@ const PartitionInfo& DatasetReader::current_partition() const {
 
 size_t DatasetReader::current_partition_index() const { return st_->todo[std::min(st_->pos, st_->todo.size() - 1)]; }
 
-Table read_rows(const PartitionInfo& part, int64_t start, int64_t count, const std::vector<std::string>& columns) {
+Table read_rows(const Dataset& ds, size_t index, int64_t start, int64_t count, const std::vector<std::string>& columns) {
+  const PartitionInfo& part = ds.partitions().at(index);
+  if (ds.format() == DatasetFormat::Hats) {
+    Table t = hats::read_file(part.path, stored_columns(ds, columns), start, count);
+    to_astrofm_names(ds, t);
+    return t;
+  }
   auto f = h5::File::open(part.path);
   Table t;
   for (const auto& c : columns.empty() ? f.dataset_names() : columns) t.add(f.read(c, start, count));
@@ -184,9 +262,18 @@ bool DatasetReader::next(Table& batch) {
     if (s.row >= part.rows) {
       s.readers.clear();
       s.file.reset();
+      s.leaf.reset();
       s.row = 0;
       ++s.pos;
       continue;
+    }
+    if (s.ds.format() == DatasetFormat::Hats) {
+      if (!s.leaf) s.leaf = std::make_unique<hats::FileReader>(part.path, stored_columns(s.ds, s.opt.columns), s.opt.batch_rows);
+      if (!s.leaf->next(batch)) fail_corrupt("{}: ends at row {}, its footer says {}", part.path, s.row, part.rows);
+      to_astrofm_names(s.ds, batch);
+      last_start_ = s.row;
+      s.row += batch.rows();
+      return true;
     }
     if (!s.file) {
       s.file = h5::File::open(part.path);
@@ -216,8 +303,13 @@ bool DatasetReader::next(Table& batch) {
 
 ObjectLookup::ObjectLookup(const Dataset& ds) : ds_(ds) {
   for (size_t p = 0; p < ds.partitions().size(); ++p) {
-    auto f = h5::File::open(ds.partitions()[p].path);
-    Column ids = f.read_all(mmu::kObjectId);
+    Column ids;
+    if (ds.format() == DatasetFormat::Hats) {
+      ids = read_rows(ds, p, 0, ds.partitions()[p].rows, {mmu::kObjectId}).at(mmu::kObjectId);
+    } else {
+      auto f = h5::File::open(ds.partitions()[p].path);
+      ids = f.read_all(mmu::kObjectId);
+    }
     for (int64_t r = 0; r < ids.rows; ++r) index_.emplace(ids.strings[r], std::make_pair(static_cast<int>(p), r));
   }
 }
@@ -227,7 +319,7 @@ Table ObjectLookup::get(const std::vector<std::string>& ids, const std::vector<s
   for (const auto& id : ids) {
     auto it = index_.find(id);
     if (it == index_.end()) fail_input("{}: no object with object_id '{}'", ds_.path(), id);
-    out.append(read_rows(ds_.partitions()[it->second.first], it->second.second, 1, columns));
+    out.append(read_rows(ds_, it->second.first, it->second.second, 1, columns));
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include "astrofm/communicator.h"
 #include "astrofm/error.h"
 #include "astrofm/progress.h"
+#include "astrofm/sky.h"
 #include "astrofm/strict_json.h"
 
 namespace astrofm {
@@ -18,19 +19,43 @@ StreamJobResult run_stream_job(const StreamJobOptions& opt, const StreamJobFn& j
   if (opt.checkpoint_rows <= 0) fail_usage("checkpoint rows must be positive, got {}", opt.checkpoint_rows);
   const int rank = opt.comm ? opt.comm->rank() : 0, ranks = opt.comm ? opt.comm->size() : 1;
   Dataset ds = Dataset::open(opt.data);
-  // This rank's partitions: contiguous, balanced by rows, the same on every rank.
-  std::vector<int64_t> rows, mine;
-  for (const auto& p : ds.partitions()) rows.push_back(p.rows);
-  auto owners = partition_owners(rows, ranks);
+  // This rank's partitions: contiguous, balanced by rows, the same on every
+  // rank. Ranks own NSIDE-16 pixels (what the writer shards by): HATS
+  // partitions deeper than order 4 go with the others of their NSIDE-16 pixel.
+  std::vector<int64_t> group_rows;
+  std::vector<size_t> group_of(ds.partitions().size());
+  std::map<std::pair<int, int64_t>, size_t> groups;
+  for (size_t i = 0; i < ds.partitions().size(); ++i) {
+    const auto& p = ds.partitions()[i];
+    std::pair<int, int64_t> key = p.order > 4 ? std::pair<int, int64_t>(4, p.healpix >> (2 * (p.order - 4))) : std::pair(p.order, p.healpix);
+    auto [it, fresh] = groups.emplace(key, group_rows.size());
+    if (fresh) group_rows.push_back(0);
+    group_of[i] = it->second;
+    group_rows[it->second] += p.rows;
+  }
+  auto owners = partition_owners(group_rows, ranks);
   std::set<int64_t> owned;
+  std::vector<int64_t> mine;
   int64_t my_rows = 0;
-  for (size_t i = 0; i < owners.size(); ++i)
-    if (owners[i] == rank) mine.push_back(ds.partitions()[i].healpix), owned.insert(ds.partitions()[i].healpix), my_rows += rows[i];
+  for (size_t i = 0; i < ds.partitions().size(); ++i) {
+    const auto& p = ds.partitions()[i];
+    if (owners[group_of[i]] != rank) continue;
+    my_rows += p.rows;
+    if (p.healpix == sky::kNoPixel || p.order >= 4) {
+      owned.insert(p.healpix == sky::kNoPixel || p.order == 4 ? p.healpix : p.healpix >> (2 * (p.order - 4)));
+    } else {
+      int64_t n = int64_t{1} << (2 * (4 - p.order));
+      for (int64_t c = 0; c < n; ++c) owned.insert((p.healpix << (2 * (4 - p.order))) + c);
+    }
+  }
+  mine.assign(owned.begin(), owned.end());
 
   WriteOptions wo;
   wo.overwrite = opt.overwrite;
   wo.resume = opt.resume;
   wo.shard = rank, wo.shards = ranks;
+  wo.format = parse_out_format(opt.out_format);
+  if (wo.format == "hats") wo.hats_partitions = partitions_of(ds);
   if (ranks > 1) wo.owns = [owned](int64_t pix) { return owned.count(pix) > 0; };
   const std::string config = opt.config.empty() ? ds.config() : opt.config;
   // Rank 0 creates (or resumes) the staging folder before the others join it.

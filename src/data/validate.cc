@@ -1,8 +1,10 @@
 #include "astrofm/validate.h"
 
 #include <cmath>
+#include <functional>
 #include <set>
 
+#include "astrofm/hats.h"
 #include "astrofm/mmu.h"
 #include "astrofm/modality.h"
 #include "astrofm/sky.h"
@@ -69,8 +71,14 @@ const h5::DatasetInfo* check_modality(Checker& c, const Modality& m) {
   return main;
 }
 
+// One partition file, HDF5 or Parquet: its columns and their values.
+struct Source {
+  std::function<Column(const std::string&, int64_t, int64_t)> read;
+  Column read_all(const std::string& name, int64_t rows) const { return read(name, 0, rows); }
+};
+
 // The spectrum's padding convention, beyond the table's column rules.
-void check_spectrum_padding(Checker& c, const h5::File& f) {
+void check_spectrum_padding(Checker& c, const Source& f) {
   auto find = [&](const char* n) -> const h5::DatasetInfo* {
     auto it = c.infos.find(n);
     return it == c.infos.end() ? nullptr : &it->second;
@@ -96,12 +104,28 @@ void check_spectrum_padding(Checker& c, const h5::File& f) {
   }
 }
 
-void check_file(const PartitionInfo& part, std::set<std::string>& seen_ids, std::vector<Violation>& out) {
+void check_file(const Dataset& ds, size_t index, std::set<std::string>& seen_ids, std::vector<Violation>& out) {
+  const PartitionInfo& part = ds.partitions()[index];
+  const bool hats = ds.format() == DatasetFormat::Hats;
   Checker c{out, part.path, {}, 0};
-  h5::File f;
+  h5::File file;
+  Source f;
   try {
-    f = h5::File::open(part.path);
-    for (const auto& n : f.dataset_names()) c.infos[n] = f.info(n);
+    if (hats) {
+      for (const auto& col : hats::leaf_schema(part.path)) {
+        std::string name = col.name;
+        for (const char* n : {mmu::kObjectId, mmu::kRa, mmu::kDec})
+          if (ds.stored_name(n) == col.name) name = n;
+        std::vector<int64_t> dims{part.rows};
+        dims.insert(dims.end(), col.shape.begin(), col.shape.end());
+        c.infos[name] = {name, name == mmu::kObjectId ? DType::String : col.dtype, dims, false, 0, col.arrow_type, true, {}};
+      }
+      f.read = [&ds, index](const std::string& name, int64_t start, int64_t n) { return read_rows(ds, index, start, n, {name}).at(name); };
+    } else {
+      file = h5::File::open(part.path);
+      for (const auto& n : file.dataset_names()) c.infos[n] = file.info(n);
+      f.read = [&file](const std::string& name, int64_t start, int64_t n) { return file.read(name, start, n); };
+    }
   } catch (const InputError& e) {
     c.add("", e.what());
     return;
@@ -116,19 +140,41 @@ void check_file(const PartitionInfo& part, std::set<std::string>& seen_ids, std:
   }
   const auto* ra = c.want(mmu::kRa, "mandatory");
   const auto* dec = c.want(mmu::kDec, "mandatory");
-  const auto* hp = c.want(mmu::kHealpix, "mandatory");
+  // HATS: the pixel comes from _healpix_29 (optional), the v1 healpix column is not needed.
+  const auto* hp = hats ? nullptr : c.want(mmu::kHealpix, "mandatory");
   if (ra) c.want_dtype(*ra, {DType::Float64}, "float64 degrees");
   if (dec) c.want_dtype(*dec, {DType::Float64}, "float64 degrees");
   if (hp) c.want_dtype(*hp, {DType::Int64, DType::Int32, DType::UInt32, DType::UInt64, DType::Int16}, "integer");
-  bool ok = id && ra && dec && hp && c.out.size() == out.size();
+  bool ok = id && ra && dec && (hp || hats) && c.out.size() == out.size();
   try {
     if (id && id->dtype == DType::String && id->rows() == c.rows) {
-      Column ids = f.read_all(mmu::kObjectId);
+      Column ids = f.read_all(mmu::kObjectId, c.rows);
       for (int64_t i = 0; i < ids.rows; ++i)
         if (!seen_ids.insert(ids.strings[i]).second) c.add(mmu::kObjectId, fmt::format("row {}: duplicate object_id '{}'", i, ids.strings[i]));
     }
-    if (ok) {
-      Column r = f.read_all(mmu::kRa), d = f.read_all(mmu::kDec), h = f.read_all(mmu::kHealpix);
+    if (ok && hats) {
+      Column r = f.read_all(mmu::kRa, c.rows), d = f.read_all(mmu::kDec, c.rows);
+      auto stored = hats::read_spatial_index(part.path);
+      int bad = 0;
+      for (int64_t i = 0; i < c.rows && bad < 5; ++i) {
+        double rv = r.as_double(i), dv = d.as_double(i);
+        if (!std::isfinite(rv) || !std::isfinite(dv) || rv < 0 || rv > 360 || dv < -90 || dv > 90) {
+          c.add(mmu::kRa, fmt::format("row {}: (ra, dec) = ({}, {}) is not a sky position", i, rv, dv));
+          ++bad;
+          continue;
+        }
+        int64_t h29 = sky::ang2pix(1 << hats::kSpatialOrder, rv, dv, true);
+        if (!stored.empty() && stored[i] != h29) {
+          c.add(hats::kSpatialIndex, fmt::format("row {}: {} but (ra, dec) = ({}, {}) lies in {}", i, stored[i], rv, dv, h29));
+          ++bad;
+        } else if ((h29 >> (2 * (hats::kSpatialOrder - part.order))) != part.healpix) {
+          c.add(mmu::kRa, fmt::format("row {}: (ra, dec) = ({}, {}) lies outside its partition Norder={} Npix={}", i, rv, dv, part.order,
+                                      part.healpix));
+          ++bad;
+        }
+      }
+    } else if (ok) {
+      Column r = f.read_all(mmu::kRa, c.rows), d = f.read_all(mmu::kDec, c.rows), h = f.read_all(mmu::kHealpix, c.rows);
       int bad = 0;
       for (int64_t i = 0; i < c.rows && bad < 5; ++i) {
         double rv = r.as_double(i), dv = d.as_double(i);
@@ -174,7 +220,7 @@ std::vector<Violation> validate_dataset(const std::string& path) {
   }
   if (ds.partitions().empty()) out.push_back({path, "", "no partition files"});
   std::set<std::string> ids;
-  for (const auto& p : ds.partitions()) check_file(p, ids, out);
+  for (size_t i = 0; i < ds.partitions().size(); ++i) check_file(ds, i, ids, out);
   return out;
 }
 

@@ -170,6 +170,7 @@ DatasetWriter::DatasetWriter(const std::string& root, const std::string& config,
   if (config.empty() || config.find('/') != std::string::npos)
     fail_usage("config name '{}' must be a plain folder name", config);
   h5::init();
+  opt.format = parse_out_format(opt.format);
   st_->opt = opt;
   st_->comp = h5::parse_compression(opt.compression);
   if (st_->comp == h5::Compression::Lzf && !h5::lzf_available())
@@ -269,6 +270,22 @@ void DatasetWriter::commit() {
   }
   s.flush_all();
   s.close_all();
+  if (s.opt.format == "hats") {
+    // Convert the staged rows beside them, then leave only the catalogue. A
+    // kill during this keeps the staged rows and their progress for --resume.
+    fs::create_directories(s.config_dir);
+    fs::path cat = s.staging->path() / "_hats_catalogue";
+    fs::remove_all(cat);
+    write_hats(Dataset::open(s.config_dir.string()), cat.string(), s.config_dir.filename().string(), s.opt.hats_partitions, s.attrs);
+    fs::remove_all(s.config_dir);
+    for (const auto& e : fs::directory_iterator(s.staging->path()))
+      if (e.path().filename().string().rfind(kProgressPrefix, 0) == 0) fs::remove(e.path());
+    for (const auto& e : fs::directory_iterator(cat)) fs::rename(e.path(), s.staging->path() / e.path().filename());
+    fs::remove(cat);
+    s.staging->commit();
+    s.committed = true;
+    return;
+  }
   for (const auto& e : fs::directory_iterator(s.staging->path()))
     if (e.path().filename().string().rfind(kProgressPrefix, 0) == 0) fs::remove(e.path());
   fs::create_directories(s.config_dir);

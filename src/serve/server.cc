@@ -66,7 +66,7 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
     if (cat.has_column("model_id") && !cat.partitions().empty()) {
       for (const auto& p : cat.partitions())
         if (p.rows > 0) {
-          e->model_id = read_rows(p, 0, 1, {"model_id"}).at("model_id").strings.at(0);
+          e->model_id = read_rows(cat, &p - &cat.partitions()[0], 0, 1, {"model_id"}).at("model_id").strings.at(0);
           break;
         }
     }

@@ -172,7 +172,7 @@ Table gather_rows(const Dataset& ds, const Positions& pos, const std::vector<int
       size_t b = a + 1;
       while (b < rows.size() && rows[b].first - rows[b - 1].first <= kMaxGap && rows[b].first - rows[a].first < kMaxRun) ++b;
       int64_t lo = rows[a].first;
-      Table run = read_rows(ds.partitions()[part], lo, rows[b - 1].first - lo + 1);
+      Table run = read_rows(ds, part, lo, rows[b - 1].first - lo + 1);
       std::vector<int64_t> take;
       for (size_t k = a; k < b; ++k) {
         take.push_back(rows[k].first - lo);

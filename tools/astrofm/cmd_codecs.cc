@@ -28,6 +28,7 @@ void add_codec_commands(CLI::App& app) {
     c->add_option("--keep", keep, "MODALITY=N: that modality's tokens for N objects only (by a hash of object_id), missing elsewhere")->delimiter(',');
     c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
+    c->add_option("--out-format", o.out_format, "hdf5 (MMU v1 layout) or hats (a HATS catalogue LSDB opens)")->capture_default_str();
     c->add_flag("--resume", o.resume, "continue an interrupted run");
     c->callback([] {
       for (const auto& a : as) {
@@ -56,6 +57,7 @@ void add_codec_commands(CLI::App& app) {
     c->add_option("--out", o.out, "output dataset root")->required();
     c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
+    c->add_option("--out-format", o.out_format, "hdf5 (MMU v1 layout) or hats (a HATS catalogue LSDB opens)")->capture_default_str();
     c->add_flag("--resume", o.resume, "continue an interrupted run");
     c->callback([] {
       o.comm = world_communicator();
@@ -80,6 +82,7 @@ void add_codec_commands(CLI::App& app) {
     c->add_option("--bands", o.bands, "image targets: bands to write")->delimiter(',');
     c->add_option("--dtype", o.dtype, "float32, or bfloat16 (half the memory; faster on CPUs with bfloat16 units)")->capture_default_str();
     c->add_flag("--overwrite", o.overwrite, "replace an existing output");
+    c->add_option("--out-format", o.out_format, "hdf5 (MMU v1 layout) or hats (a HATS catalogue LSDB opens)")->capture_default_str();
     c->callback([] {
       auto r = generate(o);
       spdlog::info("generated {} for {} objects into {} ({})", o.to, r.objects, o.out, fmt::join(r.columns, ", "));

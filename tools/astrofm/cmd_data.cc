@@ -4,6 +4,7 @@
 
 #include "astrofm/error.h"
 #include "astrofm/info.h"
+#include "astrofm/mmu.h"
 #include "astrofm/validate.h"
 #include "commands.h"
 
@@ -29,6 +30,19 @@ void add_data_commands(CLI::App& app) {
       std::fprintf(stdout, "%s: %s%s%s\n", x.file.c_str(), x.column.c_str(), x.column.empty() ? "" : ": ", x.reason.c_str());
     if (!v.empty()) fail_input("{}: {} schema violation(s)", val_path, v.size());
     std::fprintf(stdout, "%s: valid\n", val_path.c_str());
+  });
+
+  auto* copy = app.add_subcommand("copy", "Copy a dataset between the MMU v1 HDF5 layout and a HATS catalogue, losslessly");
+  static std::string copy_src, copy_out;
+  static WriteOptions copy_opt{.format = "hats"};
+  copy->add_option("DATA", copy_src, "dataset: an MMU folder or .hdf5 file, or a HATS catalogue or collection")->required();
+  copy->add_option("--out", copy_out, "output: a HATS catalogue folder, or an MMU root")->required();
+  copy->add_option("--out-format", copy_opt.format, "hats or hdf5")->capture_default_str();
+  copy->add_option("--compression", copy_opt.compression, "hdf5: none, gzip or lzf")->capture_default_str();
+  copy->add_flag("--overwrite", copy_opt.overwrite, "replace an existing output");
+  copy->callback([] {
+    int64_t n = convert_dataset(copy_src, copy_out, copy_opt);
+    std::fprintf(stdout, "%s: %lld objects (%s)\n", copy_out.c_str(), static_cast<long long>(n), copy_opt.format.c_str());
   });
 }
 

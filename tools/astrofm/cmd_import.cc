@@ -14,6 +14,7 @@ struct TargetFlags {
     cmd->add_option("--config", t.config, "config folder name (default depends on the importer)");
     cmd->add_option("--compression", t.write.compression, "none, gzip or lzf")->capture_default_str();
     cmd->add_flag("--overwrite", t.write.overwrite, "replace an existing output");
+    cmd->add_option("--out-format", t.write.format, "hdf5 (MMU v1 layout) or hats (a HATS catalogue LSDB opens)")->capture_default_str();
   }
 };
 

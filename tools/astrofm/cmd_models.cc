@@ -183,7 +183,7 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--model", o.model, "model file or shipped model name")->required();
     c->add_option("--data", o.data, "MMU dataset")->required();
     c->add_option("--out", o.out, "output dataset root (hdf5) or FITS file")->required();
-    c->add_option("--format", o.format, "hdf5 (MMU layout) or fits")->capture_default_str();
+    c->add_option("--format,--out-format", o.format, "hdf5 (MMU layout), hats (a HATS catalogue partitioned like the input) or fits")->capture_default_str();
     c->add_option("--batch", o.batch, "objects per batch")->capture_default_str();
     c->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
     c->add_option("--dtype", o.dtype, "float32, or bfloat16 for an AION model (half the memory; faster on CPUs with bfloat16 units)")->capture_default_str();

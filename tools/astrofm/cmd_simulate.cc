@@ -30,6 +30,7 @@ void add_simulate_command(CLI::App& app) {
   c->add_flag("--no-spectra", no_spectra, "skip the spectrum modality");
   c->add_option("--compression", o.write.compression, "none, gzip or lzf")->capture_default_str();
   c->add_flag("--overwrite", o.write.overwrite, "replace an existing output");
+  c->add_option("--out-format", o.write.format, "hdf5 (MMU v1 layout) or hats (a HATS catalogue LSDB opens)")->capture_default_str();
   c->add_flag("--resume", o.write.resume, "continue an interrupted run of the same command");
   c->add_option("--checkpoint-every", o.checkpoint_every, "objects between checkpoints")->capture_default_str();
   c->callback([] {

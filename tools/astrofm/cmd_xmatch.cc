@@ -18,6 +18,7 @@ void add_xmatch_command(CLI::App& app) {
   c->add_option("--prefix", o.prefixes, "column prefix per input for clashing names (default: <config>_)")->delimiter(',');
   c->add_option("--compression", o.write.compression, "none, gzip or lzf")->capture_default_str();
   c->add_flag("--overwrite", o.write.overwrite, "replace an existing output");
+  c->add_option("--out-format", o.write.format, "hdf5 (MMU v1 layout) or hats (a HATS catalogue LSDB opens)")->capture_default_str();
   c->callback([] {
     auto r = xmatch_datasets(inputs, out, o);
     spdlog::info("{} of {} reference objects matched within {}\" in every other input", r.matched, r.input_rows[0], o.radius_arcsec);

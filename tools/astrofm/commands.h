@@ -12,7 +12,7 @@ namespace astrofm::cli {
 // Under mpirun only rank 0 shows progress bars and info messages.
 void quiet_unless_rank_zero(const Communicator& comm);
 
-void add_data_commands(CLI::App& app);      // info, validate
+void add_data_commands(CLI::App& app);      // info, validate, copy
 void add_import_commands(CLI::App& app);    // import csv|images|fits-cutout|desi|sdss
 void add_xmatch_command(CLI::App& app);     // xmatch
 void add_simulate_command(CLI::App& app);   // simulate
