@@ -14,13 +14,14 @@ nlohmann::json dataset_info(const std::string& path) {
   j["path"] = ds.path();
   j["config"] = ds.config();
   j["objects"] = ds.rows();
+  j["format"] = ds.format() == DatasetFormat::Hats ? "hats" : "hdf5";
   j["partitions"] = nlohmann::json::array();
   for (const auto& p : ds.partitions())
-    j["partitions"].push_back({{"healpix", p.healpix}, {"objects", p.rows}, {"file", p.path}});
+    j["partitions"].push_back({{"healpix", p.healpix}, {"order", p.order}, {"objects", p.rows}, {"file", p.path}});
   j["columns"] = nlohmann::json::array();
   for (const auto& c : ds.schema())
     j["columns"].push_back({{"name", c.name}, {"dtype", dtype_name(c.dtype)}, {"shape", c.shape},
-                            {"hdf5_type", c.hdf5_type}, {"filters", c.filters}});
+                            {j["format"] == "hats" ? "arrow_type" : "hdf5_type", c.hdf5_type}, {"filters", c.filters}});
   // What the columns hold, by the modality table.
   auto schema = ds.schema();
   std::vector<std::string> names;
@@ -32,11 +33,16 @@ nlohmann::json dataset_info(const std::string& path) {
 }
 
 std::string format_dataset_info(const nlohmann::json& j) {
-  std::string s = fmt::format("dataset   {}\nconfig    {}\nobjects   {}\npartitions {} (HEALPix NSIDE 16, nested)\n",
-                              j["path"].get<std::string>(), j["config"].get<std::string>(),
-                              j["objects"].get<int64_t>(), j["partitions"].size());
-  for (const auto& p : j["partitions"])
-    s += fmt::format("  healpix={:<6} {:>10} objects\n", p["healpix"].get<int64_t>(), p["objects"].get<int64_t>());
+  const bool hats = j.value("format", "hdf5") == "hats";
+  std::string s = fmt::format("dataset   {}\nconfig    {}\nobjects   {}\npartitions {} ({})\n", j["path"].get<std::string>(),
+                              j["config"].get<std::string>(), j["objects"].get<int64_t>(), j["partitions"].size(),
+                              hats ? "HATS catalogue: HEALPix nested pixels of several orders" : "HEALPix NSIDE 16, nested");
+  for (const auto& p : j["partitions"]) {
+    if (hats)
+      s += fmt::format("  Norder={:<2} Npix={:<8} {:>10} objects\n", p["order"].get<int>(), p["healpix"].get<int64_t>(), p["objects"].get<int64_t>());
+    else
+      s += fmt::format("  healpix={:<6} {:>10} objects\n", p["healpix"].get<int64_t>(), p["objects"].get<int64_t>());
+  }
   if (j.contains("modalities")) {
     std::vector<std::string> ms;
     for (const auto& m : j["modalities"])
@@ -48,7 +54,7 @@ std::string format_dataset_info(const nlohmann::json& j) {
     auto shape = c["shape"].get<std::vector<int64_t>>();
     auto filters = c["filters"].get<std::vector<std::string>>();
     s += fmt::format("  {:<22} {:<8} per-object shape [{}]  stored as {}{}\n", c["name"].get<std::string>(),
-                     c["dtype"].get<std::string>(), fmt::join(shape, ","), c["hdf5_type"].get<std::string>(),
+                     c["dtype"].get<std::string>(), fmt::join(shape, ","), c.value(hats ? "arrow_type" : "hdf5_type", ""),
                      filters.empty() ? "" : " (" + fmt::format("{}", fmt::join(filters, "+")) + ")");
   }
   return s;
