@@ -11,7 +11,7 @@ mkdir -p build
 if [ ! -x "$V/bin/python" ]; then
   /usr/bin/python3 -m venv "$V"
 fi
-if ! "$V/bin/python" -c 'import pyarrow, hats, hats_import, lsdb, distributed, h5py' 2>/dev/null; then
+if ! "$V/bin/python" -c 'import pyarrow, hats, hats_import, lsdb, distributed, h5py, pybind11' 2>/dev/null; then
   "$V/bin/pip" install -q --disable-pip-version-check -r scripts/hats-requirements.txt
 fi
 "$V/bin/python" -c 'import pyarrow, lsdb; print("HATS toolchain: pyarrow", pyarrow.__version__, "lsdb", lsdb.__version__)'
