@@ -11,6 +11,7 @@
 
 #include "astrofm/aion_release.h"
 #include "astrofm/codecs.h"
+#include "astrofm/embed.h"
 #include "astrofm/encoder.h"
 #include "astrofm/models/aion.h"
 #include "astrofm/models/registry.h"
@@ -325,6 +326,27 @@ PYBIND11_MODULE(_core, m) {
             return to_dict(out);
           },
           py::arg("images") = py::none(), py::arg("bands") = py::none(), py::arg("spectra") = py::none(), py::arg("tokens") = false);
+
+  // `astrofm embed`'s in-memory core: rows (a dict of arrays) in, catalogue rows out.
+  py::class_<CatalogueEmbedder>(m, "CatalogueEmbedder")
+      .def(py::init([](const std::string& model, const std::vector<std::string>& have, const std::string& dtype,
+                       const std::vector<std::string>& inputs, bool tokens, const std::string& device) {
+             EmbedOptions o;
+             o.model = model, o.dtype = dtype, o.inputs = inputs, o.tokens = tokens, o.device = device;
+             return CatalogueEmbedder(o, have, model);
+           }),
+           py::arg("model"), py::arg("have"), py::arg("dtype") = "float32", py::arg("inputs") = std::vector<std::string>{},
+           py::arg("tokens") = false, py::arg("device") = "cpu")
+      .def_property_readonly("columns", &CatalogueEmbedder::columns)
+      .def_property_readonly("model_id", &CatalogueEmbedder::model_id)
+      .def("embed", [](const CatalogueEmbedder& e, const py::dict& rows) {
+        Table in = table_from_dict(rows), out;
+        {
+          py::gil_scoped_release nogil;
+          out = e.embed(in);
+        }
+        return to_dict(out);
+      });
 
   py::class_<KnnRegressor>(m, "KnnRegressor")
       .def(py::init([](int k, const std::string& weights, bool standardize) { return KnnRegressor(knn_options(k, weights, standardize)); }),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "astrofm/resources.h"
+#include "astrofm/table.h"
 
 namespace astrofm {
 
@@ -43,6 +44,24 @@ struct EmbedResult {
 };
 
 EmbedResult embed_dataset(const EmbedOptions& opt);
+
+// The in-memory core of `astrofm embed`, built once per model (the file job,
+// Python and the Dask entry point wrap it): given the columns a dataset
+// holds, which to read, and rows in -> embedding-catalogue rows out
+// (object_id, ra, dec, one column per embedding kind, model_id). Uses
+// opt.model, device, dtype, tokens and inputs. Thread-safety: embed() may be
+// called from one thread at a time.
+class CatalogueEmbedder {
+ public:
+  CatalogueEmbedder(const EmbedOptions& opt, const std::vector<std::string>& have, const std::string& where);
+  const std::vector<std::string>& columns() const;  // input columns embed() reads
+  const std::string& model_id() const;
+  Table embed(const Table& batch) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> st_;
+};
 
 // Model names resolve through resources.h (shipped_models, resolve_model_path).
 

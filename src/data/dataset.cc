@@ -105,6 +105,24 @@ Dataset Dataset::open(const std::string& path_in, bool lenient) {
   if (!fs::exists(p)) fail_io("{}: no such file or folder", path_in);
   Dataset ds;
   ds.path_ = path_in;
+  if (fs::is_regular_file(p) && p.extension() == ".parquet") {
+    // One HATS leaf: .../Norder=K/Dir=D/Npix=P.parquet (or a file of a Npix=P/ folder).
+    ds.format_ = DatasetFormat::Hats;
+    int order = 4;
+    int64_t pixel = sky::kNoPixel;
+    for (fs::path q = p; q.has_relative_path() && q != q.parent_path(); q = q.parent_path()) {
+      std::string n = q.filename().string();
+      if (n.rfind("Npix=", 0) == 0) pixel = std::atoll(n.c_str() + 5);
+      if (n.rfind("Norder=", 0) == 0) {
+        order = std::atoi(n.c_str() + 7);
+        break;
+      }
+    }
+    ds.config_ = p.stem().string();
+    ds.partitions_.push_back({pixel, p.string(), hats::FileReader(p.string(), {}, 1).rows(), order});
+    ds.stored_[mmu::kObjectId] = mmu::kObjectId;
+    return ds;
+  }
   if (hats::is_hats(path_in)) {
     hats::Catalog cat = hats::open_catalog(path_in);
     ds.format_ = DatasetFormat::Hats;

@@ -20,32 +20,39 @@
 namespace astrofm {
 namespace fs = std::filesystem;
 
-EmbedResult embed_dataset(const EmbedOptions& opt) {
-  if (opt.batch <= 0) fail_usage("--batch must be positive");
-  Encoder enc(opt.model, {.device = opt.device, .dtype = opt.dtype});
-  Dataset ds = Dataset::open(opt.data);
-  std::vector<std::string> have;
-  for (const auto& c : ds.schema()) have.push_back(c.name);
+struct CatalogueEmbedder::State {
+  std::unique_ptr<Encoder> enc;
+  RawTokenizer raw;
+  bool tokens = false;
+  std::vector<std::string> columns;
+};
+
+CatalogueEmbedder::CatalogueEmbedder(const EmbedOptions& opt, const std::vector<std::string>& have_in, const std::string& where)
+    : st_(std::make_shared<State>()) {
+  st_->enc = std::make_unique<Encoder>(opt.model, EncoderOptions{.device = opt.device, .dtype = opt.dtype});
+  st_->tokens = opt.tokens;
+  const Encoder& enc = *st_->enc;
+  std::vector<std::string> have = have_in;
   // An AION bundle or snapshot embeds raw MMU columns too: its own codecs
   // tokenize each batch first (token columns the data already holds win).
-  RawTokenizer raw;
-  if (enc.architecture() == "aion") raw = RawTokenizer(enc.path(), have, opt.data, opt.inputs);
+  RawTokenizer& raw = st_->raw;
+  if (enc.architecture() == "aion") raw = RawTokenizer(enc.path(), have, where, opt.inputs);
   for (const auto& t : raw.token_columns()) have.push_back(t);
   if (!opt.inputs.empty()) {  // only these of the columns the model would read
     auto all = enc.input_columns(have);
     for (const auto& c : opt.inputs)
       if (std::find(all.begin(), all.end(), c) == all.end())
-        fail_input("{}: --inputs {}: not an input of the model in this dataset (it reads {})", opt.data, c, fmt::join(all, ", "));
+        fail_input("{}: --inputs {}: not an input of the model in this dataset (it reads {})", where, c, fmt::join(all, ", "));
     std::erase_if(have, [&](const std::string& c) {
       return std::find(all.begin(), all.end(), c) != all.end() && std::find(opt.inputs.begin(), opt.inputs.end(), c) == opt.inputs.end();
     });
   }
   auto use = enc.modalities_for(have);
   if (use.empty())
-    fail_input("{}: nothing to embed with a '{}' model (it embeds {}; the dataset has {})", opt.data, enc.architecture(),
+    fail_input("{}: nothing to embed with a '{}' model (it embeds {}; the dataset has {})", where, enc.architecture(),
                fmt::join(enc.modalities(), ", "), fmt::join(have, ", "));
-  const std::string& model_id = enc.name();
-  std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
+  auto& cols = st_->columns;
+  cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
   // The main columns plus what preprocessing reads (image_band for band order; an AION model's token columns).
   for (const auto& c : enc.input_columns(have))
     if (raw.makes(c)) {
@@ -54,17 +61,36 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
     } else {
       cols.push_back(c);
     }
+}
 
+const std::vector<std::string>& CatalogueEmbedder::columns() const { return st_->columns; }
+const std::string& CatalogueEmbedder::model_id() const { return st_->enc->name(); }
+
+Table CatalogueEmbedder::embed(const Table& b) const {
+  Table out;
+  out.add(b.at(mmu::kObjectId));
+  out.add(b.at(mmu::kRa));
+  out.add(b.at(mmu::kDec));
+  Table emb = st_->enc->embed(st_->raw.empty() ? b : st_->raw.tokenize(b), st_->tokens);
+  for (auto& c : emb.columns()) out.add(std::move(c));
+  out.add(make_string_column("model_id", std::vector<std::string>(b.rows(), model_id())));
+  return out;
+}
+
+EmbedResult embed_dataset(const EmbedOptions& opt) {
+  if (opt.batch <= 0) fail_usage("--batch must be positive");
+  Dataset ds = Dataset::open(opt.data);
+  std::vector<std::string> have;
+  for (const auto& c : ds.schema()) have.push_back(c.name);
+  CatalogueEmbedder embedder(opt, have, opt.data);
+  const std::string& model_id = embedder.model_id();
+  const std::vector<std::string>& cols = embedder.columns();
   EmbedResult res;
   auto embed_batch = [&](const Table& b) {
-    Table out;
-    out.add(b.at(mmu::kObjectId));
-    out.add(b.at(mmu::kRa));
-    out.add(b.at(mmu::kDec));
-    Table emb = enc.embed(raw.empty() ? b : raw.tokenize(b), opt.tokens);
-    if (res.columns.empty()) res.columns = emb.names();
-    for (auto& c : emb.columns()) out.add(std::move(c));
-    out.add(make_string_column("model_id", std::vector<std::string>(b.rows(), model_id)));
+    Table out = embedder.embed(b);
+    if (res.columns.empty())
+      for (const auto& c : out.columns())
+        if (c.name != mmu::kObjectId && c.name != mmu::kRa && c.name != mmu::kDec && c.name != "model_id") res.columns.push_back(c.name);
     return out;
   };
   if (opt.format == "fits") {

@@ -1,0 +1,128 @@
+"""astrofm on HATS catalogues with LSDB and Dask: embed every partition of a
+catalogue on a dask.distributed cluster and write a HATS catalogue.
+
+    from dask.distributed import Client
+    import astrofm.hats
+    with Client(n_workers=2, threads_per_worker=1):
+        astrofm.hats.embed("mmu_hsc", "galaxy-cnn-ssl", "hsc_embeddings")
+
+LSDB plans the work (`Catalog.map_partitions`, one task per partition) and
+writes the result (`Catalog.write_catalog`); each task reads its partition's
+columns with astrofm's Parquet reader and embeds them with astrofm's C++ core.
+A worker builds the model once and reuses it for all its partitions. Dask
+reruns the partitions of a worker that dies; the output appears only when
+complete (written beside it, then renamed). The catalogue must be on a file
+system the workers share (local disk, NFS, Lustre).
+"""
+import glob
+import os
+import shutil
+
+from . import _core
+
+_EMBEDDERS = {}
+_LOADS = [0]
+
+
+def _embedder(model, have, dtype, inputs, tokens):
+    key = (model, tuple(have), dtype, tuple(inputs), tokens)
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = _core.CatalogueEmbedder(model, list(have), dtype, list(inputs), tokens)
+        _LOADS[0] += 1
+    return _EMBEDDERS[key]
+
+
+def models_built():
+    """How many models this process has built (one per model on a worker)."""
+    return _LOADS[0]
+
+
+def _leaf_files(root, order, pixel):
+    base = os.path.join(root, "dataset", f"Norder={order}", f"Dir={pixel // 10000 * 10000}", f"Npix={pixel}")
+    if os.path.isfile(base + ".parquet"):
+        return [base + ".parquet"]
+    files = sorted(glob.glob(os.path.join(base, "*.parquet")))
+    if not files:
+        raise FileNotFoundError(f"{base}.parquet: partition Norder={order} Npix={pixel} has no file")
+    return files
+
+
+def _to_frame(rows, index, embedding_columns):
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for name, v in rows.items():
+        v = np.asarray(v)
+        if v.ndim > 1:  # per-object arrays: Arrow lists, as LSDB stores them
+            flat = pa.array(v.reshape(len(v), -1).ravel())
+            arrays.append(pa.FixedSizeListArray.from_arrays(flat, int(np.prod(v.shape[1:]))).cast(pa.list_(flat.type)))
+        else:
+            arrays.append(pa.array(v if v.dtype.kind != "U" else v.astype(object)))
+        names.append(name)
+    frame = pa.table(arrays, names=names).to_pandas(types_mapper=pd.ArrowDtype)
+    frame.index = index
+    return frame
+
+
+def _embed_partition(df, pixel, root, model, have, dtype, inputs, tokens, batch, meta):
+    emb = _embedder(model, have, dtype, inputs, tokens)
+    import numpy as np
+
+    wanted = df["object_id"].astype(str).to_numpy()
+    if len(wanted) == 0:
+        return meta.set_axis(df.index[:0])
+    got = {}
+    for f in _leaf_files(root, pixel.order, pixel.pixel):
+        ds = _core.Dataset(f)
+        for b in ds.batches(emb.columns, batch):
+            keep = np.isin(b["object_id"].astype(str), wanted)
+            if not keep.any():
+                continue
+            out = emb.embed({k: v[keep] for k, v in b.items()})
+            for k, v in out.items():
+                got.setdefault(k, []).append(v)
+    rows = {k: np.concatenate(v) for k, v in got.items()}
+    # The catalogue's rows, in its order (a filtered catalogue embeds only what it kept).
+    where = {oid: i for i, oid in enumerate(rows["object_id"].astype(str))}
+    missing = [o for o in wanted if o not in where]
+    if missing:
+        raise KeyError(f"{root}: partition {pixel}: objects {missing[:3]} not in its files")
+    order = np.array([where[o] for o in wanted])
+    return _to_frame({k: v[order] for k, v in rows.items()}, df.index, None)
+
+
+def embed(catalog, model, out, *, dtype="float32", inputs=(), tokens=False, batch=64, overwrite=False):
+    """Embed every object of a HATS catalogue (a path, or an LSDB catalogue
+    opened from one, possibly filtered) with `model` on the current Dask
+    client; writes a HATS catalogue at `out` partitioned like the input and
+    returns `out`."""
+    import lsdb
+
+    if isinstance(catalog, (str, os.PathLike)):
+        root = str(catalog)
+        cat = lsdb.open_catalog(root, columns=["object_id", "ra", "dec"])
+    else:
+        cat = catalog
+        root = str(cat.hc_structure.catalog_path)
+    schema = _core.Dataset(root).columns
+    emb = _embedder(model, schema, dtype, list(inputs), tokens)
+    # One object's output fixes the result's columns and types (LSDB's meta).
+    first = _core.Dataset(root).batches(emb.columns, 1)
+    sample = emb.embed(next(iter(first)))
+    import pandas as pd
+
+    meta = _to_frame(sample, pd.Index([0], name="_healpix_29"), None).iloc[:0]
+    result = cat.map_partitions(_embed_partition, root, model, schema, dtype, list(inputs), tokens, batch, meta, include_pixel=True,
+                                meta=meta)
+    if os.path.exists(out) and not overwrite:
+        raise FileExistsError(f"{out} exists (pass overwrite=True to replace it)")
+    partial = str(out) + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    name = os.path.basename(os.path.normpath(str(out)))
+    result.write_catalog(partial, catalog_name=name, as_collection=False)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.replace(partial, out)
+    return str(out)
