@@ -12,7 +12,9 @@
 #     (AION-style tokens), decodes them back and reports reconstruction quality,
 #  7. generates the real BOSS test split's redshifts from their magnitudes with
 #     the shipped AION model (whole distributions; PIT, CRPS, coverage report),
-#  8. validates every output and summarises the embeddings.
+#  8. writes the simulated sky's embeddings and redshift PDFs as HATS catalogues
+#     and opens them with LSDB (joined on object_id),
+#  9. validates every output and summarises the embeddings.
 # Output goes to out/demo (or $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +61,20 @@ $A -q codec eval --codecs codec-spectrum --data "$OUT/desi" --report "$OUT/repor
 $A tokenize --codecs codecs-scalar --data "$OUT/boss" --split test --out "$OUT/boss_tokens"
 $A generate --model aion-default --codecs codecs-scalar --data "$OUT/boss_tokens" --from mag_u,mag_g,mag_r,mag_i,mag_z --to z \
   --out "$OUT/boss_z_aion" --report "$OUT/report_aion_photoz" > /dev/null
+# HATS catalogues that LSDB opens: the simulated sky's embeddings and its redshift PDFs (AION, from image and fluxes).
+$A embed --model clip-sim --data "$OUT/sim_paired" --out "$OUT/sim_embeddings.hats" --out-format hats
+$A generate --model aion-default --codecs codecs-scalar --data "$OUT/sim_tokens" --from image,FLUX_G,FLUX_R,FLUX_Z --to Z \
+  --out "$OUT/sim_z.hats" --out-format hats > /dev/null
+build/hats-venv/bin/python - "$OUT" <<'PY'
+import sys, warnings, lsdb
+warnings.filterwarnings("ignore", message=".*margin cache.*")  # one object per row on both sides: no margin needed
+out = sys.argv[1]
+emb = lsdb.open_catalog(f"{out}/sim_embeddings.hats")
+pz = lsdb.open_catalog(f"{out}/sim_z.hats")
+both = emb.join(pz, left_on="object_id", right_on="object_id", suffixes=("", "_pz")).compute(progress_bar=False)
+print(f"LSDB: {out}/sim_embeddings.hats ({len(emb.get_healpix_pixels())} partitions) joined with {out}/sim_z.hats: "
+      f"{len(both)} objects with embeddings and a redshift PDF (median z {both['Z_median_pz'].median():.3f})")
+PY
 for d in boss galaxyzoo legacysurvey desi sdss sim_imaging sim_spectra sim_paired sim_embeddings galaxyzoo_embeddings sim_tokens sim_decoded \
-         boss_tokens boss_z_aion; do $A validate "$OUT/$d"; done
+         boss_tokens boss_z_aion sim_embeddings.hats sim_z.hats; do $A validate "$OUT/$d"; done
 $A info "$OUT/sim_embeddings"
