@@ -99,6 +99,12 @@ struct ReadOptions {
   std::vector<std::string> columns;  // empty: every column
   int64_t batch_rows = 4096;         // rows per batch (a batch never spans two files)
   std::vector<int64_t> healpix;      // NSIDE-16 pixels; empty: every partition
+  // Only the partitions a cone (ra, dec, radius in degrees) may touch, at each
+  // partition's own order (HATS catalogues mix orders); rows are not filtered.
+  struct Cone {
+    double ra = 0, dec = 0, radius = 0;
+  };
+  std::optional<Cone> cone;
 };
 
 // Streams batches of rows across partitions, in partition order.

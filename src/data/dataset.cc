@@ -245,10 +245,19 @@ DatasetReader::DatasetReader(const Dataset& ds, ReadOptions opt) : st_(std::make
       fail_usage("column '{}' asked for twice", opt.columns[i]);
   st_->ds = ds;
   st_->opt = std::move(opt);
+  std::map<int, std::vector<int64_t>> cone_pixels;  // per partition order
   for (size_t i = 0; i < ds.partitions().size(); ++i) {
     const auto& hp = st_->opt.healpix;
-    if (hp.empty() || std::any_of(hp.begin(), hp.end(), [&](int64_t p) { return partition_overlaps(ds.partitions()[i], p); }))
-      st_->todo.push_back(i);
+    if (!hp.empty() && std::none_of(hp.begin(), hp.end(), [&](int64_t p) { return partition_overlaps(ds.partitions()[i], p); }))
+      continue;
+    if (const auto& c = st_->opt.cone) {
+      const PartitionInfo& p = ds.partitions()[i];
+      if (p.healpix == sky::kNoPixel) continue;
+      auto it = cone_pixels.find(p.order);
+      if (it == cone_pixels.end()) it = cone_pixels.emplace(p.order, sky::cone_pixels(1 << p.order, c->ra, c->dec, c->radius)).first;
+      if (!std::binary_search(it->second.begin(), it->second.end(), p.healpix)) continue;
+    }
+    st_->todo.push_back(i);
   }
 }
 

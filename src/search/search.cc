@@ -239,8 +239,7 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
     auto [cra, cdec, rad] = *r.cone;
     Dataset ds = Dataset::open(meta_["dataset"]);
     std::string col = meta_["column"];
-    DatasetReader rd(ds, {.columns = {mmu::kObjectId, mmu::kRa, mmu::kDec, col}, .batch_rows = 4096,
-                          .healpix = sky::cone_partitions(cra, cdec, rad)});
+    DatasetReader rd(ds, {.columns = {mmu::kObjectId, mmu::kRa, mmu::kDec, col}, .batch_rows = 4096, .cone = ReadOptions::Cone{cra, cdec, rad}});
     Table b;
     std::vector<float> v(d);
     while (!crowded && rd.next(b)) {
