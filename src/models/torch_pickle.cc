@@ -231,11 +231,13 @@ class Interpreter {
     st->storage_type = storage_dtype(pid->items[1]->s, where_);
     st->s = pid->items[2]->s;
     int64_t numel = pid->items[4]->i;
+    if (numel < 0) bad("storage " + st->s + " declares " + std::to_string(numel) + " elements");
     auto [ptr, size] = zip_.getRecord("data/" + st->s);
     size_t elem = c10::elementSize(st->storage_type);
-    if (size < static_cast<size_t>(numel) * elem) bad("storage " + st->s + " is shorter than its declared size");
+    if (static_cast<size_t>(numel) > size / elem) bad("storage " + st->s + " is shorter than its declared size");
     st->tensor = torch::empty({numel}, torch::TensorOptions().dtype(st->storage_type));
-    std::memcpy(st->tensor.data_ptr(), ptr.get(), numel * elem);
+    // An empty record has no data pointer: memcpy from null is undefined even for 0 bytes.
+    if (numel > 0) std::memcpy(st->tensor.data_ptr(), ptr.get(), numel * elem);
     return st;
   }
 
