@@ -30,6 +30,9 @@ class StagedDir {
   const fs::path& dest() const { return dest_; }
   bool resumed() const { return resumed_; }
   void commit();
+  // Publishes `built`, a folder inside the staging directory, as `dest` (one
+  // rename), then removes what is left of the staging directory.
+  void commit_folder(const fs::path& built);
   // Keep the partial directory on destruction (an interrupted, resumable job).
   void keep_partial() { keep_ = true; }
 

@@ -101,6 +101,9 @@ void write_catalog_metadata(const std::string& root, const CatalogMeta& meta, co
 // Leaf file path for a pixel: dataset/Norder=K/Dir=D/Npix=P.parquet (D = P / 10000 * 10000).
 std::string leaf_path(const std::string& root, int order, int64_t pixel);
 
+// Throws InputError naming `where` unless (order, pixel) is a HEALPix pixel (order 0..29).
+void check_pixel(int64_t order, int64_t pixel, const std::string& where);
+
 // Does a pixel at `order` hold (or lie inside) NSIDE-16 (order 4) pixel `pix16`?
 bool overlaps_order4(int order, int64_t pixel, int64_t pix16);
 

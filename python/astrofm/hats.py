@@ -14,22 +14,26 @@ reruns the partitions of a worker that dies; the output appears only when
 complete (written beside it, then renamed). The catalogue must be on a file
 system the workers share (local disk, NFS, Lustre).
 """
+import functools
 import glob
 import os
 import shutil
+import threading
 
 from . import _core
 
 _EMBEDDERS = {}
 _LOADS = [0]
+_LOCK = threading.Lock()  # a worker may run several tasks at once; an embedder runs one batch at a time
 
 
 def _embedder(model, have, dtype, inputs, tokens):
     key = (model, tuple(have), dtype, tuple(inputs), tokens)
-    if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = _core.CatalogueEmbedder(model, list(have), dtype, list(inputs), tokens)
-        _LOADS[0] += 1
-    return _EMBEDDERS[key]
+    with _LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = (_core.CatalogueEmbedder(model, list(have), dtype, list(inputs), tokens), threading.Lock())
+            _LOADS[0] += 1
+        return _EMBEDDERS[key]
 
 
 def models_built():
@@ -66,23 +70,27 @@ def _to_frame(rows, index, embedding_columns):
     return frame
 
 
-def _embed_partition(df, pixel, root, model, have, dtype, inputs, tokens, batch, meta):
-    emb = _embedder(model, have, dtype, inputs, tokens)
+def _embed_partition(df, pixel, root, model, have, dtype, inputs, tokens, batch, meta=None):
+    emb, lock = _embedder(model, have, dtype, inputs, tokens)
     import numpy as np
 
     wanted = df["object_id"].astype(str).to_numpy()
     if len(wanted) == 0:
         return meta.set_axis(df.index[:0])
+    wanted_set = set(wanted)
     got = {}
     for f in _leaf_files(root, pixel.order, pixel.pixel):
         ds = _core.Dataset(f)
         for b in ds.batches(emb.columns, batch):
-            keep = np.isin(b["object_id"].astype(str), wanted)
+            keep = np.fromiter((str(o) in wanted_set for o in b["object_id"]), bool, len(b["object_id"]))
             if not keep.any():
                 continue
-            out = emb.embed({k: v[keep] for k, v in b.items()})
+            with lock:
+                out = emb.embed({k: v[keep] for k, v in b.items()})
             for k, v in out.items():
                 got.setdefault(k, []).append(v)
+    if not got:
+        raise KeyError(f"{root}: partition {pixel}: none of its {len(wanted)} objects is in its files")
     rows = {k: np.concatenate(v) for k, v in got.items()}
     # The catalogue's rows, in its order (a filtered catalogue embeds only what it kept).
     where = {oid: i for i, oid in enumerate(rows["object_id"].astype(str))}
@@ -101,28 +109,31 @@ def embed(catalog, model, out, *, dtype="float32", inputs=(), tokens=False, batc
     import lsdb
 
     if isinstance(catalog, (str, os.PathLike)):
-        root = str(catalog)
-        cat = lsdb.open_catalog(root, columns=["object_id", "ra", "dec"])
+        cat = lsdb.open_catalog(str(catalog), columns=["object_id", "ra", "dec"])
+        root = _core.Dataset(str(catalog)).path  # a collection's primary catalogue
     else:
         cat = catalog
         root = str(cat.hc_structure.catalog_path)
     schema = _core.Dataset(root).columns
-    emb = _embedder(model, schema, dtype, list(inputs), tokens)
+    emb, _ = _embedder(model, schema, dtype, list(inputs), tokens)
     # One object's output fixes the result's columns and types (LSDB's meta).
     first = _core.Dataset(root).batches(emb.columns, 1)
     sample = emb.embed(next(iter(first)))
     import pandas as pd
 
     meta = _to_frame(sample, pd.Index([0], name="_healpix_29"), None).iloc[:0]
-    result = cat.map_partitions(_embed_partition, root, model, schema, dtype, list(inputs), tokens, batch, meta, include_pixel=True,
-                                meta=meta)
+    work = functools.partial(_embed_partition, meta=meta)
+    result = cat.map_partitions(work, root, model, schema, dtype, list(inputs), tokens, batch, include_pixel=True, meta=meta)
     if os.path.exists(out) and not overwrite:
         raise FileExistsError(f"{out} exists (pass overwrite=True to replace it)")
     partial = str(out) + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     name = os.path.basename(os.path.normpath(str(out)))
     result.write_catalog(partial, catalog_name=name, as_collection=False)
-    if os.path.exists(out):
-        shutil.rmtree(out)
+    old = str(out) + ".old"
+    if os.path.exists(out):  # moved aside, never half-deleted in place
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
     os.replace(partial, out)
+    shutil.rmtree(old, ignore_errors=True)
     return str(out)

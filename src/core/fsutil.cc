@@ -55,20 +55,34 @@ StagedDir::~StagedDir() {
   fs::remove_all(staging_, ec);
 }
 
-void StagedDir::commit() {
-  if (committed_) return;
-  if (fs::exists(dest_)) {
-    if (!overwrite_) fail_input("output {} appeared while writing; not replacing it", dest_.string());
-    fs::path old = dest_;
+namespace {
+void replace_dir(const fs::path& from, const fs::path& dest, bool overwrite) {
+  if (fs::exists(dest)) {
+    if (!overwrite) fail_input("output {} appeared while writing; not replacing it", dest.string());
+    fs::path old = dest;
     old += ".old";
     fs::remove_all(old);
-    fs::rename(dest_, old);
-    fs::rename(staging_, dest_);
+    fs::rename(dest, old);
+    fs::rename(from, dest);
     fs::remove_all(old);
   } else {
-    fs::rename(staging_, dest_);
+    fs::rename(from, dest);
   }
+}
+}  // namespace
+
+void StagedDir::commit() {
+  if (committed_) return;
+  replace_dir(staging_, dest_, overwrite_);
   committed_ = true;
+}
+
+void StagedDir::commit_folder(const fs::path& built) {
+  if (committed_) return;
+  replace_dir(built, dest_, overwrite_);
+  committed_ = true;
+  std::error_code ec;
+  fs::remove_all(staging_, ec);
 }
 
 }  // namespace astrofm

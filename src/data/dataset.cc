@@ -72,6 +72,16 @@ std::optional<int64_t> parse_partition_dir(const std::string& name) {
   }
 }
 
+// "Npix=12.parquet" with key "Npix=" -> 12.
+std::optional<int64_t> parse_partition_key(const std::string& name, const std::string& key) {
+  if (name.rfind(key, 0) != 0) return std::nullopt;
+  std::string v = name.substr(key.size());
+  if (auto dot = v.find('.'); dot != std::string::npos) v = v.substr(0, dot);
+  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
+    return std::nullopt;
+  return std::stoll(v);
+}
+
 bool has_partitions(const fs::path& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec))
@@ -110,13 +120,19 @@ Dataset Dataset::open(const std::string& path_in, bool lenient) {
     ds.format_ = DatasetFormat::Hats;
     int order = 4;
     int64_t pixel = sky::kNoPixel;
+    // The pixel only when the path names both; otherwise a leaf without a known pixel.
+    std::optional<int64_t> npix, norder;
     for (fs::path q = p; q.has_relative_path() && q != q.parent_path(); q = q.parent_path()) {
       std::string n = q.filename().string();
-      if (n.rfind("Npix=", 0) == 0) pixel = std::atoll(n.c_str() + 5);
-      if (n.rfind("Norder=", 0) == 0) {
-        order = std::atoi(n.c_str() + 7);
+      if (auto v = parse_partition_key(n, "Npix=")) npix = v;
+      if (auto v = parse_partition_key(n, "Norder=")) {
+        norder = v;
         break;
       }
+    }
+    if (npix && norder) {
+      hats::check_pixel(*norder, *npix, p.string());
+      order = static_cast<int>(*norder), pixel = *npix;
     }
     ds.config_ = p.stem().string();
     ds.partitions_.push_back({pixel, p.string(), hats::FileReader(p.string(), {}, 1).rows(), order});
@@ -131,7 +147,8 @@ Dataset Dataset::open(const std::string& path_in, bool lenient) {
     for (const auto& leaf : cat.leaves)
       for (size_t i = 0; i < leaf.files.size(); ++i) ds.partitions_.push_back({leaf.pixel, leaf.files[i], leaf.file_rows[i], leaf.order});
     std::vector<std::string> names;
-    for (const auto& c : hats::leaf_schema(ds.partitions_.front().path)) names.push_back(c.name);
+    auto schema = hats::leaf_schema(ds.partitions_.front().path);
+    for (const auto& c : schema) names.push_back(c.name);
     auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
     auto id = std::find_if(kIdNames.begin(), kIdNames.end(), has);
     if (id == kIdNames.end())
@@ -139,10 +156,15 @@ Dataset Dataset::open(const std::string& path_in, bool lenient) {
     ds.stored_[mmu::kObjectId] = *id;
     ds.stored_[mmu::kRa] = cat.ra_column;
     ds.stored_[mmu::kDec] = cat.dec_column;
-    for (const char* n : {mmu::kRa, mmu::kDec})
+    for (const char* n : {mmu::kRa, mmu::kDec}) {
       if (!has(ds.stored_[n]))
         fail_input("{}: hats.properties names '{}' as its {} column, but {} has no such column", cat.root, ds.stored_[n], n,
                    ds.partitions_.front().path);
+      for (const auto& c : schema)
+        if (c.name == ds.stored_[n] && (!dtype_is_float(c.dtype) || !c.shape.empty()))
+          fail_input("{}: column '{}' ({}) is {}, where a scalar float in degrees is expected", ds.partitions_.front().path, c.name, n,
+                     c.arrow_type);
+    }
     return ds;
   }
   if (fs::is_regular_file(p)) {
@@ -253,9 +275,11 @@ DatasetReader::DatasetReader(const Dataset& ds, ReadOptions opt) : st_(std::make
     if (const auto& c = st_->opt.cone) {
       const PartitionInfo& p = ds.partitions()[i];
       if (p.healpix == sky::kNoPixel) continue;
-      auto it = cone_pixels.find(p.order);
-      if (it == cone_pixels.end()) it = cone_pixels.emplace(p.order, sky::cone_pixels(1 << p.order, c->ra, c->dec, c->radius)).first;
-      if (!std::binary_search(it->second.begin(), it->second.end(), p.healpix)) continue;
+      // Deep partitions are tested by their order-10 ancestor: a cone's pixel list at order 29 would not fit in memory.
+      const int k = std::min(p.order, 10);
+      auto it = cone_pixels.find(k);
+      if (it == cone_pixels.end()) it = cone_pixels.emplace(k, sky::cone_pixels(1 << k, c->ra, c->dec, c->radius)).first;
+      if (!std::binary_search(it->second.begin(), it->second.end(), p.healpix >> (2 * (p.order - k)))) continue;
     }
     st_->todo.push_back(i);
   }

@@ -257,7 +257,7 @@ std::vector<std::pair<int, int64_t>> mixed_orders(const Table& t) {
   for (int64_t q : p4) {
     if ((q >> 6) == 5) continue;  // inside order-1 pixel 5
     if (k++ % 3 == 0)
-      for (int64_t c = 0; c < 16; ++c) out.emplace_back(6, q * 16 + c);
+      for (int64_t c = 0; c < 8; ++c) out.emplace_back(6, q * 16 + c);  // half: the rest of q gets leaves of its own
     else
       out.emplace_back(4, q);
   }

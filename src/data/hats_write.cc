@@ -40,14 +40,13 @@ void write_hats(const Dataset& src, const std::string& root, const std::string& 
     if (p.order != 4) fail_input("{}: write_hats reads NSIDE-16 partitions, this one is order {}", p.path, p.order);
     pix16.insert(p.healpix);
   }
-  std::vector<std::pair<int, int64_t>> targets = partitions_in;
-  for (int64_t q : pix16) {
-    bool inside = std::any_of(partitions_in.begin(), partitions_in.end(),
-                              [&](const auto& t) { return t.first <= 4 && hats::overlaps_order4(t.first, t.second, q); });
-    bool deeper = std::any_of(partitions_in.begin(), partitions_in.end(),
-                              [&](const auto& t) { return t.first > 4 && hats::overlaps_order4(t.first, t.second, q); });
-    if (!inside && !deeper) targets.emplace_back(4, q);
-    else if (!inside && deeper) targets.emplace_back(-4, q);  // rows of q outside its deeper partitions, if any
+  // Targets at order <= 4 gather whole NSIDE-16 pixels; deeper ones split
+  // one. Each NSIDE-16 pixel is read once.
+  std::map<std::pair<int, int64_t>, std::vector<int64_t>> gather;   // (order <= 4 target) -> NSIDE-16 pixels
+  std::map<int64_t, std::set<std::pair<int, int64_t>>> split;       // NSIDE-16 pixel -> deeper targets inside it
+  for (const auto& t : partitions_in) {
+    hats::check_pixel(t.first, t.second, root);
+    if (t.first > 4) split[t.second >> (2 * (t.first - 4))].insert(t);
   }
   std::vector<hats::Leaf> leaves;
   int64_t written = 0;
@@ -66,37 +65,33 @@ void write_hats(const Dataset& src, const std::string& root, const std::string& 
     leaves.push_back({order, pixel, {file}, {t.rows()}, t.rows()});
     written += t.rows();
   };
-  for (auto [order, pixel] : targets) {
-    const bool rest = order < 0;  // rows of an NSIDE-16 pixel outside the deeper partitions asked for
-    if (rest) order = 4;
-    std::vector<int64_t> qs;
-    for (int64_t q : pix16)
-      if (hats::overlaps_order4(order, pixel, q)) qs.push_back(q);
-    if (qs.empty()) continue;
-    if (order <= 4) {
-      Table all;
-      for (int64_t q : qs) all.append(rows_of(q));
-      if (!rest) {
-        emit(order, pixel, all);
-        continue;
-      }
-      auto idx = hats::spatial_index(all);
-      std::vector<int64_t> keep;
-      for (int64_t i = 0; i < all.rows(); ++i) {
-        bool in_deeper = std::any_of(partitions_in.begin(), partitions_in.end(), [&](const auto& t) {
-          return t.first > 4 && (idx[i] >> (2 * (hats::kSpatialOrder - t.first))) == t.second;
-        });
-        if (!in_deeper) keep.push_back(i);
-      }
-      emit(4, pixel, all.take(keep));
-      continue;
-    }
-    Table all = rows_of(qs.front());
+  for (int64_t q : pix16) {
+    auto outer = std::find_if(partitions_in.begin(), partitions_in.end(),
+                              [&](const auto& t) { return t.first <= 4 && hats::overlaps_order4(t.first, t.second, q); });
+    if (outer != partitions_in.end()) gather[*outer].push_back(q);
+    else if (!split.count(q)) gather[{4, q}].push_back(q);
+  }
+  for (const auto& [target, qs] : gather) {
+    Table all;
+    for (int64_t q : qs) all.append(rows_of(q));
+    emit(target.first, target.second, all);
+  }
+  for (const auto& [q, targets] : split) {
+    if (!pix16.count(q)) continue;
+    Table all = rows_of(q);
     auto idx = hats::spatial_index(all);
-    std::vector<int64_t> keep;
-    for (int64_t i = 0; i < all.rows(); ++i)
-      if ((idx[i] >> (2 * (hats::kSpatialOrder - order))) == pixel) keep.push_back(i);
-    emit(order, pixel, all.take(keep));
+    std::map<std::pair<int, int64_t>, std::vector<int64_t>> rows;
+    std::set<int> orders;
+    for (const auto& t : targets) orders.insert(t.first);
+    const int deepest = *orders.rbegin();
+    for (int64_t i = 0; i < all.rows(); ++i) {
+      // Outside every target: a leaf of its own at the deepest order, which overlaps none of them.
+      std::pair<int, int64_t> home{deepest, idx[i] >> (2 * (hats::kSpatialOrder - deepest))};
+      for (int o : orders)
+        if (targets.count({o, idx[i] >> (2 * (hats::kSpatialOrder - o))})) home = {o, idx[i] >> (2 * (hats::kSpatialOrder - o))};
+      rows[home].push_back(i);
+    }
+    for (const auto& [t, r] : rows) emit(t.first, t.second, all.take(r));
   }
   ASTROFM_ASSERT(written == src.rows(), "HATS output holds {} of {} rows", written, src.rows());
   std::sort(leaves.begin(), leaves.end(), [](const auto& a, const auto& b) { return std::pair(a.order, a.pixel) < std::pair(b.order, b.pixel); });

@@ -7,6 +7,7 @@
 
 #include "astrofm/config.h"
 #include "astrofm/fsutil.h"
+#include "astrofm/hats.h"
 #include "astrofm/mmu.h"
 #include "astrofm/sky.h"
 #include "h5.h"
@@ -271,18 +272,17 @@ void DatasetWriter::commit() {
   s.flush_all();
   s.close_all();
   if (s.opt.format == "hats") {
-    // Convert the staged rows beside them, then leave only the catalogue. A
-    // kill during this keeps the staged rows and their progress for --resume.
+    // The catalogue is built beside the staged rows and renamed into place
+    // in one step; a kill before that keeps the rows and their progress for --resume.
     fs::create_directories(s.config_dir);
     fs::path cat = s.staging->path() / "_hats_catalogue";
     fs::remove_all(cat);
-    write_hats(Dataset::open(s.config_dir.string()), cat.string(), s.config_dir.filename().string(), s.opt.hats_partitions, s.attrs);
-    fs::remove_all(s.config_dir);
-    for (const auto& e : fs::directory_iterator(s.staging->path()))
-      if (e.path().filename().string().rfind(kProgressPrefix, 0) == 0) fs::remove(e.path());
-    for (const auto& e : fs::directory_iterator(cat)) fs::rename(e.path(), s.staging->path() / e.path().filename());
-    fs::remove(cat);
-    s.staging->commit();
+    const bool any_rows = !fs::is_empty(s.config_dir);  // this writer's rows or other ranks'
+    if (any_rows)
+      write_hats(Dataset::open(s.config_dir.string()), cat.string(), s.config_dir.filename().string(), s.opt.hats_partitions, s.attrs);
+    else
+      hats::write_catalog_metadata(cat.string(), {.name = s.config_dir.filename().string()}, {});
+    s.staging->commit_folder(cat);
     s.committed = true;
     return;
   }

@@ -57,7 +57,8 @@ std::optional<int64_t> key_value(const std::string& name, const std::string& key
   if (name.rfind(prefix, 0) != 0) return std::nullopt;
   std::string v = name.substr(prefix.size());
   if (auto dot = v.find('.'); dot != std::string::npos) v = v.substr(0, dot);
-  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), ::isdigit)) return std::nullopt;
+  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
+    return std::nullopt;
   return std::stoll(v);
 }
 
@@ -87,6 +88,7 @@ std::vector<std::pair<int, int64_t>> pixels_from_csv(const fs::path& csv) {
   };
   const size_t io = col("Norder"), ip = col("Npix");
   std::vector<std::pair<int, int64_t>> out;
+  std::set<std::pair<int64_t, int64_t>> seen;
   std::string line;
   int lineno = 1;
   while (std::getline(in, line)) {
@@ -99,8 +101,8 @@ std::vector<std::pair<int, int64_t>> pixels_from_csv(const fs::path& csv) {
     std::string where = fmt::format("{} line {}", csv.string(), lineno);
     if (v.size() <= std::max(io, ip)) fail_input("{}: {} fields, the header has {}", where, v.size(), cols.size());
     int64_t order = parse_int(v[io], where, "Norder"), pix = parse_int(v[ip], where, "Npix");
-    if (order < 0 || order > kSpatialOrder || pix < 0 || pix >= 12 * (int64_t{1} << (2 * order)))
-      fail_input("{}: no HEALPix pixel Norder={} Npix={}", where, order, pix);
+    check_pixel(order, pix, where);
+    if (!seen.insert({order, pix}).second) fail_input("{}: partition Norder={} Npix={} listed twice", where, order, pix);
     out.emplace_back(static_cast<int>(order), pix);
   }
   return out;
@@ -115,7 +117,10 @@ std::vector<std::pair<int, int64_t>> pixels_from_tree(const fs::path& dataset) {
     for (const auto& d : fs::directory_iterator(o.path())) {
       if (!d.is_directory() || !key_value(d.path().filename().string(), "Dir")) continue;
       for (const auto& p : fs::directory_iterator(d.path()))
-        if (auto pix = key_value(p.path().filename().string(), "Npix")) out.emplace_back(static_cast<int>(*order), *pix);
+        if (auto pix = key_value(p.path().filename().string(), "Npix")) {
+          check_pixel(*order, *pix, p.path().string());
+          out.emplace_back(static_cast<int>(*order), *pix);
+        }
     }
   }
   std::sort(out.begin(), out.end());
@@ -124,6 +129,11 @@ std::vector<std::pair<int, int64_t>> pixels_from_tree(const fs::path& dataset) {
 }
 
 }  // namespace
+
+void check_pixel(int64_t order, int64_t pixel, const std::string& where) {
+  if (order < 0 || order > kSpatialOrder || pixel < 0 || pixel >= 12 * (int64_t{1} << (2 * order)))
+    fail_input("{}: no HEALPix pixel Norder={} Npix={}", where, order, pixel);
+}
 
 std::string leaf_path(const std::string& root, int order, int64_t pixel) {
   return (fs::path(root) / "dataset" / fmt::format("Norder={}", order) / fmt::format("Dir={}", pixel / 10000 * 10000) /
@@ -160,7 +170,17 @@ bool is_hats(const std::string& path) {
   return fs::is_directory(p) && (properties_in(p) || fs::is_regular_file(p / kCollection));
 }
 
+Catalog open_catalog_unchecked(const std::string& path_in);
+
 Catalog open_catalog(const std::string& path_in) {
+  try {
+    return open_catalog_unchecked(path_in);
+  } catch (const fs::filesystem_error& e) {
+    fail_io("{}: {}", path_in, e.what());
+  }
+}
+
+Catalog open_catalog_unchecked(const std::string& path_in) {
   fs::path p(path_in);
   if (fs::is_regular_file(p)) p = p.parent_path();
   if (fs::is_regular_file(p / kCollection) && !properties_in(p)) {
@@ -240,7 +260,9 @@ void write_catalog_metadata(const std::string& root, const CatalogMeta& meta, co
     for (const auto& f : l.files) {
       bytes += static_cast<int64_t>(fs::file_size(f));
       try {
-        auto md = parquet::ReadMetaData(arrow::io::ReadableFile::Open(f).ValueOrDie());
+        auto in = arrow::io::ReadableFile::Open(f);
+        if (!in.ok()) fail_io("{}: cannot open: {}", f, in.status().ToString());
+        auto md = parquet::ReadMetaData(*in);
         md->set_file_path(fs::relative(f, r / "dataset").generic_string());
         if (!all) all = md;
         else all->AppendRowGroups(*md);
@@ -256,9 +278,14 @@ void write_catalog_metadata(const std::string& root, const CatalogMeta& meta, co
     auto write_meta = [&](const fs::path& path, const parquet::FileMetaData& md) {
       fs::path tmp = path;
       tmp += ".tmp";
-      auto out = arrow::io::FileOutputStream::Open(tmp.string()).ValueOrDie();
-      auto st = parquet::arrow::WriteMetaDataFile(md, out.get());
-      if (!st.ok() || !out->Close().ok()) fail_io("{}: cannot write: {}", path.string(), st.ToString());
+      try {
+        auto out = arrow::io::FileOutputStream::Open(tmp.string());
+        if (!out.ok()) fail_io("{}: cannot create: {}", tmp.string(), out.status().ToString());
+        auto st = parquet::arrow::WriteMetaDataFile(md, out->get());
+        if (!st.ok() || !(*out)->Close().ok()) fail_io("{}: cannot write: {}", path.string(), st.ToString());
+      } catch (const parquet::ParquetException& e) {
+        fail_io("{}: cannot write: {}", path.string(), e.what());
+      }
       fs::rename(tmp, path);
     };
     write_meta(r / "dataset" / "_metadata", *all);

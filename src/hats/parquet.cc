@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <set>
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
@@ -246,15 +247,18 @@ Opened open_parquet(const std::string& file, int64_t batch_rows) {
     fail_corrupt("{}: not a readable Parquet file: {}", file, e.what());
   }
   o.flat = flat_columns(*o.reader, *o.schema);
+  std::set<std::string> names;
+  for (const auto& f : o.flat)
+    if (!names.insert(f.name).second) fail_corrupt("{}: two columns are called '{}'", file, f.name);
   return o;
 }
 
 // The astrofm columns asked for (all but the spatial index when empty).
 std::vector<const Flat*> select(const Opened& o, const std::vector<std::string>& columns, const std::string& file) {
   std::vector<const Flat*> out;
-  if (columns.empty()) {
+  if (columns.empty()) {  // every column astrofm can hold (timestamps, decimals, maps... are left out)
     for (const auto& f : o.flat)
-      if (f.name != kSpatialIndex) out.push_back(&f);
+      if (f.name != kSpatialIndex && leaf_dtype(unwrap(f.type).first->id())) out.push_back(&f);
     return out;
   }
   for (const auto& name : columns) {
@@ -346,12 +350,13 @@ bool FileReader::next(Table& batch) {
 }
 
 Table read_file(const std::string& file, const std::vector<std::string>& columns, int64_t start, int64_t count) {
-  Opened o = open_parquet(file, 65536);
+  Opened o = open_parquet(file, count > 0 ? std::min<int64_t>(count, 65536) : 65536);
   auto cols = select(o, columns, file);
   auto md = o.reader->parquet_reader()->metadata();
   const int64_t total = md->num_rows();
+  if (start < 0 || start > total) fail_input("{}: row {} asked for, the file holds {}", file, start, total);
   if (count < 0) count = total - start;
-  if (start < 0 || start + count > total) fail_input("{}: rows {}..{} asked for, the file holds {}", file, start, start + count, total);
+  if (start + count > total) fail_input("{}: rows {}..{} asked for, the file holds {}", file, start, start + count, total);
   // Only the row groups that hold the rows.
   std::vector<int> groups;
   int64_t first_row = 0, row = 0;
@@ -398,7 +403,7 @@ std::vector<int64_t> read_spatial_index(const std::string& file, int64_t start, 
   if (std::none_of(o.flat.begin(), o.flat.end(), [](const Flat& f) { return f.name == kSpatialIndex; })) return {};
   Table t = read_file(file, {kSpatialIndex}, start, count);
   const Column& c = t.at(kSpatialIndex);
-  if (c.dtype != DType::Int64 && c.dtype != DType::UInt64)
+  if (c.dtype != DType::Int64 || !c.shape.empty())
     fail_input("{}: column '{}' is {}, not int64", file, kSpatialIndex, c.describe());
   auto v = c.values<int64_t>();
   return {v.begin(), v.end()};
@@ -554,14 +559,26 @@ void write_file(const std::string& file, const Table& t_in, const std::map<std::
   auto table = arrow::Table::Make(schema, a2, t.rows());
   fs::path tmp = file + ".tmp";
   fs::create_directories(fs::path(file).parent_path());
+  // Row groups of about 128 MB (image columns) and at most 65,536 rows (catalogues).
+  size_t row_bytes = 8;
+  for (const auto& c : t.columns()) row_bytes += c.dtype == DType::String ? 16 * c.row_elems() : c.row_bytes();
+  const int64_t group_rows = std::clamp<int64_t>(static_cast<int64_t>((128u << 20) / row_bytes), 1, 65536);
   try {
-    auto out = check(arrow::io::FileOutputStream::Open(tmp.string()), tmp.string(), "create");
+    auto out = arrow::io::FileOutputStream::Open(tmp.string());
+    if (!out.ok()) fail_io("{}: cannot create: {}", tmp.string(), out.status().ToString());
     auto props = parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
     auto aprops = parquet::ArrowWriterProperties::Builder().store_schema()->build();
-    check(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out, 65536, props, aprops), file, "write");
-    check(out->Close(), file, "close");
-  } catch (const parquet::ParquetException& e) {
-    fail_io("{}: cannot write: {}", file, e.what());
+    auto st = parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *out, group_rows, props, aprops);
+    if (st.ok()) st = (*out)->Close();
+    if (!st.ok()) fail_io("{}: cannot write: {}", file, st.ToString());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    try {
+      throw;
+    } catch (const parquet::ParquetException& e) {
+      fail_io("{}: cannot write: {}", file, e.what());
+    }
   }
   fs::rename(tmp, file);
 }

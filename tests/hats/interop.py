@@ -7,6 +7,7 @@ object against the v1 HDF5 data they came from (read with h5py).
 Run: build/hats-venv/bin/python tests/hats/interop.py BUILD_DIR
 """
 import glob
+import shutil
 import json
 import os
 import subprocess
@@ -198,16 +199,16 @@ def test_astrofm_writes(tmp, src, v1):
 
 def test_bad_catalogues(tmp, hats_src):
     """Damaged catalogues: one error naming the file (and column), exit 1."""
-    import shutil
-    def broken(name, damage):
+    def broken(name, damage, at_open=True):
+        """at_open: `info` already fails (else only reading every row finds it)."""
         d = os.path.join(tmp, "bad_" + name)
         shutil.copytree(hats_src, d)
         damage(d)
         p = run("info", d, ok=False)
         q = run("copy", d, "--out", d + ".out", ok=False)
-        assert p.returncode == 1 and q.returncode == 1, (name, p.returncode, q.returncode, p.stderr)
+        assert q.returncode == 1 and (p.returncode == 1 or not at_open), (name, p.returncode, q.returncode, p.stderr)
         assert not os.path.exists(d + ".out") and not os.path.exists(d + ".out.partial"), f"{name}: output left behind"
-        return p.stderr.strip().splitlines()[-1]
+        return q.stderr.strip().splitlines()[-1]
     leaves = sorted(glob.glob(os.path.join(hats_src, "dataset", "Norder=*", "Dir=*", "*.parquet")))
     rel = os.path.relpath(leaves[0], hats_src)
 
@@ -226,7 +227,47 @@ def test_bad_catalogues(tmp, hats_src):
         open(f, "wb").write(data[: len(data) // 2])
     msg = broken("truncated", truncate)
     assert os.path.basename(rel) in msg, msg
-    print("ok: bad catalogues: " + "; ".join(["hats_nrows", "missing leaf", "truncated leaf"]) + " -> exit 1, named, nothing written")
+
+    def rewrite(d, change):
+        f = os.path.join(d, rel)
+        t = pq.read_table(f)
+        pq.write_table(change(t), f)
+
+    def ragged(t):
+        img = t.column("image").combine_chunks()
+        flux = img.field("flux").to_pylist()
+        flux[-1] = flux[-1][:2]  # two bands where the others have three
+        fields = [pa.array(flux, type=img.type.field("flux").type) if img.type.field(i).name == "flux" else img.field(i)
+                  for i in range(img.type.num_fields)]
+        new = pa.StructArray.from_arrays(fields, [img.type.field(i).name for i in range(img.type.num_fields)])
+        return t.set_column(t.schema.get_field_index("image"), "image", new)
+    msg = broken("ragged", lambda d: rewrite(d, ragged), at_open=False)
+    assert "image_array" in msg and os.path.basename(rel) in msg, msg
+
+    def ra_as_text(t):
+        i = t.schema.get_field_index("ra")
+        return t.set_column(i, "ra", pa.array([str(x) for x in t.column("ra").to_pylist()]))
+
+    def ra_everywhere(d):
+        for leaf in glob.glob(os.path.join(d, "dataset", "Norder=*", "Dir=*", "*.parquet")) + [os.path.join(d, "dataset", "_common_metadata")]:
+            if leaf.endswith(".parquet"):
+                pq.write_table(ra_as_text(pq.read_table(leaf)), leaf)
+    msg = broken("ra_text", ra_everywhere)
+    assert "'ra'" in msg and "float" in msg, msg
+
+    # _healpix_29 that disagrees with ra/dec: validate names the file, the column and the row.
+    d = os.path.join(tmp, "bad_h29")
+    shutil.copytree(hats_src, d)
+
+    def shift(t):
+        h = t.column("_healpix_29").to_numpy().copy()
+        h[0] += 1 << 20
+        return t.set_column(0, "_healpix_29", pa.array(h))
+    rewrite(d, shift)
+    p = run("validate", d, ok=False)
+    assert p.returncode == 1 and "_healpix_29" in p.stdout and os.path.basename(rel) in p.stdout, p.stdout + p.stderr
+    print("ok: bad catalogues: hats_nrows, missing leaf, truncated leaf, ragged image, text ra -> exit 1 naming file and column,"
+          " nothing written; a wrong _healpix_29 -> validate names it")
 
 
 def main():
