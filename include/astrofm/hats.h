@@ -12,6 +12,7 @@
 // Thread-safety: functions are safe to call concurrently on distinct files.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,8 @@ void write_catalog_metadata(const std::string& root, const CatalogMeta& meta, co
 // Leaf file path for a pixel: dataset/Norder=K/Dir=D/Npix=P.parquet (D = P / 10000 * 10000).
 std::string leaf_path(const std::string& root, int order, int64_t pixel);
 
+// "Norder=3" or "Npix=12.parquet" with key "Norder"/"Npix" -> the number; nullopt otherwise.
+std::optional<int64_t> path_key(const std::string& name, const std::string& key);
 // Throws InputError naming `where` unless (order, pixel) is a HEALPix pixel (order 0..29).
 void check_pixel(int64_t order, int64_t pixel, const std::string& where);
 

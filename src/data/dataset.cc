@@ -72,16 +72,6 @@ std::optional<int64_t> parse_partition_dir(const std::string& name) {
   }
 }
 
-// "Npix=12.parquet" with key "Npix=" -> 12.
-std::optional<int64_t> parse_partition_key(const std::string& name, const std::string& key) {
-  if (name.rfind(key, 0) != 0) return std::nullopt;
-  std::string v = name.substr(key.size());
-  if (auto dot = v.find('.'); dot != std::string::npos) v = v.substr(0, dot);
-  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
-    return std::nullopt;
-  return std::stoll(v);
-}
-
 bool has_partitions(const fs::path& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec))
@@ -124,8 +114,8 @@ Dataset Dataset::open(const std::string& path_in, bool lenient) {
     std::optional<int64_t> npix, norder;
     for (fs::path q = p; q.has_relative_path() && q != q.parent_path(); q = q.parent_path()) {
       std::string n = q.filename().string();
-      if (auto v = parse_partition_key(n, "Npix=")) npix = v;
-      if (auto v = parse_partition_key(n, "Norder=")) {
+      if (auto v = hats::path_key(n, "Npix")) npix = v;
+      if (auto v = hats::path_key(n, "Norder")) {
         norder = v;
         break;
       }

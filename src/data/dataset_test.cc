@@ -264,15 +264,20 @@ std::vector<std::pair<int, int64_t>> mixed_orders(const Table& t) {
   return out;
 }
 
-TEST(Hats, WritesMixedOrdersAndReadsEveryObjectBack) {
-  test::TempDir tmp;
-  Table all = make_batch(900, 0, 5);
+// Writes `all` as a HATS catalogue at `path` partitioned by mixed_orders, in batches of `batch`.
+void write_mixed(const std::string& path, const Table& all, int64_t batch) {
   WriteOptions o;
   o.format = "hats";
   o.hats_partitions = mixed_orders(all);
-  DatasetWriter w(tmp.path("cat"), "mixed", o);
-  for (int s = 0; s < 900; s += 300) w.append(all.slice(s, 300));
+  DatasetWriter w(path, "mixed", o);
+  for (int64_t s = 0; s < all.rows(); s += batch) w.append(all.slice(s, std::min(batch, all.rows() - s)));
   w.commit();
+}
+
+TEST(Hats, WritesMixedOrdersAndReadsEveryObjectBack) {
+  test::TempDir tmp;
+  Table all = make_batch(900, 0, 5);
+  write_mixed(tmp.path("cat"), all, 300);
   EXPECT_FALSE(fs::exists(tmp.path("cat.partial")));
   Dataset ds = Dataset::open(tmp.path("cat"));
   EXPECT_EQ(ds.format(), DatasetFormat::Hats);
@@ -295,12 +300,7 @@ TEST(Hats, WritesMixedOrdersAndReadsEveryObjectBack) {
 TEST(Hats, ConeReadsOnlyTouchedPartitionsAndMissesNoObject) {
   test::TempDir tmp;
   Table all = make_batch(1500, 0, 6);
-  WriteOptions o;
-  o.format = "hats";
-  o.hats_partitions = mixed_orders(all);
-  DatasetWriter w(tmp.path("cat"), "mixed", o);
-  w.append(all);
-  w.commit();
+  write_mixed(tmp.path("cat"), all, all.rows());
   Dataset ds = Dataset::open(tmp.path("cat"));
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> u(0, 1);

@@ -51,17 +51,6 @@ int64_t parse_int(const std::string& s, const std::string& where, const std::str
   }
 }
 
-// "Norder=3" -> 3; nullopt when the name is not key=integer.
-std::optional<int64_t> key_value(const std::string& name, const std::string& key) {
-  std::string prefix = key + "=";
-  if (name.rfind(prefix, 0) != 0) return std::nullopt;
-  std::string v = name.substr(prefix.size());
-  if (auto dot = v.find('.'); dot != std::string::npos) v = v.substr(0, dot);
-  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
-    return std::nullopt;
-  return std::stoll(v);
-}
-
 int64_t footer_rows(const std::string& file) {
   try {
     auto reader = parquet::ParquetFileReader::OpenFile(file, /*memory_map=*/true);
@@ -112,12 +101,12 @@ std::vector<std::pair<int, int64_t>> pixels_from_tree(const fs::path& dataset) {
   std::vector<std::pair<int, int64_t>> out;
   if (!fs::is_directory(dataset)) return out;
   for (const auto& o : fs::directory_iterator(dataset)) {
-    auto order = key_value(o.path().filename().string(), "Norder");
+    auto order = path_key(o.path().filename().string(), "Norder");
     if (!order || !o.is_directory()) continue;
     for (const auto& d : fs::directory_iterator(o.path())) {
-      if (!d.is_directory() || !key_value(d.path().filename().string(), "Dir")) continue;
+      if (!d.is_directory() || !path_key(d.path().filename().string(), "Dir")) continue;
       for (const auto& p : fs::directory_iterator(d.path()))
-        if (auto pix = key_value(p.path().filename().string(), "Npix")) {
+        if (auto pix = path_key(p.path().filename().string(), "Npix")) {
           check_pixel(*order, *pix, p.path().string());
           out.emplace_back(static_cast<int>(*order), *pix);
         }
@@ -129,6 +118,16 @@ std::vector<std::pair<int, int64_t>> pixels_from_tree(const fs::path& dataset) {
 }
 
 }  // namespace
+
+std::optional<int64_t> path_key(const std::string& name, const std::string& key) {
+  std::string prefix = key + "=";
+  if (name.rfind(prefix, 0) != 0) return std::nullopt;
+  std::string v = name.substr(prefix.size());
+  if (auto dot = v.find('.'); dot != std::string::npos) v = v.substr(0, dot);
+  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
+    return std::nullopt;
+  return std::stoll(v);
+}
 
 void check_pixel(int64_t order, int64_t pixel, const std::string& where) {
   if (order < 0 || order > kSpatialOrder || pixel < 0 || pixel >= 12 * (int64_t{1} << (2 * order)))
