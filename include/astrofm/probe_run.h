@@ -24,7 +24,8 @@ struct ProbeRunOptions {
   int64_t labels_per_class = 0;       // > 0: this many per class
   std::vector<int64_t> curve;         // label budgets (per class for classification; 0 = all): a label-efficiency curve
   int repeats = 1;                    // seeds per budget (seed, seed + 1, ...)
-  std::string out;                    // predictions CSV of the first run (object_id, ra, dec, true, predicted)
+  std::string out;                    // predictions of the first run (object_id, ra, dec, true, predicted)
+  std::string out_format = "csv";     // csv | hdf5 | hats (a dataset partitioned like the test data)
   std::string report;                 // HTML report folder (index.html + PNG plots)
   std::string save;                   // probe file of the first run (saved_probe.h); not for cnn
   std::string cnn_config;             // cnn, finetune: astrofm train supervised config (finetune: over its defaults below)

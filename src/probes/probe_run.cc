@@ -272,7 +272,44 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
     result["curve"].push_back(point);
   }
   const FeatureSet& tfs = split ? tr.fs : te.fs;
-  if (!o.out.empty()) {
+  if (!o.out.empty() && o.out_format != "csv") {
+    // A dataset LSDB can join with the test data, object by object.
+    const Column* ra = tfs.rows.find(mmu::kRa);
+    const Column* dec = tfs.rows.find(mmu::kDec);
+    if (!ra || !dec) fail_input("{}: --out-format {} needs ra and dec in the test data", split ? o.train : o.test, o.out_format);
+    std::vector<std::string> ids, truth_s, pred_s;
+    std::vector<double> ras, decs, truth_v, pred_v;
+    for (size_t k = 0; k < te.rows.size(); ++k) {
+      int64_t i = te.rows[k];
+      ids.push_back(tfs.rows.at(mmu::kObjectId).strings[i]);
+      ras.push_back(ra->as_double(i)), decs.push_back(dec->as_double(i));
+      if (y.classification) {
+        truth_s.push_back(std::isnan(te.y[k]) ? "" : y.class_names[static_cast<int64_t>(te.y[k])]);
+        pred_s.push_back(std::isnan(first_pred[k]) ? "" : y.class_names[static_cast<int64_t>(first_pred[k])]);
+      } else {
+        truth_v.push_back(te.y[k]), pred_v.push_back(first_pred[k]);
+      }
+    }
+    Table t;
+    t.add(make_string_column(mmu::kObjectId, ids));
+    t.add(make_column<double>(mmu::kRa, ras));
+    t.add(make_column<double>(mmu::kDec, decs));
+    if (y.classification) {
+      t.add(make_string_column("true", truth_s));
+      t.add(make_string_column("predicted", pred_s));
+    } else {
+      t.add(make_column<double>("true", truth_v));
+      t.add(make_column<double>("predicted", pred_v));
+    }
+    WriteOptions wo;
+    wo.format = parse_out_format(o.out_format);
+    if (wo.format == "hats") wo.hats_partitions = partitions_of(Dataset::open(split ? o.train : o.test));
+    DatasetWriter w(o.out, "predictions", wo);
+    w.set_attribute("probe", o.probe.kind);
+    w.set_attribute("target", o.target);
+    if (t.rows() > 0) w.append(t);
+    w.commit();
+  } else if (!o.out.empty()) {
     std::string csv = "object_id,ra,dec,true,predicted\n";
     const Column* ra = tfs.rows.find(mmu::kRa);
     const Column* dec = tfs.rows.find(mmu::kDec);

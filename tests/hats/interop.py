@@ -189,6 +189,15 @@ def test_astrofm_writes(tmp, src, v1):
     xm = src_cat.crossmatch(emb_cat, radius_arcsec=0.01, n_neighbors=1, suffixes=("", "_emb")).compute()
     assert len(xm) == len(e) and (xm["object_id"] == xm["object_id_emb"]).all(), "crossmatch paired other objects"
     print(f"ok: LSDB join and crossmatch of source and embeddings: {len(xm)} objects, each with its own row")
+    # Probe predictions as a catalogue LSDB opens, one row per test object.
+    truth = os.path.join(tmp, "emb_truth.hats")
+    preds = os.path.join(tmp, "preds.hats")
+    run("xmatch", emb, hats_src, "--radius", 0.5, "--config", "truth", "--out", truth, "--out-format", "hats")
+    run("probe", "knn", "--train", truth, "--features", "embedding_image", "--target", "Z", "--out", preds, "--out-format", "hats")
+    p = lsdb.open_catalog(preds).compute()
+    assert len(p) > 0 and set(p["object_id"]) <= set(e["object_id"]) and p["predicted"].notna().all(), p.head()
+    assert np.allclose(p["true"].to_numpy(dtype=float), [float(v1["Z"][i]) for i in p["object_id"]])
+    print(f"ok: probe predictions as HATS: LSDB opens {len(p)} test objects, true Z equal to the source's")
     # and back to v1, losslessly
     back = os.path.join(tmp, "sim_back")
     run("copy", hats_src, "--out", back, "--out-format", "hdf5")

@@ -44,7 +44,9 @@ void add_probe_command(CLI::App& app) {
   c->add_option("--cnn-config", o.cnn_config,
                 "cnn, finetune: `astrofm train supervised` settings (JSON; finetune: over lr 3e-4, layer_decay 0.7, early_stopping 3)");
   c->add_option("--cnn-steps", o.cnn_steps, "cnn, finetune: training steps (overrides the config)");
-  c->add_option("--out", o.out, "predictions CSV (object_id, ra, dec, true, predicted) of the first run");
+  c->add_option("--out", o.out, "predictions (object_id, ra, dec, true, predicted) of the first run");
+  c->add_option("--out-format", o.out_format, "csv, hdf5 (MMU layout) or hats (a HATS catalogue partitioned like the test data)")
+      ->capture_default_str();
   c->add_option("--save", o.save, "save the fitted probe (first run) to this file, for `astrofm serve --probe` and Python");
   c->add_option("--report", o.report, "folder for an HTML report with PNG plots");
   c->add_option("--json", json_out, "write the results as JSON to this file ('-' for stdout)");
