@@ -21,6 +21,7 @@
 #include "astrofm/mmu.h"
 #include "astrofm/probe.h"
 #include "astrofm/resources.h"
+#include "astrofm/saved_probe.h"
 #include "astrofm/search.h"
 
 namespace py = pybind11;
@@ -326,6 +327,23 @@ PYBIND11_MODULE(_core, m) {
             return to_dict(out);
           },
           py::arg("images") = py::none(), py::arg("bands") = py::none(), py::arg("spectra") = py::none(), py::arg("tokens") = false);
+
+  // A probe saved by `astrofm probe --save`: raw feature columns in, predictions out.
+  py::class_<SavedProbe>(m, "SavedProbe")
+      .def(py::init(&SavedProbe::load), py::arg("path"))
+      .def_property_readonly("feature_columns", &SavedProbe::feature_columns)
+      .def_property_readonly("classification", &SavedProbe::classification)
+      .def_property_readonly("class_names", &SavedProbe::class_names)
+      .def_property_readonly("target", &SavedProbe::target)
+      .def("predict", [](const SavedProbe& p, const py::array& x) {
+        auto f = features(x, "X");
+        std::vector<double> out;
+        {
+          py::gil_scoped_release nogil;
+          out = p.predict(f);
+        }
+        return py::array_t<double>(out.size(), out.data());
+      });
 
   // `astrofm embed`'s in-memory core: rows (a dict of arrays) in, catalogue rows out.
   py::class_<CatalogueEmbedder>(m, "CatalogueEmbedder")

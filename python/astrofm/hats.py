@@ -22,22 +22,55 @@ import threading
 
 from . import _core
 
-_EMBEDDERS = {}
+_JOBS = {}
 _LOADS = [0]
-_LOCK = threading.Lock()  # a worker may run several tasks at once; an embedder runs one batch at a time
+_LOCK = threading.Lock()  # a worker may run several tasks at once; a job runs one batch at a time
 
 
-def _embedder(model, have, dtype, inputs, tokens):
-    key = (model, tuple(have), dtype, tuple(inputs), tokens)
+class _Embed:
+    """`astrofm embed` on rows: object_id, ra, dec, embeddings, model_id."""
+
+    def __init__(self, model, have, dtype, inputs, tokens):
+        self.core = _core.CatalogueEmbedder(model, list(have), dtype, list(inputs), tokens)
+        self.columns = self.core.columns
+
+    def run(self, rows):
+        return self.core.embed(rows)
+
+
+class _Predict:
+    """A saved probe (`astrofm probe --save`) on rows: object_id, ra, dec, predicted."""
+
+    def __init__(self, probe):
+        self.probe = _core.SavedProbe(probe)
+        self.columns = ["object_id", "ra", "dec", *self.probe.feature_columns]
+
+    def run(self, rows):
+        import numpy as np
+
+        n = len(rows["object_id"])
+        x = np.concatenate([np.asarray(rows[c], dtype=np.float32).reshape(n, -1) for c in self.probe.feature_columns], axis=1)
+        pred = self.probe.predict(x)
+        if self.probe.classification:
+            names = np.asarray(self.probe.class_names, dtype=object)
+            pred = names[pred.astype(np.int64)].astype(str)
+        return {"object_id": rows["object_id"], "ra": rows["ra"], "dec": rows["dec"], "predicted": pred}
+
+
+_KINDS = {"embed": _Embed, "predict": _Predict}
+
+
+def _job(spec):
+    """The job for `spec` = (kind, *arguments), built once per process."""
     with _LOCK:
-        if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = (_core.CatalogueEmbedder(model, list(have), dtype, list(inputs), tokens), threading.Lock())
+        if spec not in _JOBS:
+            _JOBS[spec] = (_KINDS[spec[0]](*spec[1:]), threading.Lock())
             _LOADS[0] += 1
-        return _EMBEDDERS[key]
+        return _JOBS[spec]
 
 
 def models_built():
-    """How many models this process has built (one per model on a worker)."""
+    """How many models (or probes) this process has built: one per model on a worker."""
     return _LOADS[0]
 
 
@@ -70,8 +103,8 @@ def _to_frame(rows, index, embedding_columns):
     return frame
 
 
-def _embed_partition(df, pixel, root, model, have, dtype, inputs, tokens, batch, meta=None):
-    emb, lock = _embedder(model, have, dtype, inputs, tokens)
+def _map_partition(df, pixel, root, spec, batch, meta=None):
+    job, lock = _job(spec)
     import numpy as np
 
     wanted = df["object_id"].astype(str).to_numpy()
@@ -81,12 +114,12 @@ def _embed_partition(df, pixel, root, model, have, dtype, inputs, tokens, batch,
     got = {}
     for f in _leaf_files(root, pixel.order, pixel.pixel):
         ds = _core.Dataset(f)
-        for b in ds.batches(emb.columns, batch):
+        for b in ds.batches(job.columns, batch):
             keep = np.fromiter((str(o) in wanted_set for o in b["object_id"]), bool, len(b["object_id"]))
             if not keep.any():
                 continue
             with lock:
-                out = emb.embed({k: v[keep] for k, v in b.items()})
+                out = job.run({k: v[keep] for k, v in b.items()})
             for k, v in out.items():
                 got.setdefault(k, []).append(v)
     if not got:
@@ -101,12 +134,14 @@ def _embed_partition(df, pixel, root, model, have, dtype, inputs, tokens, batch,
     return _to_frame({k: v[order] for k, v in rows.items()}, df.index, None)
 
 
-def embed(catalog, model, out, *, dtype="float32", inputs=(), tokens=False, batch=64, overwrite=False):
-    """Embed every object of a HATS catalogue (a path, or an LSDB catalogue
-    opened from one, possibly filtered) with `model` on the current Dask
-    client; writes a HATS catalogue at `out` partitioned like the input and
-    returns `out`."""
+def map_catalog(catalog, spec, out, *, batch=64, overwrite=False):
+    """Runs the job `spec` (("embed", model, columns, dtype, inputs, tokens)
+    or ("predict", probe_file)) on every partition of a HATS catalogue (a
+    path, or an LSDB catalogue opened from one, possibly filtered) on the
+    current Dask client; writes a HATS catalogue at `out`, partitioned like
+    the input, and returns `out`."""
     import lsdb
+    import pandas as pd
 
     if isinstance(catalog, (str, os.PathLike)):
         cat = lsdb.open_catalog(str(catalog), columns=["object_id", "ra", "dec"])
@@ -114,18 +149,14 @@ def embed(catalog, model, out, *, dtype="float32", inputs=(), tokens=False, batc
     else:
         cat = catalog
         root = str(cat.hc_structure.catalog_path)
-    schema = _core.Dataset(root).columns
-    emb, _ = _embedder(model, schema, dtype, list(inputs), tokens)
-    # One object's output fixes the result's columns and types (LSDB's meta).
-    first = _core.Dataset(root).batches(emb.columns, 1)
-    sample = emb.embed(next(iter(first)))
-    import pandas as pd
-
-    meta = _to_frame(sample, pd.Index([0], name="_healpix_29"), None).iloc[:0]
-    work = functools.partial(_embed_partition, meta=meta)
-    result = cat.map_partitions(work, root, model, schema, dtype, list(inputs), tokens, batch, include_pixel=True, meta=meta)
     if os.path.exists(out) and not overwrite:
         raise FileExistsError(f"{out} exists (pass overwrite=True to replace it)")
+    job, _ = _job(spec)
+    # One object's output fixes the result's columns and types (LSDB's meta).
+    sample = job.run(next(iter(_core.Dataset(root).batches(job.columns, 1))))
+    meta = _to_frame(sample, pd.Index([0], name="_healpix_29"), None).iloc[:0]
+    work = functools.partial(_map_partition, meta=meta)
+    result = cat.map_partitions(work, root, spec, batch, include_pixel=True, meta=meta)
     partial = str(out) + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     name = os.path.basename(os.path.normpath(str(out)))
@@ -137,3 +168,18 @@ def embed(catalog, model, out, *, dtype="float32", inputs=(), tokens=False, batc
     os.replace(partial, out)
     shutil.rmtree(old, ignore_errors=True)
     return str(out)
+
+
+def embed(catalog, model, out, *, dtype="float32", inputs=(), tokens=False, batch=64, overwrite=False):
+    """Embeds every object of a HATS catalogue with `model` (`astrofm embed`
+    per partition, the model built once per worker); see map_catalog."""
+    root = catalog if isinstance(catalog, (str, os.PathLike)) else str(catalog.hc_structure.catalog_path)
+    have = tuple(_core.Dataset(str(root)).columns)
+    return map_catalog(catalog, ("embed", model, have, dtype, tuple(inputs), tokens), out, batch=batch, overwrite=overwrite)
+
+
+def predict(catalog, probe, out, *, batch=4096, overwrite=False):
+    """Applies a saved probe (`astrofm probe ... --save`) to every object of a
+    HATS catalogue holding its feature columns (e.g. astrofm's embeddings);
+    see map_catalog."""
+    return map_catalog(catalog, ("predict", os.path.abspath(probe)), out, batch=batch, overwrite=overwrite)

@@ -1,4 +1,4 @@
-"""astrofm.hats.embed on a two-worker dask.distributed cluster (CTest HATS.Dask).
+"""astrofm.hats.embed and .predict on a two-worker dask.distributed cluster (CTest HATS.Dask).
 
 The result equals one process's (`astrofm embed --out-format hats`), object for
 object; a worker killed with SIGKILL mid-run has its partitions redone, nothing
@@ -50,7 +50,7 @@ def main():
             self.marker, self.after, self.done = marker, after, 0
 
         def transition(self, key, start, finish, **kwargs):
-            if finish == "memory" and "embed_partition" in str(key):
+            if finish == "memory":
                 self.done += 1
                 if self.done == self.after and not os.path.exists(self.marker):
                     open(self.marker, "w").close()
@@ -78,6 +78,22 @@ def main():
             out2 = astrofm.hats.embed(cat, "galaxy-cnn-ssl", os.path.join(tmp, "dask_killed.hats"))
             assert os.path.exists(marker), "no worker was killed: the test did not test anything"
             same(ref, embeddings(out2), "a worker SIGKILLed mid-run")
+            client.unregister_worker_plugin("kill-once")
+
+            # A saved probe applied per partition equals the probe applied to every object at once.
+            truth = os.path.join(tmp, "truth.hats")
+            run("xmatch", ref_path, cat, "--radius", 0.5, "--config", "truth", "--out", truth, "--out-format", "hats")
+            probe = os.path.join(tmp, "z.probe")
+            run("probe", "ridge", "--train", truth, "--features", "embedding_image", "--target", "Z", "--save", probe)
+            preds = astrofm.hats.predict(ref_path, probe, os.path.join(tmp, "z_pred.hats"))
+            import lsdb
+            got = lsdb.open_catalog(preds).compute()
+            ids = sorted(ref)
+            want = dict(zip(ids, astrofm._core.SavedProbe(probe).predict(np.stack([ref[i] for i in ids]))))
+            assert len(got) == len(ref) and got["object_id"].is_unique
+            worst = max(abs(float(p) - want[o]) for o, p in zip(got["object_id"], got["predicted"]))
+            assert worst <= 1e-6, worst
+            print(f"ok: astrofm.hats.predict: a saved probe on {len(got)} objects over Dask equals it on all at once ({worst:.2g})")
         assert not os.path.exists(os.path.join(tmp, "dask.hats.partial"))
     print("HATS Dask: all passed")
 
