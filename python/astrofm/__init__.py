@@ -30,7 +30,9 @@ Dataset = _core.Dataset
 
 
 def open_dataset(path):
-    """An MMU dataset (a config folder, a root with one config, or one .hdf5 file)."""
+    """An MMU dataset (a config folder, a root with one config, or one .hdf5
+    file) or a HATS catalogue (a catalogue or collection folder, or one leaf
+    .parquet file): docs/formats/hats.md."""
     return _core.Dataset(path)
 
 
