@@ -125,7 +125,18 @@ def test_hats_import_catalogue(tmp, src, v1):
     got = h5_objects(back)
     assert_same_objects(v1, got, ["ra", "dec", "Z", "image_array", "image_ivar", "image_psf_fwhm", "image_band", "image_mask", "image_scale", "spectrum_flux",
                                   "spectrum_lambda", "spectrum_mask"], "hats-import catalogue read by astrofm")
-    # A cone reads only the partitions it touches: the objects within 2 degrees of (25, 5).
+    # The folder-per-partition variant (hats_npix_suffix=/: Npix=P/ holds the files).
+    args = ImportArguments(output_artifact_name="mmu_sim_dirs", output_path=os.path.join(tmp, "imported"), input_file_list=[inp],
+                           file_reader="parquet", ra_column="ra", dec_column="dec", sort_columns="object_id", npix_suffix="/",
+                           lowest_healpix_order=1, highest_healpix_order=7, pixel_threshold=40,
+                           tmp_dir=os.path.join(tmp, "imp_tmp_dirs"), progress_bar=False)
+    with Client(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as client:
+        pipeline_with_client(args, client)
+    dirs = os.path.join(tmp, "imported", "mmu_sim_dirs")
+    assert glob.glob(os.path.join(dirs, "dataset", "Norder=*", "Dir=*", "Npix=*", "*.parquet")), "hats-import wrote no Npix=P/ folders"
+    back = os.path.join(tmp, "imported_dirs_v1")
+    run("copy", dirs, "--out", back, "--out-format", "hdf5")
+    assert_same_objects(v1, h5_objects(back), ["ra", "Z", "image_array", "spectrum_flux"], "hats-import catalogue with Npix=P/ folders")
     return cat
 
 
