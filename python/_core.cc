@@ -345,6 +345,24 @@ PYBIND11_MODULE(_core, m) {
         return py::array_t<double>(out.size(), out.data());
       });
 
+  // `astrofm tokenize`'s in-memory core: rows in, tok_<modality> columns out.
+  py::class_<codecs::CatalogueTokenizer>(m, "CatalogueTokenizer")
+      .def(py::init([](const std::vector<std::string>& codec_paths, const std::vector<std::string>& have,
+                       const std::vector<std::string>& modalities) {
+             return codecs::CatalogueTokenizer(codecs::CodecSet::load(codec_paths), have, modalities, {}, "tokenize");
+           }),
+           py::arg("codecs"), py::arg("have"), py::arg("modalities") = std::vector<std::string>{})
+      .def_property_readonly("columns", &codecs::CatalogueTokenizer::columns)
+      .def_property_readonly("modalities", &codecs::CatalogueTokenizer::modalities)
+      .def("tokenize", [](const codecs::CatalogueTokenizer& t, const py::dict& rows) {
+        Table in = table_from_dict(rows), out;
+        {
+          py::gil_scoped_release nogil;
+          out = t.tokenize(in, "tokenize");
+        }
+        return to_dict(out);
+      });
+
   // `astrofm embed`'s in-memory core: rows (a dict of arrays) in, catalogue rows out.
   py::class_<CatalogueEmbedder>(m, "CatalogueEmbedder")
       .def(py::init([](const std::string& model, const std::vector<std::string>& have, const std::string& dtype,

@@ -161,6 +161,27 @@ struct TokenizeResult {
 };
 TokenizeResult tokenize(const TokenizeOptions& opt);
 
+// The in-memory core of `astrofm tokenize` (the file job, Python and Dask
+// wrap it): for codecs and the columns a dataset holds, which columns to
+// read and, per batch, object_id, ra, dec and one tok_<name> column per
+// modality (plus the image bands detokenize needs). Thread-safety: const.
+class CatalogueTokenizer {
+ public:
+  // modalities empty: every one the codecs and the columns share; names as
+  // TokenizeOptions::names. InputError naming `where` when nothing fits.
+  CatalogueTokenizer(const CodecSet& codecs, const std::vector<std::string>& have, const std::vector<std::string>& modalities,
+                     const std::map<std::string, std::string>& names, const std::string& where);
+  const std::vector<std::string>& columns() const { return columns_; }
+  const std::vector<std::string>& modalities() const { return mods_; }
+  std::string token_name(const std::string& modality) const;  // tok_<name>
+  Table tokenize(const Table& batch, const std::string& where) const;
+
+ private:
+  CodecSet set_;
+  std::vector<std::string> mods_, columns_;
+  std::map<std::string, std::string> names_;
+};
+
 // `astrofm detokenize`: the modality columns back from tok_ columns.
 struct DetokenizeOptions {
   std::vector<std::string> codecs;

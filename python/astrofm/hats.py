@@ -57,7 +57,18 @@ class _Predict:
         return {"object_id": rows["object_id"], "ra": rows["ra"], "dec": rows["dec"], "predicted": pred}
 
 
-_KINDS = {"embed": _Embed, "predict": _Predict}
+class _Tokenize:
+    """`astrofm tokenize` on rows: object_id, ra, dec, one tok_<modality> list column per modality."""
+
+    def __init__(self, codecs, have, modalities):
+        self.core = _core.CatalogueTokenizer(list(codecs), list(have), list(modalities))
+        self.columns = self.core.columns
+
+    def run(self, rows):
+        return self.core.tokenize(rows)
+
+
+_KINDS = {"embed": _Embed, "predict": _Predict, "tokenize": _Tokenize}
 
 
 def _job(spec):
@@ -135,8 +146,8 @@ def _map_partition(df, pixel, root, spec, batch, meta=None):
 
 
 def map_catalog(catalog, spec, out, *, batch=64, overwrite=False):
-    """Runs the job `spec` (("embed", model, columns, dtype, inputs, tokens)
-    or ("predict", probe_file)) on every partition of a HATS catalogue (a
+    """Runs the job `spec` (("embed", model, columns, dtype, inputs, tokens),
+    ("tokenize", codecs, columns, modalities) or ("predict", probe_file)) on every partition of a HATS catalogue (a
     path, or an LSDB catalogue opened from one, possibly filtered) on the
     current Dask client; writes a HATS catalogue at `out`, partitioned like
     the input, and returns `out`."""
@@ -176,6 +187,16 @@ def embed(catalog, model, out, *, dtype="float32", inputs=(), tokens=False, batc
     root = catalog if isinstance(catalog, (str, os.PathLike)) else str(catalog.hc_structure.catalog_path)
     have = tuple(_core.Dataset(str(root)).columns)
     return map_catalog(catalog, ("embed", model, have, dtype, tuple(inputs), tokens), out, batch=batch, overwrite=overwrite)
+
+
+def tokenize(catalog, codecs, out, *, modalities=(), batch=64, overwrite=False):
+    """AION tokens of every modality the codecs (files or shipped names) cover,
+    one nested list column per modality (`astrofm tokenize` per partition);
+    see map_catalog."""
+    root = catalog if isinstance(catalog, (str, os.PathLike)) else str(catalog.hc_structure.catalog_path)
+    have = tuple(_core.Dataset(str(root)).columns)
+    codecs = tuple(codecs) if not isinstance(codecs, str) else (codecs,)
+    return map_catalog(catalog, ("tokenize", codecs, have, tuple(modalities)), out, batch=batch, overwrite=overwrite)
 
 
 def predict(catalog, probe, out, *, batch=4096, overwrite=False):

@@ -75,6 +75,53 @@ std::set<std::string> kept_objects(const std::string& data, const std::string& s
 
 }  // namespace
 
+CatalogueTokenizer::CatalogueTokenizer(const CodecSet& codecs, const std::vector<std::string>& have,
+                                       const std::vector<std::string>& modalities, const std::map<std::string, std::string>& names,
+                                       const std::string& where)
+    : set_(codecs), names_(names) {
+  mods_ = modalities.empty() ? set_.usable(have) : modalities;
+  if (mods_.empty())
+    fail_input("{}: none of the codecs' modalities ({}) is in the dataset", where, fmt::join(set_.modalities(), ", "));
+  columns_ = {mmu::kObjectId, mmu::kRa, mmu::kDec};
+  for (const auto& m : mods_) {
+    set_.at(m);
+    for (const auto& c : modality(m).column_names())
+      if (std::find(have.begin(), have.end(), c) != have.end() && std::find(columns_.begin(), columns_.end(), c) == columns_.end())
+        columns_.push_back(c);
+    for (const auto& c : set_.at(m).input_columns())
+      if (std::find(have.begin(), have.end(), c) == have.end()) fail_input("{}: no column '{}' for the {} codec", where, c, m);
+  }
+  for (const auto& [m, name] : names_) {
+    if (std::find(mods_.begin(), mods_.end(), m) == mods_.end())
+      fail_usage("--as {}={}: '{}' is not a modality tokenized here ({})", m, name, m, fmt::join(mods_, ", "));
+    if (name != m && name.rfind(m + "_", 0) != 0) fail_usage("--as {}={}: the name must be {} or {}_<survey>", m, name, m, m);
+  }
+}
+
+std::string CatalogueTokenizer::token_name(const std::string& m) const {
+  auto it = names_.find(m);
+  return token_column(it == names_.end() ? m : it->second);
+}
+
+Table CatalogueTokenizer::tokenize(const Table& b, const std::string& where) const {
+  Table o;
+  o.add(b.at(mmu::kObjectId));
+  o.add(b.at(mmu::kRa));
+  o.add(b.at(mmu::kDec));
+  for (const auto& m : mods_) {
+    Column t = set_.at(m).encode(b, where);
+    t.name = token_name(m);
+    o.add(std::move(t));
+    if (m == "image") {  // what detokenize needs to write the bands back (not image_band: no image here)
+      Column band = b.at(mmu::kImageBand);
+      band.name = kTokenBands;
+      o.add(std::move(band));
+      o.add(make_column<bool>(kTokenDisplay, display_rows(b)));  // what the codec keyed its band vocabulary on
+    }
+  }
+  return o;
+}
+
 TokenizeResult tokenize(const TokenizeOptions& opt) {
   if (opt.codecs.empty()) fail_usage("--codecs: at least one codec file");
   if (opt.data.empty()) fail_usage("--data: at least one dataset");
@@ -90,22 +137,9 @@ TokenizeResult tokenize(const TokenizeOptions& opt) {
     Dataset ds = Dataset::open(data);
     std::vector<std::string> have;
     for (const auto& c : ds.schema()) have.push_back(c.name);
-    std::vector<std::string> mods = opt.modalities.empty() ? set.usable(have) : opt.modalities;
-    if (mods.empty())
-      fail_input("{}: none of the codecs' modalities ({}) is in the dataset", data, fmt::join(set.modalities(), ", "));
-    std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
-    for (const auto& m : mods) {
-      set.at(m);
-      for (const auto& c : modality(m).column_names())
-        if (std::find(have.begin(), have.end(), c) != have.end() && std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
-      for (const auto& c : set.at(m).input_columns())
-        if (std::find(have.begin(), have.end(), c) == have.end()) fail_input("{}: no column '{}' for the {} codec", data, c, m);
-    }
-    for (const auto& [m, name] : opt.names) {
-      if (std::find(mods.begin(), mods.end(), m) == mods.end())
-        fail_usage("--as {}={}: '{}' is not a modality tokenized here ({})", m, name, m, fmt::join(mods, ", "));
-      if (name != m && name.rfind(m + "_", 0) != 0) fail_usage("--as {}={}: the name must be {} or {}_<survey>", m, name, m, m);
-    }
+    const CatalogueTokenizer core(set, have, opt.modalities, opt.names, data);
+    const auto& mods = core.modalities();
+    const auto& cols = core.columns();
     std::map<std::string, std::set<std::string>> kept;
     for (const auto& [m, n] : opt.keep) {
       if (std::find(mods.begin(), mods.end(), m) == mods.end())
@@ -127,23 +161,11 @@ TokenizeResult tokenize(const TokenizeOptions& opt) {
         b = all.take(rows);
         if (b.rows() == 0) return b;
       }
-      Table o;
-      o.add(b.at(mmu::kObjectId));
-      o.add(b.at(mmu::kRa));
-      o.add(b.at(mmu::kDec));
-      for (const auto& m : mods) {
-        Column t = set.at(m).encode(b, where);
-        if (auto it = opt.names.find(m); it != opt.names.end()) t.name = token_column(it->second);
-        if (auto it = kept.find(m); it != kept.end())
-          for (int64_t i = 0; i < b.rows(); ++i)
-            if (!it->second.count(b.at(mmu::kObjectId).strings[i])) std::fill_n(t.ptr<int32_t>() + i * t.row_elems(), t.row_elems(), kMissing);
-        o.add(std::move(t));
-        if (m == "image") {  // what detokenize needs to write the bands back (not image_band: no image here)
-          Column band = b.at(mmu::kImageBand);
-          band.name = kTokenBands;
-          o.add(std::move(band));
-          o.add(make_column<bool>(kTokenDisplay, display_rows(b)));  // what the codec keyed its band vocabulary on
-        }
+      Table o = core.tokenize(b, where);
+      for (const auto& [m, objects] : kept) {
+        Column& t = o.at(core.token_name(m));
+        for (int64_t i = 0; i < b.rows(); ++i)
+          if (!objects.count(b.at(mmu::kObjectId).strings[i])) std::fill_n(t.ptr<int32_t>() + i * t.row_elems(), t.row_elems(), kMissing);
       }
       return o;
     });

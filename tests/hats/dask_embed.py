@@ -93,9 +93,25 @@ def main():
             assert len(got) == len(ref) and got["object_id"].is_unique
             worst = max(abs(float(p) - want[o]) for o, p in zip(got["object_id"], got["predicted"]))
             assert worst <= 1e-6, worst
+
+            # AION tokens per partition equal `astrofm tokenize --out-format hats`.
+            tok_ref = os.path.join(tmp, "tok_ref.hats")
+            run("tokenize", "--codecs", "codecs-scalar", "codec-image", "--data", cat, "--out", tok_ref, "--out-format", "hats")
+            tok = astrofm.hats.tokenize(cat, ["codecs-scalar", "codec-image"], os.path.join(tmp, "tok.hats"))
+            (rc, rt), (gc, gt) = tokens(tok_ref), tokens(tok)
+            assert rc == gc and "tok_image" in rc and set(rt) == set(gt), (rc, gc)
+            assert all(np.array_equal(a, b) for o in rt for a, b in zip(rt[o], gt[o])), "tokens differ"
+            print(f"ok: astrofm.hats.tokenize: {len(gt)} objects, {', '.join(gc)} equal to astrofm tokenize")
             print(f"ok: astrofm.hats.predict: a saved probe on {len(got)} objects over Dask equals it on all at once ({worst:.2g})")
         assert not os.path.exists(os.path.join(tmp, "dask.hats.partial"))
     print("HATS Dask: all passed")
+
+
+def tokens(path):
+    import lsdb
+    df = lsdb.open_catalog(path).compute()
+    cols = sorted(c for c in df.columns if c.startswith("tok_"))
+    return cols, {o: [np.asarray(df[c].iloc[k]) for c in cols] for k, o in enumerate(df["object_id"].astype(str))}
 
 
 if __name__ == "__main__":
