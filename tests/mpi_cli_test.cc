@@ -217,38 +217,40 @@ TEST_F(Mpi, ShardedTokenizationWritesWhatOneRankWrites) {
 // A job killed with SIGKILL at ~70% of one 5,000-object partition resumes from
 // its last checkpoint (every --checkpoint-rows objects), inside the partition:
 // nothing lost, nothing written twice.
-TEST(StreamResume, SigkillInsideOnePartitionResumesFromTheLastCheckpoint) {
-  test::TempDir tmp;
-  auto r = run_cli("-q simulate --objects 5000 --seed 9 --image-size 64 --no-spectra --region 284.5,285.5,62.95,63.95 --out " + tmp.path("one"));
-  ASSERT_EQ(r.rc, 0) << r.out;
-  ASSERT_EQ(Dataset::open(tmp.path("one")).partitions().size(), 1u);
-  const std::string args = "embed --model galaxy-cnn-ssl --batch 100 --checkpoint-rows 500 --data " + tmp.path("one") + " --out ";
+// Starts `astrofm -q <args><out>` and SIGKILLs it once its last checkpoint covers
+// `until` input rows; returns the rows that checkpoint covers.
+int64_t kill_after_checkpoint(const std::string& args, const std::string& out, int64_t until) {
   pid_t pid = fork();
   if (pid == 0) {
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1), dup2(null, 2);
-    std::string cmd = std::string(ASTROFM_BIN) + " -q " + args + tmp.path("emb");
+    std::string cmd = std::string(ASTROFM_BIN) + " -q " + args + out;
     execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Kill it once a checkpoint past 70% is on disk.
-  std::string progress = tmp.path("emb.partial/_astrofm_progress.json");
+  std::string progress = out + ".partial/_astrofm_progress.json";
   int64_t done = 0;
-  for (int i = 0; i < 6000 && done < 3500; ++i) {
+  for (int i = 0; i < 6000 && done < until; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (fs::exists(progress)) {
       auto j = nlohmann::json::parse(read_file(progress), nullptr, false);
       if (!j.is_discarded()) done = nlohmann::json::parse(j["state"].get<std::string>())["rows"];
     }
     int st = 0;
-    if (waitpid(pid, &st, WNOHANG) == pid) FAIL() << "the job ended before it could be killed";
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      ADD_FAILURE() << "the job ended before it could be killed";
+      return -1;
+    }
   }
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
-  ASSERT_GE(done, 3500);
-  ASSERT_LT(done, 5000);
+  return done;
+}
+
+// Resumes the killed job and checks every object is there once, bit for bit as a straight run.
+void resume_and_compare(const test::TempDir& tmp, const std::string& args, int64_t done) {
   ASSERT_FALSE(fs::exists(tmp.path("emb")));
-  r = test::run_cli_logged(args + tmp.path("emb") + " --resume");
+  auto r = test::run_cli_logged(args + tmp.path("emb") + " --resume");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find(fmt::format("resuming at input row {} of 5000", done)), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(fmt::format("embedded {} objects into", 5000 - done)), std::string::npos) << r.out;
@@ -262,6 +264,36 @@ TEST(StreamResume, SigkillInsideOnePartitionResumesFromTheLastCheckpoint) {
   r = run_cli(args + tmp.path("ref"));
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_EQ(a.at("embedding_image").data, read_table(tmp.path("ref")).at("embedding_image").data);
+}
+
+void simulate_one_partition(const test::TempDir& tmp) {
+  auto r = run_cli("-q simulate --objects 5000 --seed 9 --image-size 64 --no-spectra --region 284.5,285.5,62.95,63.95 --out " + tmp.path("one"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(Dataset::open(tmp.path("one")).partitions().size(), 1u);
+}
+
+TEST(StreamResume, SigkillInsideOnePartitionResumesFromTheLastCheckpoint) {
+  test::TempDir tmp;
+  simulate_one_partition(tmp);
+  const std::string args = "embed --model galaxy-cnn-ssl --batch 100 --checkpoint-rows 500 --data " + tmp.path("one") + " --out ";
+  // Killed once a checkpoint past 70% is on disk.
+  int64_t done = kill_after_checkpoint(args, tmp.path("emb"), 3500);
+  ASSERT_GE(done, 3500);
+  ASSERT_LT(done, 5000);
+  resume_and_compare(tmp, args, done);
+}
+
+TEST(StreamResume, CheckpointsByTimeWhenRowsAreFar) {
+  // Rows between checkpoints never reached: only the clock checkpoints, so a
+  // SIGKILL loses at most --checkpoint-seconds of work.
+  test::TempDir tmp;
+  simulate_one_partition(tmp);
+  const std::string args =
+      "embed --model galaxy-cnn-ssl --batch 100 --checkpoint-rows 100000 --checkpoint-seconds 0.5 --data " + tmp.path("one") + " --out ";
+  int64_t done = kill_after_checkpoint(args, tmp.path("emb"), 1);
+  ASSERT_GE(done, 100);
+  ASSERT_LT(done, 5000);
+  resume_and_compare(tmp, args, done);
 }
 
 }  // namespace

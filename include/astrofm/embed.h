@@ -33,6 +33,7 @@ struct EmbedOptions {
   // {"tok_image"}, {"tok_image", "tok_FLUX_G"}.
   std::vector<std::string> inputs;
   int64_t checkpoint_rows = 1024;  // hdf5: objects between checkpoints (what a SIGKILL can cost)
+  double checkpoint_seconds = 30;  // and seconds at most between them
   // mpirun: ranks share the HEALPix partitions (stream_job.h); null: one process.
   std::shared_ptr<Communicator> comm;
 };

@@ -1,7 +1,8 @@
 #pragma once
 // A streaming job from one MMU dataset to another (embed, tokenize,
 // detokenize): batches in partition order, a checkpoint every
-// `checkpoint_rows` input rows so that a job killed even with SIGKILL resumes
+// `checkpoint_rows` input rows or `checkpoint_seconds`, whichever comes
+// first, so that a job killed even with SIGKILL resumes
 // from its last checkpoint (inside a partition), and, under mpirun, HEALPix
 // partitions shared out over the ranks (partition_owners), each rank writing
 // its own partitions into one staged output that rank 0 publishes. The output
@@ -25,6 +26,7 @@ struct StreamJobOptions {
   std::vector<std::string> columns;  // input columns read
   int64_t batch = 64;                // input rows per batch
   int64_t checkpoint_rows = 1024;    // input rows between checkpoints
+  double checkpoint_seconds = 30;    // and at most this long between them (slow models, big objects)
   bool overwrite = false, resume = false;
   std::string out_format = "hdf5";   // or "hats": partitioned like the input
   std::string label = "job";         // progress bar

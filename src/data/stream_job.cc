@@ -1,6 +1,7 @@
 #include "astrofm/stream_job.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@ namespace astrofm {
 StreamJobResult run_stream_job(const StreamJobOptions& opt, const StreamJobFn& job) {
   if (opt.batch <= 0) fail_usage("--batch must be positive, got {}", opt.batch);
   if (opt.checkpoint_rows <= 0) fail_usage("checkpoint rows must be positive, got {}", opt.checkpoint_rows);
+  if (!(opt.checkpoint_seconds > 0)) fail_usage("checkpoint seconds must be positive, got {}", opt.checkpoint_seconds);
   const int rank = opt.comm ? opt.comm->rank() : 0, ranks = opt.comm ? opt.comm->size() : 1;
   Dataset ds = Dataset::open(opt.data);
   // This rank's partitions: contiguous, balanced by rows, the same on every
@@ -75,6 +77,7 @@ StreamJobResult run_stream_job(const StreamJobOptions& opt, const StreamJobFn& j
     if (skip > 0) spdlog::info("{}: resuming at input row {} of {}", opt.label, skip, my_rows);
   }
   Progress bar(opt.label, my_rows, skip);
+  auto last_checkpoint = std::chrono::steady_clock::now();
   int64_t seen = 0, since = 0, out_rows = 0;
   if (!mine.empty()) {
     DatasetReader r(ds, {.columns = opt.columns, .batch_rows = opt.batch, .healpix = mine});
@@ -91,9 +94,11 @@ StreamJobResult run_stream_job(const StreamJobOptions& opt, const StreamJobFn& j
       since += b.rows();
       out_rows += o.rows();
       bar.advance(b.rows());
-      if (since >= opt.checkpoint_rows) {
+      const auto now = std::chrono::steady_clock::now();
+      if (since >= opt.checkpoint_rows || std::chrono::duration<double>(now - last_checkpoint).count() >= opt.checkpoint_seconds) {
         w->checkpoint(nlohmann::json{{"rows", seen}}.dump());
         since = 0;
+        last_checkpoint = now;
       }
     }
   }

@@ -111,7 +111,7 @@ EmbedResult embed_dataset(const EmbedOptions& opt) {
   }
   if (opt.format != "hdf5" && opt.format != "hats") fail_usage("--format must be hdf5, hats or fits, got '{}'", opt.format);
   StreamJobOptions so{.data = opt.data, .out = opt.out, .config = "embeddings", .columns = cols, .batch = opt.batch,
-                      .checkpoint_rows = opt.checkpoint_rows, .overwrite = opt.overwrite, .resume = opt.resume, .out_format = opt.format, .label = "embed",
+                      .checkpoint_rows = opt.checkpoint_rows, .checkpoint_seconds = opt.checkpoint_seconds, .overwrite = opt.overwrite, .resume = opt.resume, .out_format = opt.format, .label = "embed",
                       .attributes = {{"model", model_id}, {"source", "astrofm embed --model " + model_id + " --data " + opt.data}},
                       .comm = opt.comm.get()};
   auto sr = run_stream_job(so, [&](const Table& b, const std::string&) { return embed_batch(b); });

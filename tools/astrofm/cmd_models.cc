@@ -192,6 +192,7 @@ void add_model_commands(CLI::App& app) {
     c->add_flag("--tokens", o.tokens, "also write the backbones' token outputs (tokens_image, tokens_spectrum) for attentive probes");
     c->add_option("--inputs", o.inputs, "only these input columns (an AION model: the token modalities to embed together, e.g. tok_image,tok_FLUX_G)")
         ->delimiter(',');
+    c->add_option("--checkpoint-seconds", o.checkpoint_seconds, "at most this long between checkpoints")->capture_default_str();
     c->add_option("--checkpoint-rows", o.checkpoint_rows, "hdf5: objects between checkpoints (--resume continues from the last)")
         ->capture_default_str();
     c->callback([] {
