@@ -489,6 +489,19 @@ void Server::Impl::routes() {
   }));
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     ++requests;
+    // An over-limit declared body is refused on its headers: httplib would
+    // otherwise read (and drop) all of it first, up to the read timeout.
+    if (req.has_header("Content-Length")) {
+      const std::string& len = req.get_header_value("Content-Length");
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(len.c_str(), &end, 10);
+      if (end == len.c_str() || *end != '\0' || n > static_cast<unsigned long long>(o.max_body_bytes)) {
+        reply_error(res, 413, "too_large",
+                    fmt::format("the request declares {} bytes; this server takes at most {}", len, o.max_body_bytes));
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     bool open = req.path == "/" || req.path == "/index.html" || req.path == "/v1/health" || req.path.rfind("/static/", 0) == 0 ||
                 req.path == "/favicon.ico";
     if (tokens.empty()) {
