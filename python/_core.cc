@@ -119,6 +119,29 @@ Table table_from_dict(const py::dict& d) {
   return t;
 }
 
+// Features [n, d] through a predictor, without the GIL; a 1-d array of predictions.
+template <class F>
+py::array_t<double> predictions(const py::array& x, F&& predict) {
+  Features f = features(x, "X");
+  std::vector<double> out;
+  {
+    py::gil_scoped_release nogil;
+    out = predict(f);
+  }
+  return py::array_t<double>(out.size(), out.data());
+}
+
+// Rows (a dict of arrays) through an in-memory core, without the GIL; rows out as a dict.
+template <class F>
+py::dict through_core(const py::dict& rows, F&& core) {
+  Table in = table_from_dict(rows), out;
+  {
+    py::gil_scoped_release nogil;
+    out = core(in);
+  }
+  return to_dict(out);
+}
+
 // Token arrays by modality key (dict order kept) and optional masks (true = absent).
 models::AionInputs aion_inputs(const py::dict& tokens, const py::dict& masks) {
   models::AionInputs in;
@@ -336,13 +359,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("class_names", &SavedProbe::class_names)
       .def_property_readonly("target", &SavedProbe::target)
       .def("predict", [](const SavedProbe& p, const py::array& x) {
-        auto f = features(x, "X");
-        std::vector<double> out;
-        {
-          py::gil_scoped_release nogil;
-          out = p.predict(f);
-        }
-        return py::array_t<double>(out.size(), out.data());
+        return predictions(x, [&](const Features& f) { return p.predict(f); });
       });
 
   // `astrofm tokenize`'s in-memory core: rows in, tok_<modality> columns out.
@@ -355,12 +372,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("columns", &codecs::CatalogueTokenizer::columns)
       .def_property_readonly("modalities", &codecs::CatalogueTokenizer::modalities)
       .def("tokenize", [](const codecs::CatalogueTokenizer& t, const py::dict& rows) {
-        Table in = table_from_dict(rows), out;
-        {
-          py::gil_scoped_release nogil;
-          out = t.tokenize(in, "tokenize");
-        }
-        return to_dict(out);
+        return through_core(rows, [&](const Table& in) { return t.tokenize(in, "tokenize"); });
       });
 
   // `astrofm embed`'s in-memory core: rows (a dict of arrays) in, catalogue rows out.
@@ -376,12 +388,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("columns", &CatalogueEmbedder::columns)
       .def_property_readonly("model_id", &CatalogueEmbedder::model_id)
       .def("embed", [](const CatalogueEmbedder& e, const py::dict& rows) {
-        Table in = table_from_dict(rows), out;
-        {
-          py::gil_scoped_release nogil;
-          out = e.embed(in);
-        }
-        return to_dict(out);
+        return through_core(rows, [&](const Table& in) { return e.embed(in); });
       });
 
   py::class_<KnnRegressor>(m, "KnnRegressor")
@@ -389,13 +396,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("k") = 5, py::arg("weights") = "uniform", py::arg("standardize") = false)
       .def("fit", [](KnnRegressor& r, const py::array& x, const py::array& y) { r.fit(features(x, "X"), doubles(y, "y")); })
       .def("predict", [](const KnnRegressor& r, const py::array& x) {
-        auto f = features(x, "X");
-        std::vector<double> p;
-        {
-          py::gil_scoped_release nogil;
-          p = r.predict(f);
-        }
-        return py::array_t<double>(p.size(), p.data());
+        return predictions(x, [&](const Features& f) { return r.predict(f); });
       });
   py::class_<KnnClassifier>(m, "KnnClassifier")
       .def(py::init([](int k, const std::string& weights, bool standardize) { return KnnClassifier(knn_options(k, weights, standardize)); }),
@@ -432,13 +433,7 @@ PYBIND11_MODULE(_core, m) {
         p.fit(f, yy);
       })
       .def("predict", [](const Probe& p, const py::array& x) {
-        auto f = features(x, "X");
-        std::vector<double> out;
-        {
-          py::gil_scoped_release nogil;
-          out = p.predict(f);
-        }
-        return py::array_t<double>(out.size(), out.data());
+        return predictions(x, [&](const Features& f) { return p.predict(f); });
       })
       .def("info_json", [](const Probe& p) { return p.info().dump(); });
 
