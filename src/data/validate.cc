@@ -167,7 +167,7 @@ void check_file(const Dataset& ds, size_t index, std::set<std::string>& seen_ids
         if (!stored.empty() && stored[i] != h29) {
           c.add(hats::kSpatialIndex, fmt::format("row {}: {} but (ra, dec) = ({}, {}) lies in {}", i, stored[i], rv, dv, h29));
           ++bad;
-        } else if ((h29 >> (2 * (hats::kSpatialOrder - part.order))) != part.healpix) {
+        } else if (part.healpix != sky::kNoPixel && (h29 >> (2 * (hats::kSpatialOrder - part.order))) != part.healpix) {
           c.add(mmu::kRa, fmt::format("row {}: (ra, dec) = ({}, {}) lies outside its partition Norder={} Npix={}", i, rv, dv, part.order,
                                       part.healpix));
           ++bad;
