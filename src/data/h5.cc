@@ -257,6 +257,14 @@ void ColumnReader::read(int64_t start, int64_t count, Column& col) {
   const std::string& where = where_;
   // Reuse the caller's buffer when the layout matches: no reallocation, no page faults.
   if (col.name != di.name || col.dtype != di.dtype || col.shape != di.row_shape()) col = Column(di.name, di.dtype, di.row_shape(), 0);
+  // Shapes come from the file: a corrupt header must not make us allocate terabytes.
+  constexpr double kMaxBatchBytes = 16.0 * (1ull << 30);
+  const double per_value = di.dtype == DType::String ? 32.0 + static_cast<double>(di.string_width) : static_cast<double>(dtype_size(di.dtype));
+  double per_row = 1;  // in double: a corrupt shape's product can overflow int64
+  for (int64_t d : di.row_shape()) per_row *= static_cast<double>(d);
+  if (static_cast<double>(count) * per_row * per_value > kMaxBatchBytes)
+    fail_corrupt("{}: column '{}' declares a row shape of {} values, more than a batch of {} rows can hold in memory", where, di.name,
+                 fmt::join(di.row_shape(), "x"), count);
   if (col.rows != count) {
     col.rows = count;
     if (di.dtype == DType::String)
