@@ -50,10 +50,12 @@ void write_hats(const Dataset& src, const std::string& root, const std::string& 
   }
   std::vector<hats::Leaf> leaves;
   int64_t written = 0;
+  std::map<int64_t, std::vector<size_t>> files_of;  // NSIDE-16 pixel -> its partition files
+  for (size_t i = 0; i < src.partitions().size(); ++i)
+    if (src.partitions()[i].rows > 0) files_of[src.partitions()[i].healpix].push_back(i);
   auto rows_of = [&](int64_t q) {
     Table t;
-    for (size_t i = 0; i < src.partitions().size(); ++i)
-      if (src.partitions()[i].healpix == q && src.partitions()[i].rows > 0) t.append(read_rows(src, i, 0, src.partitions()[i].rows));
+    for (size_t i : files_of[q]) t.append(read_rows(src, i, 0, src.partitions()[i].rows));
     return t;
   };
   std::map<std::string, std::string> file_meta;
