@@ -210,6 +210,8 @@ class PyDataset {
 
 }  // namespace
 
+void bind_photoz(py::module_& m);  // _photoz.cc
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "astrofm's C++ core";
   static py::exception<Error> base(m, "Error", PyExc_Exception);
@@ -227,6 +229,7 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+  bind_photoz(m);
   m.def("set_models_dir", &set_models_dir, "Folder searched first for model files");
   m.def("shipped_models", &shipped_models, "Shipped models as (name, path) pairs");
 

@@ -46,4 +46,15 @@ nlohmann::json probabilistic_metrics(const std::vector<std::vector<double>>& pdf
 nlohmann::json ensemble_metrics(const std::vector<double>& values, const std::vector<double>& weights, int64_t per,
                                 const std::vector<double>& truth, std::vector<double>* pit = nullptr);
 
+// Densities on a shared grid (qp's interp ensembles, RAIL's PDFs): `density`
+// is [n, K] row-major; each row is normalised by the trapezoid rule and its
+// CDF is interpolated linearly between grid points, as qp does. Adds to the
+// above: PIT Cramer-von Mises (scipy's statistic), the PIT outlier rate
+// (PIT < 1e-4 or > 0.9999, qp's), the CDE loss (Izbicki & Lee 2017, as
+// RAIL computes it: the mean of the integral of p^2 minus twice the mean
+// density at the grid point nearest the truth). CRPS integrates the squared
+// difference of the CDF and the truth's step over the grid.
+nlohmann::json grid_pdf_metrics(const std::vector<double>& grid, const std::vector<double>& density, const std::vector<double>& truth,
+                                std::vector<double>* pit = nullptr);
+
 }  // namespace astrofm

@@ -10,6 +10,7 @@
 // Thread-safety: a ModelFile is immutable after read(); concurrent readers of
 // one instance are safe.
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,6 +59,10 @@ struct ModelFile {
   static nlohmann::json read_meta(const std::string& path);
   // Format 2, written to path.tmp and renamed.
   void write(const std::string& path) const;
+  // The same bytes in memory (for pickling, uploads); from_bytes() keeps its
+  // own copy and checks it as read() does, `name` standing in for the path.
+  std::string to_bytes() const;
+  static ModelFile from_bytes(std::string bytes, const std::string& name);
   const StoredTensor* find(const std::string& name) const;
   int format() const { return format_; }
 
@@ -71,6 +76,8 @@ struct ModelFile {
 
  private:
   friend ModelFile read_safetensors(const std::string& path);
+  static ModelFile parse(const uint8_t* p, size_t n, std::shared_ptr<const void> keep, const std::string& path);
+  void write_to(std::ostream& out, const std::string& path) const;
   std::shared_ptr<const void> map_;  // keeps the memory map alive for the views
   int format_ = kFormatVersion;
 };

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "astrofm/config.h"
 #include "astrofm/error.h"
@@ -141,8 +142,15 @@ nlohmann::json ModelFile::read_meta(const std::string& path) {
 
 ModelFile ModelFile::read(const std::string& path) {
   auto map = map_file(path);
-  const uint8_t* p = map->data;
-  const size_t n = map->size;
+  return parse(map->data, map->size, map, path);
+}
+
+ModelFile ModelFile::from_bytes(std::string bytes, const std::string& name) {
+  auto owned = std::make_shared<const std::string>(std::move(bytes));
+  return parse(reinterpret_cast<const uint8_t*>(owned->data()), owned->size(), owned, name);
+}
+
+ModelFile ModelFile::parse(const uint8_t* p, size_t n, std::shared_ptr<const void> keep, const std::string& path) {
   Header hd = parse_prefix(p, n, path);
   if (hd.json_begin + hd.json_len > n) fail_corrupt("{}: truncated model file header", path);
   nlohmann::json h = parse_json(p + hd.json_begin, hd.json_len, path);
@@ -192,11 +200,28 @@ ModelFile ModelFile::read(const std::string& path) {
   h.erase("checksum");
   h.erase("data_bytes");
   mf.meta = std::move(h);
-  if (mf.format_ == 2) mf.map_ = map;
+  if (mf.format_ == 2) mf.map_ = std::move(keep);
   return mf;
 }
 
 void ModelFile::write(const std::string& path) const {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail_io("{}: cannot write model file: {}", tmp, std::strerror(errno));
+    write_to(out, path);
+    if (!out.flush()) fail_io("{}: write failed (disk full?)", tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+std::string ModelFile::to_bytes() const {
+  std::ostringstream out(std::ios::binary);
+  write_to(out, "(in memory)");
+  return std::move(out).str();
+}
+
+void ModelFile::write_to(std::ostream& out, const std::string& path) const {
   nlohmann::json h = meta;
   h["format"] = kFormatVersion;
   if (!h.contains("astrofm_version")) h["astrofm_version"] = ASTROFM_VERSION;
@@ -215,10 +240,7 @@ void ModelFile::write(const std::string& path) const {
   h["data_bytes"] = off;
   h["checksum"] = fmt::format("{:016x}", hash);
   std::string text = h.dump();
-  std::string tmp = path + ".tmp";
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail_io("{}: cannot write model file: {}", tmp, std::strerror(errno));
     out.write(kMagic, 8);
     put<uint32_t>(out, kFormatVersion);
     put<uint32_t>(out, 0);
@@ -232,9 +254,7 @@ void ModelFile::write(const std::string& path) const {
       out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
       out.write(zeros, static_cast<std::streamsize>(padded(b.size()) - b.size()));
     }
-    if (!out.flush()) fail_io("{}: write failed (disk full?)", tmp);
   }
-  std::filesystem::rename(tmp, path);
 }
 
 std::vector<std::string> ModelFile::parts() const {

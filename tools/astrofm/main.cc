@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
 #ifdef ASTROFM_WITH_TORCH
   astrofm::cli::add_model_commands(app);
   astrofm::cli::add_probe_command(app);
+  astrofm::cli::add_photoz_commands(app);
   astrofm::cli::add_codec_commands(app);
   astrofm::cli::add_serve_command(app);
 #endif
