@@ -50,7 +50,8 @@ nlohmann::json ensemble_metrics(const std::vector<double>& values, const std::ve
 // is [n, K] row-major; each row is normalised by the trapezoid rule and its
 // CDF is interpolated linearly between grid points, as qp does. Adds to the
 // above: PIT Cramer-von Mises (scipy's statistic), the PIT outlier rate
-// (PIT < 1e-4 or > 0.9999, qp's), the CDE loss (Izbicki & Lee 2017, as
+// (the fraction of PITs below 1e-4 or above 0.9999; qp reads the same limits
+// off a quantile fit of the PITs, which differs in small samples), the CDE loss (Izbicki & Lee 2017, as
 // RAIL computes it: the mean of the integral of p^2 minus twice the mean
 // density at the grid point nearest the truth). CRPS integrates the squared
 // difference of the CDF and the truth's step over the grid.
