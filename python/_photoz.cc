@@ -56,13 +56,13 @@ void bind_photoz(py::module_& m) {
       .def(py::init([](std::vector<std::string> bands, std::vector<std::string> errors, int64_t extra, double zmin, double zmax,
                        int64_t nzbins, int64_t members, int64_t components, std::vector<int64_t> hidden, int64_t epochs,
                        int64_t batch, int64_t patience, double lr, double weight_decay, double val_fraction,
-                       double calibration_fraction, double band_dropout, uint64_t seed) {
+                       double calibration_fraction, double band_dropout, uint64_t seed, int64_t pretrain_epochs, double error_noise) {
              PhotozOptions o;
              o.bands = std::move(bands), o.errors = std::move(errors), o.extra = extra, o.zmin = zmin, o.zmax = zmax;
              o.nzbins = nzbins, o.members = members, o.components = components, o.hidden = std::move(hidden);
              o.epochs = epochs, o.batch = batch, o.patience = patience, o.lr = lr, o.weight_decay = weight_decay;
              o.val_fraction = val_fraction, o.calibration_fraction = calibration_fraction, o.band_dropout = band_dropout;
-             o.seed = seed;
+             o.seed = seed, o.pretrain_epochs = pretrain_epochs, o.error_noise = error_noise;
              if (o.bands.empty()) fail_usage("PhotoZ: bands must name at least one magnitude column");
              if (!o.errors.empty() && o.errors.size() != o.bands.size())
                fail_usage("PhotoZ: {} error columns for {} bands", o.errors.size(), o.bands.size());
@@ -72,7 +72,8 @@ void bind_photoz(py::module_& m) {
            py::arg("zmax") = 3.0, py::arg("nzbins") = 301, py::arg("members") = 5, py::arg("components") = 6,
            py::arg("hidden") = std::vector<int64_t>{128, 128, 128}, py::arg("epochs") = 150, py::arg("batch") = 256,
            py::arg("patience") = 30, py::arg("lr") = 2e-3, py::arg("weight_decay") = 1e-4, py::arg("val_fraction") = 0.125,
-           py::arg("calibration_fraction") = 0.1, py::arg("band_dropout") = 0.05, py::arg("seed") = 0)
+           py::arg("calibration_fraction") = 0.1, py::arg("band_dropout") = 0.05, py::arg("seed") = 0,
+           py::arg("pretrain_epochs") = 30, py::arg("error_noise") = 0.0)
       .def(
           "fit",
           [](PhotozEstimator& e, const py::object& mags, const py::object& errors, const py::object& z, const py::object& extra,

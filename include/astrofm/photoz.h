@@ -41,6 +41,14 @@ struct PhotozOptions {
   double val_fraction = 0.125;      // of each member's training rows, for early stopping
   double calibration_fraction = 0.1;  // held out from every member; 0: no recalibration
   double band_dropout = 0.05;       // training rows that lose one band at random
+  // Objects without a finite redshift are unlabelled: when there are at least
+  // 100 of them, one network body is first pre-trained on every object's
+  // magnitudes (rebuilding bands hidden at random) and each member starts
+  // from it. 0: no pre-training.
+  int64_t pretrain_epochs = 30;
+  // Training magnitudes are redrawn within error_noise x their errors each
+  // epoch (needs errors); 0: as measured.
+  double error_noise = 0;
   uint64_t seed = 0;
   int threads = 0;                  // torch threads while fitting; 0: leave as set
 };
@@ -61,8 +69,9 @@ class PhotozEstimator {
   PhotozEstimator& operator=(PhotozEstimator&&) noexcept;
 
   // Trains on objects with a finite z (InputError when fewer than 20 have one,
-  // or when inputs do not match the options' bands). `progress` gets
-  // (member, epoch, validation loss) after each epoch.
+  // or when inputs do not match the options' bands); the others are
+  // unlabelled (see pretrain_epochs). `progress` gets (member, epoch,
+  // validation loss) after each epoch; member -1 is pre-training.
   void fit(const PhotozInputs& x, const std::vector<double>& z,
            const std::function<void(int64_t, int64_t, double)>& progress = {});
   bool fitted() const;

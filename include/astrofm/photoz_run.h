@@ -35,12 +35,13 @@ struct PhotozPredictOptions {
   std::string out_format = "hdf5";   // hdf5 | hats
   std::string qp;                    // qp file (interp ensemble with zmode, zmedian, zmean and object ids); empty: none
   std::string target;                // truth column for metrics; empty: "z" when the data has it
+  std::string report;                // HTML report folder (metrics, predicted vs true, PIT); needs the truth
   std::vector<std::string> extra_columns;
   int64_t batch = 4096;
   bool overwrite = false;
 };
 // Returns {"objects", "metrics" (when the truth is there): grid_pdf_metrics plus
-// sigma_nmad, eta_0.15 and bias of z_mode}.
+// the point metrics (sigma_nmad, eta_0.15, bias, ...) of the mode, median and mean}.
 nlohmann::json photoz_predict(const PhotozPredictOptions& o);
 
 }  // namespace astrofm

@@ -160,16 +160,17 @@ void write_probe_report(const std::string& dir, const nlohmann::json& r, const s
 }
 
 void write_generate_report(const std::string& dir, const nlohmann::json& m, const std::vector<double>& t, const std::vector<double>& med,
-                           const std::vector<double>& pit) {
+                           const std::vector<double>& pit, const std::string& tool) {
   fs::path tmp = begin_report(dir);
   const std::string target = m.value("target", "");
-  std::string body = fmt::format("<h1>astrofm generate: {} from {}</h1>\n<p>{} objects; truth: {}</p>\n", esc(target), esc(m.value("from", nlohmann::json()).dump()),
+  std::string body = fmt::format("<h1>{}: {} from {}</h1>\n<p>{} objects; truth: {}</p>\n", esc(tool), esc(target), esc(m.value("from", nlohmann::json()).dump()),
                                  m.value("objects", 0), esc(m.value("truth", "")));
+  if (m.contains("mode")) body += "<h2>Mode of the predictive distribution</h2>\n" + metrics_table(m["mode"]);
   if (m.contains("median")) body += "<h2>Median of the predictive distribution</h2>\n" + metrics_table(m["median"]);
   if (m.contains("mean")) body += "<h2>Mean</h2>\n" + metrics_table(m["mean"]);
   if (!t.empty()) body += regression_figures(tmp, target, t, med);
   body += pit_section(tmp, m, pit);
-  write_file_atomic(tmp / "index.html", page("astrofm generate report", body));
+  write_file_atomic(tmp / "index.html", page(tool + " report", body));
   write_file_atomic(tmp / "metrics.json", m.dump(2));
   finish_report(tmp, dir);
 }

@@ -14,11 +14,13 @@ namespace astrofm {
 void write_probe_report(const std::string& dir, const nlohmann::json& result, const std::vector<double>& truth,
                         const std::vector<double>& pred, const std::vector<double>& pit = {});
 
-// `astrofm generate --report` for a one-token target: index.html with the
-// point and probabilistic metrics, predicted (median) vs true, and the PIT
-// histogram; metrics.json beside it. Same write-then-rename as the probes'.
+// `astrofm generate --report` for a one-token target, and `astrofm photoz
+// predict --report`: index.html with the point metrics (of the mode, median
+// and mean, those present) and probabilistic ones, `point` vs true, and the
+// PIT histogram; metrics.json beside it. Same write-then-rename as the probes'.
 void write_generate_report(const std::string& dir, const nlohmann::json& metrics, const std::vector<double>& truth,
-                           const std::vector<double>& median, const std::vector<double>& pit);
+                           const std::vector<double>& point, const std::vector<double>& pit,
+                           const std::string& tool = "astrofm generate");
 
 // The PIT histogram (10 bins, density; flat at 1 when calibrated) as a PNG.
 void pit_figure(const std::vector<double>& pit, const std::string& png);

@@ -120,6 +120,19 @@ struct PhotozEstimator::Impl {
     return torch::stack(cols, 1);
   }
 
+  // Raw features of magnitudes redrawn within their errors (scaled by
+  // `amount`), colours following: the networks see each galaxy as it might
+  // have been measured.
+  torch::Tensor perturb(const torch::Tensor& r, double amount) const {
+    const int64_t B = bands();
+    auto err = r.slice(1, 2 * B - 1, 3 * B - 1).exp();
+    auto dm = torch::randn_like(err) * err * amount;
+    auto out = r.clone();
+    out.slice(1, 0, B) += dm;
+    if (B > 1) out.slice(1, B, 2 * B - 1) += dm.slice(1, 0, B - 1) - dm.slice(1, 1, B);
+    return out;
+  }
+
   // Standardised network input from raw features and missing flags.
   torch::Tensor input(const torch::Tensor& r, const torch::Tensor& miss) const {
     auto mu = torch::tensor(mean), sc = torch::tensor(scale);
@@ -149,6 +162,55 @@ struct PhotozEstimator::Impl {
       acc += (w * torch::exp(-0.5 * r * r) / (s * std::sqrt(2 * M_PI))).sum(1);
     }
     return acc / static_cast<double>(members.size());
+  }
+
+  // Self-supervised pre-training of one network body on every object's
+  // magnitudes: bands hidden at random (as missing), the body and a linear
+  // head rebuild the standardised magnitudes and colours. Returns the
+  // body's parameters (each member starts from them) and the last epoch's loss.
+  std::pair<std::vector<torch::Tensor>, double> pretrain(const torch::Tensor& r, const torch::Tensor& miss,
+                                                         const std::function<void(int64_t, int64_t, double)>& progress) {
+    torch::manual_seed(o.seed * 1000 + 999);
+    const int64_t B = bands(), T = 2 * B - 1, n = r.size(0);
+    Mdn net(in_dim(), o.hidden, 1);
+    auto recon = torch::nn::Linear(o.hidden.empty() ? in_dim() : o.hidden.back(), T);
+    auto params = net->body->parameters();
+    for (auto& p : recon->parameters()) params.push_back(p);
+    torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+    auto target = ((r - torch::tensor(mean)) / torch::tensor(scale)).slice(1, 0, T);
+    auto known = (1 - blank_mask(miss)).slice(1, 0, T);
+    const int64_t steps_per = (n + o.batch - 1) / o.batch, total = steps_per * o.pretrain_epochs;
+    int64_t step = 0;
+    double last = 0;
+    for (int64_t ep = 0; ep < o.pretrain_epochs; ++ep) {
+      auto perm = torch::randperm(n, torch::kLong);
+      double sum = 0;
+      for (int64_t s = 0; s < n; s += o.batch, ++step) {
+        const double f = static_cast<double>(step) / total;
+        const double lr = o.lr * (1e-3 + (1 - 1e-3) * 0.5 * (1 + std::cos(M_PI * f)));
+        for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+        auto j = perm.slice(0, s, std::min(n, s + o.batch));
+        auto m = miss.index_select(0, j);
+        // Hide one or two bands per object.
+        for (int h = 0; h < 2; ++h) {
+          auto which = torch::randint(B, {j.size(0)}, torch::kLong);
+          auto hide = torch::one_hot(which, B).to(torch::kFloat32) * (torch::rand({j.size(0), 1}) < (h == 0 ? 1.0 : 0.3)).to(torch::kFloat32);
+          m = torch::max(m, hide);
+        }
+        auto out = recon->forward(net->body->forward(input(r.index_select(0, j), m)));
+        auto w = known.index_select(0, j);
+        auto loss = ((out - target.index_select(0, j)).pow(2) * w).sum() / w.sum().clamp_min(1);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        sum += loss.item<double>() * j.size(0);
+      }
+      last = sum / n;
+      if (progress) progress(-1, ep, last);
+    }
+    std::vector<torch::Tensor> init;
+    for (const auto& p : net->body->parameters()) init.push_back(p.detach().clone());
+    return {init, last};
   }
 };
 
@@ -227,7 +289,17 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
   for (int64_t b = 0; b < I.bands(); ++b)
     if (Mi.select(1, b).min().item<float>() > 0)
       fail_input("photoz: band {} is missing (NaN, 99 or -99) for every training object", o.bands[b]);
-  I.standardise(R, Mi);
+  // Standardised on every object, labelled or not: with few labels the
+  // unlabelled magnitudes describe the population better.
+  I.standardise(r_all, miss_all);
+  std::vector<torch::Tensor> body_init;
+  const int64_t unlabelled = x.n - static_cast<int64_t>(rows.size());
+  nlohmann::json pinfo = nullptr;
+  if (o.pretrain_epochs > 0 && unlabelled >= 100) {
+    auto [init, loss] = I.pretrain(r_all, miss_all, progress);
+    body_init = std::move(init);
+    pinfo = {{"objects", x.n}, {"unlabelled", unlabelled}, {"epochs", o.pretrain_epochs}, {"reconstruction_mse", loss}};
+  }
   I.z_mean = Z.mean().item<double>();
   I.z_scale = std::max(1e-6, Z.std().item<double>());
   auto Zs = ((Z - I.z_mean) / I.z_scale).to(torch::kFloat32);
@@ -253,6 +325,11 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
     auto Rtr = R.index_select(0, tr), Mtr = Mi.index_select(0, tr), Ytr = Zs.index_select(0, tr);
     auto Xva = I.input(R.index_select(0, va), Mi.index_select(0, va)), Yva = Zs.index_select(0, va);
     Mdn net(I.in_dim(), o.hidden, o.components);
+    if (!body_init.empty()) {
+      torch::NoGradGuard ng;
+      auto ps = net->body->parameters();
+      for (size_t k = 0; k < ps.size(); ++k) ps[k].copy_(body_init[k]);
+    }
     torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
     const int64_t ntr = Rtr.size(0), steps_per = (ntr + o.batch - 1) / o.batch, total = steps_per * o.epochs;
     double best = INFINITY;
@@ -276,7 +353,9 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
           auto onehot = torch::one_hot(which, I.bands()).to(torch::kFloat32) * drop.unsqueeze(1).to(torch::kFloat32);
           mb = torch::max(mb, onehot);
         }
-        auto loss = mdn_nll(net->forward(I.input(Rtr.index_select(0, j), mb)), Ytr.index_select(0, j));
+        auto rb = Rtr.index_select(0, j);
+        if (o.error_noise > 0 && I.have_err()) rb = I.perturb(rb, o.error_noise);
+        auto loss = mdn_nll(net->forward(I.input(rb, mb)), Ytr.index_select(0, j));
         opt.zero_grad();
         loss.backward();
         opt.step();
@@ -339,7 +418,7 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
     if (ks > critical) cinfo["pit_quantiles"] = I.cal_q;
     else I.cal_q.clear();
   }
-  I.info = {{"objects", n}, {"members", minfo}, {"calibration", cinfo}};
+  I.info = {{"objects", n}, {"members", minfo}, {"calibration", cinfo}, {"pretraining", pinfo}};
 }
 
 std::vector<double> PhotozEstimator::pdf(const PhotozInputs& x) const {
@@ -385,7 +464,8 @@ std::string PhotozEstimator::to_bytes() const {
                        {"nzbins", o.nzbins}, {"members", o.members}, {"components", o.components}, {"hidden", o.hidden},
                        {"epochs", o.epochs}, {"batch", o.batch}, {"patience", o.patience}, {"lr", o.lr},
                        {"weight_decay", o.weight_decay}, {"val_fraction", o.val_fraction},
-                       {"calibration_fraction", o.calibration_fraction}, {"band_dropout", o.band_dropout}, {"seed", o.seed}};
+                       {"calibration_fraction", o.calibration_fraction}, {"band_dropout", o.band_dropout}, {"seed", o.seed},
+                       {"pretrain_epochs", o.pretrain_epochs}, {"error_noise", o.error_noise}};
   mf.meta["preprocessing"] = {{"mean", I.mean}, {"scale", I.scale}, {"z_mean", I.z_mean}, {"z_scale", I.z_scale}, {"calibration", I.cal_q}};
   mf.meta["training"] = I.info;
   for (size_t m = 0; m < I.members.size(); ++m)
@@ -418,6 +498,8 @@ PhotozEstimator PhotozEstimator::from_bytes(std::string bytes, const std::string
     o.lr = c.at("lr").get<double>(), o.weight_decay = c.at("weight_decay").get<double>();
     o.val_fraction = c.at("val_fraction").get<double>(), o.calibration_fraction = c.at("calibration_fraction").get<double>();
     o.band_dropout = c.at("band_dropout").get<double>(), o.seed = c.at("seed").get<uint64_t>();
+    o.pretrain_epochs = c.value("pretrain_epochs", int64_t{0});
+    o.error_noise = c.value("error_noise", 0.0);
     const auto& p = mf.meta.at("preprocessing");
     I.mean = p.at("mean").get<std::vector<float>>(), I.scale = p.at("scale").get<std::vector<float>>();
     I.z_mean = p.at("z_mean").get<double>(), I.z_scale = p.at("z_scale").get<double>();

@@ -12,6 +12,7 @@
 #include "astrofm/mmu.h"
 #include "astrofm/progress.h"
 #include "astrofm/qp.h"
+#include "eval/report.h"
 
 namespace astrofm {
 namespace {
@@ -102,6 +103,7 @@ nlohmann::json photoz_fit(const PhotozFitOptions& o) {
   Progress bar("photoz fit", mo.members * mo.epochs);
   int64_t done = 0;
   est.fit(x, z, [&](int64_t m, int64_t ep, double) {
+    if (m < 0) return;  // pre-training
     int64_t now = m * mo.epochs + ep + 1;
     bar.advance(now - done);
     done = now;
@@ -113,7 +115,8 @@ nlohmann::json photoz_fit(const PhotozFitOptions& o) {
 
 nlohmann::json photoz_predict(const PhotozPredictOptions& o) {
   check_split(o.split);
-  if (o.out.empty() && o.qp.empty() && o.target.empty()) fail_usage("photoz predict: give --out, --qp or --target (metrics)");
+  if (o.out.empty() && o.qp.empty() && o.target.empty() && o.report.empty())
+    fail_usage("photoz predict: give --out, --qp, --report or --target (metrics)");
   auto est = PhotozEstimator::load(o.model);
   const auto& mo = est.options();
   auto ds = Dataset::open(o.data);
@@ -125,6 +128,7 @@ nlohmann::json photoz_predict(const PhotozPredictOptions& o) {
   std::string target = o.target;
   if (target.empty() && ds.has_column("z")) target = "z";
   if (!target.empty() && !ds.has_column(target)) fail_input("{}: no column '{}' (--target)", o.data, target);
+  if (!o.report.empty() && target.empty()) fail_input("{}: --report needs the true redshift (no column z; give --target)", o.data);
   if (!target.empty()) cols.push_back(target);
   if (!o.out.empty() && !have_pos) fail_input("{}: an output dataset needs ra and dec in the input", o.data);
   if (!o.qp.empty() && !o.overwrite && std::filesystem::exists(o.qp)) fail_usage("{} exists (--overwrite to replace it)", o.qp);
@@ -143,7 +147,7 @@ nlohmann::json photoz_predict(const PhotozPredictOptions& o) {
   std::unique_ptr<QpWriter> q;
   if (!o.qp.empty()) q = std::make_unique<QpWriter>(o.qp, "interp", grid, std::vector<std::string>{"zmode", "zmedian", "zmean"},
                                                      std::vector<std::string>{"id"});
-  std::vector<double> all_pdf, truth, modes;
+  std::vector<double> all_pdf, truth, modes, medians, means;
   DatasetReader r(ds, {.columns = cols, .batch_rows = o.batch});
   Progress bar("photoz predict", ds.rows());
   Table b;
@@ -196,7 +200,8 @@ nlohmann::json photoz_predict(const PhotozPredictOptions& o) {
     if (q) q->append(n, p.data(), {mode.data(), median.data(), mean.data()}, {&kept_ids});
     if (!target.empty()) {
       // Metrics need every PDF (8 bytes x nzbins per object).
-      for (int64_t i = 0; i < n; ++i) truth.push_back(b.at(target).as_double(rows[i])), modes.push_back(mode[i]);
+      for (int64_t i = 0; i < n; ++i)
+        truth.push_back(b.at(target).as_double(rows[i])), modes.push_back(mode[i]), medians.push_back(median[i]), means.push_back(mean[i]);
       all_pdf.insert(all_pdf.end(), p.begin(), p.end());
     }
     objects += n;
@@ -206,12 +211,18 @@ nlohmann::json photoz_predict(const PhotozPredictOptions& o) {
   if (q) q->commit();
   nlohmann::json res = {{"objects", objects}, {"model", o.model}};
   if (!target.empty() && objects > 0) {
-    auto m = grid_pdf_metrics(grid, all_pdf, truth);
-    std::vector<double> t, pz;
+    std::vector<double> pit;
+    auto m = grid_pdf_metrics(grid, all_pdf, truth, &pit);
+    std::vector<double> t, pmode, pmed, pmean;
     for (size_t i = 0; i < truth.size(); ++i)
-      if (std::isfinite(truth[i])) t.push_back(truth[i]), pz.push_back(modes[i]);
-    m["z_mode"] = regression_metrics(t, pz).to_json();
+      if (std::isfinite(truth[i])) t.push_back(truth[i]), pmode.push_back(modes[i]), pmed.push_back(medians[i]), pmean.push_back(means[i]);
+    m["mode"] = regression_metrics(t, pmode).to_json();
+    m["median"] = regression_metrics(t, pmed).to_json();
+    m["mean"] = regression_metrics(t, pmean).to_json();
     m["target"] = target;
+    m["from"] = mo.bands;
+    m["truth"] = fmt::format("the column {} of {}", target, o.data);
+    if (!o.report.empty()) write_generate_report(o.report, m, t, pmode, pit, "astrofm photoz");
     res["metrics"] = m;
   }
   return res;

@@ -53,6 +53,7 @@ void add_photoz_commands(CLI::App& app) {
   pred->add_option("--out-format", p.out_format, "hdf5 or hats")->capture_default_str();
   pred->add_option("--qp", p.qp, "also write the PDFs as a qp file (qp.read, RAIL's evaluation)");
   pred->add_option("--target", p.target, "true redshift column for metrics (default: z when present)");
+  pred->add_option("--report", p.report, "HTML report folder: metrics, predicted vs true, PIT histogram (needs the truth)");
   pred->add_option("--extra", p.extra_columns, "the extra feature columns the model was fitted with")->delimiter(',');
   pred->add_flag("--overwrite", p.overwrite, "replace existing outputs");
   pred->add_option("--json", pred_json, "write the metrics as JSON ('-' for stdout)");
@@ -60,10 +61,11 @@ void add_photoz_commands(CLI::App& app) {
     auto r = photoz_predict(p);
     if (pred_json == "-") std::printf("%s\n", r.dump(1).c_str());
     else if (!pred_json.empty()) write_file_atomic(pred_json, r.dump(1));
+    if (!p.report.empty()) spdlog::info("report: {}/index.html", p.report);
     if (r.contains("metrics")) {
       const auto& m = r["metrics"];
       spdlog::info("{} objects: sigma_NMAD {:.4f}, eta(0.15) {:.4f}, PIT KS {:.4f}, CRPS {:.4f}, 68% coverage {:.3f}", r["objects"].get<int64_t>(),
-                   m["z_mode"].value("sigma_nmad", NAN), m["z_mode"].value("eta_0.15", NAN), m.value("pit_ks", NAN), m.value("crps", NAN),
+                   m["mode"].value("sigma_nmad", NAN), m["mode"].value("eta_0.15", NAN), m.value("pit_ks", NAN), m.value("crps", NAN),
                    m.value("coverage_68", NAN));
     }
   });

@@ -1,5 +1,8 @@
 """astrofm's photometric redshifts as RAIL stages.
 
+Training rows whose redshift is NaN are unlabelled: with enough of them the
+networks are first pre-trained on their magnitudes (few-label training).
+
 AstrofmInformer trains astrofm.photoz.PhotoZ (an ensemble of mixture-density
 networks in astrofm's C++ core) on a training table; AstrofmEstimator turns
 table chunks into qp interp Ensembles on RAIL's z grid, with the zmode,
@@ -68,6 +71,8 @@ class AstrofmInformer(CatInformer):
         calibration_fraction=Param(float, 0.1, msg="held out to test (and if needed correct) the PIT calibration; 0: none"),
         band_dropout=Param(float, 0.05, msg="training rows that lose one band at random (teaches missing bands)"),
         seed=Param(int, 0, msg="random seed"),
+        pretrain_epochs=Param(int, 30, msg="self-supervised pre-training on the magnitudes of training rows whose redshift is NaN "
+                                           "(unlabelled; at least 100 needed); 0: none"),
     )
 
     def run(self):
@@ -86,7 +91,7 @@ class AstrofmInformer(CatInformer):
         est = PhotoZ(c.bands, errors, extra=c.extra_cols, zmin=c.zmin, zmax=c.zmax, nzbins=c.nzbins, members=c.members,
                      components=c.components, hidden=[int(h) for h in c.hidden], epochs=c.epochs, batch=c.batch,
                      patience=c.patience, lr=c.lr, calibration_fraction=c.calibration_fraction,
-                     band_dropout=c.band_dropout, seed=c.seed)
+                     band_dropout=c.band_dropout, seed=c.seed, pretrain_epochs=c.pretrain_epochs)
         est.fit(cols, redshift="z")
         self.model = est
         self.add_data("model", self.model)
