@@ -7,6 +7,7 @@
 
 #include "astrofm/fsutil.h"
 #include "astrofm/mmu.h"
+#include "astrofm/qp.h"
 #include "testutil.h"
 
 namespace astrofm {
@@ -107,8 +108,18 @@ TEST(GenerateCli, ShippedAionModelGivesCalibratedRedshiftsOfRealBossGalaxiesItNe
   ASSERT_EQ(run_cli("-q import csv " + test::sample_dir() + "/boss_dr10_photoz/galaxies.csv --config boss --out " + tmp.path("boss")).rc, 0);
   ASSERT_EQ(run_cli("-q tokenize --codecs codecs-scalar --data " + tmp.path("boss") + " --split test --out " + tmp.path("tok")).rc, 0);
   auto r = run_cli("-q generate --model aion-default --codecs codecs-scalar --data " + tmp.path("tok") +
-                   " --from mag_u,mag_g,mag_r,mag_i,mag_z --to z --out " + tmp.path("z") + " --report " + tmp.path("rep"));
+                   " --from mag_u,mag_g,mag_r,mag_i,mag_z --to z --out " + tmp.path("z") + " --report " + tmp.path("rep") +
+                   " --qp " + tmp.path("z_qp.hdf5"));
   ASSERT_EQ(r.rc, 0) << r.out;
+  // The same distributions as a qp hist ensemble over the codec's bins, one per object.
+  auto q = read_qp(tmp.path("z_qp.hdf5"));
+  EXPECT_EQ(q.kind, "hist");
+  EXPECT_EQ(q.n, 405);
+  for (int64_t i = 0; i < 3; ++i) {
+    double mass = 0;
+    for (int64_t k = 0; k < q.bins(); ++k) mass += q.y[i * q.bins() + k] * (q.x[k + 1] - q.x[k]);
+    EXPECT_NEAR(mass, 1, 1e-6);
+  }
   auto m = nlohmann::json::parse(read_file(tmp.path("rep/metrics.json")));
   EXPECT_EQ(m["objects"], 405);
   // Measured: sigma_NMAD 0.045, eta(0.15) 0.015, R^2 0.83; PIT KS 0.046, coverage 0.73 / 0.985.

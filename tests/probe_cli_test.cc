@@ -8,6 +8,7 @@
 
 #include "astrofm/fsutil.h"
 #include "astrofm/importers.h"
+#include "astrofm/qp.h"
 #include "testutil.h"
 
 namespace astrofm {
@@ -51,6 +52,37 @@ TEST(ProbeCli, PhotoZFromColoursWithReportAndPredictions) {
   EXPECT_GT(prob["coverage_95"].get<double>(), 0.7);
   EXPECT_EQ(prob["objects"], j["test_scored"]);
   EXPECT_TRUE(j["curve"][0]["mean"].contains("crps"));
+}
+
+TEST(PhotozCli, FitPredictWithQpFileReportAndBadInputs) {
+  test::TempDir tmp;
+  std::string data = boss(tmp);
+  const std::string bands = "--bands mag_u,mag_g,mag_r,mag_i,mag_z --errors magerr_u,magerr_g,magerr_r,magerr_i,magerr_z";
+  auto r = run_cli(fmt::format("-q photoz fit --data {} {} --members 2 --epochs 40 --save {}", data, bands, tmp.path("pz.afm")));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = run_cli(fmt::format("-q photoz predict {} --data {} --split test --out {} --qp {} --report {} --json {}", tmp.path("pz.afm"), data,
+                          tmp.path("z"), tmp.path("z_qp.hdf5"), tmp.path("rep"), tmp.path("m.json")));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto m = nlohmann::json::parse(read_file(tmp.path("m.json")));
+  EXPECT_NEAR(m["objects"].get<double>(), 400, 60);  // the fixed 20% split
+  EXPECT_LT(m["metrics"]["mode"]["sigma_nmad"].get<double>(), 0.035);
+  EXPECT_LT(m["metrics"]["pit_ks"].get<double>(), 0.12);
+  for (const char* f : {"index.html", "pit.png", "pred_vs_true.png", "metrics.json"}) EXPECT_TRUE(fs::exists(tmp.path("rep") + "/" + f)) << f;
+  auto q = read_qp(tmp.path("z_qp.hdf5"));
+  EXPECT_EQ(q.kind, "interp");
+  EXPECT_EQ(q.n, m["objects"].get<int64_t>());
+  EXPECT_EQ(q.x.size(), 301u);
+  // Bad input: one message naming the problem, exit 1, nothing written.
+  r = run_cli(fmt::format("-q photoz fit --data {} --bands mag_u,mag_y --save {}", data, tmp.path("bad.afm")));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("no column 'mag_y'"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(tmp.path("bad.afm")));
+  r = run_cli(fmt::format("-q photoz fit --data {} {} --target zz --save {}", data, bands, tmp.path("bad.afm")));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("no redshift column 'zz'"), std::string::npos) << r.out;
+  r = run_cli(fmt::format("-q photoz predict {} --data {} --qp {}", tmp.path("z_qp.hdf5"), data, tmp.path("q2.hdf5")));
+  EXPECT_EQ(r.rc, 1) << r.out;  // not a model file
+  EXPECT_FALSE(fs::exists(tmp.path("q2.hdf5")));
 }
 
 TEST(ProbeCli, LabelEfficiencyCurveFromALabelsCsv) {

@@ -26,6 +26,7 @@ struct GenerateOptions {
   std::string to;                    // the target modality
   std::string out;                   // output dataset root
   std::string report;                // folder for metrics.json and the PIT histogram; empty: none
+  std::string qp;                    // one-token targets: the distributions as a qp hist file (docs/formats/qp.md); empty: none
   int64_t steps = 8;                 // iterative decoding steps (many-token targets)
   double temperature = 1.0;          // sampling temperature; 0: the most likely token
   uint64_t seed = 1;

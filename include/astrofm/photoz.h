@@ -7,9 +7,10 @@
 // a galaxy's magnitudes, adjacent colours and log magnitude errors (plus any
 // extra features, such as frozen embeddings) to a mixture of Gaussians in z,
 // trained by maximum likelihood with early stopping on a validation split.
-// The members' mixtures are averaged, then the PDF is recalibrated so that
-// the PITs of a calibration split that no member trained on are uniform
-// (the CDF is passed through the empirical CDF of those PITs).
+// The members' mixtures are averaged, then calibrated on a split that no
+// member trained on: the PDF's width by a temperature (p^(1/T), T by the
+// likelihood of that split), then, only if its PITs still fail a KS test,
+// the CDF through the empirical CDF of those PITs.
 //
 // Missing magnitudes (NaN, +-inf, |m| >= 90 as surveys write 99 and -99, or
 // a non-positive or non-finite error) are not zeros: each band carries a
@@ -39,7 +40,7 @@ struct PhotozOptions {
   int64_t epochs = 150, batch = 256, patience = 30;
   double lr = 2e-3, weight_decay = 1e-4;
   double val_fraction = 0.125;      // of each member's training rows, for early stopping
-  double calibration_fraction = 0.1;  // held out from every member; 0: no recalibration
+  double calibration_fraction = 0.1;  // held out from every member (from 1,000 labelled objects on); 0: no recalibration
   double band_dropout = 0.05;       // training rows that lose one band at random
   // Objects without a finite redshift are unlabelled: when there are at least
   // 100 of them, one network body is first pre-trained on every object's

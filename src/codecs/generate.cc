@@ -15,6 +15,7 @@
 #include "astrofm/models/aion.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/progress.h"
+#include "astrofm/qp.h"
 #include "astrofm/resources.h"
 #include "codecs/codec_table.h"
 #include "eval/plot.h"
@@ -105,6 +106,26 @@ GenerateResult generate(const GenerateOptions& opt) {
   std::string from_list = fmt::format("{}", fmt::join(inputs, ","));
   w.set_attribute("source", fmt::format("astrofm generate --model {} --data {} --from {} --to {}", opt.model, opt.data, from_list, target));
   if (!bin_values.empty()) w.set_attribute("pdf_values", nlohmann::json(bin_values).dump());
+  // qp: a histogram over the codec's finite bins, edges halfway between bin values.
+  std::unique_ptr<QpWriter> qp;
+  std::vector<int64_t> qp_bins;
+  std::vector<double> qp_width;
+  if (!opt.qp.empty()) {
+    if (tm.tokens != 1) fail_usage("--qp: {} is not a one-token target (a scalar such as Z)", name);
+    std::vector<double> v;
+    for (int64_t k = 0; k < V; ++k)
+      if (std::isfinite(bin_values[k])) qp_bins.push_back(k), v.push_back(bin_values[k]);
+    for (size_t k = 1; k < v.size(); ++k)
+      if (!(v[k] > v[k - 1])) fail_input("--qp: the codec's bin values do not increase (bin {})", k);
+    if (v.size() < 2) fail_input("--qp: the codec has {} finite bins", v.size());
+    std::vector<double> edges = {v[0] - 0.5 * (v[1] - v[0])};
+    for (size_t k = 0; k + 1 < v.size(); ++k) edges.push_back(0.5 * (v[k] + v[k + 1]));
+    edges.push_back(v.back() + 0.5 * (v.back() - v[v.size() - 2]));
+    for (size_t k = 0; k < v.size(); ++k) qp_width.push_back(edges[k + 1] - edges[k]);
+    if (!opt.overwrite && std::filesystem::exists(opt.qp)) fail_usage("{} exists (--overwrite to replace it)", opt.qp);
+    qp = std::make_unique<QpWriter>(opt.qp, "hist", edges, std::vector<std::string>{"zmode", "zmedian", "zmean"},
+                                    std::vector<std::string>{"id"});
+  }
   torch::manual_seed(opt.seed);
   DatasetReader r(ds, {.columns = cols, .batch_rows = opt.batch});
   Progress bar("generate " + name, ds.rows());
@@ -156,6 +177,16 @@ GenerateResult generate(const GenerateOptions& opt) {
           pdfs.push_back(std::move(row));
           medians.push_back(median[i]), means.push_back(mean[i]);
         }
+      }
+      if (qp) {
+        std::vector<double> dens(B * qp_bins.size());
+        for (int64_t i = 0; i < B; ++i) {
+          const double* pi = static_cast<const double*>(p.data_ptr()) + i * V;
+          double total = 0;
+          for (auto k : qp_bins) total += pi[k];
+          for (size_t j = 0; j < qp_bins.size(); ++j) dens[i * qp_bins.size() + j] = pi[qp_bins[j]] / std::max(total, 1e-300) / qp_width[j];
+        }
+        qp->append(B, dens.data(), {mode.data(), median.data(), mean.data()}, {&b.at(mmu::kObjectId).strings});
       }
       o.add(float_column(base + "_mean", mean));
       o.add(float_column(base + "_median", median));
@@ -218,6 +249,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   }
   bar.finish();
   w.commit();
+  if (qp) qp->commit();
   if (have_truth) {
     std::vector<double> pit;
     res.metrics = probabilistic_metrics(pdfs, bin_values, truths, &pit);

@@ -59,6 +59,7 @@ struct PhotozEstimator::Impl {
   std::vector<float> mean, scale;
   double z_mean = 0, z_scale = 1;
   std::vector<Mdn> members;
+  double temperature = 1;     // calibration: the PDF is p^(1/T), renormalised
   std::vector<double> cal_q;  // PIT quantiles of the calibration split at 0, 1/Q, ..., 1; empty: none
   nlohmann::json info = nlohmann::json::object();
 
@@ -309,7 +310,9 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  const int64_t ncal = o.calibration_fraction > 0 && n >= 200 ? static_cast<int64_t>(n * o.calibration_fraction) : 0;
+  // Calibration needs enough objects to measure it (a width from 20 PITs is
+  // noise: measured, it doubled the PIT KS at 200 labels): from 1,000 labelled objects on.
+  const int64_t ncal = o.calibration_fraction > 0 && n >= 1000 ? static_cast<int64_t>(n * o.calibration_fraction) : 0;
   std::vector<int64_t> cal(order.begin(), order.begin() + ncal), pool(order.begin() + ncal, order.end());
 
   I.members.clear();
@@ -386,6 +389,7 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
   }
   I.fitted = true;
   I.cal_q.clear();
+  I.temperature = 1;
   nlohmann::json cinfo = nullptr;
   if (ncal > 0) {
     // Recalibration: the CDF goes through the empirical CDF of the calibration PITs.
@@ -395,6 +399,24 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
     auto p = normalise(I.mixture_density(I.input(R.index_select(0, ci), Mi.index_select(0, ci)), g), g);
     std::vector<double> zc(ncal);
     for (int64_t i = 0; i < ncal; ++i) zc[i] = Z[cal[i]].item<double>();
+    // First the width: p^(1/T), T by the likelihood of the calibration
+    // redshifts (one number, so a few hundred objects fix it well; averaging
+    // the members' mixtures tends to widen the PDF a little).
+    {
+      auto zt = torch::tensor(zc, torch::kFloat64);
+      auto k = (torch::searchsorted(g, zt, false, true) - 1).clamp(0, g.size(0) - 2);
+      auto frac = ((zt - g.index_select(0, k)) / (g.index_select(0, k + 1) - g.index_select(0, k))).clamp(0, 1).unsqueeze(1);
+      auto at = [&](const torch::Tensor& q) {  // interpolated density at each truth
+        return q.gather(1, k.unsqueeze(1)) * (1 - frac) + q.gather(1, (k + 1).unsqueeze(1)) * frac;
+      };
+      double best_t = 1, best_nll = INFINITY;
+      for (double t = 0.6; t <= 1.601; t += 0.02) {
+        double nll = -at(normalise(p.clamp_min(1e-300).pow(1 / t), g)).clamp_min(1e-300).log().mean().item<double>();
+        if (nll < best_nll) best_nll = nll, best_t = t;
+      }
+      I.temperature = best_t;
+      p = normalise(p.clamp_min(1e-300).pow(1 / best_t), g);
+    }
     auto u = pits(p, g, zc);
     std::sort(u.begin(), u.end());
     const int64_t Q = std::clamp<int64_t>(ncal / 40, 4, 50);
@@ -414,7 +436,7 @@ void PhotozEstimator::fit(const PhotozInputs& x, const std::vector<double>& z,
     // empirical CDF of a few thousand PITs is itself noisy at that level,
     // and warping an already calibrated PDF by that noise makes it worse.
     const double critical = 1.36 / std::sqrt(static_cast<double>(ncal));
-    cinfo = {{"objects", ncal}, {"pit_ks", ks}, {"ks_critical_5pc", critical}, {"applied", ks > critical}};
+    cinfo = {{"objects", ncal}, {"temperature", I.temperature}, {"pit_ks", ks}, {"ks_critical_5pc", critical}, {"applied", ks > critical}};
     if (ks > critical) cinfo["pit_quantiles"] = I.cal_q;
     else I.cal_q.clear();
   }
@@ -434,6 +456,7 @@ std::vector<double> PhotozEstimator::pdf(const PhotozInputs& x) const {
   for (int64_t s = 0; s < x.n; s += chunk) {
     const int64_t e = std::min(x.n, s + chunk);
     auto p = normalise(I.mixture_density(I.input(r.slice(0, s, e), miss.slice(0, s, e)), g), g);
+    if (I.temperature != 1) p = normalise(p.clamp_min(1e-300).pow(1 / I.temperature), g);
     if (!I.cal_q.empty()) {
       // New density: g(C(z)) p(z), g the piecewise-constant density of the calibration PITs.
       const int64_t Q = static_cast<int64_t>(I.cal_q.size()) - 1;
@@ -466,7 +489,8 @@ std::string PhotozEstimator::to_bytes() const {
                        {"weight_decay", o.weight_decay}, {"val_fraction", o.val_fraction},
                        {"calibration_fraction", o.calibration_fraction}, {"band_dropout", o.band_dropout}, {"seed", o.seed},
                        {"pretrain_epochs", o.pretrain_epochs}, {"error_noise", o.error_noise}};
-  mf.meta["preprocessing"] = {{"mean", I.mean}, {"scale", I.scale}, {"z_mean", I.z_mean}, {"z_scale", I.z_scale}, {"calibration", I.cal_q}};
+  mf.meta["preprocessing"] = {{"mean", I.mean}, {"scale", I.scale}, {"z_mean", I.z_mean}, {"z_scale", I.z_scale}, {"calibration", I.cal_q},
+                              {"temperature", I.temperature}};
   mf.meta["training"] = I.info;
   for (size_t m = 0; m < I.members.size(); ++m)
     for (const auto& item : I.members[m]->named_parameters())
@@ -504,6 +528,7 @@ PhotozEstimator PhotozEstimator::from_bytes(std::string bytes, const std::string
     I.mean = p.at("mean").get<std::vector<float>>(), I.scale = p.at("scale").get<std::vector<float>>();
     I.z_mean = p.at("z_mean").get<double>(), I.z_scale = p.at("z_scale").get<double>();
     I.cal_q = p.at("calibration").get<std::vector<double>>();
+    I.temperature = p.value("temperature", 1.0);
     I.info = mf.meta.value("training", nlohmann::json::object());
   } catch (const nlohmann::json::exception& ex) {
     fail_corrupt("{}: photoz model file: {}", name, ex.what());
@@ -512,7 +537,7 @@ PhotozEstimator PhotozEstimator::from_bytes(std::string bytes, const std::string
   if (o.bands.empty() || (!o.errors.empty() && o.errors.size() != o.bands.size()) || o.extra < 0 || o.extra > (1 << 20) ||
       o.members < 1 || o.members > 1000 || o.components < 1 || o.components > 1000 || o.nzbins < 2 || o.nzbins > (1 << 20) ||
       !(o.zmax > o.zmin) || static_cast<int64_t>(I.mean.size()) != I.raw_dim() || I.scale.size() != I.mean.size() ||
-      (!I.cal_q.empty() && I.cal_q.size() < 3) || !(I.z_scale > 0))
+      (!I.cal_q.empty() && I.cal_q.size() < 3) || !(I.z_scale > 0) || !(I.temperature > 0.01 && I.temperature < 100))
     fail_corrupt("{}: photoz model file has inconsistent settings", name);
   for (const auto& h : o.hidden)
     if (h < 1 || h > (1 << 16)) fail_corrupt("{}: photoz model file has a hidden layer of {}", name, h);

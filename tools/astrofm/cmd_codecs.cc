@@ -76,6 +76,7 @@ void add_codec_commands(CLI::App& app) {
     c->add_option("--to", o.to, "the modality to generate (Z, FLUX_G, spectrum, image, ...)")->required();
     c->add_option("--out", o.out, "output dataset root")->required();
     c->add_option("--report", o.report, "folder for metrics.json and pit.png (when the data holds the target's tokens)");
+    c->add_option("--qp", o.qp, "one-token targets: also write the distributions as a qp file (hist ensemble over the codec's bins; qp.read, RAIL)");
     c->add_option("--steps", o.steps, "iterative decoding steps for many-token targets")->capture_default_str();
     c->add_option("--temperature", o.temperature, "sampling temperature (0: most likely tokens)")->capture_default_str();
     c->add_option("--seed", o.seed, "random seed")->capture_default_str();
