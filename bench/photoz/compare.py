@@ -94,6 +94,8 @@ def estimators(tmp):
         ("astrofm", AstrofmInformer, AstrofmEstimator, {}),
         # The same without the unlabelled magnitudes (no pre-training).
         ("astrofm-labelled-only", AstrofmInformer, AstrofmEstimator, {"pretrain_epochs": 0}),
+        # AION from magnitudes: the shipped aion-default's encoder output joins the inputs.
+        ("astrofm+AION", AstrofmInformer, AstrofmEstimator, {"aion_model": "aion-default", "pretrain_epochs": 0}),
         ("FlexZBoost", FlexZBoostInformer, FlexZBoostEstimator, {}),
         ("GPz", GPzInformer, GPzEstimator, {}),
         ("DNF", DNFInformer, DNFEstimator, {}),

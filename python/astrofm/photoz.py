@@ -34,29 +34,52 @@ def _stack(table, names, where):
 class PhotoZ:
     """Photo-z estimator on magnitude columns named `bands` (blue to red) and
     their `errors`; `extra` names columns of further features (an embedding
-    column of shape [n, d] counts as d features). Keyword options are the C++
-    core's (members, components, hidden, epochs, zmin, zmax, nzbins, ...)."""
+    column of shape [n, d] counts as d features). `aion` (a model file,
+    shipped name or released snapshot) adds the AION encoder's mean output
+    token for the bands as features: AION from magnitudes, tokenized by
+    `aion_codecs` (default: the shipped scalar codecs; the band columns must
+    be modalities of both). Keyword options are the C++ core's (members,
+    components, hidden, epochs, zmin, zmax, nzbins, pretrain_epochs, ...)."""
 
-    def __init__(self, bands, errors=(), extra=(), **options):
+    def __init__(self, bands, errors=(), extra=(), aion=None, aion_codecs=None, **options):
         self.bands, self.errors, self.extra_columns = list(bands), list(errors), list(extra)
+        self.aion, self.aion_codecs = aion, aion_codecs
         self._options = options
         self._core = None
+        self._aion_model = None
 
     @classmethod
-    def _wrap(cls, core, extra_columns):
+    def _wrap(cls, core, extra_columns, aion=None, aion_codecs=None):
         self = cls.__new__(cls)
         self.bands, self.errors, self.extra_columns = list(core.bands), list(core.errors), list(extra_columns)
-        self._options, self._core = {}, core
+        self.aion, self.aion_codecs = aion, aion_codecs
+        self._options, self._core, self._aion_model = {}, core, None
         return self
 
+    def _aion_features(self, table, where):
+        """Mean of AION's encoder output over the bands' tokens, [n, dim]."""
+        from . import FineTunedModel, tokenize
+        if self._aion_model is None:
+            self._aion_model = FineTunedModel(self.aion, adaptation="MeanPooling")
+        tokens = {}
+        for b in self.bands:
+            mags = _column(table, b, where).astype(np.float64)
+            mags[~np.isfinite(mags) | (np.abs(mags) >= 90)] = np.nan  # missing: an absent token
+            tokens.update(tokenize(mags, b, codecs=[self.aion_codecs] if self.aion_codecs else None))
+        out = []
+        for s in range(0, len(mags), 4096):
+            part = {k: v[s:s + 4096] for k, v in tokens.items()}
+            out.append(self._aion_model._features(part)[0])
+        return np.concatenate(out, 0).astype(np.float32)
+
     def _extra(self, table, where):
-        if not self.extra_columns:
-            return None
         parts = []
         for name in self.extra_columns:
             a = _column(table, name, where)
             parts.append(a.reshape(len(a), -1))
-        return np.concatenate(parts, 1)
+        if self.aion:
+            parts.append(self._aion_features(table, where))
+        return np.concatenate(parts, 1) if parts else None
 
     def fit(self, table, redshift="z", progress=None):
         where = "training data"
@@ -81,15 +104,19 @@ class PhotoZ:
         self._core.save(path)
 
     @classmethod
-    def load(cls, path, extra=()):
-        return cls._wrap(_core.PhotoZ.load(path), extra)
+    def load(cls, path, extra=(), aion=None, aion_codecs=None):
+        """A model file from save() or `astrofm photoz fit`; give the same
+        extra columns and AION model it was fitted with."""
+        return cls._wrap(_core.PhotoZ.load(path), extra, aion, aion_codecs)
 
     def __getstate__(self):
         return {"model": None if self._core is None else self._core.to_bytes(), "extra": self.extra_columns,
-                "bands": self.bands, "errors": self.errors, "options": self._options}
+                "bands": self.bands, "errors": self.errors, "options": self._options,
+                "aion": self.aion, "aion_codecs": self.aion_codecs}
 
     def __setstate__(self, s):
         self.bands, self.errors, self.extra_columns, self._options = s["bands"], s["errors"], s["extra"], s["options"]
+        self.aion, self.aion_codecs, self._aion_model = s.get("aion"), s.get("aion_codecs"), None
         self._core = None if s["model"] is None else _core.PhotoZ.from_bytes(s["model"])
 
 

@@ -200,3 +200,33 @@ def test_ceci_runs_the_stages_as_a_pipeline(data, tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:] + logs
     ens = qp.read(str(tmp_path / "out" / "astrofm_pz.hdf5"))
     assert ens.npdf == len(test["z"]) and "zmode" in ens.ancil
+
+
+def test_frozen_embeddings_and_aion_from_magnitudes_join_the_inputs(data, tmp_path):
+    """extra_cols: an [n, d] column of the catalogue (here the colours, as a
+    frozen embedding stands in); aion_model: the shipped AION model's encoder
+    output for the magnitudes, tokenized by the shipped codecs."""
+    _, _, train, test = data
+
+    def with_emb(t):
+        t = dict(t)
+        t["emb"] = np.stack([t[a] - t[b] for a, b in zip(BANDS[:-1], BANDS[1:])], 1)
+        return t
+    inform = AstrofmInformer.make_stage(name="inform_extra", model=str(tmp_path / "x.pkl"), hdf5_groupname="",
+                                        bands=BANDS, err_bands=ERRS, redshift_col="z", extra_cols=["emb"],
+                                        aion_model="aion-default", **SMALL)
+    inform.inform(with_emb(train))
+    model = inform.model
+    assert model.extra_columns == ["emb"] and model.aion == "aion-default"
+    assert model._core.extra > 4  # 4 embedding values and AION's mean token
+    est = AstrofmEstimator.make_stage(name="estimate_extra", model=inform.get_handle("model"), hdf5_groupname="",
+                                      output_mode="return")
+    ens = est.estimate(with_emb(test)).data
+    z = test["z"]
+    dz = (np.squeeze(ens.ancil["zmode"]) - z) / (1 + z)
+    assert 1.4826 * np.median(np.abs(dz - np.median(dz))) < 0.04
+    # The estimator needs the column the model was fitted with.
+    est = AstrofmEstimator.make_stage(name="estimate_noemb", model=inform.get_handle("model"), hdf5_groupname="",
+                                      output_mode="return")
+    with pytest.raises(KeyError, match="'emb'"):
+        est.estimate(test)

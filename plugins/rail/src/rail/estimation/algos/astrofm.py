@@ -61,6 +61,9 @@ class AstrofmInformer(CatInformer):
         hdf5_groupname=SHARED_PARAMS,
         use_errors=Param(bool, True, msg="use the magnitude errors (err_bands) as inputs"),
         extra_cols=Param(list, [], msg="further feature columns, e.g. frozen embeddings ([n, d] columns count d)"),
+        aion_model=Param(str, "", msg="an AION model (shipped name, .afm file or released snapshot folder): its encoder's "
+                                      "mean output for the bands joins the features (AION from magnitudes); empty: none"),
+        aion_codecs=Param(str, "", msg="codecs that tokenize the bands for aion_model; empty: astrofm's shipped scalar codecs"),
         members=Param(int, 5, msg="networks in the ensemble"),
         components=Param(int, 6, msg="Gaussians per network"),
         hidden=Param(list, [128, 128, 128], msg="hidden layer widths"),
@@ -88,7 +91,7 @@ class AstrofmInformer(CatInformer):
         for name in c.extra_cols:
             cols[name] = np.asarray(table[name], dtype=np.float32)
         cols["z"] = np.asarray(table[c.redshift_col], dtype=np.float64)
-        est = PhotoZ(c.bands, errors, extra=c.extra_cols, zmin=c.zmin, zmax=c.zmax, nzbins=c.nzbins, members=c.members,
+        est = PhotoZ(c.bands, errors, extra=c.extra_cols, aion=c.aion_model or None, aion_codecs=c.aion_codecs or None, zmin=c.zmin, zmax=c.zmax, nzbins=c.nzbins, members=c.members,
                      components=c.components, hidden=[int(h) for h in c.hidden], epochs=c.epochs, batch=c.batch,
                      patience=c.patience, lr=c.lr, calibration_fraction=c.calibration_fraction,
                      band_dropout=c.band_dropout, seed=c.seed, pretrain_epochs=c.pretrain_epochs)
