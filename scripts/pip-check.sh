@@ -30,3 +30,21 @@ ref = astrofm.Encoder("galaxy-cnn-ssl").embed(images=x, bands=["DES-G", "DES-R",
 assert np.array_equal(np.load("pip.npy"), ref), "pip-installed and build-tree embeddings differ"
 print("pip-installed astrofm == build tree")
 PY
+# The RAIL plug-in installed by pip next to pz-rail-base in the same fresh
+# environment; pip resolves its astrofm dependency to the astrofm installed above.
+"$V/bin/pip" install -q --disable-pip-version-check pz-rail-base==2.0.11 qp-prob==1.1.4
+"$V/bin/pip" install -q --disable-pip-version-check "$ROOT/plugins/rail"
+OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 "$V/bin/python" - "$ROOT/data/sample/boss_dr10_photoz/galaxies.csv" <<'PY'
+import sys, numpy as np
+from rail.estimation.algos.astrofm import AstrofmInformer, AstrofmEstimator
+d = np.genfromtxt(sys.argv[1], delimiter=",", names=True)
+t = {n: d[n] for n in d.dtype.names}
+bands, errs = [f"mag_{b}" for b in "ugriz"], [f"magerr_{b}" for b in "ugriz"]
+inform = AstrofmInformer.make_stage(name="inform", model="astrofm.pkl", hdf5_groupname="", bands=bands, err_bands=errs,
+                                    redshift_col="z", members=1, epochs=20)
+inform.inform({k: v[:1500] for k, v in t.items()})
+ens = AstrofmEstimator.make_stage(name="estimate", model=inform.get_handle("model"), hdf5_groupname="",
+                                  output_mode="return").estimate({k: v[1500:] for k, v in t.items()}).data
+assert ens.npdf == 500 and "zmode" in ens.ancil
+print("pz-rail-astrofm beside pz-rail-base:", ens.npdf, "PDFs")
+PY
