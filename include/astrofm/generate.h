@@ -9,12 +9,14 @@
 // its KS statistic, CRPS, interval coverage) go to the report.
 // Thread-safety: one job at a time per output.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "astrofm/metrics.h"  // probabilistic_metrics
+#include "astrofm/table.h"
 
 namespace astrofm {
 
@@ -44,5 +46,37 @@ struct GenerateResult {
 };
 
 GenerateResult generate(const GenerateOptions& opt);
+
+// What to generate in one call of the in-memory core.
+struct GenerateRequest {
+  std::vector<std::string> from;  // input modalities; empty: every one the rows hold but the target
+  std::string to;                 // the target modality
+  int64_t steps = 8;
+  double temperature = 1.0;
+  uint64_t seed = 1;
+  std::vector<std::string> bands;  // image targets: bands to write
+};
+
+// The in-memory core of `astrofm generate` and of the service's
+// /v1/generate: the AION model and its codecs are loaded once; generate()
+// takes rows in memory (token columns, or raw MMU columns the model's own
+// codecs tokenize) and returns object_id, ra, dec and the target's columns,
+// the same as the file job writes. Thread-safety: generate() may be called
+// from several threads; one call runs at a time (torch's seed is global).
+class Generator {
+ public:
+  Generator(const std::string& model, const std::vector<std::string>& codecs = {}, const std::string& dtype = "float32");
+  ~Generator();
+  Generator(const Generator&) = delete;
+  Generator& operator=(const Generator&) = delete;
+  // `where` names the rows in errors ("request", a file).
+  Table generate(const Table& rows, const GenerateRequest& r, const std::string& where = "request") const;
+  const std::string& model_path() const;
+
+ private:
+  friend GenerateResult generate(const GenerateOptions& opt);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace astrofm

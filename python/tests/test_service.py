@@ -21,10 +21,10 @@ from astrofm import Client
 TOKEN = "test-token-0123456789abcdef"
 
 
-def start_server(tmp, *args):
+def start_server(tmp, *args, env=None):
     port_file = tmp / f"port-{time.monotonic_ns()}"
     p = subprocess.Popen([ASTROFM, "-q", "serve", "--port", "0", "--port-file", str(port_file), "--quiet-log", *args],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     for _ in range(600):
         if port_file.exists():
             return p, "http://127.0.0.1:" + port_file.read_text().strip()
@@ -198,6 +198,25 @@ def test_generate_with_an_aion_model(served):
     assert len(out) == 2 and out[0]["object_id"] == ids[0]
     assert out[0]["Z_p16"] <= out[0]["Z_median"] <= out[0]["Z_p84"]
     assert abs(sum(out[0]["Z_pdf"]) - 1) < 1e-3
+
+
+def test_generate_by_ids_writes_no_scratch_files(served, aion_model, tmp_path):
+    """TMPDIR names a regular file, so any scratch folder would fail even as
+    root: generation by ids runs in memory (the model loaded once)."""
+    sim = served["sim"]
+    not_a_dir = tmp_path / "not-a-directory"
+    not_a_dir.write_text("")
+    p, url = start_server(tmp_path, "--model", aion_model, "--data", f"tok={sim / 'tok'}",
+                          env=dict(os.environ, TMPDIR=str(not_a_dir)))
+    try:
+        ids, _, _, _ = sim_images(sim)
+        c = Client(url)
+        first = c.generate(ids[:3], to="Z", data="tok", inputs=["image"])
+        again = c.generate(ids[:3], to="Z", data="tok", inputs=["image"])
+        assert [o["object_id"] for o in first] == ids[:3]
+        assert first == again  # same seed, same answer, from the one loaded model
+    finally:
+        stop(p)
 
 
 def test_objects_and_cutouts(served):

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 
 #include <spdlog/spdlog.h>
 
@@ -31,109 +32,120 @@ std::string tok_name(const std::string& m) { return m.rfind("tok_", 0) == 0 ? m 
 
 Column float_column(const std::string& name, const std::vector<double>& v) { return make_column<double>(name, v); }
 
+// What one request generates from which columns: decided once per dataset
+// (the file job) or per request (the service).
+struct Plan {
+  std::string target, base, name;  // token column; the codec's column names; the model's (image_hsc)
+  const AionModality* tm = nullptr;
+  const codecs::Codec* codec = nullptr;
+  int64_t V = 0;
+  RawTokenizer raw;
+  std::vector<std::string> inputs, cols;  // token columns fed to the model; columns to read
+  std::vector<double> bin_values;         // one-token targets: each bin's value
+  bool have_truth = false;
+};
+
 }  // namespace
 
-GenerateResult generate(const GenerateOptions& opt) {
-  if (opt.to.empty()) fail_usage("--to: the modality to generate");
-  if (opt.steps < 1) fail_usage("--steps must be at least 1");
-  const std::string model_path = resolve_model_path(opt.model);
-  auto lm = load_model(model_path, torch::kCPU, parse_model_dtype(opt.dtype));
-  if (lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", opt.model, lm.architecture);
-  auto& net = dynamic_cast<AionImpl&>(*lm.module);
-  net.eval();
-  const AionConfig& cfg = net.config();
-  const auto codec_paths = codecs_for_model(model_path, opt.codecs);
-  if (codec_paths.empty()) fail_usage("--codecs: {} is a transformer alone; name the codec files that decode its target", opt.model);
-  const auto loaded = std::make_shared<const codecs::CodecSet>(codecs::CodecSet::load(codec_paths));
+struct Generator::Impl {
+  std::string model, model_path;
+  LoadedModel lm;
+  AionImpl* net = nullptr;
+  std::shared_ptr<const codecs::CodecSet> loaded;  // decode the target (the given codecs, else the model's own)
+  std::shared_ptr<const codecs::CodecSet> own;     // the model's own (bundle, snapshot): raw columns to tokens
+  std::mutex mu;                                   // one generation at a time (torch's global seed)
+
+  Plan plan(const std::vector<std::string>& present, const GenerateRequest& r, const std::string& where) const;
+  Table run_batch(const Plan& p, Table b, const GenerateRequest& r, const std::string& where) const;
+};
+
+Generator::Generator(const std::string& model, const std::vector<std::string>& codec_files, const std::string& dtype)
+    : impl_(std::make_unique<Impl>()) {
+  auto& I = *impl_;
+  I.model = model;
+  I.model_path = resolve_model_path(model);
+  I.lm = load_model(I.model_path, torch::kCPU, parse_model_dtype(dtype));
+  if (I.lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", model, I.lm.architecture);
+  I.net = &dynamic_cast<AionImpl&>(*I.lm.module);
+  I.net->eval();
+  const auto codec_paths = codecs_for_model(I.model_path, codec_files);
+  if (codec_paths.empty()) fail_usage("--codecs: {} is a transformer alone; name the codec files that decode its target", model);
+  I.loaded = std::make_shared<const codecs::CodecSet>(codecs::CodecSet::load(codec_paths));
+  if (codec_files.empty()) I.own = I.loaded;
+  else if (auto own = codecs_for_model(I.model_path, {}); !own.empty()) I.own = std::make_shared<const codecs::CodecSet>(codecs::CodecSet::load(own));
+}
+
+Generator::~Generator() = default;
+const std::string& Generator::model_path() const { return impl_->model_path; }
+
+Plan Generator::Impl::plan(const std::vector<std::string>& present, const GenerateRequest& r, const std::string& where) const {
+  if (r.to.empty()) fail_usage("--to: the modality to generate");
+  if (r.steps < 1) fail_usage("--steps must be at least 1");
+  const AionConfig& cfg = net->config();
   const codecs::CodecSet& set = *loaded;
-  const std::string target = tok_name(opt.to);
-  const AionModality& tm = cfg.modality(target);
-  const codecs::Codec& codec = set.at(target.substr(4));
+  Plan p;
+  p.target = tok_name(r.to);
+  p.tm = &cfg.modality(p.target);
+  p.codec = &set.at(p.target.substr(4));
+  const auto& tm = *p.tm;
+  const auto& codec = *p.codec;
   // The values generated are the codec's. AION's released tok_z has one value
   // more than its Z codec makes (1,025 against 1,024 bins): no object is ever
   // tokenized to it, so that value is left out and the distribution is over
   // the codec's bins (renormalised), which is what decoding a sample through
   // AION's own codec can give.
-  const int64_t V = codec.info().vocab_size;
+  p.V = codec.info().vocab_size;
   if (!codecs::model_takes(codec.info(), tm.tokens, tm.vocab))
     fail_input("{}: the {} codec makes {} tokens of {} values; the model's {} has {} of {}", set.source(codec.info().modality), codec.info().modality,
-               codec.info().num_tokens, codec.info().vocab_size, target, tm.tokens, tm.vocab);
-  Dataset ds = Dataset::open(opt.data);
+               codec.info().num_tokens, codec.info().vocab_size, p.target, tm.tokens, tm.vocab);
   // Raw MMU columns work too: the model's own codecs (a bundle or snapshot) tokenize them.
-  std::vector<std::string> present;
-  for (const auto& c : ds.schema()) present.push_back(c.name);
   std::vector<std::string> asked;
-  for (const auto& f : opt.from) asked.push_back(tok_name(f));
-  // The model's own codecs: the ones just loaded unless --codecs named others (loaded once either way).
-  const RawTokenizer raw = opt.codecs.empty() ? RawTokenizer(loaded, present, opt.data, asked, {target})
-                                              : RawTokenizer(model_path, present, opt.data, asked, {target});
-  auto has = [&](const std::string& c) { return ds.has_column(c) || raw.makes(c); };
-  std::vector<std::string> inputs;
-  for (const auto& f : opt.from) {
+  for (const auto& f : r.from) asked.push_back(tok_name(f));
+  p.raw = RawTokenizer(own, present, where, asked, {p.target});
+  auto has = [&](const std::string& c) { return std::find(present.begin(), present.end(), c) != present.end() || p.raw.makes(c); };
+  for (const auto& f : r.from) {
     std::string t = tok_name(f);
     cfg.modality(t);
-    if (!has(t)) fail_input("{}: no {} column to generate from (nor the raw columns its codec reads)", opt.data, t);
-    if (t == target) fail_usage("--from {}: the target itself", f);
-    inputs.push_back(t);
+    if (!has(t)) fail_input("{}: no {} column to generate from (nor the raw columns its codec reads)", where, t);
+    if (t == p.target) fail_usage("--from {}: the target itself", f);
+    p.inputs.push_back(t);
   }
-  if (opt.from.empty())
+  if (r.from.empty())
     for (const auto& m : cfg.modalities)
-      if (m.column != target && has(m.column)) inputs.push_back(m.column);
-  if (inputs.empty()) fail_input("{}: none of the model's modalities to generate from", opt.data);
-  const bool have_truth = has(target) && tm.tokens == 1;
-  std::vector<std::string> cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
+      if (m.column != p.target && has(m.column)) p.inputs.push_back(m.column);
+  if (p.inputs.empty()) fail_input("{}: none of the model's modalities to generate from", where);
+  p.have_truth = has(p.target) && tm.tokens == 1;
+  p.cols = {mmu::kObjectId, mmu::kRa, mmu::kDec};
   auto need = [&](const std::string& c) {
-    for (const auto& x : raw.makes(c) && !ds.has_column(c) ? raw.inputs_of(c) : std::vector<std::string>{c})
-      if (std::find(cols.begin(), cols.end(), x) == cols.end()) cols.push_back(x);
+    const bool in_data = std::find(present.begin(), present.end(), c) != present.end();
+    for (const auto& x : p.raw.makes(c) && !in_data ? p.raw.inputs_of(c) : std::vector<std::string>{c})
+      if (std::find(p.cols.begin(), p.cols.end(), x) == p.cols.end()) p.cols.push_back(x);
   };
-  for (const auto& c : inputs) need(c);
-  if (have_truth) need(target);
-  // One-token targets: each bin's value, from the codec.
-  std::vector<double> bin_values;
-  const std::string base = codec.info().modality;  // the codec's column names
-  const std::string name = target.substr(4);       // the model's (image_hsc for an image codec)
+  for (const auto& c : p.inputs) need(c);
+  if (p.have_truth) need(p.target);
+  p.base = codec.info().modality;  // the codec's column names
+  p.name = p.target.substr(4);     // the model's (image_hsc for an image codec)
   if (tm.tokens == 1) {
-    Column all(codecs::token_column(base), DType::Int32, {1}, V);
-    for (int64_t k = 0; k < V; ++k) all.ptr<int32_t>()[k] = static_cast<int32_t>(k);
+    Column all(codecs::token_column(p.base), DType::Int32, {1}, p.V);
+    for (int64_t k = 0; k < p.V; ++k) all.ptr<int32_t>()[k] = static_cast<int32_t>(k);
     Table d = codec.decode(all, {}, "bins");
-    for (int64_t k = 0; k < V; ++k) bin_values.push_back(d.at(base).as_double(k));
+    for (int64_t k = 0; k < p.V; ++k) p.bin_values.push_back(d.at(p.base).as_double(k));
   }
-  WriteOptions wo;
-  wo.overwrite = opt.overwrite;
-  wo.format = parse_out_format(opt.out_format);
-  if (wo.format == "hats") wo.hats_partitions = partitions_of(ds);
-  DatasetWriter w(opt.out, "generated", wo);
-  std::string from_list = fmt::format("{}", fmt::join(inputs, ","));
-  w.set_attribute("source", fmt::format("astrofm generate --model {} --data {} --from {} --to {}", opt.model, opt.data, from_list, target));
-  if (!bin_values.empty()) w.set_attribute("pdf_values", nlohmann::json(bin_values).dump());
-  // qp: a histogram over the codec's finite bins, edges halfway between bin values.
-  std::unique_ptr<QpWriter> qp;
-  std::vector<int64_t> qp_bins;
-  std::vector<double> qp_width;
-  if (!opt.qp.empty()) {
-    if (tm.tokens != 1) fail_usage("--qp: {} is not a one-token target (a scalar such as Z)", name);
-    std::vector<double> v;
-    for (int64_t k = 0; k < V; ++k)
-      if (std::isfinite(bin_values[k])) qp_bins.push_back(k), v.push_back(bin_values[k]);
-    for (size_t k = 1; k < v.size(); ++k)
-      if (!(v[k] > v[k - 1])) fail_input("--qp: the codec's bin values do not increase (bin {})", k);
-    if (v.size() < 2) fail_input("--qp: the codec has {} finite bins", v.size());
-    std::vector<double> edges = {v[0] - 0.5 * (v[1] - v[0])};
-    for (size_t k = 0; k + 1 < v.size(); ++k) edges.push_back(0.5 * (v[k] + v[k + 1]));
-    edges.push_back(v.back() + 0.5 * (v.back() - v[v.size() - 2]));
-    for (size_t k = 0; k < v.size(); ++k) qp_width.push_back(edges[k + 1] - edges[k]);
-    if (!opt.overwrite && std::filesystem::exists(opt.qp)) fail_usage("{} exists (--overwrite to replace it)", opt.qp);
-    qp = std::make_unique<QpWriter>(opt.qp, "hist", edges, std::vector<std::string>{"zmode", "zmedian", "zmean"},
-                                    std::vector<std::string>{"id"});
-  }
-  torch::manual_seed(opt.seed);
-  DatasetReader r(ds, {.columns = cols, .batch_rows = opt.batch});
-  Progress bar("generate " + name, ds.rows());
-  GenerateResult res;
-  std::vector<std::vector<double>> pdfs;
-  std::vector<double> truths, medians, means;
-  Table b;
-  while (r.next(b)) {
+  return p;
+}
+
+// One batch of rows -> object_id, ra, dec and the target's columns.
+Table Generator::Impl::run_batch(const Plan& pl, Table b, const GenerateRequest& opt, const std::string& where) const {
+  const AionConfig& cfg = net->config();
+  const auto& tm = *pl.tm;
+  const auto& codec = *pl.codec;
+  const auto& raw = pl.raw;
+  const auto& inputs = pl.inputs;
+  const auto& bin_values = pl.bin_values;
+  const auto& base = pl.base;
+  const auto& name = pl.name;
+  const int64_t V = pl.V;
+  auto& net = *this->net;
     torch::NoGradGuard ng;
     if (!raw.empty()) b = raw.tokenize(b);
     const int64_t B = b.rows();
@@ -146,7 +158,7 @@ GenerateResult generate(const GenerateOptions& opt) {
       if (!b.find(c) && (c0 == "tok_image" || c0 == "tok_image_hsc")) c = c0 == "tok_image" ? "tok_image_hsc" : "tok_image";
       if (std::find(used.begin(), used.end(), c) != used.end()) continue;
       used.push_back(c);
-      in.tokens.emplace_back(cfg.modality(c).key, aion_tokens(b.at(c), cfg.modality(c), opt.data));
+      in.tokens.emplace_back(cfg.modality(c).key, aion_tokens(b.at(c), cfg.modality(c), where));
       total += cfg.modality(c).tokens;
     }
     Table o;
@@ -162,7 +174,6 @@ GenerateResult generate(const GenerateOptions& opt) {
         double m = 0, cdf = 0, best = -1;
         double qs[5] = {0.025, 0.16, 0.5, 0.84, 0.975}, qv[5] = {NAN, NAN, NAN, NAN, NAN};
         int qi = 0;
-        std::vector<double> row(pi, pi + V);
         for (int64_t k = 0; k < V; ++k) {
           if (std::isfinite(bin_values[k])) m += pi[k] * bin_values[k];
           cdf += pi[k];
@@ -171,22 +182,6 @@ GenerateResult generate(const GenerateOptions& opt) {
           pdf.ptr<float>()[i * V + k] = static_cast<float>(pi[k]);
         }
         mean[i] = m, p025[i] = qv[0], p16[i] = qv[1], median[i] = qv[2], p84[i] = qv[3], p975[i] = qv[4];
-        if (have_truth) {
-          int64_t t = b.at(target).as_int64(i);
-          truths.push_back(t >= 0 && t < V ? bin_values[t] : NAN);
-          pdfs.push_back(std::move(row));
-          medians.push_back(median[i]), means.push_back(mean[i]);
-        }
-      }
-      if (qp) {
-        std::vector<double> dens(B * qp_bins.size());
-        for (int64_t i = 0; i < B; ++i) {
-          const double* pi = static_cast<const double*>(p.data_ptr()) + i * V;
-          double total = 0;
-          for (auto k : qp_bins) total += pi[k];
-          for (size_t j = 0; j < qp_bins.size(); ++j) dens[i * qp_bins.size() + j] = pi[qp_bins[j]] / std::max(total, 1e-300) / qp_width[j];
-        }
-        qp->append(B, dens.data(), {mode.data(), median.data(), mean.data()}, {&b.at(mmu::kObjectId).strings});
       }
       o.add(float_column(base + "_mean", mean));
       o.add(float_column(base + "_median", median));
@@ -238,9 +233,107 @@ GenerateResult generate(const GenerateOptions& opt) {
         for (int64_t i = 0; i < B; ++i) all.insert(all.end(), bands.begin(), bands.end());
         ctx.add(make_string_column(mmu::kImageBand, all, {static_cast<int64_t>(bands.size())}));
       }
-      Table d = codec.decode(codecs::tokens_column(base, known), ctx, opt.data);
+      Table d = codec.decode(codecs::tokens_column(base, known), ctx, where);
       o.add(codecs::tokens_column(name, known));
       for (auto& c : d.columns()) o.add(std::move(c));
+    }
+  return o;
+}
+
+Table Generator::generate(const Table& rows, const GenerateRequest& r, const std::string& where) const {
+  auto& I = *impl_;
+  std::vector<std::string> present = rows.names();
+  Plan p = I.plan(present, r, where);
+  for (const auto& c : p.cols)
+    if (!rows.has(c)) fail_input("{}: no column {}", where, c);
+  std::lock_guard<std::mutex> l(I.mu);
+  torch::manual_seed(r.seed);
+  Table out;
+  for (int64_t s = 0; s < rows.rows(); s += 64) {
+    Table o = I.run_batch(p, rows.slice(s, std::min<int64_t>(64, rows.rows() - s)), r, where);
+    if (out.columns().empty()) out = std::move(o);
+    else out.append(o);
+  }
+  return out;
+}
+
+GenerateResult generate(const GenerateOptions& opt) {
+  Generator gen(opt.model, opt.codecs, opt.dtype);
+  auto& I = *gen.impl_;
+  Dataset ds = Dataset::open(opt.data);
+  std::vector<std::string> present;
+  for (const auto& c : ds.schema()) present.push_back(c.name);
+  GenerateRequest req{opt.from, opt.to, opt.steps, opt.temperature, opt.seed, opt.bands};
+  const Plan p = I.plan(present, req, opt.data);
+  const auto& tm = *p.tm;
+  const auto& bin_values = p.bin_values;
+  const std::string& base = p.base;
+  const std::string& name = p.name;
+  const std::string& target = p.target;
+  const int64_t V = p.V;
+  WriteOptions wo;
+  wo.overwrite = opt.overwrite;
+  wo.format = parse_out_format(opt.out_format);
+  if (wo.format == "hats") wo.hats_partitions = partitions_of(ds);
+  DatasetWriter w(opt.out, "generated", wo);
+  std::string from_list = fmt::format("{}", fmt::join(p.inputs, ","));
+  w.set_attribute("source", fmt::format("astrofm generate --model {} --data {} --from {} --to {}", opt.model, opt.data, from_list, target));
+  if (!bin_values.empty()) w.set_attribute("pdf_values", nlohmann::json(bin_values).dump());
+  // qp: a histogram over the codec's finite bins, edges halfway between bin values.
+  std::unique_ptr<QpWriter> qp;
+  std::vector<int64_t> qp_bins;
+  std::vector<double> qp_width;
+  if (!opt.qp.empty()) {
+    if (tm.tokens != 1) fail_usage("--qp: {} is not a one-token target (a scalar such as Z)", name);
+    std::vector<double> v;
+    for (int64_t k = 0; k < V; ++k)
+      if (std::isfinite(bin_values[k])) qp_bins.push_back(k), v.push_back(bin_values[k]);
+    for (size_t k = 1; k < v.size(); ++k)
+      if (!(v[k] > v[k - 1])) fail_input("--qp: the codec's bin values do not increase (bin {})", k);
+    if (v.size() < 2) fail_input("--qp: the codec has {} finite bins", v.size());
+    std::vector<double> edges = {v[0] - 0.5 * (v[1] - v[0])};
+    for (size_t k = 0; k + 1 < v.size(); ++k) edges.push_back(0.5 * (v[k] + v[k + 1]));
+    edges.push_back(v.back() + 0.5 * (v.back() - v[v.size() - 2]));
+    for (size_t k = 0; k < v.size(); ++k) qp_width.push_back(edges[k + 1] - edges[k]);
+    if (!opt.overwrite && std::filesystem::exists(opt.qp)) fail_usage("{} exists (--overwrite to replace it)", opt.qp);
+    qp = std::make_unique<QpWriter>(opt.qp, "hist", edges, std::vector<std::string>{"zmode", "zmedian", "zmean"},
+                                    std::vector<std::string>{"id"});
+  }
+  torch::manual_seed(opt.seed);
+  DatasetReader r(ds, {.columns = p.cols, .batch_rows = opt.batch});
+  Progress bar("generate " + name, ds.rows());
+  GenerateResult res;
+  std::vector<std::vector<double>> pdfs;
+  std::vector<double> truths, medians, means;
+  Table b;
+  while (r.next(b)) {
+    const int64_t B = b.rows();
+    Table o = I.run_batch(p, b, req, opt.data);
+    if (tm.tokens == 1) {
+      const Column& pdf = o.at(base + "_pdf");
+      if (qp) {
+        std::vector<double> dens(B * qp_bins.size());
+        for (int64_t i = 0; i < B; ++i) {
+          const float* pi = pdf.ptr<float>() + i * V;
+          double total = 0;
+          for (auto k : qp_bins) total += pi[k];
+          for (size_t j = 0; j < qp_bins.size(); ++j) dens[i * qp_bins.size() + j] = pi[qp_bins[j]] / std::max(total, 1e-300) / qp_width[j];
+        }
+        std::vector<double> mode(B), median(B), mean(B);
+        for (int64_t i = 0; i < B; ++i)
+          mode[i] = o.at(base + "_mode").as_double(i), median[i] = o.at(base + "_median").as_double(i), mean[i] = o.at(base + "_mean").as_double(i);
+        qp->append(B, dens.data(), {mode.data(), median.data(), mean.data()}, {&b.at(mmu::kObjectId).strings});
+      }
+      if (p.have_truth) {
+        const Column* truth_col = b.find(target);
+        if (!truth_col) truth_col = &p.raw.tokenize(b).at(target);
+        for (int64_t i = 0; i < B; ++i) {
+          int64_t t = truth_col->as_int64(i);
+          truths.push_back(t >= 0 && t < V ? bin_values[t] : NAN);
+          pdfs.emplace_back(pdf.ptr<float>() + i * V, pdf.ptr<float>() + (i + 1) * V);
+          medians.push_back(o.at(base + "_median").as_double(i)), means.push_back(o.at(base + "_mean").as_double(i));
+        }
+      }
     }
     if (res.columns.empty()) res.columns = o.names();
     w.append(o);
@@ -250,7 +343,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   bar.finish();
   w.commit();
   if (qp) qp->commit();
-  if (have_truth) {
+  if (p.have_truth) {
     std::vector<double> pit;
     res.metrics = probabilistic_metrics(pdfs, bin_values, truths, &pit);
     // Point estimates, with the photo-z conventions of the probes (finite truths only).
@@ -260,7 +353,7 @@ GenerateResult generate(const GenerateOptions& opt) {
     res.metrics["median"] = regression_metrics(t, med).to_json();
     res.metrics["mean"] = regression_metrics(t, mn).to_json();
     res.metrics["target"] = target;
-    res.metrics["from"] = inputs;
+    res.metrics["from"] = p.inputs;
     res.metrics["truth"] = "the target's own tokens in the data, decoded to their bin values";
     if (!opt.report.empty()) write_generate_report(opt.report, res.metrics, t, med, pit);
   }

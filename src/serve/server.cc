@@ -394,9 +394,7 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     m = &model(name);
   }
   if (!m || !m->aion) fail_input("model: /v1/generate needs a served AION model{}", name.empty() ? "" : "; '" + name + "' is not one");
-  GenerateOptions g;
-  g.model = m->enc->path();
-  g.codecs = codecs;
+  GenerateRequest g;
   g.to = json_get<std::string>(body, "to", "");
   if (g.to.empty()) fail_input("to: name the modality to generate (e.g. \"Z\", \"spectrum\")");
   g.from = json_get<std::vector<std::string>>(body, "from", {});
@@ -405,12 +403,9 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
   if (!(temp >= 0 && temp <= 10)) fail_input("temperature: {} is not in 0..10", temp);
   g.steps = static_cast<int64_t>(steps), g.temperature = temp;
   g.seed = json_get<uint64_t>(body, "seed", 1);
-  Scratch s;
-  s.path = new_scratch();
-  fs::create_directories(s.path);
-  g.data = (fs::path(s.path) / "in").string();
-  g.out = (fs::path(s.path) / "out").string();
-  std::lock_guard<std::mutex> l(h5);  // generate reads and writes HDF5 throughout
+  // The rows in memory: from a served tokens dataset (the HDF5 lock only
+  // while reading them) or an uploaded tokens file.
+  Table rows;
   if (body.contains("ids")) {
     auto ids = json_get<std::vector<std::string>>(body, "ids", {});
     if (ids.empty() || ids.size() > 256) fail_input("ids: {} ids (1..256 per request)", ids.size());
@@ -426,24 +421,22 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     if (!src || !src->tokens) fail_input("data: no served tokens dataset (astrofm tokenize) holds object '{}'", ids[0]);
     for (const auto& id : ids)
       if (!src->row.count(checked_id(id, "ids"))) fail_not_found("ids: object '{}' is not in dataset '{}'", id, src->name);
-    Table t = src->lookup->get(ids);
-    DatasetWriter w(g.data, "tokens", {.compression = "none"});
-    w.append(t);
-    w.commit();
+    std::lock_guard<std::mutex> l(h5);
+    rows = src->lookup->get(ids);
   } else if (!is_json) {
+    Scratch s;  // the HDF5 upload reader's child process reads from a file
+    s.path = new_scratch();
+    fs::create_directories(s.path);
     UploadOptions u;
     u.scratch = s.path;
     u.max_objects = 256;
-    Table t = parse_upload(req.body, req.get_header_value("Content-Type"), u);
-    if (!t.has(mmu::kObjectId) || !t.has(mmu::kRa)) fail_input("upload: a tokens file (astrofm tokenize) with object_id, ra, dec");
-    DatasetWriter w(g.data, "tokens", {.compression = "none"});
-    w.append(t);
-    w.commit();
+    rows = parse_upload(req.body, req.get_header_value("Content-Type"), u);
+    if (!rows.has(mmu::kObjectId) || !rows.has(mmu::kRa)) fail_input("upload: a tokens file (astrofm tokenize) with object_id, ra, dec");
   } else {
     fail_input("request: give \"ids\" of a served tokens dataset, or upload a tokens HDF5 file");
   }
-  auto r = generate(g);
-  Table out = read_table(g.out);
+  std::call_once(m->gen_once, [&] { m->gen = std::make_unique<Generator>(m->enc->path(), codecs); });
+  Table out = m->gen->generate(rows, g, "request");
   json objects = json::array();
   for (int64_t i = 0; i < out.rows(); ++i) {
     json o2 = json::object();
@@ -465,7 +458,7 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     }
     objects.push_back(o2);
   }
-  reply_json(res, {{"model", m->name}, {"to", g.to}, {"from", g.from}, {"objects", objects}, {"columns", r.columns}});
+  reply_json(res, {{"model", m->name}, {"to", g.to}, {"from", g.from}, {"objects", objects}, {"columns", out.names()}});
 }
 
 void Server::Impl::routes() {

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "astrofm/encoder.h"
+#include "astrofm/generate.h"
 #include "astrofm/error.h"
 #include "astrofm/features.h"
 #include "astrofm/mmu.h"
@@ -144,6 +145,10 @@ struct ModelEntry {
   std::unique_ptr<Encoder> enc;
   std::unique_ptr<serve::Batcher> batcher;
   bool aion = false;
+  // AION models: the generation core with its codecs, built on the first
+  // /v1/generate and kept (loading the model and codecs per request cost most of a request).
+  std::once_flag gen_once;
+  std::unique_ptr<Generator> gen;
 };
 
 
