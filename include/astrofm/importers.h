@@ -8,6 +8,7 @@
 // Thread-safety: each import is a whole job; run one at a time per output (they write HDF5).
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "astrofm/mmu.h"
@@ -44,6 +45,9 @@ struct ImageOptions {
 };
 // JPEG or PNG cutouts in `dir` (or listed files).
 int64_t import_images(const std::vector<std::string>& inputs, const ImportTarget& target, const ImageOptions& opt);
+// One JPEG or PNG in memory (an upload): the row import_images would write
+// for it (object_id from `name`'s stem, no position); labels are not read.
+Table decode_image_upload(std::string_view bytes, const std::string& name, const ImageOptions& opt);
 
 struct FitsCutoutOptions {
   int size = 0;  // centre crop to size x size; 0 = native (all files must agree)
@@ -53,6 +57,8 @@ struct FitsCutoutOptions {
 };
 int64_t import_fits_cutouts(const std::vector<std::string>& files, const ImportTarget& target,
                             const FitsCutoutOptions& opt);
+// One FITS cutout in memory (an upload; CFITSIO's memory files): its MMU row.
+Table decode_fits_upload(std::string_view bytes, const std::string& name, const FitsCutoutOptions& opt);
 
 // DESI coadd FITS (+ Redrock file, found by name when not given).
 int64_t import_desi(const std::vector<std::string>& coadds, const std::vector<std::string>& redrocks,

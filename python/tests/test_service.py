@@ -12,6 +12,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from pathlib import Path
 
 from conftest import ASTROFM, run
 
@@ -215,6 +216,40 @@ def test_generate_by_ids_writes_no_scratch_files(served, aion_model, tmp_path):
         again = c.generate(ids[:3], to="Z", data="tok", inputs=["image"])
         assert [o["object_id"] for o in first] == ids[:3]
         assert first == again  # same seed, same answer, from the one loaded model
+    finally:
+        stop(p)
+
+
+def test_uploads_are_decoded_in_memory_without_scratch_files(served, tmp_path):
+    """JPEG, FITS, .npy and JSON uploads with TMPDIR a regular file (so a
+    scratch folder would fail even as root), each giving what `astrofm
+    import` + `astrofm embed` give for the same file."""
+    from conftest import ROOT
+    jpg = sorted(Path(ROOT, "data", "sample", "galaxyzoo1_sdss", "images").glob("*.jpeg"))[0]
+    fits = Path(ROOT, "data", "sample", "legacysurvey_cutout_fixture", "test_image.fits")
+    want = {}
+    for kind, args in (("jpg", ["images", str(jpg)]), ("fits", ["fits-cutout", str(fits)])):
+        run("import", *args, "--out", str(tmp_path / kind))
+        run("embed", "--model", "galaxy-cnn-ssl", "--data", str(tmp_path / kind), "--out", str(tmp_path / (kind + "_emb")))
+        want[kind] = astrofm.open_dataset(str(tmp_path / (kind + "_emb"))).read()["embedding_image"]
+    not_a_dir = tmp_path / "not-a-directory"
+    not_a_dir.write_text("")
+    p, url = start_server(tmp_path, "--model", "galaxy-cnn-ssl", env=dict(os.environ, TMPDIR=str(not_a_dir)))
+    try:
+        s, _, body = raw(url, "/v1/embeddings?model=galaxy-cnn-ssl&bands=SDSS-I,SDSS-R,SDSS-G", jpg.read_bytes(), "image/jpeg", token=None)
+        assert s == 200, body
+        np.testing.assert_allclose(np.array(json.loads(body)["embeddings"]), want["jpg"], atol=2e-5)
+        s, _, body = raw(url, "/v1/embeddings?model=galaxy-cnn-ssl", fits.read_bytes(), "application/fits", token=None)
+        assert s == 200, body
+        np.testing.assert_allclose(np.array(json.loads(body)["embeddings"]), want["fits"], atol=2e-5)
+        _, x, bands, _ = sim_images(served["sim"])
+        s, _, body = raw(url, "/v1/embeddings", {"model": "galaxy-cnn-ssl", "images": x[:2].tolist(), "bands": bands}, token=None)
+        assert s == 200, body
+        npy = io.BytesIO()
+        np.save(npy, x[:2])
+        s, _, body = raw(url, "/v1/embeddings?model=galaxy-cnn-ssl&bands=" + ",".join(bands), npy.getvalue(), "application/x-npy",
+                         token=None)
+        assert s == 200, body
     finally:
         stop(p)
 

@@ -250,9 +250,13 @@ DType dtype_for(const Flat& f, const std::string& file) {
   return *d;
 }
 
-std::shared_ptr<arrow::Array> array_of(const arrow::RecordBatch& rb, const Flat& f) {
+// The column's array in a batch; a corrupt file whose batch lacks it (or
+// whose struct is not one) is an error naming the column, not a null.
+std::shared_ptr<arrow::Array> array_of(const arrow::RecordBatch& rb, const Flat& f, const std::string& file) {
   std::shared_ptr<arrow::Array> a = rb.GetColumnByName(f.path[0]);
-  for (size_t i = 1; a && i < f.path.size(); ++i) a = static_cast<const arrow::StructArray&>(*a).GetFieldByName(f.path[i]);
+  for (size_t i = 1; a && i < f.path.size(); ++i)
+    a = a->type_id() == arrow::Type::STRUCT ? static_cast<const arrow::StructArray&>(*a).GetFieldByName(f.path[i]) : nullptr;
+  if (!a) fail_corrupt("{}: column '{}' is missing from a batch of rows (a corrupt file)", file, f.name);
   return a;
 }
 
@@ -312,9 +316,7 @@ bool FileReader::next(Table& batch) {
   for (size_t i = 0; i < s.cols.size(); ++i) {
     const Flat& f = *s.cols[i];
     Column c(f.name, dtype_for(f, s.file), s.shapes_known ? s.shapes[i] : std::vector<int64_t>{}, 0);
-    auto a = array_of(*rb, f);
-    ASTROFM_ASSERT(a != nullptr, "{}: column {} missing from its batch", s.file, f.name);
-    to_column(a, rb->num_rows(), s.file, c, s.shapes_known);
+    to_column(array_of(*rb, f, s.file), rb->num_rows(), s.file, c, s.shapes_known);
     if (!s.shapes_known) s.shapes.push_back(c.shape);
     batch.add(std::move(c));
   }
@@ -357,7 +359,7 @@ Table read_file(const std::string& file, const std::vector<std::string>& columns
         int64_t lo = std::max(start, at), hi = std::min(start + count, at + rb->num_rows());
         if (hi > lo) {
           auto part = rb->Slice(lo - at, hi - lo);
-          for (size_t i = 0; i < cols.size(); ++i) to_column(array_of(*part, *cols[i]), part->num_rows(), file, acc[i], known);
+          for (size_t i = 0; i < cols.size(); ++i) to_column(array_of(*part, *cols[i], file), part->num_rows(), file, acc[i], known);
           known = true;
         }
         at += rb->num_rows();

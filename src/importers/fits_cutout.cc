@@ -35,8 +35,8 @@ struct Cutout {
   }
 };
 
-Cutout read_cutout(const std::string& path, const FitsCutoutOptions& opt) {
-  FitsFile f(path);
+Cutout read_cutout(FitsFile& f, const FitsCutoutOptions& opt) {
+  const std::string& path = f.path();
   Cutout c;
   // The image is in the primary HDU or, for compressed files, the first extension.
   int hdu = 1;
@@ -81,7 +81,52 @@ Cutout read_cutout(const std::string& path, const FitsCutoutOptions& opt) {
   return c;
 }
 
+// The MMU row of one cutout, centre-cropped to `*size` (set by the first
+// cutout when 0) with the first cutout's bands `*bands0`.
+Table cutout_rows(Cutout c, const std::string& path, const FitsCutoutOptions& opt, long* size_io, std::vector<std::string>* bands0) {
+  long s = opt.size > 0 ? opt.size : std::min(c.width, c.height);
+  if (*size_io == 0) {
+    *size_io = s;
+    *bands0 = c.band_names;
+  }
+  const long size = *size_io;
+  if (s != size || c.width < size || c.height < size)
+    fail_input("{}: {}x{} pixels, cannot give the {}x{} of the first cutout; pass --size", path, c.width, c.height, size, size);
+  if (opt.size <= 0 && c.width != c.height) fail_input("{}: not square ({}x{}); pass --size", path, c.width, c.height);
+  if (c.band_names != *bands0)
+    fail_input("{}: bands {} differ from the first file's {}", path, fmt::join(c.band_names, ","), fmt::join(*bands0, ","));
+  ImageColumns img(1, static_cast<int>(c.bands), static_cast<int>(size), static_cast<int>(size));
+  long x0 = (c.width - size) / 2, y0 = (c.height - size) / 2;
+  for (long b = 0; b < c.bands; ++b)
+    for (long y = 0; y < size; ++y)
+      for (long x = 0; x < size; ++x) {
+        size_t src = (static_cast<size_t>(b) * c.height + y0 + y) * c.width + x0 + x;
+        size_t dst = (static_cast<size_t>(b) * size + y) * size + x;
+        float v = c.flux[src];
+        img.flux(0)[dst] = std::isfinite(v) ? v : 0.0f;
+        img.masked(0)[dst] = !std::isfinite(v);
+        img.inv_var(0)[dst] = c.ivar.empty() ? std::numeric_limits<float>::quiet_NaN() : c.ivar[src];
+      }
+  double ra, dec;  // the object is at the centre of the crop
+  c.world(x0 + (size + 1) / 2.0, y0 + (size + 1) / 2.0, &ra, &dec);
+  std::vector<float> psf(c.bands, opt.psf_fwhm > 0 ? opt.psf_fwhm : NAN), scale(c.bands, c.scale);
+  img.set_meta(0, c.band_names, psf, scale);
+  Table batch;
+  batch.add(make_string_column(mmu::kObjectId, {fs::path(path).stem().string()}));
+  batch.add(make_column<double>(mmu::kRa, {ra}));
+  batch.add(make_column<double>(mmu::kDec, {dec}));
+  img.move_into(batch);
+  return batch;
+}
+
 }  // namespace
+
+Table decode_fits_upload(std::string_view bytes, const std::string& name, const FitsCutoutOptions& opt) {
+  FitsFile f(FitsFile::InMemory{}, std::string(bytes), name);
+  long size = 0;
+  std::vector<std::string> bands;
+  return cutout_rows(read_cutout(f, opt), name, opt, &size, &bands);
+}
 
 int64_t import_fits_cutouts(const std::vector<std::string>& inputs, const ImportTarget& target,
                             const FitsCutoutOptions& opt) {
@@ -106,39 +151,8 @@ int64_t import_fits_cutouts(const std::vector<std::string>& inputs, const Import
   long size = 0;
   std::vector<std::string> bands0;
   for (const auto& path : files) {
-    Cutout c = read_cutout(path, opt);
-    long s = opt.size > 0 ? opt.size : std::min(c.width, c.height);
-    if (size == 0) {
-      size = s;
-      bands0 = c.band_names;
-    }
-    if (s != size || c.width < size || c.height < size)
-      fail_input("{}: {}x{} pixels, cannot give the {}x{} of the first cutout; pass --size", path, c.width, c.height, size, size);
-    if (opt.size <= 0 && c.width != c.height) fail_input("{}: not square ({}x{}); pass --size", path, c.width, c.height);
-    if (c.band_names != bands0)
-      fail_input("{}: bands {} differ from the first file's {}", path, fmt::join(c.band_names, ","), fmt::join(bands0, ","));
-    ImageColumns img(1, static_cast<int>(c.bands), static_cast<int>(size), static_cast<int>(size));
-    long x0 = (c.width - size) / 2, y0 = (c.height - size) / 2;
-    for (long b = 0; b < c.bands; ++b)
-      for (long y = 0; y < size; ++y)
-        for (long x = 0; x < size; ++x) {
-          size_t src = (static_cast<size_t>(b) * c.height + y0 + y) * c.width + x0 + x;
-          size_t dst = (static_cast<size_t>(b) * size + y) * size + x;
-          float v = c.flux[src];
-          img.flux(0)[dst] = std::isfinite(v) ? v : 0.0f;
-          img.masked(0)[dst] = !std::isfinite(v);
-          img.inv_var(0)[dst] = c.ivar.empty() ? std::numeric_limits<float>::quiet_NaN() : c.ivar[src];
-        }
-    double ra, dec;  // the object is at the centre of the crop
-    c.world(x0 + (size + 1) / 2.0, y0 + (size + 1) / 2.0, &ra, &dec);
-    std::vector<float> psf(c.bands, opt.psf_fwhm > 0 ? opt.psf_fwhm : NAN), scale(c.bands, c.scale);
-    img.set_meta(0, c.band_names, psf, scale);
-    Table batch;
-    batch.add(make_string_column(mmu::kObjectId, {fs::path(path).stem().string()}));
-    batch.add(make_column<double>(mmu::kRa, {ra}));
-    batch.add(make_column<double>(mmu::kDec, {dec}));
-    img.move_into(batch);
-    w.append(batch);
+    FitsFile f(path);
+    w.append(cutout_rows(read_cutout(f, opt), path, opt, &size, &bands0));
     bar.advance();
   }
   bar.finish();

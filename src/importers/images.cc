@@ -85,7 +85,74 @@ struct Labels {
   }
 };
 
+// What the first image decides for all: size, bands and their names, PSF and pixel scale.
+struct ImageGeometry {
+  int size = 0, bands = 0;
+  std::vector<std::string> band_names;
+  std::vector<float> psf, scale;
+};
+
+ImageGeometry geometry_of(const Raster& first, const ImageOptions& opt, const std::string& name) {
+  ImageGeometry g;
+  if (opt.crop > 0 && opt.crop > std::min(first.width, first.height))
+    fail_input("{}: --crop {} is larger than the {}x{} cutout", name, opt.crop, first.width, first.height);
+  g.size = opt.size > 0 ? opt.size : opt.crop > 0 ? opt.crop : first.width;
+  if (opt.size <= 0 && first.width != first.height)
+    fail_input("{}: cutout is {}x{}; pass --size N to crop and resample to a square", name, first.width, first.height);
+  g.bands = first.channels;
+  g.band_names = opt.bands;
+  if (g.band_names.empty()) {
+    // SDSS gri colour composites map i, r, g to the R, G, B channels.
+    g.band_names = g.bands == 3 ? std::vector<std::string>{"SDSS-I", "SDSS-R", "SDSS-G"} : std::vector<std::string>{"GRAY"};
+  }
+  if (static_cast<int>(g.band_names.size()) != g.bands)
+    fail_usage("--bands names {} bands but the images have {} channels", g.band_names.size(), g.bands);
+  g.psf.assign(g.bands, opt.psf_fwhm > 0 ? static_cast<float>(opt.psf_fwhm) : kNaN);
+  int side = opt.crop > 0 ? opt.crop : std::min(first.width, first.height);
+  double scale_factor = first.width > 0 ? static_cast<double>(side) / g.size : 1.0;
+  g.scale.assign(g.bands, opt.pixel_scale > 0 ? static_cast<float>(opt.pixel_scale * scale_factor) : kNaN);
+  return g;
+}
+
+// An image resampled to the geometry (InputError naming it when it cannot be).
+Raster fit_to(Raster r, const ImageGeometry& g, const ImageOptions& opt, const std::string& name, const std::string& first_name) {
+  if (r.channels != g.bands) fail_input("{}: {} channels, the first image ({}) has {}", name, r.channels, first_name, g.bands);
+  if (opt.size > 0 || opt.crop > 0 || r.width != g.size || r.height != g.size) {
+    if (opt.size <= 0 && opt.crop <= 0)
+      fail_input("{}: {}x{} pixels, the first image is {}x{}; pass --size N to resample all", name, r.width, r.height, g.size, g.size);
+    r = resample_square(r, g.size, opt.crop);
+  }
+  return r;
+}
+
+// MMU rows for decoded images; positions (and label columns) from `labels` when given.
+Table image_rows(const std::vector<std::string>& ids, const std::vector<Raster>& rasters, const ImageGeometry& g, const Labels* labels) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  ImageColumns img(n, g.bands, g.size, g.size);
+  std::vector<double> ra(n, NAN), dec(n, NAN);
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy(rasters[i].planes.begin(), rasters[i].planes.end(), img.flux(i));
+    std::fill(img.inv_var(i), img.inv_var(i) + g.bands * g.size * g.size, kNaN);
+    img.set_meta(i, g.band_names, g.psf, g.scale);
+    if (labels) ra[i] = labels->position(ids[i], "ra"), dec[i] = labels->position(ids[i], "dec");
+  }
+  Table batch;
+  batch.add(make_string_column(mmu::kObjectId, ids));
+  batch.add(make_column<double>(mmu::kRa, ra));
+  batch.add(make_column<double>(mmu::kDec, dec));
+  img.move_into(batch);
+  return batch;
+}
+
 }  // namespace
+
+Table decode_image_upload(std::string_view bytes, const std::string& name, const ImageOptions& opt) {
+  Raster r = decode_image_bytes(bytes, name);
+  ImageGeometry g = geometry_of(r, opt, name);
+  std::vector<Raster> rasters;
+  rasters.push_back(fit_to(std::move(r), g, opt, name, name));
+  return image_rows({fs::path(name).stem().string()}, rasters, g, nullptr);
+}
 
 int64_t import_images(const std::vector<std::string>& inputs, const ImportTarget& target, const ImageOptions& opt) {
   auto files = list_images(inputs);
@@ -96,25 +163,7 @@ int64_t import_images(const std::vector<std::string>& inputs, const ImportTarget
   if (t.config.empty()) t.config = "images";
   DatasetWriter w(t.out, t.config, t.write);
   w.set_attribute("source", "JPEG/PNG cutouts; ivar and PSF unknown (NaN)");
-
-  Raster first = decode_image_file(files.front());
-  if (opt.crop > 0 && opt.crop > std::min(first.width, first.height))
-    fail_input("{}: --crop {} is larger than the {}x{} cutout", files.front(), opt.crop, first.width, first.height);
-  int size = opt.size > 0 ? opt.size : opt.crop > 0 ? opt.crop : first.width;
-  if (opt.size <= 0 && first.width != first.height)
-    fail_input("{}: cutout is {}x{}; pass --size N to crop and resample to a square", files.front(), first.width, first.height);
-  int bands = first.channels;
-  std::vector<std::string> band_names = opt.bands;
-  if (band_names.empty()) {
-    // SDSS gri colour composites map i, r, g to the R, G, B channels.
-    band_names = bands == 3 ? std::vector<std::string>{"SDSS-I", "SDSS-R", "SDSS-G"} : std::vector<std::string>{"GRAY"};
-  }
-  if (static_cast<int>(band_names.size()) != bands)
-    fail_usage("--bands names {} bands but the images have {} channels", band_names.size(), bands);
-  std::vector<float> psf(bands, opt.psf_fwhm > 0 ? static_cast<float>(opt.psf_fwhm) : kNaN);
-  int side = opt.crop > 0 ? opt.crop : std::min(first.width, first.height);
-  double scale_factor = first.width > 0 ? static_cast<double>(side) / size : 1.0;
-  std::vector<float> scale(bands, opt.pixel_scale > 0 ? static_cast<float>(opt.pixel_scale * scale_factor) : kNaN);
+  const ImageGeometry g = geometry_of(decode_image_file(files.front()), opt, files.front());
 
   constexpr int64_t kBatch = 128;
   Progress bar("import images", static_cast<int64_t>(files.size()));
@@ -127,39 +176,17 @@ int64_t import_images(const std::vector<std::string>& inputs, const ImportTarget
       std::string id = fs::path(files[i]).stem().string();
       bar.advance();
       if (opt.skip_unlabeled && !labels.row_of.count(id)) continue;
-      Raster r = decode_image_file(files[i]);
-      if (r.channels != bands)
-        fail_input("{}: {} channels, the first image ({}) has {}", files[i], r.channels, files.front(), bands);
-      if (opt.size > 0 || opt.crop > 0 || r.width != size || r.height != size) {
-        if (opt.size <= 0 && opt.crop <= 0)
-          fail_input("{}: {}x{} pixels, the first image is {}x{}; pass --size N to resample all", files[i], r.width, r.height, size, size);
-        r = resample_square(r, size, opt.crop);
-      }
+      rasters.push_back(fit_to(decode_image_file(files[i]), g, opt, files[i], files.front()));
       ids.push_back(id);
-      rasters.push_back(std::move(r));
     }
     if (ids.empty()) continue;
-    int64_t n = static_cast<int64_t>(ids.size());
-    ImageColumns img(n, bands, size, size);
-    std::vector<double> ra(n), dec(n);
-    for (int64_t i = 0; i < n; ++i) {
-      std::copy(rasters[i].planes.begin(), rasters[i].planes.end(), img.flux(i));
-      std::fill(img.inv_var(i), img.inv_var(i) + bands * size * size, kNaN);
-      img.set_meta(i, band_names, psf, scale);
-      ra[i] = labels.position(ids[i], "ra");
-      dec[i] = labels.position(ids[i], "dec");
-    }
-    Table batch;
-    batch.add(make_string_column(mmu::kObjectId, ids));
-    batch.add(make_column<double>(mmu::kRa, ra));
-    batch.add(make_column<double>(mmu::kDec, dec));
-    img.move_into(batch);
+    Table batch = image_rows(ids, rasters, g, &labels);
     if (!opt.labels_csv.empty()) {
       Table extra = labels.rows_for(ids);
       for (auto& c : extra.columns()) batch.add(std::move(c));
     }
     w.append(batch);
-    written += n;
+    written += static_cast<int64_t>(ids.size());
   }
   bar.finish();
   if (written == 0) fail_input("no images left to import (none has a label row)");

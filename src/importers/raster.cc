@@ -109,12 +109,13 @@ Raster decode_png(const unsigned char* data, size_t size, const std::string& nam
   return r;
 }
 
-Raster decode_image_file(const std::string& path) {
-  std::string bytes = read_file(path);
+Raster decode_image_file(const std::string& path) { return decode_image_bytes(read_file(path), path); }
+
+Raster decode_image_bytes(std::string_view bytes, const std::string& name) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return decode_jpeg(p, bytes.size(), path);
-  if (bytes.size() >= 8 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(p, bytes.size(), path);
-  fail_input("{}: neither a JPEG nor a PNG file", path);
+  if (bytes.size() >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return decode_jpeg(p, bytes.size(), name);
+  if (bytes.size() >= 8 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(p, bytes.size(), name);
+  fail_input("{}: neither a JPEG nor a PNG file", name);
 }
 
 Raster resample_square(const Raster& in, int size, int crop) {

@@ -2,6 +2,7 @@
 // Decoding of 8-bit JPEG / PNG cutouts (libjpeg, libpng) to planar float
 // [channels, H, W] in [0, 1], and an area-average resampler.
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace astrofm {
@@ -13,6 +14,8 @@ struct Raster {
 
 // Throws InputError naming the file on a corrupt or unsupported image.
 Raster decode_image_file(const std::string& path);
+// The same from bytes in memory (JPEG or PNG by their magic), `name` in errors.
+Raster decode_image_bytes(std::string_view bytes, const std::string& name);
 Raster decode_jpeg(const unsigned char* data, size_t size, const std::string& name);
 Raster decode_png(const unsigned char* data, size_t size, const std::string& name);
 

@@ -18,6 +18,18 @@ FitsFile::FitsFile(const std::string& path) : path_(path) {
   }
 }
 
+FitsFile::FitsFile(InMemory, std::string bytes, const std::string& name) : path_(name), mem_(std::move(bytes)) {
+  if (mem_.empty()) fail_input("{}: empty FITS file", name);
+  mem_ptr_ = mem_.data(), mem_size_ = mem_.size();
+  int status = 0;
+  if (fits_open_memfile(&f_, name.c_str(), READONLY, &mem_ptr_, &mem_size_, 0, nullptr, &status)) {
+    char msg[FLEN_STATUS];
+    fits_get_errstatus(status, msg);
+    f_ = nullptr;
+    fail_input("{}: not a readable FITS file ({})", name, msg);
+  }
+}
+
 FitsFile::~FitsFile() {
   int status = 0;
   if (f_) fits_close_file(f_, &status);

@@ -12,6 +12,9 @@ namespace astrofm {
 class FitsFile {
  public:
   explicit FitsFile(const std::string& path);
+  // A FITS file held in memory (an upload); `name` stands in for the path in errors.
+  struct InMemory {};
+  FitsFile(InMemory, std::string bytes, const std::string& name);
   ~FitsFile();
   FitsFile(const FitsFile&) = delete;
   FitsFile& operator=(const FitsFile&) = delete;
@@ -43,6 +46,9 @@ class FitsFile {
   int column_number(const std::string& name);
   fitsfile* f_ = nullptr;
   std::string path_, hdu_ = "primary";
+  std::string mem_;  // in memory: the bytes, and the pointer and size CFITSIO keeps addresses of
+  void* mem_ptr_ = nullptr;
+  size_t mem_size_ = 0;
 };
 
 }  // namespace astrofm

@@ -261,19 +261,17 @@ struct Server::Impl {
     u.bands = req.has_param("bands") ? split_list(req.get_param_value("bands")) : bands_default;
     if (req.has_param("modality")) u.modality = req.get_param_value("modality");
     if (body) return table_from_json(*body, u);
-    s.path = new_scratch();
-    u.scratch = s.path;
     std::string type = upload_base_type(req.get_header_value("Content-Type"));
     u.reader_seconds = o.timeout_s;
     if (type == "application/x-hdf5" || type == "application/x-hdf") {
-      u.hdf5_lock = &h5;  // read in a child process; the lock only while forking
+      // libhdf5 reads a file, in a child process that contains its crashes;
+      // the lock only while forking. The one upload that needs a scratch folder.
+      s.path = new_scratch();
+      u.scratch = s.path;
+      u.hdf5_lock = &h5;
       return parse_upload(req.body, type, u);
     }
-    if (type != "application/json" && type != "application/x-npy" && type != "application/octet-stream") {
-      std::lock_guard<std::mutex> l(h5);  // FITS, PNG, JPEG: the importers stage through HDF5
-      return parse_upload(req.body, type, u);
-    }
-    return parse_upload(req.body, type, u);
+    return parse_upload(req.body, type, u);  // JSON, .npy, FITS, PNG, JPEG: decoded in memory
   }
 
   // Embeddings of uploaded objects with a served model (dynamic batching).

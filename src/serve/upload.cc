@@ -340,22 +340,18 @@ Table parse_upload(std::string_view body, const std::string& content_type, const
     add_bands(t, o.bands, "upload.npy");
     return t;
   }
+  // Cutouts are decoded in memory: no scratch files.
   if (type == "application/fits" || type == "image/fits") {
-    std::string path = stage(body, o, "upload.fits");
-    ImportTarget tgt{.out = (fs::path(o.scratch) / "fits").string(), .config = "upload", .write = {.compression = "none"}};
     FitsCutoutOptions fo;
     fo.bands = o.bands;
-    import_fits_cutouts({path}, tgt, fo);
-    return keep_data_columns(read_table(tgt.out), "upload.fits", o.max_objects);
+    return keep_data_columns(decode_fits_upload(body, "upload.fits", fo), "upload.fits", o.max_objects);
   }
   if (type == "image/png" || type == "image/jpeg") {
-    std::string path = stage(body, o, type == "image/png" ? "upload.png" : "upload.jpg");
-    ImportTarget tgt{.out = (fs::path(o.scratch) / "img").string(), .config = "upload", .write = {.compression = "none"}};
     ImageOptions io;
     io.bands = o.bands.empty() ? std::vector<std::string>{"R", "G", "B"} : o.bands;
     io.size = o.image_size;
-    import_images({path}, tgt, io);
-    return keep_data_columns(read_table(tgt.out), type == "image/png" ? "upload.png" : "upload.jpg", o.max_objects);
+    const std::string name = type == "image/png" ? "upload.png" : "upload.jpg";
+    return keep_data_columns(decode_image_upload(body, name, io), name, o.max_objects);
   }
   if (type == "application/x-hdf5" || type == "application/x-hdf") {
     return read_hdf5_isolated(stage(body, o, "upload.hdf5"), o);
