@@ -92,8 +92,18 @@ nlohmann::json stretch_preprocessing(int64_t crop, bool with_cutouts) {
 }
 
 torch::Tensor prepare_images(const Table& b, const nlohmann::json& pre, int64_t crop, int64_t channels, const std::string& where) {
-  auto x = torch::nan_to_num(batch_tensor(b.at(mmu::kImageArray), where), 0.0);
-  if (x.dim() != 4) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, x.dim());
+  // The column is viewed in place and cropped first: the stretch works pixel
+  // by pixel, so stretching only the pixels the model sees gives the same
+  // values, and the only full copy is of those pixels.
+  const Column& col = b.at(mmu::kImageArray);
+  if (col.dtype != DType::Float32 && col.dtype != DType::Float64)
+    fail_input("{}: column '{}' is {}, expected float32 or float64", where, col.name, dtype_name(col.dtype));
+  std::vector<int64_t> sizes = col.shape;
+  sizes.insert(sizes.begin(), col.rows);
+  if (sizes.size() != 4) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, sizes.size());
+  if (col.rows == 0) return torch::empty({0, channels, crop, crop});
+  auto view = torch::from_blob(const_cast<uint8_t*>(col.data.data()), sizes, col.dtype == DType::Float32 ? torch::kFloat32 : torch::kFloat64);
+  if (pre.value("swap_axes", false)) view = view.transpose(-2, -1);
   std::vector<std::string> stretch_bands = pre.value("bands", kStretchBands);
   RgbStretch s;
   if (pre.contains("scales")) {
@@ -106,30 +116,41 @@ torch::Tensor prepare_images(const Table& b, const nlohmann::json& pre, int64_t 
   const Column* band = b.find(mmu::kImageBand);
   // Flux rows, in the stretch's band order, are stretched together; other
   // rows (8-bit cutouts) are used as they are.
+  std::vector<std::vector<int64_t>> orders(b.rows());
+  std::vector<bool> is_flux(b.rows(), false);
+  for (int64_t i = 0; i < b.rows(); ++i) {
+    const int64_t nb = view.size(1);
+    if (!band) {  // unnamed bands: taken as the stretch's, in its order
+      if (nb != 3) fail_input("{}: {} bands without image_band names; the stretch needs {}", where, nb, fmt::join(stretch_bands, ", "));
+      is_flux[i] = true, orders[i] = {0, 1, 2};
+    } else if (auto order = stretch_band_order(*band, i, stretch_bands, where); !order.empty()) {
+      is_flux[i] = true, orders[i] = order;
+    } else if (nb != channels) {
+      fail_input("{}: row {}: {} bands ({}) but the model takes {}", where, i, nb, fmt::join(row_bands(*band, i), ", "), channels);
+    }
+  }
+  if (view.size(-1) < crop || view.size(-2) < crop)
+    fail_input("{}: images are {}x{}, smaller than the model's input {}", where, view.size(-2), view.size(-1), crop);
+  auto x = torch::nan_to_num(center_crop(view, crop).to(torch::kFloat32), 0.0);  // the one copy (new storage)
+  const bool all_flux = std::all_of(is_flux.begin(), is_flux.end(), [](bool f) { return f; });
+  const bool same_order = std::all_of(orders.begin(), orders.end(), [&](const auto& o) { return o == orders.front(); });
+  if (b.rows() > 0 && all_flux && same_order) {
+    // The usual batch: one survey's bands in one order, stretched at once.
+    const auto& o = orders.front();
+    const bool identity = o == std::vector<int64_t>{0, 1, 2} && x.size(1) == 3;
+    return legacysurvey_rgb(identity ? x : x.index_select(1, torch::tensor(o, torch::kLong)), s).contiguous();
+  }
   std::vector<torch::Tensor> rows(b.rows()), flux;
   std::vector<int64_t> flux_rows;
   for (int64_t i = 0; i < b.rows(); ++i) {
-    torch::Tensor r = x[i];
-    if (!band) {  // unnamed bands: taken as the stretch's, in its order
-      if (r.size(0) != 3) fail_input("{}: {} bands without image_band names; the stretch needs {}", where, r.size(0), fmt::join(stretch_bands, ", "));
-      flux_rows.push_back(i), flux.push_back(r);
-    } else if (auto order = stretch_band_order(*band, i, stretch_bands, where); !order.empty()) {
-      flux_rows.push_back(i), flux.push_back(r.index_select(0, torch::tensor(order, torch::kLong)));
-    } else if (r.size(0) != channels) {
-      fail_input("{}: row {}: {} bands ({}) but the model takes {}", where, i, r.size(0), fmt::join(row_bands(*band, i), ", "), channels);
-    } else {
-      rows[i] = r;
-    }
+    if (is_flux[i]) flux_rows.push_back(i), flux.push_back(x[i].index_select(0, torch::tensor(orders[i], torch::kLong)));
+    else rows[i] = x[i];
   }
   if (!flux.empty()) {
     auto stretched = legacysurvey_rgb(torch::stack(flux), s);
     for (size_t k = 0; k < flux_rows.size(); ++k) rows[flux_rows[k]] = stretched[k];
   }
-  auto out = torch::stack(rows);
-  if (pre.value("swap_axes", false)) out = out.transpose(-2, -1);
-  if (out.size(-1) < crop || out.size(-2) < crop)
-    fail_input("{}: images are {}x{}, smaller than the model's input {}", where, out.size(-2), out.size(-1), crop);
-  return center_crop(out, crop).contiguous();
+  return torch::stack(rows).contiguous();
 }
 
 }  // namespace astrofm::models
