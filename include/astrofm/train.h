@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace astrofm {
@@ -51,6 +52,11 @@ struct TrainResult {
 };
 
 TrainResult train_model(const TrainOptions& opt);
+
+// The registered tasks as (name, description), from the task table: what
+// `astrofm train --help` lists and accepts (with image-ssl, SimCLR or DINO by
+// the config's method, and codec-scalar, fitted rather than trained).
+std::vector<std::pair<std::string, std::string>> training_tasks();
 
 // A supervised model's (`train supervised`) predictions for every row of an
 // image dataset, in reading order: the value (regression) or class index.

@@ -50,6 +50,13 @@ std::vector<std::string> TaskTable::names() const {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> TaskTable::described() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [k, v] : table_) out.emplace_back(k, v.description);
+  return out;
+}
+
+
 nlohmann::json common_config() {
   return {{"steps", 1000}, {"batch", 64}, {"accumulate", 1}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"warmup", 50}, {"clip_grad", 1.0},
           {"seed", 1}, {"val_fraction", 0.1}, {"val_every", 100}, {"checkpoint_every", 200},
@@ -65,3 +72,7 @@ nlohmann::json augment_config() {
 }
 
 }  // namespace astrofm::train
+
+namespace astrofm {
+std::vector<std::pair<std::string, std::string>> training_tasks() { return train::task_table().described(); }
+}  // namespace astrofm

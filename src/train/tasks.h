@@ -60,6 +60,7 @@ class TaskTable {
   void add(TaskSpec s);
   const TaskSpec& at(const std::string& name) const;  // UsageError listing the known tasks
   std::vector<std::string> names() const;
+  std::vector<std::pair<std::string, std::string>> described() const;  // (name, description)
 
  private:
   std::map<std::string, TaskSpec> table_;

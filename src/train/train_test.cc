@@ -446,3 +446,25 @@ TEST(Train, AionOnMixedModalitySetsResumesAndGenerates) {
 
 }  // namespace
 }  // namespace astrofm
+
+namespace astrofm {
+namespace {
+
+TEST(Train, EveryRegisteredTaskIsInTheCommandLine) {
+  // `astrofm train --help` lists and accepts what the task table holds: a
+  // task is its own file plus its registration line, with no CLI edit.
+  auto help = test::run_cli("train --help");
+  ASSERT_EQ(help.rc, 0) << help.out;
+  auto tasks = training_tasks();
+  ASSERT_GE(tasks.size(), 8u);
+  for (const auto& [name, description] : tasks) {
+    EXPECT_NE(help.out.find(name + ": " + description), std::string::npos) << name;
+    auto r = test::run_cli("train " + name + " --data /nonexistent --out /nonexistent/x.afm");
+    EXPECT_EQ(r.out.find("not in {"), std::string::npos) << name << ": " << r.out;  // CLI11's "not in the set" refusal
+  }
+  auto r = test::run_cli("train no-such-task --data /x --out /y.afm");
+  EXPECT_EQ(r.rc, 2) << r.out;
+}
+
+}  // namespace
+}  // namespace astrofm

@@ -133,11 +133,13 @@ void add_model_commands(CLI::App& app) {
     });
   }
   {
-    auto* c = app.add_subcommand("train", "Train an encoder: image-ssl (SimCLR or DINO), spectrum-mm (masked modelling), clip (alignment), or the supervised CNN baseline");
+    auto* c = app.add_subcommand("train", "Train a model: an encoder, a codec or AION (the tasks below)");
     static TrainOptions o;
-    c->add_option("TASK", o.task, "image-ssl, spectrum-mm, clip, supervised, a codec (codec-scalar, codec-image, codec-spectrum), or aion (masked modelling on tokens)")
-        ->required()
-        ->check(CLI::IsMember({"image-ssl", "simclr", "dino", "spectrum-mm", "clip", "supervised", "codec-scalar", "codec-image", "codec-spectrum", "aion"}));
+    // The tasks come from the task table: a new task file appears here with no other edit.
+    std::vector<std::string> names = {"image-ssl", "codec-scalar"};
+    std::string help = "one of:\n  image-ssl: simclr or dino, by the config's \"method\"\n  codec-scalar: empirical-CDF codecs of catalogue columns";
+    for (const auto& [name, description] : training_tasks()) names.push_back(name), help += "\n  " + name + ": " + description;
+    c->add_option("TASK", o.task, help)->required()->check(CLI::IsMember(names));
     c->add_option("--codecs", o.codecs, "aion: the codec files the token datasets were made with");
     static codecs::ScalarFitOptions so;
     c->add_option("--columns", so.columns, "codec-scalar: COLUMN[:linear|log|arcsinh|grid], comma-separated (default log for FLUX_*/SHAPE_R, grid for Z, else linear)")->delimiter(',');
