@@ -10,6 +10,7 @@
 // child process (fork), because libhdf5 crashes on some malformed files.
 #include <cstdint>
 #include <mutex>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,23 @@ Table parse_upload(std::string_view body, const std::string& content_type, const
 // nested arrays of numbers, checked to be rectangular and finite-or-NaN;
 // an empty table when the request has none of them.
 Table table_from_json(const nlohmann::json& request, const UploadOptions& o);
+
+// A JSON request body read in one SAX pass: the numeric arrays under the
+// top-level keys `images` and `spectra` go straight into float buffers
+// (null is a missing value: NaN), with the same checks and error paths as
+// table_from_json; everything else becomes the DOM `rest`. Large uploads
+// thus never become a tree of one node per number.
+struct JsonRequest {
+  nlohmann::json rest = nlohmann::json::object();
+  struct Array {
+    std::vector<int64_t> shape;
+    std::vector<float> values;
+  };
+  std::map<std::string, Array> arrays;
+};
+// InputError for invalid JSON, a body that is not an object, or a bad array.
+JsonRequest parse_json_request(std::string_view body, const UploadOptions& o);
+Table table_from_json(JsonRequest&& request, const UploadOptions& o);
 
 // True for the content types parse_upload reads.
 bool is_upload_type(const std::string& content_type);

@@ -139,13 +139,13 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
 }
 
 void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Response& res) {
-  auto parsed = json_body(req);
+  auto parsed = json_body(req, o.max_objects);
   bool is_json = parsed.has_value();
-  json body = parsed.value_or(json::object());
+  json body = is_json ? parsed->rest : json::object();
   std::string name = is_json ? json_get<std::string>(body, "model", "") : req.get_param_value("model");
   ModelEntry& m = model(name);
   Scratch s;
-  Table t = request_table(req, is_json ? &body : nullptr, s, {});
+  Table t = request_table(req, is_json ? &*parsed : nullptr, s, {});
   if (!t.rows()) fail_input("request: no \"images\" or \"spectra\" to embed");
   Table e = embed(m, t);
   std::string want = is_json ? json_get<std::string>(body, "modality", "") : "";
@@ -179,9 +179,9 @@ void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Respo
 }
 
 void Server::Impl::handle_search(const httplib::Request& req, httplib::Response& res) {
-  auto parsed = json_body(req);
+  auto parsed = json_body(req, o.max_objects);
   bool is_json = parsed.has_value();
-  json body = parsed.value_or(json::object());
+  json body = is_json ? parsed->rest : json::object();
   if (!is_json) {  // an uploaded image or spectrum; the rest in the query string
     for (const char* k : {"index", "id", "query_modality"})
       if (req.has_param(k)) body[k] = req.get_param_value(k);
@@ -226,7 +226,7 @@ void Server::Impl::handle_search(const httplib::Request& req, httplib::Response&
     query = {{"vector_dim", r.vector.size()}};
   } else {
     Scratch s;
-    Table t = request_table(req, is_json ? &body : nullptr, s, {});
+    Table t = request_table(req, is_json ? &*parsed : nullptr, s, {});
     if (t.rows() != 1) fail_input("request: search with one object (an \"id\", a \"vector\", or one image or spectrum), got {}", t.rows());
     if (ix.model_id.empty()) fail_input("index '{}': its catalogue does not name the model that made it; search it by id or vector", ix.name);
     if (!served_model(ix.model_id))
@@ -313,9 +313,9 @@ void Server::Impl::handle_cutout(const httplib::Request& req, httplib::Response&
 }
 
 void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response& res) {
-  auto parsed = json_body(req);
+  auto parsed = json_body(req, o.max_objects);
   bool is_json = parsed.has_value();
-  json body = parsed.value_or(json::object());
+  json body = is_json ? parsed->rest : json::object();
   if (!is_json && req.has_param("probe")) {
     body["probe"] = req.get_param_value("probe");
   }
@@ -350,7 +350,7 @@ void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response
     }
   } else {
     Scratch s;
-    Table t = request_table(req, is_json ? &body : nullptr, s, {});
+    Table t = request_table(req, is_json ? &*parsed : nullptr, s, {});
     if (!t.rows()) fail_input("request: give \"ids\", \"embeddings\", or data (\"images\"/\"spectra\") to predict from");
     if (sp.model_id().empty() || sp.feature_columns().size() != 1)
       fail_input("probe '{}' was fitted on catalogue columns ({}), not on a model's embeddings: send \"embeddings\" or \"ids\"", p.name,
@@ -377,9 +377,9 @@ void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response
 }
 
 void Server::Impl::handle_generate(const httplib::Request& req, httplib::Response& res) {
-  auto parsed = json_body(req);
+  auto parsed = json_body(req, o.max_objects);
   bool is_json = parsed.has_value();
-  json body = parsed.value_or(json::object());
+  json body = is_json ? parsed->rest : json::object();
   if (!is_json) {
     for (const char* k : {"model", "to", "from"})
       if (req.has_param(k)) body[k] = req.get_param_value(k);

@@ -127,11 +127,13 @@ inline T json_get(const json& j, const char* key, T dflt) {
 }
 
 // The JSON object of a request whose body is JSON (by its media type); nullopt for the other upload types.
-inline std::optional<json> json_body(const httplib::Request& req) {
+// A JSON body in one SAX pass: images and spectra straight into float
+// buffers, the other fields as `rest` (upload.h).
+inline std::optional<JsonRequest> json_body(const httplib::Request& req, int64_t max_objects) {
   if (upload_base_type(req.get_header_value("Content-Type")) != "application/json") return std::nullopt;
-  json b = json::parse(req.body, nullptr, false);
-  if (b.is_discarded() || !b.is_object()) fail_input("request: the body is not a JSON object");
-  return b;
+  UploadOptions u;
+  u.max_objects = max_objects;
+  return parse_json_request(req.body, u);
 }
 
 inline json floats_json(const float* v, int64_t n) {
@@ -255,12 +257,12 @@ struct Server::Impl {
   }
 
   // Request data as a table: a JSON object's fields, or the whole body in another format.
-  Table request_table(const httplib::Request& req, const json* body, Scratch& s, const std::vector<std::string>& bands_default) {
+  Table request_table(const httplib::Request& req, JsonRequest* body, Scratch& s, const std::vector<std::string>& bands_default) {
     UploadOptions u;
     u.max_objects = o.max_objects;
     u.bands = req.has_param("bands") ? split_list(req.get_param_value("bands")) : bands_default;
     if (req.has_param("modality")) u.modality = req.get_param_value("modality");
-    if (body) return table_from_json(*body, u);
+    if (body) return table_from_json(std::move(*body), u);
     std::string type = upload_base_type(req.get_header_value("Content-Type"));
     u.reader_seconds = o.timeout_s;
     if (type == "application/x-hdf5" || type == "application/x-hdf") {

@@ -271,6 +271,212 @@ bool is_upload_type(const std::string& content_type) {
   return false;
 }
 
+namespace {
+
+using json = nlohmann::json;
+constexpr int64_t kMaxJsonValues = int64_t{1} << 28;
+
+// SAX events of a request body: the arrays under kCaptured keys of the top
+// object stream into float buffers; everything else builds a DOM.
+class RequestSax {
+ public:
+  RequestSax(JsonRequest& out, int64_t max_objects) : out_(out), max_objects_(max_objects) {}
+
+  // -- values
+  bool null() { return cap_ ? leaf(NAN, "null") : dom(json(nullptr)); }
+  bool boolean(bool v) { return cap_ ? not_number(v ? "true" : "false") : dom(json(v)); }
+  bool number_integer(json::number_integer_t v) { return cap_ ? leaf(static_cast<float>(v), "") : dom(json(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return cap_ ? leaf(static_cast<float>(v), "") : dom(json(v)); }
+  bool number_float(json::number_float_t v, const std::string&) { return cap_ ? leaf(static_cast<float>(v), "") : dom(json(v)); }
+  bool string(json::string_t& v) { return cap_ ? not_number(json(v).dump().substr(0, 40)) : dom(json(std::move(v))); }
+  bool binary(json::binary_t&) { fail_input("request: binary values are not JSON"); }
+  // -- containers
+  bool start_object(std::size_t) {
+    if (cap_ || !pending_.empty()) return not_number("{...}");
+    if (stack_.empty()) {
+      out_.rest = json::object();
+      stack_.push_back(&out_.rest);
+      return true;
+    }
+    json* o = insert(json::object());
+    stack_.push_back(o);
+    return true;
+  }
+  bool key(json::string_t& k) {
+    if (cap_) return not_number("{...}");
+    key_ = k;
+    if (stack_.size() == 1 && (k == "images" || k == "spectra")) {
+      pending_ = k;
+      out_.arrays.erase(k);
+    }
+    return true;
+  }
+  bool end_object() {
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (!pending_.empty()) {  // the captured array begins
+      cap_ = &out_.arrays[pending_];
+      field_ = pending_;
+      pending_.clear();
+      idx_.clear();
+      leaf_depth_ = -1;
+    } else if (!cap_) {
+      if (stack_.empty()) fail_input("request: the body must be a JSON object");
+      stack_.push_back(insert(json::array()));
+      return true;
+    }
+    const int64_t d = static_cast<int64_t>(idx_.size());
+    if (!idx_.empty()) {
+      if (leaf_depth_ >= 0 && d >= leaf_depth_) fail_input("{}: an array is not a number", element_path());
+      ++idx_.back();
+    }
+    if (d >= 6) fail_input("{}: arrays nested more than 6 deep", field_);
+    idx_.push_back(0);
+    return true;
+  }
+  bool end_array() {
+    if (!cap_) {
+      stack_.pop_back();
+      return true;
+    }
+    const size_t d = idx_.size() - 1;
+    const int64_t n = idx_.back();
+    if (n == 0) fail_input("{}: an empty array at depth {}", field_, d);
+    auto& shape = cap_->shape;
+    if (d >= shape.size()) shape.resize(d + 1, 0);
+    if (shape[d] == 0) shape[d] = n;
+    else if (shape[d] != n)
+      fail_input("{}: expected an array of {} values (the first object's shape), got {} values", array_path(d), shape[d], n);
+    idx_.pop_back();
+    if (idx_.empty()) cap_ = nullptr;  // the captured array is complete
+    return true;
+  }
+  bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception&) {
+    fail_input("request: the body is not valid JSON (at byte {})", pos);
+  }
+
+ private:
+  // A value into the DOM: as the top object's (or an array's) next element.
+  bool dom(json v) {
+    if (!pending_.empty()) {  // "images": 5 -- not nested arrays
+      cap_ = nullptr;
+      fail_input("{}: expected nested arrays of numbers, got {}", pending_, v.dump().substr(0, 40));
+    }
+    if (stack_.empty()) fail_input("request: the body must be a JSON object");
+    insert(std::move(v));
+    return true;
+  }
+  json* insert(json v) {
+    json& top = *stack_.back();
+    if (top.is_array()) {
+      top.push_back(std::move(v));
+      return &top.back();
+    }
+    json& slot = top[key_];
+    slot = std::move(v);
+    return &slot;
+  }
+  // The path of the open array at depth d: field[i][j]... of its ancestors' current elements.
+  std::string array_path(size_t d) const {
+    std::string p = field_;
+    for (size_t k = 0; k < d; ++k) p += "[" + std::to_string(idx_[k] - 1) + "]";
+    return p;
+  }
+  bool not_number(const std::string& what) {
+    if (!pending_.empty()) fail_input("{}: expected nested arrays of numbers, got {}", pending_, what);
+    fail_input("{}: {} is not a number", element_path(), what);
+  }
+  // The path of the element about to be read.
+  std::string element_path() const {
+    std::string p = field_;
+    for (size_t k = 0; k + 1 < idx_.size(); ++k) p += "[" + std::to_string(idx_[k] - 1) + "]";
+    if (!idx_.empty()) p += "[" + std::to_string(idx_.back()) + "]";
+    return p;
+  }
+  bool leaf(float v, const char* /*what*/) {
+    if (!pending_.empty()) fail_input("{}: expected nested arrays of numbers, got a single value", pending_);
+    const int64_t d = static_cast<int64_t>(idx_.size());
+    if (leaf_depth_ < 0) leaf_depth_ = d;
+    if (d != leaf_depth_) {
+      const auto& shape = cap_->shape;
+      const int64_t want = d < static_cast<int64_t>(shape.size()) ? shape[d] : 0;
+      fail_input("{}: expected an array of {} values (the first object's shape), got {}", element_path(), want, v);
+    }
+    if (idx_[0] > max_objects_) fail_input("{}: {} objects in one request; the limit is {}", field_, idx_[0], max_objects_);
+    if (static_cast<int64_t>(cap_->values.size()) >= kMaxJsonValues) fail_input("{}: more than {} values is too many for one request", field_, kMaxJsonValues);
+    cap_->values.push_back(v);
+    ++idx_.back();
+    return true;
+  }
+
+  JsonRequest& out_;
+  int64_t max_objects_;
+  std::vector<json*> stack_;
+  std::string key_, pending_, field_;
+  JsonRequest::Array* cap_ = nullptr;
+  std::vector<int64_t> idx_;  // elements seen so far in each open captured array
+  int64_t leaf_depth_ = -1;
+};
+
+Column captured_column(JsonRequest::Array& a, const std::string& name, const std::string& field, size_t dims, int64_t max_objects) {
+  if (a.shape.size() != dims) fail_input("{}: expected {} nested arrays ({}), got {}", field, dims, dims == 4 ? "[N][bands][H][W]" : "[N][L]", a.shape.size());
+  if (a.shape[0] > max_objects) fail_input("{}: {} objects in one request; the limit is {}", field, a.shape[0], max_objects);
+  Column c(name, DType::Float32, std::vector<int64_t>(a.shape.begin() + 1, a.shape.end()), 0);
+  const int64_t per = c.row_elems();
+  ASTROFM_ASSERT(static_cast<int64_t>(a.values.size()) == a.shape[0] * per, "captured {} values for shape", a.values.size());
+  c.resize(a.shape[0]);
+  if (!a.values.empty()) std::memcpy(c.data.data(), a.values.data(), a.values.size() * sizeof(float));
+  std::vector<float>().swap(a.values);
+  return c;
+}
+
+}  // namespace
+
+JsonRequest parse_json_request(std::string_view body, const UploadOptions& o) {
+  JsonRequest r;
+  RequestSax sax(r, o.max_objects);
+  if (!json::sax_parse(body, &sax)) fail_input("request: the body is not valid JSON");
+  if (!r.rest.is_object()) fail_input("request: the body must be a JSON object");
+  return r;
+}
+
+Table table_from_json(JsonRequest&& r, const UploadOptions& o) {
+  Table t;
+  if (auto it = r.arrays.find("images"); it != r.arrays.end()) {
+    t.add(captured_column(it->second, mmu::kImageArray, "images", 4, o.max_objects));
+    std::vector<std::string> bands = o.bands;
+    if (r.rest.contains("bands")) {
+      const auto& b = r.rest["bands"];
+      if (!b.is_array() || b.empty()) fail_input("bands: expected an array of band names");
+      bands.clear();
+      for (const auto& x : b) {
+        if (!x.is_string() || x.get<std::string>().empty() || x.get<std::string>().size() > 32)
+          fail_input("bands: {} is not a band name", x.dump().substr(0, 40));
+        bands.push_back(x.get<std::string>());
+      }
+    }
+    add_bands(t, bands, "images");
+  }
+  if (auto it = r.arrays.find("spectra"); it != r.arrays.end()) {
+    Column s = captured_column(it->second, mmu::kSpectrumFlux, "spectra", 2, o.max_objects);
+    if (t.rows() && s.rows != t.rows()) fail_input("spectra: {} spectra for {} images", s.rows, t.rows());
+    t.add(std::move(s));
+  }
+  if (r.rest.contains("ids") && t.rows()) {
+    const auto& ids = r.rest["ids"];
+    if (!ids.is_array() || static_cast<int64_t>(ids.size()) != t.rows()) fail_input("ids: expected {} object ids", t.rows());
+    std::vector<std::string> v;
+    for (const auto& x : ids) {
+      if (!x.is_string()) fail_input("ids: {} is not a string", x.dump().substr(0, 40));
+      v.push_back(x.get<std::string>());
+    }
+    t.add(make_string_column(mmu::kObjectId, v));
+  }
+  return t;
+}
+
 Table table_from_json(const nlohmann::json& j, const UploadOptions& o) {
   if (!j.is_object()) fail_input("request: the body must be a JSON object");
   Table t;
@@ -311,9 +517,7 @@ Table parse_upload(std::string_view body, const std::string& content_type, const
   std::string type = upload_base_type(content_type);
   if (body.empty()) fail_input("request: empty body");
   if (type == "application/json") {
-    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded()) fail_input("request: the body is not valid JSON");
-    Table t = table_from_json(j, o);
+    Table t = table_from_json(parse_json_request(body, o), o);
     if (!t.rows()) fail_input("request: no \"images\" or \"spectra\" in the JSON body");
     return t;
   }

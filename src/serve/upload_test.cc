@@ -115,3 +115,51 @@ TEST(VoTable, EscapesAndTypesFieldsForConeSearch) {
 
 }  // namespace
 }  // namespace astrofm
+
+namespace astrofm {
+namespace {
+
+// The SAX reader of request bodies gives what the DOM reader gives, and
+// names the same places in its errors.
+TEST(Upload, JsonRequestsReadInOnePassMatchTheDom) {
+  UploadOptions o;
+  const std::string body =
+      R"({"model": "m", "images": [[[[1, 2.5], [3, null]]], [[[-4, 5], [6e3, 7]]]], "bands": ["G"], "ids": ["a", "b"], "k": 3})";
+  Table dom = table_from_json(nlohmann::json::parse(body), o);
+  JsonRequest r = parse_json_request(body, o);
+  EXPECT_EQ(r.rest["model"], "m");
+  EXPECT_EQ(r.rest["k"], 3);
+  EXPECT_FALSE(r.rest.contains("images"));  // streamed, not in the DOM
+  Table sax = table_from_json(std::move(r), o);
+  ASSERT_EQ(sax.names(), dom.names());
+  const auto& a = sax.at(mmu::kImageArray);
+  const auto& b = dom.at(mmu::kImageArray);
+  EXPECT_EQ(a.shape, b.shape);
+  ASSERT_EQ(a.rows, 2);
+  for (int64_t i = 0; i < 8; ++i) {
+    float x = a.ptr<float>()[i], y = b.ptr<float>()[i];
+    EXPECT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << i;
+  }
+  EXPECT_EQ(sax.at(mmu::kObjectId).strings, dom.at(mmu::kObjectId).strings);
+  auto err = [&](const std::string& s) {
+    try {
+      table_from_json(parse_json_request(s, o), o);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(err(R"({"images": [[[[1, 2], [3]]]]})").find("images[0][0][1]"), std::string::npos) << err(R"({"images": [[[[1, 2], [3]]]]})");
+  EXPECT_NE(err(R"({"images": [[[[1, "x"]]]]})").find("images[0][0][0][1]"), std::string::npos);
+  EXPECT_NE(err(R"({"images": [[[[1], [[2]]]]]})").find("images[0][0][1]"), std::string::npos);
+  EXPECT_NE(err(R"({"images": []})").find("empty array"), std::string::npos);
+  EXPECT_NE(err(R"({"images": 5})").find("nested arrays"), std::string::npos);
+  EXPECT_NE(err(R"({"spectra": [[1, 2]], "images": [[1]]})").find("4 nested arrays"), std::string::npos);
+  EXPECT_NE(err(R"({"images": [[[[1]]]])").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(err(R"([1, 2])").find("JSON object"), std::string::npos);
+  o.max_objects = 1;
+  EXPECT_NE(err(R"({"spectra": [[1, 2], [3, 4]]})").find("limit is 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace astrofm
