@@ -46,8 +46,9 @@ Table table_from_json(const nlohmann::json& request, const UploadOptions& o);
 
 // A JSON request body read in one SAX pass: the numeric arrays under the
 // top-level keys `images` and `spectra` go straight into float buffers
-// (null is a missing value: NaN), with the same checks and error paths as
-// table_from_json; everything else becomes the DOM `rest`. Large uploads
+// (null is a missing value: NaN), checked to be rectangular, with errors
+// naming the element (images[0][2][5][1]); everything else becomes the DOM
+// `rest`. (table_from_json of a DOM goes through this reader too.) Large uploads
 // thus never become a tree of one node per number.
 struct JsonRequest {
   nlohmann::json rest = nlohmann::json::object();

@@ -32,50 +32,6 @@ std::string upload_base_type(const std::string& content_type) {
 
 namespace {
 
-// Shape of a nested JSON array from its first elements, then every element checked against it.
-void shape_of(const nlohmann::json& j, std::vector<int64_t>& shape, const std::string& where) {
-  const nlohmann::json* p = &j;
-  while (p->is_array()) {
-    if (p->empty()) fail_input("{}: an empty array at depth {}", where, shape.size());
-    shape.push_back(static_cast<int64_t>(p->size()));
-    if (shape.size() > 6) fail_input("{}: arrays nested more than 6 deep", where);
-    p = &(*p)[0];
-  }
-}
-
-void flatten(const nlohmann::json& j, const std::vector<int64_t>& shape, size_t depth, std::vector<float>& out, std::string& path) {
-  if (depth == shape.size()) {
-    if (j.is_number()) out.push_back(j.get<float>());
-    else if (j.is_null()) out.push_back(NAN);  // JSON has no NaN: null stands for a missing pixel
-    else fail_input("{}: {} is not a number", path, j.dump().substr(0, 40));
-    return;
-  }
-  if (!j.is_array() || static_cast<int64_t>(j.size()) != shape[depth])
-    fail_input("{}: expected an array of {} values (the first object's shape), got {}", path, shape[depth],
-               j.is_array() ? std::to_string(j.size()) + " values" : j.dump().substr(0, 40));
-  size_t len = path.size();
-  for (size_t i = 0; i < j.size(); ++i) {
-    path += "[" + std::to_string(i) + "]";
-    flatten(j[i], shape, depth + 1, out, path);
-    path.resize(len);
-  }
-}
-
-Column float_array(const nlohmann::json& j, const std::string& name, const std::string& field, size_t dims, int64_t max_objects) {
-  std::vector<int64_t> shape;
-  shape_of(j, shape, field);
-  if (shape.size() != dims) fail_input("{}: expected {} nested arrays ({}), got {}", field, dims, dims == 4 ? "[N][bands][H][W]" : "[N][L]", shape.size());
-  if (shape[0] > max_objects) fail_input("{}: {} objects in one request; the limit is {}", field, shape[0], max_objects);
-  int64_t total = 1;
-  for (int64_t d : shape) total *= d;
-  if (total > (int64_t{1} << 28)) fail_input("{}: {} values is too many for one request", field, total);
-  std::vector<float> v;
-  v.reserve(total);
-  std::string path = field;
-  flatten(j, shape, 0, v, path);
-  return make_column(name, v, std::vector<int64_t>(shape.begin() + 1, shape.end()));
-}
-
 // Without band names the images go to the model as they are, which (as
 // `astrofm embed` and the Python Encoder) takes 3 unnamed bands as the
 // Legacy Survey g, r, z its stretch expects.
@@ -479,38 +435,8 @@ Table table_from_json(JsonRequest&& r, const UploadOptions& o) {
 
 Table table_from_json(const nlohmann::json& j, const UploadOptions& o) {
   if (!j.is_object()) fail_input("request: the body must be a JSON object");
-  Table t;
-  if (j.contains("images")) {
-    t.add(float_array(j["images"], mmu::kImageArray, "images", 4, o.max_objects));
-    std::vector<std::string> bands = o.bands;
-    if (j.contains("bands")) {
-      const auto& b = j["bands"];
-      if (!b.is_array() || b.empty()) fail_input("bands: expected an array of band names");
-      bands.clear();
-      for (const auto& x : b) {
-        if (!x.is_string() || x.get<std::string>().empty() || x.get<std::string>().size() > 32)
-          fail_input("bands: {} is not a band name", x.dump().substr(0, 40));
-        bands.push_back(x.get<std::string>());
-      }
-    }
-    add_bands(t, bands, "images");
-  }
-  if (j.contains("spectra")) {
-    Column s = float_array(j["spectra"], mmu::kSpectrumFlux, "spectra", 2, o.max_objects);
-    if (t.rows() && s.rows != t.rows()) fail_input("spectra: {} spectra for {} images", s.rows, t.rows());
-    t.add(std::move(s));
-  }
-  if (j.contains("ids") && t.rows()) {
-    const auto& ids = j["ids"];
-    if (!ids.is_array() || static_cast<int64_t>(ids.size()) != t.rows()) fail_input("ids: expected {} object ids", t.rows());
-    std::vector<std::string> v;
-    for (const auto& x : ids) {
-      if (!x.is_string()) fail_input("ids: {} is not a string", x.dump().substr(0, 40));
-      v.push_back(x.get<std::string>());
-    }
-    t.add(make_string_column(mmu::kObjectId, v));
-  }
-  return t;
+  // One reader for both: a DOM in hand goes through the streaming one.
+  return table_from_json(parse_json_request(j.dump(), o), o);
 }
 
 Table parse_upload(std::string_view body, const std::string& content_type, const UploadOptions& o) {
