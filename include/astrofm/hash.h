@@ -21,5 +21,10 @@ inline uint64_t fnv1a(std::string_view s) { return fnv1a(s.data(), s.size()); }
 // The fixed test split, a fifth of the objects by object_id: `astrofm probe`
 // without --test and `astrofm tokenize --split` agree on it.
 inline bool in_fixed_test_split(std::string_view object_id) { return (fnv1a(object_id) >> 7) % 5 == 0; }
+// Whether an object is in `split`: "train" or "test" of that fixed split, or
+// every object for "" and "all" (callers check the name first).
+inline bool in_split(std::string_view split, std::string_view object_id) {
+  return split.empty() || split == "all" || in_fixed_test_split(object_id) == (split == "test");
+}
 
 }  // namespace astrofm

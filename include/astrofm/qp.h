@@ -51,10 +51,12 @@ class QpWriter {
 // numeric ancil columns only.
 QpEnsemble read_qp(const std::string& path);
 
-// The point estimates RAIL's stages attach (zmode, zmedian, zmean), from one
-// object's densities on an interp grid (trapezoids, as qp integrates them).
+// The point estimates RAIL's stages attach (zmode, zmedian, zmean) and the
+// 16th and 84th percentiles, from one object's densities on an interp grid
+// (trapezoids, as qp integrates them; quantiles linear within a piece).
 struct GridPdfSummary {
   double mode = 0, median = 0, mean = 0;
+  double p16 = 0, p84 = 0;  // the central 68% interval
 };
 GridPdfSummary summarize_grid_pdf(const std::vector<double>& grid, const double* density);
 

@@ -56,10 +56,6 @@ std::vector<std::string> output_roots(const std::vector<std::string>& data, cons
   return roots;
 }
 
-bool in_split(const std::string& split, const std::string& id) {
-  return split.empty() || in_fixed_test_split(id) == (split == "test");
-}
-
 // The objects whose tokens of a --keep modality stay: the n of the split with
 // the lowest hash of object_id (the same n whatever the batching or the run).
 std::set<std::string> kept_objects(const std::string& data, const std::string& split, int64_t n) {

@@ -240,15 +240,18 @@ GridPdfSummary summarize_grid_pdf(const std::vector<double>& grid, const double*
       m1 += h / 6 * (p[k] * (2 * grid[k] + grid[k + 1]) + p[k + 1] * (grid[k] + 2 * grid[k + 1]));
     }
   }
-  if (!(total > 0)) return {NAN, NAN, NAN};
+  if (!(total > 0)) return {NAN, NAN, NAN, NAN, NAN};
   s.mean = m1 / total;
+  const double q[3] = {0.16, 0.5, 0.84};
+  double* out[3] = {&s.p16, &s.median, &s.p84};
+  for (double* o : out) *o = grid.back();
   double cdf = 0;
-  s.median = grid.back();
-  for (size_t k = 0; k + 1 < K; ++k) {
+  int qi = 0;
+  for (size_t k = 0; k + 1 < K && qi < 3; ++k) {
     const double h = grid[k + 1] - grid[k], piece = 0.5 * h * (p[k] + p[k + 1]) / total;
-    if (cdf + piece >= 0.5) {
-      s.median = grid[k] + h * (piece > 0 ? (0.5 - cdf) / piece : 0);  // linear within the piece
-      break;
+    while (qi < 3 && cdf + piece >= q[qi]) {
+      *out[qi] = grid[k] + h * (piece > 0 ? (q[qi] - cdf) / piece : 0);  // linear within the piece
+      ++qi;
     }
     cdf += piece;
   }

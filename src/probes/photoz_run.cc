@@ -17,12 +17,6 @@
 namespace astrofm {
 namespace {
 
-bool keep_row(const std::string& split, const std::string& id) {
-  if (split == "all") return true;
-  bool test = in_fixed_test_split(id);
-  return split == "test" ? test : !test;
-}
-
 void check_split(const std::string& split) {
   if (split != "all" && split != "train" && split != "test") fail_usage("--split {}: all, train or test", split);
 }
@@ -81,7 +75,7 @@ nlohmann::json photoz_fit(const PhotozFitOptions& o) {
   while (r.next(b)) {
     std::vector<int64_t> keep;
     for (int64_t i = 0; i < b.rows(); ++i)
-      if (keep_row(o.split, b.at(mmu::kObjectId).strings[i]) && std::isfinite(b.at(o.target).as_double(i))) keep.push_back(i);
+      if (in_split(o.split, b.at(mmu::kObjectId).strings[i]) && std::isfinite(b.at(o.target).as_double(i))) keep.push_back(i);
     if (all.rows() == 0 && all.columns().empty()) all = b.take(keep);
     else all.append(b.take(keep));
   }
@@ -98,7 +92,7 @@ nlohmann::json photoz_fit(const PhotozFitOptions& o) {
   std::vector<double> z;
   for (auto i : rows) z.push_back(all.at(o.target).as_double(i));
   PhotozOptions mo = o.model;
-  mo.extra = rows.empty() ? 0 : static_cast<int64_t>(x.extra.size()) / static_cast<int64_t>(rows.size());
+  mo.extra = static_cast<int64_t>(x.extra.size()) / x.n;
   PhotozEstimator est(mo);
   Progress bar("photoz fit", mo.members * mo.epochs);
   int64_t done = 0;
@@ -156,7 +150,7 @@ nlohmann::json photoz_predict(const PhotozPredictOptions& o) {
     std::vector<int64_t> rows;
     const auto& ids = b.at(mmu::kObjectId).strings;
     for (int64_t i = 0; i < b.rows(); ++i)
-      if (keep_row(o.split, ids[i])) rows.push_back(i);
+      if (in_split(o.split, ids[i])) rows.push_back(i);
     bar.advance(b.rows());
     if (rows.empty()) continue;
     auto x = inputs_of(b, rows, mo, o.extra_columns, o.data);
@@ -167,19 +161,7 @@ nlohmann::json photoz_predict(const PhotozPredictOptions& o) {
     for (int64_t i = 0; i < n; ++i) {
       const double* pi = p.data() + i * K;
       auto s = summarize_grid_pdf(grid, pi);
-      mode[i] = s.mode, median[i] = s.median, mean[i] = s.mean;
-      double cdf = 0;
-      p16[i] = p84[i] = grid.back();
-      bool got16 = false;
-      for (int64_t k = 0; k + 1 < K; ++k) {
-        double piece = 0.5 * (grid[k + 1] - grid[k]) * (pi[k] + pi[k + 1]);
-        if (!got16 && cdf + piece >= 0.16) p16[i] = grid[k] + (grid[k + 1] - grid[k]) * (0.16 - cdf) / std::max(piece, 1e-300), got16 = true;
-        if (cdf + piece >= 0.84) {
-          p84[i] = grid[k] + (grid[k + 1] - grid[k]) * (0.84 - cdf) / std::max(piece, 1e-300);
-          break;
-        }
-        cdf += piece;
-      }
+      mode[i] = s.mode, median[i] = s.median, mean[i] = s.mean, p16[i] = s.p16, p84[i] = s.p84;
       for (int64_t k = 0; k < K; ++k) pf[i * K + k] = static_cast<float>(pi[k]);
     }
     std::vector<std::string> kept_ids;
