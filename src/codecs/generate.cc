@@ -56,7 +56,8 @@ struct Generator::Impl {
   std::mutex mu;                                   // one generation at a time (torch's global seed)
 
   Plan plan(const std::vector<std::string>& present, const GenerateRequest& r, const std::string& where) const;
-  Table run_batch(const Plan& p, Table b, const GenerateRequest& r, const std::string& where) const;
+  // `b` already holds the token columns (the plan's raw tokenizer applied by the caller).
+  Table run_batch(const Plan& p, const Table& b, const GenerateRequest& r, const std::string& where) const;
 };
 
 Generator::Generator(const std::string& model, const std::vector<std::string>& codec_files, const std::string& dtype)
@@ -135,108 +136,106 @@ Plan Generator::Impl::plan(const std::vector<std::string>& present, const Genera
 }
 
 // One batch of rows -> object_id, ra, dec and the target's columns.
-Table Generator::Impl::run_batch(const Plan& pl, Table b, const GenerateRequest& opt, const std::string& where) const {
+Table Generator::Impl::run_batch(const Plan& pl, const Table& b, const GenerateRequest& opt, const std::string& where) const {
   const AionConfig& cfg = net->config();
   const auto& tm = *pl.tm;
   const auto& codec = *pl.codec;
-  const auto& raw = pl.raw;
   const auto& inputs = pl.inputs;
   const auto& bin_values = pl.bin_values;
   const auto& base = pl.base;
   const auto& name = pl.name;
   const int64_t V = pl.V;
   auto& net = *this->net;
-    torch::NoGradGuard ng;
-    if (!raw.empty()) b = raw.tokenize(b);
-    const int64_t B = b.rows();
-    AionInputs in;
-    int64_t total = 0;
-    std::vector<std::string> used;
-    for (const auto& c0 : inputs) {
-      // Raw images tokenized here are named by their bands (tok_image or tok_image_hsc): take whichever came, once.
-      std::string c = c0;
-      if (!b.find(c) && (c0 == "tok_image" || c0 == "tok_image_hsc")) c = c0 == "tok_image" ? "tok_image_hsc" : "tok_image";
-      if (std::find(used.begin(), used.end(), c) != used.end()) continue;
-      used.push_back(c);
-      in.tokens.emplace_back(cfg.modality(c).key, aion_tokens(b.at(c), cfg.modality(c), where));
-      total += cfg.modality(c).tokens;
+  torch::NoGradGuard ng;
+  const int64_t B = b.rows();
+  AionInputs in;
+  int64_t total = 0;
+  std::vector<std::string> used;
+  for (const auto& c0 : inputs) {
+    // Raw images tokenized here are named by their bands (tok_image or tok_image_hsc): take whichever came, once.
+    std::string c = c0;
+    if (!b.find(c) && (c0 == "tok_image" || c0 == "tok_image_hsc")) c = c0 == "tok_image" ? "tok_image_hsc" : "tok_image";
+    if (std::find(used.begin(), used.end(), c) != used.end()) continue;
+    used.push_back(c);
+    in.tokens.emplace_back(cfg.modality(c).key, aion_tokens(b.at(c), cfg.modality(c), where));
+    total += cfg.modality(c).tokens;
+  }
+  Table o;
+  o.add(b.at(mmu::kObjectId));
+  o.add(b.at(mmu::kRa));
+  o.add(b.at(mmu::kDec));
+  if (tm.tokens == 1) {
+    auto p = net.decode(net.encode(in, total), {tm.key})[0].select(1, 0).narrow(-1, 0, V).softmax(-1).to(torch::kFloat64).contiguous();
+    std::vector<double> mean(B), median(B), mode(B), p025(B), p16(B), p84(B), p975(B);
+    Column pdf(base + "_pdf", DType::Float32, {V}, B);
+    for (int64_t i = 0; i < B; ++i) {
+      const double* pi = static_cast<const double*>(p.data_ptr()) + i * V;
+      double m = 0, cdf = 0, best = -1;
+      double qs[5] = {0.025, 0.16, 0.5, 0.84, 0.975}, qv[5] = {NAN, NAN, NAN, NAN, NAN};
+      int qi = 0;
+      for (int64_t k = 0; k < V; ++k) {
+        if (std::isfinite(bin_values[k])) m += pi[k] * bin_values[k];
+        cdf += pi[k];
+        while (qi < 5 && cdf >= qs[qi]) qv[qi++] = bin_values[k];
+        if (pi[k] > best) best = pi[k], mode[i] = bin_values[k];
+        pdf.ptr<float>()[i * V + k] = static_cast<float>(pi[k]);
+      }
+      mean[i] = m, p025[i] = qv[0], p16[i] = qv[1], median[i] = qv[2], p84[i] = qv[3], p975[i] = qv[4];
     }
-    Table o;
-    o.add(b.at(mmu::kObjectId));
-    o.add(b.at(mmu::kRa));
-    o.add(b.at(mmu::kDec));
-    if (tm.tokens == 1) {
-      auto p = net.decode(net.encode(in, total), {tm.key})[0].select(1, 0).narrow(-1, 0, V).softmax(-1).to(torch::kFloat64).contiguous();
-      std::vector<double> mean(B), median(B), mode(B), p025(B), p16(B), p84(B), p975(B);
-      Column pdf(base + "_pdf", DType::Float32, {V}, B);
+    o.add(float_column(base + "_mean", mean));
+    o.add(float_column(base + "_median", median));
+    o.add(float_column(base + "_mode", mode));
+    o.add(float_column(base + "_p02_5", p025));
+    o.add(float_column(base + "_p16", p16));
+    o.add(float_column(base + "_p84", p84));
+    o.add(float_column(base + "_p97_5", p975));
+    o.add(std::move(pdf));
+  } else {
+    // Iterative masked decoding: decoded tokens join the encoder's inputs.
+    auto known = torch::full({B, tm.tokens}, -1, torch::kLong);
+    for (int64_t s = 0; s < opt.steps; ++s) {
+      AionInputs step = in;
+      step.tokens.emplace_back(tm.key, known.clamp_min(0));
+      step.masks.assign(step.tokens.size(), torch::Tensor());
+      step.masks.back() = known < 0;
+      auto logits = net.decode(net.encode(step, total + tm.tokens), {tm.key})[0];
+      // Positions that draw from a smaller range than the vocabulary (a spectrum's LFQ codes).
+      for (int64_t k = 0; k < tm.tokens; ++k)
+        if (codec.info().vocab_at(k) < tm.vocab) logits.select(1, k).slice(-1, codec.info().vocab_at(k)).fill_(-INFINITY);
+      torch::Tensor pick, conf;
+      if (opt.temperature <= 0) {
+        auto mx = logits.softmax(-1).max(-1);
+        conf = std::get<0>(mx), pick = std::get<1>(mx);
+      } else {
+        auto prob = (logits / opt.temperature).softmax(-1);
+        pick = torch::multinomial(prob.reshape({-1, tm.vocab}), 1).reshape({B, tm.tokens});
+        conf = prob.gather(-1, pick.unsqueeze(-1)).squeeze(-1);
+      }
+      // Cosine schedule: after step s, this many tokens are fixed.
+      int64_t fixed = s + 1 == opt.steps ? tm.tokens
+                                         : static_cast<int64_t>(std::ceil(tm.tokens * (1 - std::cos(M_PI / 2 * (s + 1) / opt.steps))));
+      conf = conf.masked_fill(known >= 0, -1.0);  // already fixed: not re-chosen
+      auto already = (known >= 0).sum(1);
+      auto order = conf.argsort(1, /*descending=*/true);
       for (int64_t i = 0; i < B; ++i) {
-        const double* pi = static_cast<const double*>(p.data_ptr()) + i * V;
-        double m = 0, cdf = 0, best = -1;
-        double qs[5] = {0.025, 0.16, 0.5, 0.84, 0.975}, qv[5] = {NAN, NAN, NAN, NAN, NAN};
-        int qi = 0;
-        for (int64_t k = 0; k < V; ++k) {
-          if (std::isfinite(bin_values[k])) m += pi[k] * bin_values[k];
-          cdf += pi[k];
-          while (qi < 5 && cdf >= qs[qi]) qv[qi++] = bin_values[k];
-          if (pi[k] > best) best = pi[k], mode[i] = bin_values[k];
-          pdf.ptr<float>()[i * V + k] = static_cast<float>(pi[k]);
-        }
-        mean[i] = m, p025[i] = qv[0], p16[i] = qv[1], median[i] = qv[2], p84[i] = qv[3], p975[i] = qv[4];
-      }
-      o.add(float_column(base + "_mean", mean));
-      o.add(float_column(base + "_median", median));
-      o.add(float_column(base + "_mode", mode));
-      o.add(float_column(base + "_p02_5", p025));
-      o.add(float_column(base + "_p16", p16));
-      o.add(float_column(base + "_p84", p84));
-      o.add(float_column(base + "_p97_5", p975));
-      o.add(std::move(pdf));
-    } else {
-      // Iterative masked decoding: decoded tokens join the encoder's inputs.
-      auto known = torch::full({B, tm.tokens}, -1, torch::kLong);
-      for (int64_t s = 0; s < opt.steps; ++s) {
-        AionInputs step = in;
-        step.tokens.emplace_back(tm.key, known.clamp_min(0));
-        step.masks.assign(step.tokens.size(), torch::Tensor());
-        step.masks.back() = known < 0;
-        auto logits = net.decode(net.encode(step, total + tm.tokens), {tm.key})[0];
-        // Positions that draw from a smaller range than the vocabulary (a spectrum's LFQ codes).
-        for (int64_t k = 0; k < tm.tokens; ++k)
-          if (codec.info().vocab_at(k) < tm.vocab) logits.select(1, k).slice(-1, codec.info().vocab_at(k)).fill_(-INFINITY);
-        torch::Tensor pick, conf;
-        if (opt.temperature <= 0) {
-          auto mx = logits.softmax(-1).max(-1);
-          conf = std::get<0>(mx), pick = std::get<1>(mx);
-        } else {
-          auto prob = (logits / opt.temperature).softmax(-1);
-          pick = torch::multinomial(prob.reshape({-1, tm.vocab}), 1).reshape({B, tm.tokens});
-          conf = prob.gather(-1, pick.unsqueeze(-1)).squeeze(-1);
-        }
-        // Cosine schedule: after step s, this many tokens are fixed.
-        int64_t fixed = s + 1 == opt.steps ? tm.tokens
-                                           : static_cast<int64_t>(std::ceil(tm.tokens * (1 - std::cos(M_PI / 2 * (s + 1) / opt.steps))));
-        conf = conf.masked_fill(known >= 0, -1.0);  // already fixed: not re-chosen
-        auto already = (known >= 0).sum(1);
-        auto order = conf.argsort(1, /*descending=*/true);
-        for (int64_t i = 0; i < B; ++i) {
-          int64_t add = fixed - already[i].item<int64_t>();
-          for (int64_t k = 0; k < add; ++k) {
-            int64_t pos = order[i][k].item<int64_t>();
-            known[i][pos] = pick[i][pos];
-          }
+        int64_t add = fixed - already[i].item<int64_t>();
+        for (int64_t k = 0; k < add; ++k) {
+          int64_t pos = order[i][k].item<int64_t>();
+          known[i][pos] = pick[i][pos];
         }
       }
-      Table ctx;
-      if (codec.info().kind == "image") {
-        std::vector<std::string> bands = opt.bands.empty() ? codec.info().config.value("decode_bands", std::vector<std::string>{}) : opt.bands;
-        std::vector<std::string> all;
-        for (int64_t i = 0; i < B; ++i) all.insert(all.end(), bands.begin(), bands.end());
-        ctx.add(make_string_column(mmu::kImageBand, all, {static_cast<int64_t>(bands.size())}));
-      }
-      Table d = codec.decode(codecs::tokens_column(base, known), ctx, where);
-      o.add(codecs::tokens_column(name, known));
-      for (auto& c : d.columns()) o.add(std::move(c));
     }
+    Table ctx;
+    if (codec.info().kind == "image") {
+      std::vector<std::string> bands = opt.bands.empty() ? codec.info().config.value("decode_bands", std::vector<std::string>{}) : opt.bands;
+      std::vector<std::string> all;
+      for (int64_t i = 0; i < B; ++i) all.insert(all.end(), bands.begin(), bands.end());
+      ctx.add(make_string_column(mmu::kImageBand, all, {static_cast<int64_t>(bands.size())}));
+    }
+    Table d = codec.decode(codecs::tokens_column(base, known), ctx, where);
+    o.add(codecs::tokens_column(name, known));
+    for (auto& c : d.columns()) o.add(std::move(c));
+  }
   return o;
 }
 
@@ -250,7 +249,9 @@ Table Generator::generate(const Table& rows, const GenerateRequest& r, const std
   torch::manual_seed(r.seed);
   Table out;
   for (int64_t s = 0; s < rows.rows(); s += 64) {
-    Table o = I.run_batch(p, rows.slice(s, std::min<int64_t>(64, rows.rows() - s)), r, where);
+    Table b = rows.slice(s, std::min<int64_t>(64, rows.rows() - s));
+    if (!p.raw.empty()) b = p.raw.tokenize(b);
+    Table o = I.run_batch(p, b, r, where);
     if (out.columns().empty()) out = std::move(o);
     else out.append(o);
   }
@@ -308,6 +309,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   Table b;
   while (r.next(b)) {
     const int64_t B = b.rows();
+    if (!p.raw.empty()) b = p.raw.tokenize(b);  // once: the model's inputs and the truth
     Table o = I.run_batch(p, b, req, opt.data);
     if (tm.tokens == 1) {
       const Column& pdf = o.at(base + "_pdf");
@@ -325,8 +327,7 @@ GenerateResult generate(const GenerateOptions& opt) {
         qp->append(B, dens.data(), {mode.data(), median.data(), mean.data()}, {&b.at(mmu::kObjectId).strings});
       }
       if (p.have_truth) {
-        const Column* truth_col = b.find(target);
-        if (!truth_col) truth_col = &p.raw.tokenize(b).at(target);
+        const Column* truth_col = &b.at(target);
         for (int64_t i = 0; i < B; ++i) {
           int64_t t = truth_col->as_int64(i);
           truths.push_back(t >= 0 && t < V ? bin_values[t] : NAN);
