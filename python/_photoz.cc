@@ -152,6 +152,28 @@ void bind_photoz(py::module_& m) {
         return py::make_tuple(j.dump(), py::array_t<double>(pit.size(), pit.data()));
       },
       py::arg("grid"), py::arg("pdf"), py::arg("truth"));
+  m.def(
+      "grid_point_estimates",
+      [](const py::object& grid, const py::object& pdf) {
+        auto g = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(grid);
+        auto p = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(pdf);
+        if (!g || g.ndim() != 1 || !p || p.ndim() != 2 || p.shape(1) != g.shape(0))
+          fail_input("grid_point_estimates: grid 1-d and pdf [n, len(grid)]");
+        const std::vector<double> gv(g.data(), g.data() + g.size());
+        const int64_t n = p.shape(0), K = p.shape(1);
+        py::array_t<double> mode(n), median(n), mean(n);
+        {
+          py::gil_scoped_release nogil;
+          for (int64_t i = 0; i < n; ++i) {
+            auto s = summarize_grid_pdf(gv, p.data() + i * K);
+            mode.mutable_data()[i] = s.mode, median.mutable_data()[i] = s.median, mean.mutable_data()[i] = s.mean;
+          }
+        }
+        py::dict d;
+        d["zmode"] = mode, d["zmedian"] = median, d["zmean"] = mean;
+        return d;
+      },
+      py::arg("grid"), py::arg("pdf"));
   m.def("read_qp", [](const std::string& path) {
     auto e = read_qp(path);
     py::dict d, anc;

@@ -121,20 +121,9 @@ class PhotoZ:
 
 
 def point_estimates(grid, pdf):
-    """zmode, zmedian and zmean of densities on a grid (trapezoid CDF, as qp)."""
-    grid = np.asarray(grid, dtype=np.float64)
-    pdf = np.asarray(pdf, dtype=np.float64)
-    h = np.diff(grid)
-    cdf = np.concatenate([np.zeros((len(pdf), 1)), np.cumsum(0.5 * h * (pdf[:, 1:] + pdf[:, :-1]), 1)], 1)
-    total = cdf[:, -1:]
-    total[total <= 0] = np.nan
-    cdf = cdf / total
-    k = np.clip((cdf < 0.5).sum(1) - 1, 0, len(grid) - 2)
-    rows = np.arange(len(pdf))
-    lo, hi = cdf[rows, k], cdf[rows, k + 1]
-    frac = np.where(hi > lo, (0.5 - lo) / np.where(hi > lo, hi - lo, 1), 0)
-    mean = (0.5 * h * (pdf[:, 1:] * grid[1:] + pdf[:, :-1] * grid[:-1])).sum(1) / total[:, 0]
-    return {"zmode": grid[pdf.argmax(1)], "zmedian": grid[k] + frac * h[k], "zmean": mean}
+    """zmode, zmedian and zmean of densities on a grid (trapezoid CDF, as qp),
+    by the same code as `astrofm photoz predict`."""
+    return _core.grid_point_estimates(grid, pdf)
 
 
 def write_qp(path, grid, pdf, ancil=None):
