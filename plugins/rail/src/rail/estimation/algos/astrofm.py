@@ -44,6 +44,11 @@ def _with_nondetects_as_nan(stage, table, columns):
     return out
 
 
+# Settings passed to astrofm.photoz.PhotoZ as they are (same names).
+_ESTIMATOR_SETTINGS = ("zmin", "zmax", "nzbins", "members", "components", "epochs", "batch", "patience", "lr",
+                       "calibration_fraction", "band_dropout", "seed", "pretrain_epochs")
+
+
 class AstrofmInformer(CatInformer):
     """Trains astrofm's photo-z estimator (astrofm.photoz.PhotoZ)."""
 
@@ -91,10 +96,8 @@ class AstrofmInformer(CatInformer):
         for name in c.extra_cols:
             cols[name] = np.asarray(table[name], dtype=np.float32)
         cols["z"] = np.asarray(table[c.redshift_col], dtype=np.float64)
-        est = PhotoZ(c.bands, errors, extra=c.extra_cols, aion=c.aion_model or None, aion_codecs=c.aion_codecs or None, zmin=c.zmin, zmax=c.zmax, nzbins=c.nzbins, members=c.members,
-                     components=c.components, hidden=[int(h) for h in c.hidden], epochs=c.epochs, batch=c.batch,
-                     patience=c.patience, lr=c.lr, calibration_fraction=c.calibration_fraction,
-                     band_dropout=c.band_dropout, seed=c.seed, pretrain_epochs=c.pretrain_epochs)
+        est = PhotoZ(c.bands, errors, extra=c.extra_cols, aion=c.aion_model or None, aion_codecs=c.aion_codecs or None,
+                     hidden=[int(h) for h in c.hidden], **{k: getattr(c, k) for k in _ESTIMATOR_SETTINGS})
         est.fit(cols, redshift="z")
         self.model = est
         self.add_data("model", self.model)
