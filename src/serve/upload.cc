@@ -232,18 +232,18 @@ namespace {
 using json = nlohmann::json;
 constexpr int64_t kMaxJsonValues = int64_t{1} << 28;
 
-// SAX events of a request body: the arrays under kCaptured keys of the top
-// object stream into float buffers; everything else builds a DOM.
+// SAX events of a request body: the arrays under the top object's "images"
+// and "spectra" stream into float buffers; everything else builds a DOM.
 class RequestSax {
  public:
   RequestSax(JsonRequest& out, int64_t max_objects) : out_(out), max_objects_(max_objects) {}
 
   // -- values
-  bool null() { return cap_ ? leaf(NAN, "null") : dom(json(nullptr)); }
+  bool null() { return cap_ ? leaf(NAN) : dom(json(nullptr)); }
   bool boolean(bool v) { return cap_ ? not_number(v ? "true" : "false") : dom(json(v)); }
-  bool number_integer(json::number_integer_t v) { return cap_ ? leaf(static_cast<float>(v), "") : dom(json(v)); }
-  bool number_unsigned(json::number_unsigned_t v) { return cap_ ? leaf(static_cast<float>(v), "") : dom(json(v)); }
-  bool number_float(json::number_float_t v, const std::string&) { return cap_ ? leaf(static_cast<float>(v), "") : dom(json(v)); }
+  bool number_integer(json::number_integer_t v) { return cap_ ? leaf(static_cast<float>(v)) : dom(json(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return cap_ ? leaf(static_cast<float>(v)) : dom(json(v)); }
+  bool number_float(json::number_float_t v, const std::string&) { return cap_ ? leaf(static_cast<float>(v)) : dom(json(v)); }
   bool string(json::string_t& v) { return cap_ ? not_number(json(v).dump().substr(0, 40)) : dom(json(std::move(v))); }
   bool binary(json::binary_t&) { fail_input("request: binary values are not JSON"); }
   // -- containers
@@ -351,7 +351,7 @@ class RequestSax {
     if (!idx_.empty()) p += "[" + std::to_string(idx_.back()) + "]";
     return p;
   }
-  bool leaf(float v, const char* /*what*/) {
+  bool leaf(float v) {
     if (!pending_.empty()) fail_input("{}: expected nested arrays of numbers, got a single value", pending_);
     const int64_t d = static_cast<int64_t>(idx_.size());
     if (leaf_depth_ < 0) leaf_depth_ = d;
