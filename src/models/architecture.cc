@@ -134,7 +134,7 @@ torch::Tensor prepare_images(const Table& b, const nlohmann::json& pre, int64_t 
   auto x = torch::nan_to_num(center_crop(view, crop).to(torch::kFloat32), 0.0);  // the one copy (new storage)
   const bool all_flux = std::all_of(is_flux.begin(), is_flux.end(), [](bool f) { return f; });
   const bool same_order = std::all_of(orders.begin(), orders.end(), [&](const auto& o) { return o == orders.front(); });
-  if (b.rows() > 0 && all_flux && same_order) {
+  if (all_flux && same_order) {
     // The usual batch: one survey's bands in one order, stretched at once.
     const auto& o = orders.front();
     const bool identity = o == std::vector<int64_t>{0, 1, 2} && x.size(1) == 3;
