@@ -53,6 +53,16 @@ class Probe {
 std::unique_ptr<Probe> make_probe(const ProbeOptions& o);
 std::vector<std::string> probe_kinds();
 
+// Binary logistic regression with a weight per row: scikit-learn's objective
+// sum_i w_i log(1 + exp(-s_i (x_i.beta + b))) + |beta|^2 / (2 C), s_i = +-1
+// from y01, intercept unpenalised; L-BFGS on the features as given.
+struct LinearModel {
+  std::vector<double> beta;
+  double intercept = 0;
+  std::vector<double> decision(const Features& x) const;  // x.beta + b per row
+};
+LinearModel fit_weighted_logistic(const Features& x, const std::vector<double>& y01, const std::vector<double>& weight, double C);
+
 // Principal components of `fit` (centred, no scaling); project() maps any rows
 // onto the first `components`. For probes on raw pixels.
 class Pca {

@@ -153,6 +153,13 @@ class SearchIndex {
 // are, Legacy-Survey g, r, z flux through an asinh stretch. The query gets a
 // red frame; objects without an image are left grey.
 void write_neighbour_grid(const std::string& path, const std::string& images, const std::vector<std::string>& ids, int cell = 96);
+// Cutouts of `ids` in rows of `columns` (0: one row) as PNG bytes; the same colour mapping.
+struct CutoutGridOptions {
+  int cell = 96;
+  int columns = 0;
+  bool frame_first = false;  // a red frame around the first (the query)
+};
+std::string cutout_grid_png(const std::string& images, const std::vector<std::string>& ids, const CutoutGridOptions& o = {});
 // One object's image (row `row` of image_array, bands from image_band) as PNG
 // bytes, `cell` pixels square, with the same colour mapping.
 std::string cutout_png(const Column& image_array, const Column* image_band, int64_t row, int cell = 128);

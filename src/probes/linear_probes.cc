@@ -184,6 +184,41 @@ void Pca::fit(const Features& f, int64_t components) {
   d_ = f.d;
 }
 
+LinearModel fit_weighted_logistic(const Features& f, const std::vector<double>& y01, const std::vector<double>& weight, double C) {
+  check_finite(f, "logistic");
+  if (static_cast<int64_t>(y01.size()) != f.n || static_cast<int64_t>(weight.size()) != f.n)
+    fail_input("logistic: {} rows, {} labels, {} weights", f.n, y01.size(), weight.size());
+  if (!(C > 0)) fail_usage("logistic: C must be positive, not {}", C);
+  auto X = torch::from_blob(const_cast<float*>(f.x.data()), {f.n, f.d}, torch::kFloat32).to(torch::kFloat64);
+  auto s = torch::tensor(y01, torch::kFloat64) * 2 - 1;
+  auto w = torch::tensor(weight, torch::kFloat64);
+  auto beta = torch::zeros({f.d}, torch::kFloat64).requires_grad_(true);
+  auto b = torch::zeros({1}, torch::kFloat64).requires_grad_(true);
+  torch::optim::LBFGS opt({beta, b}, torch::optim::LBFGSOptions(1.0).max_iter(500).tolerance_grad(1e-7).tolerance_change(1e-10)
+                                         .history_size(20).line_search_fn("strong_wolfe"));
+  auto closure = [&]() {
+    opt.zero_grad();
+    auto loss = (torch::softplus(-s * (X.mv(beta) + b)) * w).sum() + beta.pow(2).sum() / (2 * C);
+    loss.backward();
+    return loss;
+  };
+  opt.step(closure);
+  auto bd = beta.detach().contiguous();
+  return {std::vector<double>(bd.data_ptr<double>(), bd.data_ptr<double>() + f.d), b.item<double>()};
+}
+
+std::vector<double> LinearModel::decision(const Features& x) const {
+  if (x.d != static_cast<int64_t>(beta.size())) fail_input("linear model: rows of {} values, fitted on {}", x.d, beta.size());
+  std::vector<double> out(x.n, intercept);
+  for (int64_t i = 0; i < x.n; ++i) {
+    const float* r = x.row(i);
+    double acc = 0;
+    for (int64_t j = 0; j < x.d; ++j) acc += r[j] * beta[j];
+    out[i] += acc;
+  }
+  return out;
+}
+
 Pca Pca::from(std::vector<float> mean, std::vector<float> basis, int64_t components, int64_t dim) {
   ASTROFM_ASSERT(static_cast<int64_t>(mean.size()) == dim && static_cast<int64_t>(basis.size()) == components * dim, "PCA shapes");
   Pca p;

@@ -3,6 +3,7 @@
 
 #include "astrofm/bands.h"
 #include "astrofm/error.h"
+#include "astrofm/fsutil.h"
 #include "astrofm/mmu.h"
 #include "astrofm/png.h"
 #include "astrofm/search.h"
@@ -62,15 +63,17 @@ std::string cutout_png(const Column& image_array, const Column* image_band, int6
   return encode_png(rgb, cell, cell);
 }
 
-void write_neighbour_grid(const std::string& path, const std::string& images, const std::vector<std::string>& ids, int cell) {
+std::string cutout_grid_png(const std::string& images, const std::vector<std::string>& ids, const CutoutGridOptions& o) {
   Dataset ds = Dataset::open(images);
-  if (!ds.has_column(mmu::kImageArray)) fail_input("{}: no image_array column to draw neighbours from", images);
+  if (!ds.has_column(mmu::kImageArray)) fail_input("{}: no image_array column to draw cutouts from", images);
   ObjectLookup lookup(ds);
-  int pad = 4, n = static_cast<int>(ids.size()), W = n * (cell + pad) + pad, H = cell + 2 * pad;
+  const int cell = o.cell, pad = 4, n = static_cast<int>(ids.size());
+  const int cols = o.columns > 0 ? std::min(o.columns, std::max(n, 1)) : std::max(n, 1), rows = (n + cols - 1) / cols;
+  const int W = cols * (cell + pad) + pad, H = std::max(rows, 1) * (cell + pad) + pad;
   std::vector<unsigned char> rgb(static_cast<size_t>(W) * H * 3, 255);
   for (int k = 0; k < n; ++k) {
-    int x0 = pad + k * (cell + pad), y0 = pad;
-    if (k == 0)  // red frame around the query
+    int x0 = pad + (k % cols) * (cell + pad), y0 = pad + (k / cols) * (cell + pad);
+    if (k == 0 && o.frame_first)  // red frame around the query
       for (int y = y0 - 3; y < y0 + cell + 3; ++y)
         for (int x = x0 - 3; x < x0 + cell + 3; ++x)
           if (y >= 0 && y < H && x >= 0 && x < W) rgb[(y * W + x) * 3] = 220, rgb[(y * W + x) * 3 + 1] = 30, rgb[(y * W + x) * 3 + 2] = 30;
@@ -91,7 +94,11 @@ void write_neighbour_grid(const std::string& path, const std::string& images, co
           rgb[((y0 + y) * W + x0 + x) * 3 + c] = static_cast<unsigned char>(std::lround(255 * img[(c * h + sy) * w + sx]));
       }
   }
-  write_png(path, rgb, W, H);
+  return encode_png(rgb, W, H);
+}
+
+void write_neighbour_grid(const std::string& path, const std::string& images, const std::vector<std::string>& ids, int cell) {
+  write_file_atomic(path, cutout_grid_png(images, ids, {.cell = cell, .columns = 0, .frame_first = true}));
 }
 
 }  // namespace astrofm

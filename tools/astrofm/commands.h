@@ -20,6 +20,7 @@ void add_search_commands(CLI::App& app);    // index build|eval, search
 void add_model_commands(CLI::App& app);     // models, convert, train, embed (needs torch)
 void add_probe_command(CLI::App& app);      // probe (needs torch)
 void add_photoz_commands(CLI::App& app);    // photoz fit|predict (needs torch)
+void add_discover_commands(CLI::App& app);  // discover similar|anomalies (needs torch)
 void add_codec_commands(CLI::App& app);     // tokenize, detokenize, codec eval|kinds (needs torch)
 void add_serve_command(CLI::App& app);      // serve (needs torch)
 

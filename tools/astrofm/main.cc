@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   astrofm::cli::add_model_commands(app);
   astrofm::cli::add_probe_command(app);
   astrofm::cli::add_photoz_commands(app);
+  astrofm::cli::add_discover_commands(app);
   astrofm::cli::add_codec_commands(app);
   astrofm::cli::add_serve_command(app);
 #endif

@@ -1,0 +1,82 @@
+#pragma once
+// Discovery: rank a catalogue for what an astronomer asks, on frozen
+// embeddings (or any features). Few-shot retrieval ranks by likeness to a few
+// examples (and unlikeness to counter-examples); anomaly ranking by how
+// isolated an object is among its neighbours; active learning picks what to
+// label next. The in-memory core: features in, one score per row out (higher
+// = more what was asked for). `astrofm discover`, the service and Python wrap
+// it. Torch-free header.
+// Thread-safety: plain functions of their arguments.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "astrofm/features.h"
+#include "astrofm/search.h"
+
+namespace astrofm {
+
+struct SimilarOptions {
+  // pu: a linear probe of the examples against the catalogue as background
+  //     (positive-unlabelled logistic regression; counter-examples as labelled negatives);
+  // mean: cosine similarity to the mean of the examples minus that of the counter-examples.
+  std::string method = "pu";
+  bool standardize = true;    // z-score features with the catalogue's mean and std first
+  double C = 0.01;            // pu: inverse L2 strength on standardised features (sklearn's C)
+  double negative_weight = 5; // pu: a labelled counter-example weighs this many unlabelled objects
+  int64_t background = 50000; // pu: unlabelled objects drawn as background (all when fewer)
+  uint64_t seed = 0;
+  void check() const;         // UsageError on an unknown method or a non-positive setting
+};
+
+// `positives` / `negatives`: example vectors [k, d] (need not be in the
+// catalogue); `labelled`: catalogue rows that are among them, left out of
+// the background. Returns one score per catalogue row. InputError on no
+// positives, a dimension that differs from the catalogue's, or an empty catalogue.
+std::vector<double> rank_similar(const Features& catalogue, const Features& positives, const Features& negatives,
+                                 const std::vector<int64_t>& labelled, const SimilarOptions& o = {});
+
+struct AnomalyOptions {
+  std::string method = "lof";  // lof (local outlier factor) | knn (mean distance to the k nearest)
+  int k = 20;                  // neighbours
+  bool standardize = true;
+  // The neighbour search: exact (flat) by default; hnsw or ivf* for catalogues of millions (search.h).
+  IndexOptions index = default_index();
+  void check() const;
+  static IndexOptions default_index() {
+    IndexOptions i;
+    i.metric = "l2";
+    return i;
+  }
+};
+
+// One anomaly score per row (higher = more unusual). LOF follows Breunig et
+// al. (2000) as scikit-learn's LocalOutlierFactor does (its
+// -negative_outlier_factor_, duplicates included). `progress`: rows searched so far.
+std::vector<double> anomaly_scores(const Features& x, const AnomalyOptions& o = {},
+                                   const std::function<void(int64_t)>& progress = {});
+
+// Active learning: which unlabelled rows to show next. labels: per row 1
+// (interesting), 0 (not) or -1 (unlabelled). Acquisition:
+//   top: the highest-scoring unlabelled rows (what Astronomaly shows);
+//   uncertain: those whose score is nearest the boundary between the classes:
+//              halfway between the mean score of the rows labelled interesting
+//              and that of those labelled not (of the unlabelled when none are);
+//   mix: half top, half uncertain (Protege-like).
+std::vector<int64_t> next_to_label(const std::vector<double>& scores, const std::vector<int8_t>& labels, int64_t n,
+                                   const std::string& acquisition = "top");
+std::vector<std::string> acquisition_kinds();
+
+// Ranking metrics over a whole ranking (ties broken by row): average
+// precision, precision@k, nDCG@k (binary gains), recall@k.
+struct RankingMetrics {
+  double average_precision = 0, precision_at_20 = 0, ndcg_at_10 = 0, recall_at_100 = 0;
+  int64_t positives = 0, objects = 0;
+  nlohmann::json to_json() const;
+};
+RankingMetrics ranking_metrics(const std::vector<double>& scores, const std::vector<int8_t>& truth);
+
+}  // namespace astrofm

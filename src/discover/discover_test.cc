@@ -1,0 +1,272 @@
+#include "astrofm/discover.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "astrofm/discover_run.h"
+#include "astrofm/error.h"
+#include "astrofm/importers.h"
+#include "astrofm/mmu.h"
+#include "testutil.h"
+
+namespace astrofm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// n points per cluster around centres 0 and `shift` (in every dimension), Gaussian noise 1.
+Features two_clusters(int64_t n_a, int64_t n_b, int64_t d, double shift, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g;
+  Features f{n_a + n_b, d, {}};
+  for (int64_t i = 0; i < f.n; ++i)
+    for (int64_t j = 0; j < d; ++j) f.x.push_back(g(rng) + (i >= n_a ? static_cast<float>(shift) : 0.f));
+  return f;
+}
+
+TEST(Discover, FewShotRanksTheExamplesClusterFirst) {
+  auto cat = two_clusters(400, 20, 8, 3.0, 1);  // 20 rare objects around (3, ..., 3)
+  std::vector<int8_t> truth(420, 0);
+  for (int i = 400; i < 420; ++i) truth[i] = 1;
+  for (std::string method : {"pu", "mean"}) {
+    SimilarOptions o;
+    o.method = method;
+    std::vector<int64_t> rows = {400, 401, 402};
+    auto s = rank_similar(cat, take_rows(cat, rows), {0, 8, {}}, rows, o);
+    ASSERT_EQ(s.size(), 420u);
+    auto m = ranking_metrics(s, truth);
+    EXPECT_GT(m.average_precision, 0.95) << method;
+    EXPECT_EQ(m.ndcg_at_10, 1.0) << method;
+  }
+}
+
+TEST(Discover, CounterExamplesPushTheirKindDown) {
+  // Two rare groups at +3 and -3 in the first dimension; examples of both,
+  // counter-examples of the second: the second must fall below the first.
+  std::mt19937_64 rng(2);
+  std::normal_distribution<float> g;
+  Features cat{0, 4, {}};
+  for (int i = 0; i < 300; ++i) {
+    float c = i < 20 ? 3.f : i < 40 ? -3.f : 0.f;
+    for (int j = 0; j < 4; ++j) cat.x.push_back(g(rng) * 0.5f + (j == 0 ? c : 0.f) + (j == 1 && i < 40 ? 3.f : 0.f));
+    ++cat.n;
+  }
+  std::vector<int64_t> pos = {0, 1, 20, 21}, neg = {22, 23, 24};
+  std::vector<int64_t> labelled = pos;
+  labelled.insert(labelled.end(), neg.begin(), neg.end());
+  for (std::string method : {"pu", "mean"}) {
+    SimilarOptions o;
+    o.method = method;
+    auto s = rank_similar(cat, take_rows(cat, pos), take_rows(cat, neg), labelled, o);
+    double first = 0, second = 0;
+    for (int i = 2; i < 20; ++i) first += s[i];
+    for (int i = 25; i < 40; ++i) second += s[i];
+    EXPECT_GT(first / 18, second / 15) << method;
+  }
+}
+
+TEST(Discover, BadExamplesAreOneClearError) {
+  auto cat = two_clusters(50, 5, 4, 2.0, 3);
+  Features wrong{1, 3, {0, 0, 0}};
+  try {
+    rank_similar(cat, wrong, {}, {});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("3 dimensions, the catalogue 4"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(rank_similar({0, 4, {}}, take_rows(cat, {0}), {}, {}), InputError);
+  EXPECT_THROW(rank_similar(cat, {0, 4, {}}, {}, {}), InputError);
+  SimilarOptions bad;
+  bad.method = "magic";
+  EXPECT_THROW(rank_similar(cat, take_rows(cat, {0}), {}, {}, bad), UsageError);
+  Features nan = take_rows(cat, {0});
+  nan.x[1] = NAN;
+  EXPECT_THROW(rank_similar(cat, nan, {}, {}), InputError);
+}
+
+TEST(Discover, AnOutlierScoresHighestByLofAndKnn) {
+  auto x = two_clusters(300, 0, 5, 0, 4);
+  for (int j = 0; j < 5; ++j) x.x[17 * 5 + j] = 8.f;  // row 17 far from the blob
+  for (std::string method : {"lof", "knn"}) {
+    AnomalyOptions o;
+    o.method = method;
+    o.k = 10;
+    auto s = anomaly_scores(x, o);
+    EXPECT_EQ(std::max_element(s.begin(), s.end()) - s.begin(), 17) << method;
+    for (double v : s) EXPECT_TRUE(std::isfinite(v));
+  }
+}
+
+TEST(Discover, LofIsOneInsideAUniformGrid) {
+  // On a regular lattice every interior point has the density of its
+  // neighbours, so LOF is 1 (up to the edges' influence).
+  Features g{0, 2, {}};
+  for (int i = 0; i < 30; ++i)
+    for (int j = 0; j < 30; ++j) g.x.push_back(static_cast<float>(i)), g.x.push_back(static_cast<float>(j)), ++g.n;
+  AnomalyOptions o;
+  o.k = 4;
+  o.standardize = false;
+  auto s = anomaly_scores(g, o);
+  EXPECT_NEAR(s[15 * 30 + 15], 1.0, 1e-6);
+}
+
+TEST(Discover, LofMatchesScikitLearnWithDuplicates) {
+  ASTROFM_REQUIRE_PYTHON("numpy sklearn");
+  test::TempDir tmp;
+  auto x = two_clusters(200, 30, 3, 2.5, 5);
+  for (int j = 0; j < 3; ++j) x.x[5 * 3 + j] = x.x[6 * 3 + j];  // an exact duplicate pair
+  {
+    std::ofstream f(tmp.path("x.csv"));
+    f.precision(9);
+    for (int64_t i = 0; i < x.n; ++i) f << x.x[i * 3] << "," << x.x[i * 3 + 1] << "," << x.x[i * 3 + 2] << "\n";
+  }
+  auto out = test::run_python(R"(
+import sys, numpy as np
+from sklearn.neighbors import LocalOutlierFactor
+x = np.loadtxt(sys.argv[1], delimiter=",")
+l = LocalOutlierFactor(n_neighbors=7, algorithm="brute").fit(x)
+print(" ".join(repr(float(v)) for v in -l.negative_outlier_factor_))
+)", tmp.path("x.csv"));
+  std::istringstream in(out);
+  AnomalyOptions o;
+  o.k = 7;
+  o.standardize = false;
+  Features xr = x;  // the values as sklearn read them
+  auto s = anomaly_scores(xr, o);
+  for (int64_t i = 0; i < x.n; ++i) {
+    double ref;
+    ASSERT_TRUE(in >> ref);
+    EXPECT_NEAR(s[i], ref, 1e-5 * ref) << "row " << i;
+  }
+}
+
+TEST(Discover, ApproximateIndexAgreesWithExactSearch) {
+  auto x = two_clusters(2000, 40, 16, 2.0, 6);
+  AnomalyOptions exact, hnsw;
+  exact.method = hnsw.method = "knn";
+  hnsw.index.kind = "hnsw";
+  auto a = anomaly_scores(x, exact), b = anomaly_scores(x, hnsw);
+  int64_t close = 0;
+  for (size_t i = 0; i < a.size(); ++i) close += std::abs(a[i] - b[i]) < 1e-3 * a[i];
+  EXPECT_GT(close, 1900);
+}
+
+TEST(Discover, NextToLabelByAcquisition) {
+  std::vector<double> s = {0.9, 0.8, 0.7, 0.5, 0.3, 0.1};
+  std::vector<int8_t> l = {1, -1, -1, -1, 0, -1};
+  EXPECT_EQ(next_to_label(s, l, 2, "top"), (std::vector<int64_t>{1, 2}));
+  // Boundary halfway between the interesting (0.9) and not (0.3) means: 0.6.
+  EXPECT_EQ(next_to_label(s, l, 2, "uncertain"), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(next_to_label(s, l, 3, "mix"), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(next_to_label(s, l, 10, "top").size(), 4u);
+  EXPECT_THROW(next_to_label(s, l, 1, "random"), UsageError);
+}
+
+TEST(Discover, RankingMetricsByHand) {
+  // Ranking: P N P N N; AP = (1/1 + 2/3) / 2; nDCG@10 = (1 + 1/log2 4) / (1 + 1/log2 3).
+  auto m = ranking_metrics({5, 4, 3, 2, 1}, {1, 0, 1, 0, 0});
+  EXPECT_NEAR(m.average_precision, (1 + 2.0 / 3) / 2, 1e-12);
+  EXPECT_NEAR(m.ndcg_at_10, (1 + 0.5) / (1 + 1 / std::log2(3.0)), 1e-12);
+  EXPECT_NEAR(m.precision_at_20, 2.0 / 20, 1e-12);
+  EXPECT_EQ(m.positives, 2);
+}
+
+// A small embedding catalogue on disk: 200 objects, 8 of them rare.
+std::string write_catalogue(const test::TempDir& tmp, const std::string& name, const std::string& model, int64_t d) {
+  auto f = two_clusters(192, 8, d, 3.0, 7);
+  std::vector<std::string> ids, models;
+  std::vector<double> ra, dec;
+  for (int64_t i = 0; i < f.n; ++i) ids.push_back(fmt::format("obj{}", i)), models.push_back(model), ra.push_back(150 + i * 0.01), dec.push_back(2);
+  Table t;
+  t.add(make_string_column(mmu::kObjectId, ids));
+  t.add(make_column<double>(mmu::kRa, ra));
+  t.add(make_column<double>(mmu::kDec, dec));
+  t.add(make_column<float>("embedding_image", f.x, {d}));
+  t.add(make_string_column("model_id", models));
+  DatasetWriter w(tmp.path(name), "embeddings");
+  w.append(t);
+  w.commit();
+  return tmp.path(name);
+}
+
+TEST(DiscoverRun, SimilarWritesEveryObjectWithScoreAndRank) {
+  test::TempDir tmp;
+  DiscoverSimilarOptions o;
+  o.in.data = write_catalogue(tmp, "cat", "m1", 6);
+  o.positives = "obj192,obj193";
+  o.out.out = tmp.path("scored.csv");
+  o.out.report = tmp.path("report");
+  o.out.top = 10;
+  {
+    std::ofstream l(tmp.path("labels.csv"));
+    l << "object_id,label\nobj194,yes\nobj3,not\n";
+  }
+  o.out.labels = tmp.path("labels.csv");
+  o.out.suggest = 5;
+  auto r = discover_similar(o);
+  EXPECT_EQ(r["objects"], 200);
+  EXPECT_EQ(r["examples"], 3);
+  EXPECT_EQ(r["counter_examples"], 1);
+  EXPECT_EQ(r["suggested"].size(), 5u);
+  auto t = read_csv_table(o.out.out);
+  ASSERT_EQ(t.rows(), 200);
+  for (const auto& c : {"object_id", "ra", "dec", "score", "rank", "label", "suggested"}) EXPECT_TRUE(t.has(c)) << c;
+  // The rare ones that were not examples come first.
+  std::vector<std::string> top8;
+  for (int64_t i = 0; i < 200; ++i)
+    if (t.at("rank").as_int64(i) <= 8) top8.push_back(t.at("object_id").strings[i]);
+  int rare_in_top = 0;
+  for (const auto& id : top8) rare_in_top += std::stoi(id.substr(3)) >= 192;
+  EXPECT_GE(rare_in_top, 7);
+  EXPECT_TRUE(fs::exists(tmp.path("report/ranked.csv")));
+  EXPECT_TRUE(fs::exists(tmp.path("report/index.html")));
+  EXPECT_FALSE(fs::exists(tmp.path("report/cutouts.png")));  // no images in an embedding catalogue
+}
+
+TEST(DiscoverRun, BadInputNamesItAndWritesNothing) {
+  test::TempDir tmp;
+  auto cat = write_catalogue(tmp, "cat", "m1", 6);
+  auto other = write_catalogue(tmp, "other", "m2", 6);
+  auto wide = write_catalogue(tmp, "wide", "m1", 5);
+  auto expect_error = [&](DiscoverSimilarOptions o, const std::string& needle) {
+    o.in.data = cat;
+    o.out.out = tmp.path("out.csv");
+    o.out.report = tmp.path("rep");
+    try {
+      discover_similar(o);
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(tmp.path("out.csv")));
+    EXPECT_FALSE(fs::exists(tmp.path("rep")));
+  };
+  DiscoverSimilarOptions o;
+  o.positives = "obj1,nosuch,obj2,alsonot";
+  expect_error(o, "2 of the examples are not in the catalogue");
+  o.positives = other;  // another model's embeddings
+  expect_error(o, "embedded by 'm2'");
+  o.positives = wide;
+  expect_error(o, "5 dimensions");
+  o.positives = "obj1";
+  {
+    std::ofstream l(tmp.path("labels.csv"));
+    l << "object_id,label\nobj5,1\nghost,0\n";
+  }
+  o.out.labels = tmp.path("labels.csv");
+  expect_error(o, "ghost");
+  {
+    std::ofstream l(tmp.path("labels.csv"));
+    l << "object_id,label\nobj5,maybe\n";
+  }
+  expect_error(o, "label 'maybe'");
+}
+
+}  // namespace
+}  // namespace astrofm
