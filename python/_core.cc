@@ -211,6 +211,7 @@ class PyDataset {
 }  // namespace
 
 void bind_photoz(py::module_& m);  // _photoz.cc
+void bind_discover(py::module_& m);  // _discover.cc
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "astrofm's C++ core";
@@ -230,6 +231,7 @@ PYBIND11_MODULE(_core, m) {
   });
 
   bind_photoz(m);
+  bind_discover(m);
   m.def("set_models_dir", &set_models_dir, "Folder searched first for model files");
   m.def("shipped_models", &shipped_models, "Shipped models as (name, path) pairs");
 

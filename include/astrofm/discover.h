@@ -26,7 +26,7 @@ struct SimilarOptions {
   std::string method = "pu";
   bool standardize = true;    // z-score features with the catalogue's mean and std first
   double C = 0.01;            // pu: inverse L2 strength on standardised features (sklearn's C)
-  double negative_weight = 5; // pu: a labelled counter-example weighs this many unlabelled objects
+  double negative_weight = 1; // pu: a counter-example weighs this many examples (the examples together weigh as much as the background)
   int64_t background = 50000; // pu: unlabelled objects drawn as background (all when fewer)
   uint64_t seed = 0;
   void check() const;         // UsageError on an unknown method or a non-positive setting

@@ -121,6 +121,12 @@ class SearchIndex {
   // those columns and cone queries touch no file, so search() runs fully in
   // parallel. Not thread-safe itself: call before sharing the index.
   void preload(const std::vector<std::string>& more = {});
+  // A preloaded column, every object's vector in index order (NaN where the
+  // catalogue lacks it); null when that column was not preloaded.
+  const std::vector<float>* preloaded(const std::string& column) const {
+    auto it = cache_.find(column);
+    return it == cache_.end() ? nullptr : &it->second;
+  }
   const std::vector<std::string>& ids() const { return ids_; }
   const std::vector<double>& ra() const { return ra_; }
   const std::vector<double>& dec() const { return dec_; }

@@ -171,6 +171,24 @@ class Client:
                 body[k] = v
         return self._json("POST", "/v1/generate", body)["objects"]
 
+    def discover(self, index=None, positives=None, negatives=None, mode=None, method=None, k=24, suggest=0,
+                 acquisition="top", exclude_labelled=True, neighbours=None):
+        """Discovery over a served index: mode "anomalies" (the most unusual
+        objects) or "similar" (more like `positives`, unlike `negatives`, both
+        object ids; the default when positives are given). Returns the reply:
+        "hits" (object_id, score, rank, ra, dec) and "suggested" (what to label
+        next by `acquisition`: top, uncertain or mix)."""
+        mode = mode or ("similar" if positives else "anomalies")
+        body = {"mode": mode, "k": int(k), "suggest": int(suggest), "acquisition": acquisition,
+                "exclude_labelled": bool(exclude_labelled)}
+        for key, v in (("index", index), ("method", method), ("neighbours", neighbours)):
+            if v is not None:
+                body[key] = v
+        for key, v in (("positives", positives), ("negatives", negatives)):
+            if v is not None:
+                body[key] = [str(i) for i in v]
+        return self._json("POST", "/v1/discover", body)
+
     def object(self, id):
         """An object's metadata from every served dataset and index."""
         return self._json("GET", "/v1/objects/" + urllib.parse.quote(str(id), safe=""))

@@ -180,3 +180,33 @@ def test_mission_example_with_the_shipped_aion_model(tmp_path):
     p = model.predict(test)
     r2 = 1 - np.sum((p - y[180:]) ** 2) / np.sum((y[180:] - y[180:].mean()) ** 2)
     assert r2 > 0.25, r2  # measured 0.41 (image only, 180 labels)
+
+
+def test_discovery_loop_in_python(tmp_path):
+    from astrofm import discover
+    rng = np.random.default_rng(3)
+    x = np.vstack([rng.normal(0, 1, (300, 6)), rng.normal(3, 1, (10, 6))]).astype(np.float32)
+    ids = [f"g{i}" for i in range(len(x))]
+    rare = set(ids[300:])
+    # Anomalies: scikit-learn's isolation forest and the core's LOF both put the rare group near the top.
+    for method in discover.ANOMALY_METHODS:
+        s = discover.anomalies(x, method=method, k=15)
+        top = {ids[i] for i in np.argsort(-s)[:20]}
+        assert len(top & rare) >= 7, method
+    with pytest.raises(ValueError, match="method"):
+        discover.anomalies(x, method="magic")
+    # Active learning: two examples, a round of suggestions answered, labels saved and read back.
+    d = discover.Discovery(x, ids).label(["g300", "g301"], True)
+    sug = d.suggest(8)
+    assert not {"g300", "g301"} & set(sug) and len(set(sug) & rare) >= 6
+    d.label([i for i in sug if i in rare], True).label([i for i in sug if i not in rare], False)
+    m = discover.ranking_metrics(d.scores(), [int(i in rare) for i in ids])
+    assert m["average_precision"] > 0.9
+    d.save_labels(tmp_path / "labels.csv")
+    again = discover.Discovery(x, ids).load_labels(tmp_path / "labels.csv")
+    assert (again.labels == d.labels).all()
+    (tmp_path / "bad.csv").write_text("object_id,label\nnosuch,1\n")
+    with pytest.raises(KeyError, match="nosuch"):
+        discover.Discovery(x, ids).load_labels(tmp_path / "bad.csv")
+    with pytest.raises(ValueError, match="dimensions"):
+        discover.similar(x, np.zeros((1, 5), np.float32))

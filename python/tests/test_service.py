@@ -438,7 +438,7 @@ def test_the_openapi_file_describes_every_route_the_server_answers(served):
                 continue
             s, _, body = raw(served["url"], concrete.get(path, path))
             assert s == 200, (path, s, body[:200])
-    for path in ("/v1/embeddings", "/v1/search", "/v1/predict", "/v1/generate"):
+    for path in ("/v1/embeddings", "/v1/search", "/v1/predict", "/v1/generate", "/v1/discover"):
         assert "post" in paths[path]
         s, _, body = raw(served["url"], path, {})
         assert s == 400, (path, s, body)  # routed, and an empty request is a clear 400
@@ -460,3 +460,32 @@ def test_a_request_past_its_deadline_gets_504_and_writes_are_refused(sim, tmp_pa
             assert s in (404, 405) and "error" in json.loads(b)
     finally:
         stop(p)
+
+
+def test_discover_through_the_client_agrees_with_the_library(served):
+    from astrofm import discover
+    c = served["client"]
+    t = astrofm.open_dataset(str(served["sim"] / "emb")).read(columns=["object_id", "embedding_image"])
+    ids = [str(i) for i in t["object_id"]]
+    x = np.asarray(t["embedding_image"], dtype=np.float32)
+    # Anomalies: the server's ranking is the library's (the same core on the same vectors).
+    res = c.discover(index="sim", k=6, neighbours=5)
+    lib = dict(zip(ids, discover.anomalies(x, k=5)))
+    got = [h["object_id"] for h in res["hits"]]
+    assert got == sorted(lib, key=lambda i: -lib[i])[:6]
+    for h in res["hits"]:
+        assert h["score"] == pytest.approx(lib[h["object_id"]], rel=1e-9)
+    # A round of labels: more like the first two, unlike the third; the labelled are left out of the hits.
+    pos, neg = got[:2], got[2:3]
+    r = c.discover(index="sim", positives=pos, negatives=neg, k=8, suggest=4, acquisition="mix")
+    assert r["mode"] == "similar" and r["positives"] == 2 and r["negatives"] == 1
+    hit_ids = [h["object_id"] for h in r["hits"]]
+    assert not set(hit_ids) & set(pos + neg) and len(r["suggested"]) == 4
+    s = dict(zip(ids, discover.similar(x, [ids.index(i) for i in pos], [ids.index(i) for i in neg])))
+    for h in r["hits"]:
+        assert h["score"] == pytest.approx(s[h["object_id"]], rel=1e-5, abs=1e-6)
+    # Unknown ids: one 404 naming them.
+    with pytest.raises(KeyError, match="nosuch"):
+        c.discover(index="sim", positives=[pos[0], "nosuch"])
+    with pytest.raises(ValueError, match="acquisition"):
+        c.discover(index="sim", positives=pos, acquisition="random")

@@ -49,7 +49,9 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
     models.push_back(std::move(m));
   }
   for (const auto& [name, dir] : o.indexes) {
-    auto e = std::make_unique<IndexEntry>(IndexEntry{name, SearchIndex::open(dir), "", "", "", "", nullptr});
+    auto e = std::make_unique<IndexEntry>();
+    e->name = name;
+    e->index = SearchIndex::open(dir);
     e->column = e->index.meta()["column"];
     e->dataset = e->index.meta()["dataset"];
     e->modality = modality_of_column(e->column);
@@ -421,6 +423,7 @@ void Server::Impl::routes() {
   http.Post("/v1/search", api([this](const httplib::Request& q, httplib::Response& r) { handle_search(q, r); }));
   http.Post("/v1/predict", api([this](const httplib::Request& q, httplib::Response& r) { handle_predict(q, r); }));
   http.Post("/v1/generate", api([this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r); }));
+  http.Post("/v1/discover", api([this](const httplib::Request& q, httplib::Response& r) { handle_discover(q, r); }));
   http.Get(R"(/v1/objects/([^/]+)/cutout\.png)", api([this](const httplib::Request& q, httplib::Response& r) { handle_cutout(q, r); }));
   http.Get(R"(/v1/objects/([^/]+))", api([this](const httplib::Request& q, httplib::Response& r) { handle_object(q, r); }));
   http.Get(R"(/scs/([A-Za-z0-9_.\-]+))", api([this](const httplib::Request& q, httplib::Response& r) { handle_scs(q, r); }));
@@ -438,6 +441,7 @@ void Server::Impl::routes() {
   http.Get("/", asset("index.html"));
   http.Get("/index.html", asset("index.html"));
   http.Get("/static/app.js", asset("app.js"));
+  http.Get("/static/discover.js", asset("discover.js"));
   http.Get("/static/style.css", asset("style.css"));
   // Nothing else: the service is read-only, and other methods or paths get a JSON 404.
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -171,6 +172,12 @@ struct IndexEntry {
   std::string column, modality, model_id, dataset;
   std::unique_ptr<DataEntry> catalogue;  // the catalogue it was built from (cone search columns)
   std::vector<std::string> preloaded;    // its embedding columns held in memory (queries by id read only these)
+  // Discovery (/v1/discover): the index column's vectors as one matrix, and
+  // anomaly scores by method and k, computed on first use and kept.
+  std::once_flag features_once;
+  Features features;
+  std::mutex anomaly_mu;
+  std::map<std::string, std::shared_ptr<const std::vector<double>>> anomaly_scores;
 };
 
 struct ProbeEntry {
@@ -330,6 +337,7 @@ struct Server::Impl {
   void handle_predict(const httplib::Request& req, httplib::Response& res);
   void handle_generate(const httplib::Request& req, httplib::Response& res);
   void handle_scs(const httplib::Request& req, httplib::Response& res);
+  void handle_discover(const httplib::Request& req, httplib::Response& res);
 };
 
 }  // namespace astrofm

@@ -1,10 +1,14 @@
 // End to end: astrofm serve's web page in headless Chromium (Debian's, through
 // playwright-core): search by id, the image->spectrum toggle, the cone filter,
 // an upload, metadata, the sky plot; a screenshot at the end.
-//   node browser_test.mjs URL QUERY_ID UPLOAD.npy SCREENSHOT.png
+// Then the discovery view: anomalies, one-key labels, a round of "more like
+// these", labels exported and imported; a second screenshot.
+//   node browser_test.mjs URL QUERY_ID UPLOAD.npy SCREENSHOT.png [DISCOVERY_SCREENSHOT.png]
 import { chromium } from "playwright-core";
 
-const [url, queryId, upload, shot] = process.argv.slice(2);
+import { readFileSync, writeFileSync } from "node:fs";
+
+const [url, queryId, upload, shot, discShot] = process.argv.slice(2);
 const fail = (msg) => { console.error("browser test: " + msg); process.exit(1); };
 
 const browser = await chromium.launch({
@@ -98,9 +102,48 @@ try {
   await page.click("#results .card:nth-child(2) a.id");
   await page.waitForFunction(() => document.getElementById("meta-panel").textContent.includes("found_in"));
   await page.screenshot({ path: shot, fullPage: true });
+
+  // 6. Discovery: the most unusual objects of the image index.
+  await page.click("#view-discover");
+  if (!(await page.isHidden("#search-view"))) fail("the search view is still shown in the discovery view");
+  await page.selectOption("#disc-index", "sim-images");
+  await page.fill("#disc-k", "12");
+  await page.click("#disc-anomalies");
+  const discCards = async (min) => {
+    await page.waitForFunction((n) => document.querySelectorAll("#disc-results .card").length >= n, min);
+    await page.waitForFunction(() => [...document.querySelectorAll("#disc-results .card img")].every((i) => i.complete && i.naturalWidth > 0));
+    return page.$$eval("#disc-results .card", (cs) => cs.map((c) => c.dataset.objectId));
+  };
+  const unusual = await discCards(12);
+  if (!(await page.textContent("#disc-status")).includes("most unusual")) fail("discovery status: " + (await page.textContent("#disc-status")));
+  // One key per label: y on the first (focus moves on), n on the second.
+  await page.focus("#disc-results .card:nth-child(1)");
+  await page.keyboard.press("y");
+  await page.keyboard.press("n");
+  const progress = await page.textContent("#disc-progress");
+  if (!progress.includes("1 interesting") || !progress.includes("1 not")) fail("labels by key: " + progress);
+  // A round: more like the interesting one; the labelled objects are not shown again.
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.getElementById("disc-status").textContent.startsWith("round 1"));
+  const round1 = await discCards(12);
+  if (round1.includes(unusual[0]) || round1.includes(unusual[1])) fail("a labelled object came back in round 1");
+  // Export: the CSV holds both labels.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#disc-export")]);
+  const csv = readFileSync(await download.path(), "utf8");
+  if (!csv.startsWith("object_id,label\n") || !csv.includes(`${unusual[0]},1`) || !csv.includes(`${unusual[1]},0`)) fail("exported labels: " + csv);
+  // Import: labels from a file join those of the page.
+  const labelsFile = shot.replace(/\.png$/, "") + "-labels.csv";
+  writeFileSync(labelsFile, `object_id,label\n${round1[0]},yes\n${round1[1]},no\n`);
+  await page.setInputFiles("#disc-import", labelsFile);
+  await page.waitForFunction(() => document.getElementById("disc-progress").textContent.includes("4 labelled"));
+  await page.click("#disc-more");
+  await page.waitForFunction(() => document.getElementById("disc-status").textContent.startsWith("round 2"));
+  await discCards(12);
+  if (discShot) await page.screenshot({ path: discShot, fullPage: true });
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log(`browser test: ok (${byImage.length - 1} image neighbours, ${bySpectrum.length - 1} spectrum neighbours, ` +
-              `${coned.hits.length} in the cone, upload found itself); screenshot ${shot}`);
+              `${coned.hits.length} in the cone, upload found itself; discovery: anomalies, 2 rounds, labels exported and imported); ` +
+              `screenshots ${shot} ${discShot || ""}`);
 } finally {
   await browser.close();
 }

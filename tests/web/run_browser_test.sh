@@ -31,4 +31,4 @@ PY
 SERVER=$!
 for _ in $(seq 300); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || { echo "browser test: the server did not start" >&2; exit 1; }
-node "$HERE/browser_test.mjs" "http://127.0.0.1:$(cat "$T/port")/" "$ID" "$T/query.npy" "$BUILD/web-screenshot.png"
+node "$HERE/browser_test.mjs" "http://127.0.0.1:$(cat "$T/port")/" "$ID" "$T/query.npy" "$BUILD/web-screenshot.png" "$BUILD/web-discover.png"

@@ -1,0 +1,83 @@
+// Python bindings of the discovery core (discover.h): few-shot ranking,
+// anomaly scores, what to label next and ranking metrics, on numpy arrays.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "astrofm/discover.h"
+#include "astrofm/error.h"
+
+namespace py = pybind11;
+using namespace astrofm;
+
+namespace {
+
+using FloatRows = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+// A [n, d] float32 matrix from any 2-d array; None: n = 0 with dimension d.
+Features features(const py::object& a, const char* what, int64_t d_if_none = 0) {
+  if (a.is_none()) return {0, d_if_none, {}};
+  auto arr = FloatRows::ensure(a);
+  if (!arr || arr.ndim() != 2) fail_input("{}: expected a 2-d numeric array [objects, dimensions]", what);
+  return {arr.shape(0), arr.shape(1), std::vector<float>(arr.data(), arr.data() + arr.size())};
+}
+
+std::vector<int64_t> int_list(const py::object& a) {
+  if (a.is_none()) return {};
+  auto arr = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (!arr || arr.ndim() != 1) fail_input("expected a 1-d array of row numbers");
+  return {arr.data(), arr.data() + arr.size()};
+}
+
+py::array_t<double> array(const std::vector<double>& v) { return py::array_t<double>(v.size(), v.data()); }
+
+}  // namespace
+
+void bind_discover(py::module_& m) {
+  m.def(
+      "rank_similar",
+      [](const py::object& catalogue, const py::object& positives, const py::object& negatives, const py::object& labelled,
+         const std::string& method, double C, double negative_weight, bool standardize, int64_t background, uint64_t seed) {
+        auto cat = features(catalogue, "catalogue");
+        auto pos = features(positives, "positives", cat.d), neg = features(negatives, "negatives", cat.d);
+        auto rows = int_list(labelled);
+        SimilarOptions o;
+        o.method = method, o.C = C, o.negative_weight = negative_weight, o.standardize = standardize, o.background = background, o.seed = seed;
+        std::vector<double> s;
+        {
+          py::gil_scoped_release nogil;
+          s = rank_similar(cat, pos, neg, rows, o);
+        }
+        return array(s);
+      },
+      py::arg("catalogue"), py::arg("positives"), py::arg("negatives") = py::none(), py::arg("labelled") = py::none(),
+      py::arg("method") = "pu", py::arg("C") = SimilarOptions{}.C, py::arg("negative_weight") = SimilarOptions{}.negative_weight,
+      py::arg("standardize") = true, py::arg("background") = SimilarOptions{}.background, py::arg("seed") = 0);
+  m.def(
+      "anomaly_scores",
+      [](const py::object& x, const std::string& method, int k, bool standardize, const std::string& index) {
+        auto f = features(x, "catalogue");
+        AnomalyOptions o;
+        o.method = method, o.k = k, o.standardize = standardize, o.index.kind = index;
+        std::vector<double> s;
+        {
+          py::gil_scoped_release nogil;
+          s = anomaly_scores(f, o);
+        }
+        return array(s);
+      },
+      py::arg("x"), py::arg("method") = "lof", py::arg("k") = 20, py::arg("standardize") = true, py::arg("index") = "flat");
+  m.def(
+      "next_to_label",
+      [](const std::vector<double>& scores, const std::vector<int8_t>& labels, int64_t n, const std::string& acquisition) {
+        return next_to_label(scores, labels, n, acquisition);
+      },
+      py::arg("scores"), py::arg("labels"), py::arg("n"), py::arg("acquisition") = "top");
+  m.def(
+      "ranking_metrics",
+      [](const std::vector<double>& scores, const std::vector<int8_t>& truth) {
+        return py::module_::import("json").attr("loads")(ranking_metrics(scores, truth).to_json().dump());
+      },
+      py::arg("scores"), py::arg("truth"));
+}
