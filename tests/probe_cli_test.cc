@@ -42,8 +42,10 @@ TEST(ProbeCli, PhotoZFromColoursWithReportAndPredictions) {
   std::string header;
   std::getline(pred, header);
   EXPECT_EQ(header, "object_id,ra,dec,true,predicted");
-  for (const char* f : {"index.html", "pred_vs_true.png", "dz_vs_z.png", "pit.png", "result.json"})
+  for (const char* f : {"index.html", "vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "result.json"})
     EXPECT_TRUE(fs::exists(tmp.path("report") + "/" + f)) << f;
+  for (const char* fig : {"Predicted against true z", "Scaled error against true z", "PIT histogram"})
+    EXPECT_NE(read_file(tmp.path("report/index.html")).find(fig), std::string::npos) << fig;
   EXPECT_FALSE(fs::exists(tmp.path("report.partial")));
   // kNN predicts a distribution, its neighbours' redshifts: calibration and CRPS beside the point metrics.
   const auto& prob = j["metrics"]["probabilistic"];
@@ -67,7 +69,9 @@ TEST(PhotozCli, FitPredictWithQpFileReportAndBadInputs) {
   EXPECT_NEAR(m["objects"].get<double>(), 400, 60);  // the fixed 20% split
   EXPECT_LT(m["metrics"]["mode"]["sigma_nmad"].get<double>(), 0.035);
   EXPECT_LT(m["metrics"]["pit_ks"].get<double>(), 0.12);
-  for (const char* f : {"index.html", "pit.png", "pred_vs_true.png", "metrics.json"}) EXPECT_TRUE(fs::exists(tmp.path("rep") + "/" + f)) << f;
+  for (const char* f : {"index.html", "vega-embed.min.js", "metrics.json"}) EXPECT_TRUE(fs::exists(tmp.path("rep") + "/" + f)) << f;
+  for (const char* fig : {"Predicted against true z", "PIT histogram"})
+    EXPECT_NE(read_file(tmp.path("rep/index.html")).find(fig), std::string::npos) << fig;
   auto q = read_qp(tmp.path("z_qp.hdf5"));
   EXPECT_EQ(q.kind, "interp");
   EXPECT_EQ(q.n, m["objects"].get<int64_t>());
@@ -110,8 +114,8 @@ TEST(ProbeCli, LabelEfficiencyCurveFromALabelsCsv) {
   double f5 = j["curve"][0]["mean"]["macro_f1"], fall = j["curve"][2]["mean"]["macro_f1"];
   EXPECT_GT(fall, f5);     // more labels help
   EXPECT_GT(fall, 0.55);   // three redshift bins from colours
-  EXPECT_TRUE(fs::exists(tmp.path("rep/label_efficiency.png")));
-  EXPECT_TRUE(fs::exists(tmp.path("rep/confusion.png")));
+  for (const char* fig : {"Label efficiency", "Confusion matrix"})
+    EXPECT_NE(read_file(tmp.path("rep/index.html")).find(fig), std::string::npos) << fig;
 }
 
 // Fine-tuning the shipped galaxy-cnn-ssl encoder on real Galaxy Zoo classes

@@ -198,7 +198,7 @@ TokenizeResult detokenize(const DetokenizeOptions& opt);
 struct CodecEvalOptions {
   std::vector<std::string> codecs;
   std::string data;
-  std::string report;  // folder for metrics.json and the PNG figures; empty: none
+  std::string report;  // folder: index.html (Vega-Lite figures), metrics.json, reconstruction cutouts; empty: none
   int64_t max_objects = 2000;
   int64_t figures = 6;  // objects shown per modality
   int64_t batch = 32;

@@ -15,7 +15,7 @@
 #include "astrofm/png.h"
 #include "astrofm/progress.h"
 #include "codecs/codec_table.h"
-#include "eval/plot.h"
+#include "eval/vega.h"
 
 namespace astrofm::codecs {
 namespace fs = std::filesystem;
@@ -221,14 +221,13 @@ void scalar_batch(const Codec& c, const Table& b, ScalarStats& st, const std::st
   }
 }
 
-void spectrum_figure(const SpectrumStats& st, const std::string& dir, const std::string& stem) {
+void spectrum_figures(const SpectrumStats& st, const std::string& modality, vega::Page& page) {
   for (size_t i = 0; i < st.fig_lam.size(); ++i) {
     if (st.fig_lam[i].size() < 2) continue;
-    double lo = *std::min_element(st.fig_orig[i].begin(), st.fig_orig[i].end()), hi = *std::max_element(st.fig_orig[i].begin(), st.fig_orig[i].end());
-    plot::Chart ch(900, 300, plot::nice_axis(st.fig_lam[i].front(), st.fig_lam[i].back()), plot::nice_axis(lo, hi));
-    ch.polyline(st.fig_lam[i], st.fig_orig[i], 0x9a9a9a);
-    ch.polyline(st.fig_lam[i], st.fig_rec[i], 0xd62728);
-    ch.write_png((fs::path(dir) / fmt::format("{}_{}.png", stem, i)).string());
+    vega::Series orig{"original", st.fig_lam[i], st.fig_orig[i], {}}, rec{"reconstruction", st.fig_lam[i], st.fig_rec[i], {}};
+    page.figure(vega::lines({orig, rec}, "observed wavelength (Å)", "flux (10⁻¹⁷ erg s⁻¹ cm⁻² Å⁻¹)",
+                            fmt::format("{}: object {} through the codec", modality, i + 1)),
+                "The spectrum as stored (masked pixels left out) and after encoding to tokens and decoding back.");
   }
 }
 
@@ -267,6 +266,9 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
   }
   bar.finish();
   nlohmann::json out = {{"data", opt.data}, {"codecs", opt.codecs}, {"objects", seen}, {"modalities", nlohmann::json::object()}};
+  vega::Page page("astrofm codec eval");
+  page.html(fmt::format("<h1>astrofm codec eval</h1>\n<p>{} objects of {}; codecs {}</p>\n", seen, vega::escape_html(opt.data),
+                        vega::escape_html(fmt::format("{}", fmt::join(opt.codecs, ", ")))));
   for (auto& [m, st] : img) {
     nlohmann::json bands = nlohmann::json::object();
     for (size_t k = 0; k < st.bands.size(); ++k)
@@ -279,13 +281,21 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
                             {"median_relative_flux_error", median(st.rel_err_rows)}, {"bands", bands}};
     if (st.display_pixels)
       out["modalities"][m]["display_rms_8bit_levels"] = 255 * std::sqrt(st.display_sq / st.display_pixels);
-    if (!opt.report.empty()) image_figure(st, (fs::path(opt.report) / (m + "_reconstructions.png")).string());
+    if (!opt.report.empty()) {
+      image_figure(st, (fs::path(opt.report) / (m + "_reconstructions.png")).string());
+      page.html(fmt::format("<h2>{}</h2>\n<figure><img src=\"{}_reconstructions.png\" alt=\"reconstructions\"><figcaption>One object "
+                            "a row: the original, its reconstruction through the codec and the residual, on the original's asinh stretch.</figcaption></figure>\n",
+                            vega::escape_html(m), vega::escape_html(m)));
+    }
   }
   for (auto& [m, st] : spec) {
     out["modalities"][m] = {{"kind", "spectrum"}, {"objects", st.objects}, {"median_r2", median(st.r2)}, {"mean_r2", mean(st.r2)},
                             {"chi2_per_pixel", st.pixels ? st.chi2 / st.pixels : NAN},
                             {"median_chi2_per_pixel", median(st.chi2_rows)}, {"median_r2_noise_ceiling", median(st.r2_ceiling)}};
-    if (!opt.report.empty()) spectrum_figure(st, opt.report, m + "_overlay");
+    if (!opt.report.empty()) {
+      page.html(fmt::format("<h2>{}</h2>\n", vega::escape_html(m)));
+      spectrum_figures(st, m, page);
+    }
   }
   for (auto& [m, st] : sca) {
     std::sort(st.width_ratio.begin(), st.width_ratio.end());
@@ -294,7 +304,11 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
                             {"max_error_over_bin_width", st.width_ratio.empty() ? NAN : st.width_ratio.back()},
                             {"median_error_over_bin_width", median(st.width_ratio)}};
   }
-  if (!opt.report.empty()) write_file_atomic(fs::path(opt.report) / "metrics.json", out.dump(2));
+  if (!opt.report.empty()) {
+    page.html("<h2>Metrics</h2><pre>" + vega::escape_html(out.dump(1)) + "</pre>\n");
+    page.write(opt.report);
+    write_file_atomic(fs::path(opt.report) / "metrics.json", out.dump(2));
+  }
   return out;
 }
 

@@ -19,7 +19,6 @@
 #include "astrofm/qp.h"
 #include "astrofm/resources.h"
 #include "codecs/codec_table.h"
-#include "eval/plot.h"
 #include "eval/report.h"
 
 namespace astrofm {

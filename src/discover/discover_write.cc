@@ -13,6 +13,7 @@
 #include "astrofm/fsutil.h"
 #include "astrofm/mmu.h"
 #include "astrofm/search.h"
+#include "eval/vega.h"
 
 namespace astrofm {
 namespace {
@@ -42,12 +43,6 @@ std::string csv_of(const Table& t, const std::vector<int64_t>& order) {
   return out.str();
 }
 
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);
-  return o;
-}
-
 // The report folder, written beside its final place and renamed into it.
 void write_report(const DiscoverOutput& o, const Table& t, const std::vector<int64_t>& top, const std::string& method,
                   const std::string& images) {
@@ -58,22 +53,33 @@ void write_report(const DiscoverOutput& o, const Table& t, const std::vector<int
   std::vector<std::string> ids;
   for (auto i : top) ids.push_back(t.at(mmu::kObjectId).strings[i]);
   if (!images.empty()) write_file_atomic(tmp / "cutouts.png", cutout_grid_png(images, ids, {.cell = 96, .columns = 10}));
-  std::ostringstream h;
-  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>astrofm discover: " << html_escape(method)
-    << "</title><style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}"
-       "td:nth-child(2){text-align:left;font-family:monospace}</style></head><body>\n<h1>astrofm discover: "
-    << html_escape(method) << "</h1>\n<p>The " << top.size() << " highest-scoring of " << t.rows()
-    << " objects (score: higher = more what was asked for). Full list: <a href=\"ranked.csv\">ranked.csv</a>.</p>\n";
-  if (!images.empty()) h << "<p><img src=\"cutouts.png\" alt=\"cutouts of the top objects, best first, left to right\"></p>\n";
-  h << "<table><tr><th>rank</th><th>object_id</th><th>score</th>" << (t.has("label") ? "<th>label</th>" : "") << "</tr>\n";
+  using vega::escape_html;
+  vega::Page page("astrofm discover: " + method);
+  page.html("<h1>astrofm discover: " + escape_html(method) + "</h1>\n<p>The " + std::to_string(top.size()) + " highest-scoring of " +
+            std::to_string(t.rows()) + " objects (higher = more what was asked for). Every object: <a href=\"ranked.csv\">ranked.csv</a> "
+            "holds the top ones; the full catalogue is the --out output.</p>\n");
+  // The scores of every object, with where the top ones start.
+  const auto& sc = t.at("score");
+  std::vector<double> all(sc.rows);
+  for (int64_t i = 0; i < sc.rows; ++i) all[i] = sc.as_double(i);
+  auto [lo, hi] = std::minmax_element(all.begin(), all.end());
+  const int nb = 40;
+  std::vector<double> edges, counts(nb, 0);
+  for (int k = 0; k <= nb; ++k) edges.push_back(*lo + (*hi - *lo) * k / nb);
+  for (double v : all) counts[std::clamp(static_cast<int>((v - *lo) / std::max(*hi - *lo, 1e-300) * nb), 0, nb - 1)] += 1;
+  page.figure(vega::histogram(edges, counts, "score", "objects", "Scores of all " + std::to_string(all.size()) + " objects"),
+              "How the scores spread: the objects worth a look sit in the right-hand tail.");
+  if (!images.empty())
+    page.html("<h2>The top objects</h2><p><img src=\"cutouts.png\" alt=\"cutouts of the top objects, best first, left to right\"></p>\n");
+  std::string table = "<table><tr><th>rank</th><th>object_id</th><th>score</th>" + std::string(t.has("label") ? "<th>label</th>" : "") + "</tr>\n";
   for (auto i : top) {
-    h << "<tr><td>" << t.at("rank").as_int64(i) << "</td><td>" << html_escape(t.at(mmu::kObjectId).strings[i]) << "</td><td>"
-      << t.at("score").as_double(i) << "</td>";
-    if (t.has("label")) h << "<td>" << t.at("label").as_int64(i) << "</td>";
-    h << "</tr>\n";
+    table += fmt::format("<tr><td>{}</td><td>{}</td><td>{:.4g}</td>", t.at("rank").as_int64(i), escape_html(t.at(mmu::kObjectId).strings[i]),
+                         t.at("score").as_double(i));
+    if (t.has("label")) table += fmt::format("<td>{}</td>", t.at("label").as_int64(i));
+    table += "</tr>\n";
   }
-  h << "</table></body></html>\n";
-  write_file_atomic(tmp / "index.html", h.str());
+  page.html(table + "</table>\n");
+  page.write(tmp);
   if (fs::exists(dir)) fs::remove_all(dir);
   fs::rename(tmp, dir);
 }

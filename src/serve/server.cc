@@ -19,6 +19,7 @@
 #include "astrofm/fsutil.h"
 #include "astrofm/npy.h"
 #include "astrofm/resources.h"
+#include "eval/vega.h"
 #include "server_impl.h"
 #include "web_assets.h"
 
@@ -433,7 +434,9 @@ void Server::Impl::routes() {
       const serve::WebAsset* a = serve::find_web_asset(name);
       if (!a) return reply_error(res, 404, "not_found", std::string("no asset ") + name);
       res.set_header("Cache-Control", "no-cache");
-      res.set_header("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'");
+      // Scripts from this server only and no eval (Vega runs its expressions through vega-interpreter);
+      // inline styles are allowed for the figures' menus and labels.
+      res.set_header("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self'");
       res.set_content(a->data, a->size, a->type);
     };
   };
@@ -442,6 +445,12 @@ void Server::Impl::routes() {
   http.Get("/index.html", asset("index.html"));
   http.Get("/static/app.js", asset("app.js"));
   http.Get("/static/discover.js", asset("discover.js"));
+  // Vega, Vega-Lite, vega-embed and vega-interpreter for the sky plot (compiled in, eval/vega.h).
+  for (const auto& sc : vega::scripts())
+    http.Get(std::string("/static/") + sc.name, [sc](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "max-age=86400");
+      res.set_content(sc.data, sc.size, "text/javascript; charset=utf-8");
+    });
   http.Get("/static/style.css", asset("style.css"));
   // Nothing else: the service is read-only, and other methods or paths get a JSON 404.
 }

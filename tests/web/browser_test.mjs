@@ -38,13 +38,10 @@ try {
   const byImage = await cardsFor(9);
   if (byImage[0].id !== queryId) fail("the query is not the first card");
   if (!(await page.textContent("#status")).includes("embedding_image")) fail("status: " + (await page.textContent("#status")));
-  const skyInk = await page.$eval("#skyplot", (c) => {
-    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-    return n;
-  });
-  if (skyInk < 200) fail("the sky plot is empty");
+  // The sky plot (Vega-Lite): one point per result with a position, axis titles with units.
+  await page.waitForFunction(() => document.querySelectorAll("#skyplot svg .role-mark path").length >= 8);
+  const skyAxes = await page.$$eval("#skyplot .role-axis-title text", (t) => t.map((x) => x.textContent));
+  if (!skyAxes.includes("RA (deg)") || !skyAxes.includes("Dec (deg)")) fail("sky plot axes: " + skyAxes.join(", "));
 
   // 2. The toggle: image -> spectrum searches the spectrum index.
   await page.check("#mode-spectrum");
@@ -140,6 +137,20 @@ try {
   await page.waitForFunction(() => document.getElementById("disc-status").textContent.startsWith("round 2"));
   await discCards(12);
   if (discShot) await page.screenshot({ path: discShot, fullPage: true });
+
+  // 7. Under the page's own Content-Security-Policy (no bypass): the sky plot draws, nothing is refused.
+  const strict = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const sp = await strict.newPage();
+  const cspErrors = [];
+  sp.on("console", (m) => { if (m.type() === "error") cspErrors.push(m.text()); });
+  sp.on("pageerror", (e) => cspErrors.push(e.message));
+  await sp.goto(url, { waitUntil: "load" });
+  await sp.waitForSelector("#index option", { state: "attached" });
+  await sp.fill("#object-id", queryId);
+  await sp.click("#search-btn");
+  await sp.waitForSelector("#skyplot svg .role-mark path", { timeout: 20000 });
+  if (cspErrors.length) fail("under the page's CSP: " + cspErrors.join("; "));
+  await strict.close();
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log(`browser test: ok (${byImage.length - 1} image neighbours, ${bySpectrum.length - 1} spectrum neighbours, ` +
               `${coned.hits.length} in the cone, upload found itself; discovery: anomalies, 2 rounds, labels exported and imported); ` +

@@ -1,4 +1,4 @@
-// astrofm's search page: plain JavaScript, no libraries, served by `astrofm serve`.
+// astrofm's search page: plain JavaScript and Vega-Lite (the sky plot), served by `astrofm serve`.
 "use strict";
 const $ = (id) => document.getElementById(id);
 let catalogue = { models: [], indexes: [], datasets: [], probes: [] };
@@ -140,28 +140,29 @@ function show(res, queryId) {
   skyplot(res.hits, queryId);
 }
 
+// The results on the sky (Vega-Lite): RA grows to the left, as on the sky;
+// colour from nearest to farthest neighbour; hover for the values.
 function skyplot(hits, queryId) {
-  const cv = $("skyplot"), g = cv.getContext("2d"), W = cv.width, H = cv.height, pad = 36;
-  g.clearRect(0, 0, W, H);
-  const pts = hits.filter((h) => Number.isFinite(h.ra) && Number.isFinite(h.dec));
-  g.fillStyle = "#1c2330"; g.font = "11px sans-serif";
-  if (!pts.length) { g.fillText("no sky positions", W / 2 - 40, H / 2); return; }
-  let r0 = Math.min(...pts.map((p) => p.ra)), r1 = Math.max(...pts.map((p) => p.ra));
-  let d0 = Math.min(...pts.map((p) => p.dec)), d1 = Math.max(...pts.map((p) => p.dec));
-  const m = Math.max(r1 - r0, d1 - d0, 1e-3) * 0.1;
-  r0 -= m; r1 += m; d0 -= m; d1 += m;
-  // RA grows to the left, as on the sky.
-  const x = (ra) => W - pad - (ra - r0) / (r1 - r0) * (W - 2 * pad);
-  const y = (dec) => H - pad - (dec - d0) / (d1 - d0) * (H - 2 * pad);
-  g.strokeStyle = "#99a"; g.strokeRect(pad, pad, W - 2 * pad, H - 2 * pad);
-  g.fillText(`RA ${r1.toFixed(3)}°`, pad, H - 10); g.fillText(`${r0.toFixed(3)}°`, W - pad - 40, H - 10);
-  g.save(); g.translate(12, H - pad); g.rotate(-Math.PI / 2); g.fillText(`Dec ${d0.toFixed(3)}° … ${d1.toFixed(3)}°`, 0, 0); g.restore();
-  pts.forEach((p, i) => {
-    g.fillStyle = `hsl(${210 - 180 * i / Math.max(1, pts.length - 1)}, 70%, 45%)`;
-    g.beginPath(); g.arc(x(p.ra), y(p.dec), 4, 0, 2 * Math.PI); g.fill();
-  });
-  g.fillStyle = "#1c2330";
-  g.fillText("nearest: blue → farthest: orange", pad, pad - 10);
+  const pts = hits.filter((h) => Number.isFinite(h.ra) && Number.isFinite(h.dec))
+    .map((h) => ({ object_id: h.object_id, ra: h.ra, dec: h.dec, rank: h.rank, score: h.score }));
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: pts.length ? `${pts.length} results on the sky` : "no sky positions", anchor: "start" },
+    width: 250, height: 230,
+    data: { values: pts },
+    mark: { type: "point", filled: true, size: 60 },
+    encoding: {
+      x: { field: "ra", type: "quantitative", title: "RA (deg)", scale: { zero: false, reverse: true } },
+      y: { field: "dec", type: "quantitative", title: "Dec (deg)", scale: { zero: false } },
+      color: { field: "rank", type: "quantitative", title: "rank", scale: { scheme: "plasma" } },
+      tooltip: [{ field: "object_id" }, { field: "rank" }, { field: "score", format: ".4f" },
+                { field: "ra", title: "RA (deg)", format: ".5f" }, { field: "dec", title: "Dec (deg)", format: ".5f" }],
+    },
+  };
+  // No eval under the page's Content-Security-Policy: Vega's expressions go through vega-interpreter.
+  vegaEmbed("#skyplot", spec, { renderer: "svg", ast: true, expr: vega.expressionInterpreter,
+                                actions: { export: true, source: false, compiled: false, editor: false } })
+    .catch((e) => { $("skyplot").textContent = "sky plot: " + e.message; });
 }
 
 document.querySelectorAll("input[name=mode]").forEach((r) => r.addEventListener("change", fillIndexes));
