@@ -56,10 +56,10 @@ void bind_discover(py::module_& m) {
       py::arg("standardize") = true, py::arg("background") = SimilarOptions{}.background, py::arg("seed") = 0);
   m.def(
       "anomaly_scores",
-      [](const py::object& x, const std::string& method, int k, bool standardize, const std::string& index) {
+      [](const py::object& x, const std::string& method, int k, bool standardize, const std::string& index, int nprobe) {
         auto f = features(x, "catalogue");
         AnomalyOptions o;
-        o.method = method, o.k = k, o.standardize = standardize, o.index.kind = index;
+        o.method = method, o.k = k, o.standardize = standardize, o.index.kind = index, o.index.nprobe = nprobe;
         std::vector<double> s;
         {
           py::gil_scoped_release nogil;
@@ -67,7 +67,8 @@ void bind_discover(py::module_& m) {
         }
         return array(s);
       },
-      py::arg("x"), py::arg("method") = "lof", py::arg("k") = 20, py::arg("standardize") = true, py::arg("index") = "flat");
+      py::arg("x"), py::arg("method") = "lof", py::arg("k") = 20, py::arg("standardize") = true, py::arg("index") = "auto",
+      py::arg("nprobe") = IndexOptions{}.nprobe);
   m.def(
       "next_to_label",
       [](const std::vector<double>& scores, const std::vector<int8_t>& labels, int64_t n, const std::string& acquisition) {

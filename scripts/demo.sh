@@ -7,6 +7,8 @@
 #  4. probes: morphology of the real Galaxy Zoo sample from frozen image
 #     embeddings; photometric redshifts with PDFs of the real BOSS sample from
 #     ugriz (astrofm photoz; a qp file for RAIL) (HTML reports with plots),
+#     discovery: the most unusual Galaxy Zoo galaxies, then a round of "more
+#     like these mergers" with suggestions answered and re-ranked (docs/discovery.md),
 #  5. builds a spectrum index and finds the spectra most like one galaxy's image,
 #  6. tokenizes the paired set and the real DESI spectra with the shipped codecs
 #     (AION-style tokens), decodes them back and reports reconstruction quality,
@@ -50,6 +52,25 @@ $A photoz predict "$OUT/photoz-boss.afm" --data "$OUT/boss" --split test --out "
   --report "$OUT/report_photoz"
 # Spectra most like one galaxy's image (cross-modal search), with the images side by side.
 $A index build "$OUT/sim_embeddings" --column embedding_spectrum --out "$OUT/spectrum_index"
+# Discovery on the real Galaxy Zoo sample (docs/discovery.md): the most unusual galaxies (LOF on raw
+# pixels, the best anomaly ranking measured for mergers), then few-shot retrieval from the sample's
+# mergers and one round of active learning: the suggestions answered by their Galaxy Zoo class.
+$A discover anomalies --data "$OUT/galaxyzoo" --features image_array --pca 32 --top 40 \
+  --out "$OUT/galaxyzoo_anomalies.csv" --report "$OUT/report_discover_anomalies"
+tr -d '\r' < $S/galaxyzoo1_sdss/labels.csv | awk -F, '$2 == 5 {print $1}' | head -3 > "$OUT/merger_examples.txt"
+$A discover similar --data "$OUT/galaxyzoo_embeddings" --images "$OUT/galaxyzoo" --positives "$OUT/merger_examples.txt" \
+  --suggest 10 --out "$OUT/galaxyzoo_round1.csv" --json "$OUT/round1.json" > /dev/null
+python3 - "$OUT/round1.json" $S/galaxyzoo1_sdss/labels.csv "$OUT/merger_examples.txt" "$OUT/labels_round1.csv" <<'PY'
+import csv, json, sys
+cls = {r["OBJID"].strip(): r["CLASS"].strip() for r in csv.DictReader(open(sys.argv[2], newline=""))}
+rows = [(i.strip(), 1) for i in open(sys.argv[3]) if i.strip()]
+rows += [(o["object_id"], int(cls[o["object_id"]] == "5")) for o in json.load(open(sys.argv[1]))["suggested"]]
+with open(sys.argv[4], "w") as f:
+    f.write("object_id,label\n" + "".join(f"{i},{l}\n" for i, l in rows))
+print(f"discovery round 1: {sum(l for _, l in rows[3:])} of {len(rows) - 3} suggestions are Galaxy Zoo mergers")
+PY
+$A discover similar --data "$OUT/galaxyzoo_embeddings" --images "$OUT/galaxyzoo" --labels "$OUT/labels_round1.csv" \
+  --suggest 10 --out "$OUT/galaxyzoo_round2.csv" --report "$OUT/report_discover_round2"
 # What the service serves (scripts/serve.sh, configs/serve-demo.json): image indexes, and a
 # photo-z probe on the image embeddings (the simulated truth joined to them by position).
 $A index build "$OUT/sim_embeddings" --column embedding_image --out "$OUT/image_index"

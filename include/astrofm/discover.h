@@ -43,11 +43,15 @@ struct AnomalyOptions {
   std::string method = "lof";  // lof (local outlier factor) | knn (mean distance to the k nearest)
   int k = 20;                  // neighbours
   bool standardize = true;
-  // The neighbour search: exact (flat) by default; hnsw or ivf* for catalogues of millions (search.h).
+  // The neighbour search (search.h): kind "auto" is exact (flat) up to
+  // exact_limit objects and ivfsq8 beyond (the exact search is quadratic:
+  // ~35 s for 10^5 objects on 2 cores, bench/discover/scale.json); or name flat, hnsw or ivf*.
   IndexOptions index = default_index();
+  int64_t exact_limit = 200000;
   void check() const;
   static IndexOptions default_index() {
     IndexOptions i;
+    i.kind = "auto";
     i.metric = "l2";
     return i;
   }

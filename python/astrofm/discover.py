@@ -56,10 +56,11 @@ def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negati
                               negative_weight=negative_weight, standardize=standardize, background=background, seed=seed)
 
 
-def anomalies(x, method="lof", k=20, *, standardize=True, index="flat", random_state=0, n_estimators=300):
+def anomalies(x, method="lof", k=20, *, standardize=True, index="auto", nprobe=32, random_state=0, n_estimators=300):
     """One anomaly score per row, higher = more unusual: lof (local outlier
-    factor), knn (mean distance to the k nearest; `index` hnsw or ivf* for
-    millions) or iforest (scikit-learn's IsolationForest)."""
+    factor), knn (mean distance to the k nearest; `index` auto (exact up to
+    200,000 objects, then ivfsq8), flat, hnsw or ivf* with `nprobe` lists
+    visited) or iforest (scikit-learn's IsolationForest)."""
     x = _matrix(x, "catalogue")
     if method == "iforest":
         from sklearn.ensemble import IsolationForest
@@ -68,7 +69,7 @@ def anomalies(x, method="lof", k=20, *, standardize=True, index="flat", random_s
         return -forest.score_samples(z)
     if method not in ANOMALY_METHODS:
         raise ValueError(f"anomalies: method {method!r}: one of {', '.join(ANOMALY_METHODS)}")
-    return _core.anomaly_scores(x, method=method, k=k, standardize=standardize, index=index)
+    return _core.anomaly_scores(x, method=method, k=k, standardize=standardize, index=index, nprobe=nprobe)
 
 
 def next_to_label(scores, labels, n, acquisition="top"):

@@ -119,7 +119,9 @@ std::vector<double> rank_similar(const Features& catalogue, const Features& posi
 void AnomalyOptions::check() const {
   if (method != "lof" && method != "knn") fail_usage("discover: --method {}: lof or knn (isolation forests: Python, astrofm.discover)", method);
   if (k < 1) fail_usage("discover: k must be at least 1, not {}", k);
-  index.check();
+  IndexOptions i = index;
+  if (i.kind == "auto") i.kind = "flat";
+  i.check();
   if (index.metric != "l2") fail_usage("discover: anomaly scores need the l2 metric, not {}", index.metric);
 }
 
@@ -139,10 +141,24 @@ std::vector<double> anomaly_scores(const Features& x, const AnomalyOptions& o, c
   std::vector<double> dist(x.n * k);
   const int64_t block = 4096;
   std::unique_ptr<VectorIndex> index;
-  if (o.index.kind != "flat") {
-    index = VectorIndex::create(z.d, o.index);
-    const int64_t train_rows = std::min<int64_t>(z.n, 256 * std::max<int64_t>(1, o.index.nlist > 0 ? o.index.nlist : 1024));
-    index->train(z.x.data(), train_rows);
+  IndexOptions io = o.index;
+  if (io.kind == "auto") io.kind = x.n <= o.exact_limit ? "flat" : "ivfsq8";
+  if (io.kind != "flat") {
+    // IVF: 4 sqrt(n) lists, at most 4096, unless set; k-means on 64 objects a list, taken at an even stride
+    // (a catalogue sorted by sky position would otherwise train on one region).
+    if (io.kind.rfind("ivf", 0) == 0 && io.nlist <= 0)
+      io.nlist = std::clamp<int64_t>(static_cast<int64_t>(4 * std::sqrt(static_cast<double>(z.n))), 1, 4096);
+    index = VectorIndex::create(z.d, io);
+    const int64_t train_rows = std::min<int64_t>(z.n, 64 * std::max<int64_t>(io.nlist, 1));
+    std::vector<float> sample;
+    if (train_rows < z.n) {
+      sample.reserve(train_rows * z.d);
+      for (int64_t i = 0; i < train_rows; ++i) {
+        const float* r = z.row(i * z.n / train_rows);
+        sample.insert(sample.end(), r, r + z.d);
+      }
+    }
+    index->train(sample.empty() ? z.x.data() : sample.data(), train_rows);
     index->reserve(z.n);
     index->add(z.x.data(), z.n);
   }

@@ -60,7 +60,8 @@ void add_discover_commands(CLI::App& app) {
   add_common(an, a.in, a.out, an_json);
   an->add_option("--method", a.anomaly.method, "lof (local outlier factor) or knn (mean distance to the k nearest)")->capture_default_str();
   an->add_option("-k,--neighbours", a.anomaly.k, "neighbours")->capture_default_str();
-  an->add_option("--index", a.anomaly.index.kind, "neighbour search: flat (exact), hnsw, ivfsq8, ivfpq")->capture_default_str();
+  an->add_option("--index", a.anomaly.index.kind, "neighbour search: auto (flat up to 200,000 objects, then ivfsq8), flat (exact), hnsw, ivfsq8, ivfpq")->capture_default_str();
+  an->add_option("--nprobe", a.anomaly.index.nprobe, "ivf*: lists visited per object")->capture_default_str();
   an->callback([] { finish(discover_anomalies(a), an_json, a.out); });
 }
 
