@@ -70,6 +70,22 @@ void bind_discover(py::module_& m) {
       py::arg("x"), py::arg("method") = "lof", py::arg("k") = 20, py::arg("standardize") = true, py::arg("index") = "auto",
       py::arg("nprobe") = IndexOptions{}.nprobe);
   m.def(
+      "canonical_pixels",
+      [](const py::object& images) {
+        auto arr = FloatRows::ensure(images);
+        if (!arr || arr.ndim() != 4) fail_input("canonical_pixels: expected cutouts [n, bands, height, width]");
+        Features f{arr.shape(0), arr.shape(1) * arr.shape(2) * arr.shape(3), std::vector<float>(arr.data(), arr.data() + arr.size())};
+        Features c;
+        {
+          py::gil_scoped_release nogil;
+          c = canonical_pixels(f, arr.shape(1), arr.shape(2), arr.shape(3));
+        }
+        py::array_t<float> out({arr.shape(0), arr.shape(1), arr.shape(2), arr.shape(3)});
+        std::copy(c.x.begin(), c.x.end(), out.mutable_data());
+        return out;
+      },
+      py::arg("images"));
+  m.def(
       "next_to_label",
       [](const std::vector<double>& scores, const std::vector<int8_t>& labels, int64_t n, const std::string& acquisition) {
         return next_to_label(scores, labels, n, acquisition);

@@ -58,7 +58,8 @@ $A index build "$OUT/sim_embeddings" --column embedding_spectrum --out "$OUT/spe
 $A discover anomalies --data "$OUT/galaxyzoo" --features image_array --pca 32 --top 40 \
   --out "$OUT/galaxyzoo_anomalies.csv" --report "$OUT/report_discover_anomalies"
 tr -d '\r' < $S/galaxyzoo1_sdss/labels.csv | awk -F, '$2 == 5 {print $1}' | head -3 > "$OUT/merger_examples.txt"
-$A discover similar --data "$OUT/galaxyzoo_embeddings" --images "$OUT/galaxyzoo" --positives "$OUT/merger_examples.txt" \
+P="--features image_array --canonical --pca 64"  # pixels in one orientation: the best measured for mergers
+$A discover similar --data "$OUT/galaxyzoo" $P --positives "$OUT/merger_examples.txt" \
   --suggest 10 --out "$OUT/galaxyzoo_round1.csv" --json "$OUT/round1.json" > /dev/null
 python3 - "$OUT/round1.json" $S/galaxyzoo1_sdss/labels.csv "$OUT/merger_examples.txt" "$OUT/labels_round1.csv" <<'PY'
 import csv, json, sys
@@ -69,7 +70,7 @@ with open(sys.argv[4], "w") as f:
     f.write("object_id,label\n" + "".join(f"{i},{l}\n" for i, l in rows))
 print(f"discovery round 1: {sum(l for _, l in rows[3:])} of {len(rows) - 3} suggestions are Galaxy Zoo mergers")
 PY
-$A discover similar --data "$OUT/galaxyzoo_embeddings" --images "$OUT/galaxyzoo" --labels "$OUT/labels_round1.csv" \
+$A discover similar --data "$OUT/galaxyzoo" $P --labels "$OUT/labels_round1.csv" \
   --suggest 10 --out "$OUT/galaxyzoo_round2.csv" --report "$OUT/report_discover_round2"
 # What the service serves (scripts/serve.sh, configs/serve-demo.json): image indexes, and a
 # photo-z probe on the image embeddings (the simulated truth joined to them by position).

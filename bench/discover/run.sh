@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The discovery benchmarks (docs/discovery.md), from the shared Galaxy Zoo set:
 #   1. real Galaxy Zoo 1 mergers: few-shot retrieval, active learning and
-#      anomaly ranking for raw pixels, the shipped encoder and the
+#      anomaly ranking for raw pixels, pixels in canonical orientation, the shipped encoder and the
 #      morphology-keeping SimCLR variant (configs/image-ssl-cnn64-keep.json,
 #      trained here when W/keep.afm is absent: ~35 min on 2 cores);
 #   2. anomaly ranking at scale (synthetic embeddings, 1e5 and 1e6 objects)
@@ -22,5 +22,6 @@ imp 128; imp 192
 [ -f "$W/keep.afm" ] || $A train simclr --data "$W/gz128" --config configs/image-ssl-cnn64-keep.json --out "$W/keep.afm"
 [ -d "$W/emb_keep" ] || $A -q embed --model "$W/keep.afm" --data "$W/gz128" --out "$W/emb_keep"
 $PY bench/discover/gz_mergers.py --labels "$SHARED/galaxyzoo1_sdss/labels.csv" \
-  --features pixels:pix:"$W/gz128" shipped:emb:"$W/emb_shipped" keep:emb:"$W/emb_keep" --json bench/discover/mergers.json
+  --features pixels:pix:"$W/gz128" canonical:canon:"$W/gz128" shipped:emb:"$W/emb_shipped" keep:emb:"$W/emb_keep" \
+  --json bench/discover/mergers.json
 $PY bench/discover/anomaly_scale.py --sizes 100000 1000000 --json bench/discover/scale.json

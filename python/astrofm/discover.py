@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["similar", "anomalies", "next_to_label", "ranking_metrics", "Discovery", "ANOMALY_METHODS"]
+__all__ = ["similar", "anomalies", "next_to_label", "ranking_metrics", "canonical_pixels", "Discovery", "ANOMALY_METHODS"]
 
 ANOMALY_METHODS = ("lof", "knn", "iforest")
 
@@ -70,6 +70,13 @@ def anomalies(x, method="lof", k=20, *, standardize=True, index="auto", nprobe=3
     if method not in ANOMALY_METHODS:
         raise ValueError(f"anomalies: method {method!r}: one of {', '.join(ANOMALY_METHODS)}")
     return _core.anomaly_scores(x, method=method, k=k, standardize=standardize, index=index, nprobe=nprobe)
+
+
+def canonical_pixels(images):
+    """Cutouts [n, bands, height, width] rotated and mirrored to one
+    orientation (the major axis of the light along x, the brighter half left
+    and on top): orientation-free pixels for few-shot retrieval."""
+    return _core.canonical_pixels(np.ascontiguousarray(images, dtype=np.float32))
 
 
 def next_to_label(scores, labels, n, acquisition="top"):

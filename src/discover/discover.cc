@@ -294,3 +294,78 @@ RankingMetrics ranking_metrics(const std::vector<double>& scores, const std::vec
 }
 
 }  // namespace astrofm
+
+namespace astrofm {
+
+Features canonical_pixels(const Features& images, int64_t C, int64_t H, int64_t W) {
+  if (C < 1 || H < 2 || W < 2 || images.d != C * H * W)
+    fail_input("canonical pixels: rows of {} values are not cutouts of {} x {} x {}", images.d, C, H, W);
+  Features out{images.n, images.d, std::vector<float>(images.x.size())};
+  const double cy = (H - 1) / 2.0, cx = (W - 1) / 2.0;
+  std::vector<double> L(H * W), tmp;
+  for (int64_t n = 0; n < images.n; ++n) {
+    const float* im = images.row(n);
+    float* o = out.x.data() + n * images.d;
+    // Light above the median of the summed bands, its centroid and second moments.
+    for (int64_t p = 0; p < H * W; ++p) {
+      double s = 0;
+      for (int64_t c = 0; c < C; ++c) s += im[c * H * W + p];
+      L[p] = s;
+    }
+    tmp = L;
+    std::nth_element(tmp.begin(), tmp.begin() + tmp.size() / 2, tmp.end());
+    const double med = tmp[tmp.size() / 2];
+    double w = 0, mx = 0, my = 0;
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        double v = std::max(0.0, L[y * W + x] - med);
+        w += v, mx += v * (x - cx), my += v * (y - cy);
+      }
+    double theta = 0;
+    if (w > 0) {
+      mx /= w, my /= w;
+      double cxx = 0, cyy = 0, cxy = 0;
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          double v = std::max(0.0, L[y * W + x] - med), dx = x - cx - mx, dy = y - cy - my;
+          cxx += v * dx * dx, cyy += v * dy * dy, cxy += v * dx * dy;
+        }
+      theta = 0.5 * std::atan2(2 * cxy, cxx - cyy);  // the major axis' angle from x
+    }
+    // Output pixel (x, y) samples the input at its position rotated by theta about the centre.
+    const double c = std::cos(theta), s = std::sin(theta);
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        double u = x - cx, v = y - cy;
+        double sx = std::clamp(cx + c * u - s * v, 0.0, W - 1.0), sy = std::clamp(cy + s * u + c * v, 0.0, H - 1.0);
+        int64_t x0 = std::min<int64_t>(static_cast<int64_t>(sx), W - 2), y0 = std::min<int64_t>(static_cast<int64_t>(sy), H - 2);
+        double fx = sx - x0, fy = sy - y0;
+        for (int64_t ch = 0; ch < C; ++ch) {
+          const float* b = im + ch * H * W;
+          o[ch * H * W + y * W + x] = static_cast<float>((1 - fy) * ((1 - fx) * b[y0 * W + x0] + fx * b[y0 * W + x0 + 1]) +
+                                                         fy * ((1 - fx) * b[(y0 + 1) * W + x0] + fx * b[(y0 + 1) * W + x0 + 1]));
+        }
+      }
+    // Mirror: the brighter half left, then the brighter half on top.
+    double left = 0, right = 0, top = 0, bottom = 0;
+    for (int64_t ch = 0; ch < C; ++ch)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          double v = o[ch * H * W + y * W + x];
+          if (x < W / 2) left += v;
+          else if (x >= W - W / 2) right += v;
+          if (y < H / 2) top += v;
+          else if (y >= H - H / 2) bottom += v;
+        }
+    if (right > left)
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t y = 0; y < H; ++y) std::reverse(o + ch * H * W + y * W, o + ch * H * W + (y + 1) * W);
+    if (bottom > top)
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t y = 0; y < H / 2; ++y)
+          std::swap_ranges(o + ch * H * W + y * W, o + ch * H * W + (y + 1) * W, o + ch * H * W + (H - 1 - y) * W);
+  }
+  return out;
+}
+
+}  // namespace astrofm

@@ -57,6 +57,7 @@ Catalogue load_catalogue(const DiscoverInput& in) {
   c.where = in.data;
   auto ds = Dataset::open(in.data);
   c.has_images = ds.has_column(mmu::kImageArray);
+  if (in.canonical && !in.model.empty()) fail_usage("discover: --canonical applies to pixel features, not to --model embeddings");
   if (!in.model.empty()) {
     // Embedded in memory, batch by batch, with the core `astrofm embed` uses.
     std::vector<std::string> have;
@@ -90,6 +91,14 @@ Catalogue load_catalogue(const DiscoverInput& in) {
     c.column = fmt::format("{}", fmt::join(fs.columns, ","));
     c.rows = std::move(fs.rows);
     c.x = std::move(fs.x);
+    if (in.canonical) {
+      const auto& sh = fs.column_shape;
+      if (fs.columns.size() != 1 || sh.size() != 3)
+        fail_input("{}: --canonical needs one image column [bands, height, width]; {} is {}", in.data, c.column,
+                   sh.empty() ? "not an image" : fmt::format("[{}]", fmt::join(sh, ", ")));
+      c.x = canonical_pixels(c.x, sh[0], sh[1], sh[2]);
+      c.column += " (canonical orientation)";
+    }
     if (const auto* m = c.rows.find("model_id"); m && m->rows > 0) c.model_id = m->strings[0];
   }
   if (c.x.n == 0) fail_input("{}: the catalogue is empty", in.data);

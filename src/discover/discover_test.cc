@@ -168,6 +168,41 @@ TEST(Discover, ApproximateIndexAgreesWithExactSearch) {
   EXPECT_NE(a, c);  // it did not fall back to the exact search
 }
 
+// A pair of Gaussian blobs, the brighter one at +angle from the centre: a merger seen at some angle.
+Features pair_at(double angle, int64_t size = 48) {
+  Features f{1, 2 * size * size, std::vector<float>(2 * size * size)};
+  const double c = (size - 1) / 2.0, r = 9;
+  for (int64_t ch = 0; ch < 2; ++ch)
+    for (int64_t y = 0; y < size; ++y)
+      for (int64_t x = 0; x < size; ++x) {
+        auto blob = [&](double bx, double by, double amp) { return amp * std::exp(-((x - bx) * (x - bx) + (y - by) * (y - by)) / 8.0); };
+        f.x[(ch * size + y) * size + x] = static_cast<float>(blob(c + r * std::cos(angle), c + r * std::sin(angle), 1.0) +
+                                                             blob(c - r * std::cos(angle), c - r * std::sin(angle), 0.6));
+      }
+  return f;
+}
+
+TEST(Discover, CanonicalPixelsLineUpAPairAtAnyAngle) {
+  const int64_t S = 48;
+  auto ref = canonical_pixels(pair_at(0.0), 2, S, S);
+  for (double deg : {30.0, 75.0, 120.0, 200.0, 290.0}) {
+    auto got = canonical_pixels(pair_at(deg * M_PI / 180), 2, S, S);
+    double dot = 0, na = 0, nb = 0;
+    for (size_t i = 0; i < ref.x.size(); ++i) dot += ref.x[i] * got.x[i], na += ref.x[i] * ref.x[i], nb += got.x[i] * got.x[i];
+    EXPECT_GT(dot / std::sqrt(na * nb), 0.97) << deg << " degrees";
+    // The brighter blob ends up on the left of the horizontal axis.
+    double left = 0, right = 0;
+    for (int64_t x = 0; x < S; ++x) (x < S / 2 ? left : right) += got.x[(S / 2) * S + x];
+    EXPECT_GT(left, right) << deg << " degrees";
+  }
+  // Raw pixels of the same pair at 0 and 90 degrees barely overlap; that is what canonical orientation removes.
+  auto a = pair_at(0.0), b = pair_at(M_PI / 2);
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.x.size(); ++i) dot += a.x[i] * b.x[i], na += a.x[i] * a.x[i], nb += b.x[i] * b.x[i];
+  EXPECT_LT(dot / std::sqrt(na * nb), 0.2);
+  EXPECT_THROW(canonical_pixels(pair_at(0.0), 3, S, S), InputError);
+}
+
 TEST(Discover, NextToLabelByAcquisition) {
   std::vector<double> s = {0.9, 0.8, 0.7, 0.5, 0.3, 0.1};
   std::vector<int8_t> l = {1, -1, -1, -1, 0, -1};

@@ -6,10 +6,7 @@ set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 A="$BUILD/tools/astrofm/astrofm"
-if ! command -v chromium >/dev/null || [ ! -d "$HERE/node_modules/playwright-core" ] || ! command -v node >/dev/null; then
-  if [ "${ASTROFM_REQUIRE_BROWSER:-0}" = 1 ]; then echo "browser test: chromium, node or playwright-core missing" >&2; exit 1; fi
-  echo "browser test: skipped (needs chromium, node and npm ci in tests/web)"; exit 77
-fi
+source "$HERE/require_browser.sh"
 T=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$T"' EXIT
 "$A" -q simulate --objects 60 --seed 11 --spectrum-step 4 --out "$T/sim"

@@ -9,10 +9,7 @@ BUILD=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 SAMPLE="$HERE/../../data/sample"
 A="$BUILD/tools/astrofm/astrofm"
-if ! command -v chromium >/dev/null || [ ! -d "$HERE/node_modules/playwright-core" ] || ! command -v node >/dev/null; then
-  if [ "${ASTROFM_REQUIRE_BROWSER:-0}" = 1 ]; then echo "report test: chromium, node or playwright-core missing" >&2; exit 1; fi
-  echo "report test: skipped (needs chromium, node and npm ci in tests/web)"; exit 77
-fi
+source "$HERE/require_browser.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 F=mag_u,mag_g,mag_r,mag_i,mag_z,mag_u-mag_g,mag_g-mag_r,mag_r-mag_i,mag_i-mag_z

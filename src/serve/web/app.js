@@ -112,22 +112,29 @@ async function showMeta(objectId) {
   }
 }
 
-function card(hit, isQuery) {
+// A result card: the object's cutout, its id (a link to its metadata) and a caption.
+function objectCard(objectId, caption) {
   const c = document.createElement("div");
-  c.className = "card" + (isQuery ? " query" : "");
-  c.dataset.objectId = hit.object_id;
+  c.className = "card";
+  c.dataset.objectId = objectId;
   const img = document.createElement("img");
-  img.alt = hit.object_id;
-  cutoutInto(img, hit.object_id);
+  img.alt = objectId;
+  cutoutInto(img, objectId);
   const idl = document.createElement("a");
   idl.className = "id";
-  idl.href = `/v1/objects/${encodeURIComponent(hit.object_id)}`;
-  idl.textContent = hit.object_id;
-  idl.addEventListener("click", (e) => { e.preventDefault(); showMeta(hit.object_id); });
+  idl.href = `/v1/objects/${encodeURIComponent(objectId)}`;
+  idl.textContent = objectId;
+  idl.addEventListener("click", (e) => { e.preventDefault(); showMeta(objectId); });
   const s = document.createElement("div");
   s.className = "score";
-  s.textContent = isQuery ? "query" : `#${hit.rank}  score ${hit.score.toFixed(4)}`;
+  s.textContent = caption;
   c.append(img, idl, s);
+  return c;
+}
+
+function card(hit, isQuery) {
+  const c = objectCard(hit.object_id, isQuery ? "query" : `#${hit.rank}  score ${hit.score.toFixed(4)}`);
+  if (isQuery) c.classList.add("query");
   c.addEventListener("click", () => showMeta(hit.object_id));
   return c;
 }

@@ -2,7 +2,7 @@
 // object is, label what you see (interesting / not), and get more like the
 // interesting ones; labels stay in this page (and sessionStorage) and export
 // as CSV (object_id,label), which `astrofm discover --labels` reads.
-// Uses app.js's api(), catalogue and cutoutInto().
+// Uses app.js's api(), catalogue and objectCard().
 "use strict";
 const disc = { labels: new Map(), round: 0, shown: [] };
 
@@ -38,19 +38,8 @@ function setLabel(c, value) {
 }
 
 function discCard(hit, i) {
-  const c = document.createElement("div");
-  c.className = "card";
+  const c = objectCard(hit.object_id, `#${i + 1}  score ${hit.score.toFixed(3)}`);
   c.tabIndex = 0;
-  c.dataset.objectId = hit.object_id;
-  const img = document.createElement("img");
-  img.alt = hit.object_id;
-  cutoutInto(img, hit.object_id);
-  const idl = document.createElement("div");
-  idl.className = "id";
-  idl.textContent = hit.object_id;
-  const s = document.createElement("div");
-  s.className = "score";
-  s.textContent = `#${i + 1}  score ${hit.score.toFixed(3)}`;
   const v = document.createElement("div");
   v.className = "verdict";
   const yes = document.createElement("button");
@@ -60,7 +49,7 @@ function discCard(hit, i) {
   yes.addEventListener("click", (e) => { e.stopPropagation(); setLabel(c, 1); c.focus(); });
   no.addEventListener("click", (e) => { e.stopPropagation(); setLabel(c, 0); c.focus(); });
   v.append(yes, no);
-  c.append(img, idl, s, v);
+  c.append(v);
   if (disc.labels.has(hit.object_id)) {
     c.classList.toggle("yes", disc.labels.get(hit.object_id) === 1);
     c.classList.toggle("no", disc.labels.get(hit.object_id) === 0);
