@@ -58,7 +58,7 @@ $A index build "$OUT/sim_embeddings" --column embedding_spectrum --out "$OUT/spe
 $A discover anomalies --data "$OUT/galaxyzoo" --features image_array --pca 32 --top 40 \
   --out "$OUT/galaxyzoo_anomalies.csv" --report "$OUT/report_discover_anomalies"
 tr -d '\r' < $S/galaxyzoo1_sdss/labels.csv | awk -F, '$2 == 5 {print $1}' | head -3 > "$OUT/merger_examples.txt"
-P="--features image_array --canonical --pca 64"  # pixels in one orientation: the best measured for mergers
+P="--features image_array --canonical --pca 64 --method mean"  # pixels in one orientation: the best measured for mergers
 $A discover similar --data "$OUT/galaxyzoo" $P --positives "$OUT/merger_examples.txt" \
   --suggest 10 --out "$OUT/galaxyzoo_round1.csv" --json "$OUT/round1.json" > /dev/null
 python3 - "$OUT/round1.json" $S/galaxyzoo1_sdss/labels.csv "$OUT/merger_examples.txt" "$OUT/labels_round1.csv" <<'PY'

@@ -61,6 +61,8 @@ def main():
     ap.add_argument("--sklearn-max", type=int, default=1000000, help="largest n given to scikit-learn")
     ap.add_argument("--exact-max", type=int, default=200000, help="largest n for the exact (flat) search")
     ap.add_argument("--sklearn-lof-max", type=int, default=200000, help="largest n given to scikit-learn's LOF (a tree search)")
+    ap.add_argument("--nprobe", type=int, default=8, help="IVF lists visited per object")
+    ap.add_argument("--knn-only", action="store_true", help="astrofm's k-NN distance only (the largest runs)")
     ap.add_argument("--json")
     a = ap.parse_args()
     out = {}
@@ -69,15 +71,14 @@ def main():
         res = {}
         if n <= a.exact_max:
             res["astrofm knn, exact"] = run("astrofm knn, exact", lambda v: discover.anomalies(v, "knn", 20, index="flat"), x, planted)
-        res["astrofm knn, ivfsq8 nprobe 8"] = run("astrofm knn, ivfsq8 nprobe 8",
-                                                  lambda v: discover.anomalies(v, "knn", 20, index="ivfsq8", nprobe=8), x, planted)
-        res["astrofm lof, ivfsq8 nprobe 8"] = run("astrofm lof, ivfsq8 nprobe 8",
-                                                  lambda v: discover.anomalies(v, "lof", 20, index="ivfsq8", nprobe=8), x, planted)
-        if n <= a.sklearn_max:
+        for m in ("knn",) if a.knn_only else ("knn", "lof"):
+            name = f"astrofm {m}, ivfsq8 nprobe {a.nprobe}"
+            res[name] = run(name, lambda v, m=m: discover.anomalies(v, m, 20, index="ivfsq8", nprobe=a.nprobe), x, planted)
+        if n <= a.sklearn_max and not a.knn_only:
             from sklearn.ensemble import IsolationForest
             res["sklearn IsolationForest"] = run("sklearn IsolationForest", lambda v: -IsolationForest(
                 n_estimators=100, random_state=0, n_jobs=2).fit(v).score_samples(v), x, planted)
-        if n <= a.sklearn_lof_max:
+        if n <= a.sklearn_lof_max and not a.knn_only:
             from sklearn.neighbors import LocalOutlierFactor
             res["sklearn LocalOutlierFactor"] = run("sklearn LocalOutlierFactor", lambda v: -LocalOutlierFactor(
                 n_neighbors=20, n_jobs=2).fit(v).negative_outlier_factor_, x, planted)

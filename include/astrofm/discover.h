@@ -77,11 +77,11 @@ std::vector<std::string> acquisition_kinds();
 // Orientation-free pixels: each cutout [channels, height, width] (rows of
 // `images`) rotated about its centre so that the major axis of its light
 // (second moments of the summed bands above their median) lies along x,
-// then mirrored so that the brighter half is on the left and on top. Two
-// nuclei of a merger then line up whatever their angle on the sky, which
-// is what few-shot retrieval on pixels needs (docs/discovery.md: average
-// precision on Galaxy Zoo mergers 0.050 -> 0.108). Bilinear sampling; pixels
-// from outside the cutout repeat its edge.
+// then mirrored so that the brighter half is on the left and on top, and
+// scaled to a total light of 1 (when positive). Two nuclei of a merger then
+// line up whatever their angle on the sky and their brightness, which is
+// what few-shot retrieval on pixels needs (docs/discovery.md). Bilinear
+// sampling; pixels from outside the cutout repeat its edge.
 Features canonical_pixels(const Features& images, int64_t channels, int64_t height, int64_t width);
 
 // Ranking metrics over a whole ranking (ties broken by row): average

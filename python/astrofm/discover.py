@@ -75,7 +75,8 @@ def anomalies(x, method="lof", k=20, *, standardize=True, index="auto", nprobe=3
 def canonical_pixels(images):
     """Cutouts [n, bands, height, width] rotated and mirrored to one
     orientation (the major axis of the light along x, the brighter half left
-    and on top): orientation-free pixels for few-shot retrieval."""
+    and on top) and scaled to unit total light: orientation- and
+    brightness-free pixels for few-shot retrieval."""
     return _core.canonical_pixels(np.ascontiguousarray(images, dtype=np.float32))
 
 

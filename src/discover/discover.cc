@@ -364,6 +364,11 @@ Features canonical_pixels(const Features& images, int64_t C, int64_t H, int64_t 
       for (int64_t ch = 0; ch < C; ++ch)
         for (int64_t y = 0; y < H / 2; ++y)
           std::swap_ranges(o + ch * H * W + y * W, o + ch * H * W + (y + 1) * W, o + ch * H * W + (H - 1 - y) * W);
+    // Unit total light: a faint merger and a bright one look alike.
+    double total = 0;
+    for (int64_t i = 0; i < images.d; ++i) total += o[i];
+    if (total > 0)
+      for (int64_t i = 0; i < images.d; ++i) o[i] = static_cast<float>(o[i] / total);
   }
   return out;
 }

@@ -194,6 +194,7 @@ TEST(Discover, CanonicalPixelsLineUpAPairAtAnyAngle) {
     double left = 0, right = 0;
     for (int64_t x = 0; x < S; ++x) (x < S / 2 ? left : right) += got.x[(S / 2) * S + x];
     EXPECT_GT(left, right) << deg << " degrees";
+    EXPECT_NEAR(std::accumulate(got.x.begin(), got.x.end(), 0.0), 1.0, 1e-4);  // unit total light
   }
   // Raw pixels of the same pair at 0 and 90 degrees barely overlap; that is what canonical orientation removes.
   auto a = pair_at(0.0), b = pair_at(M_PI / 2);
