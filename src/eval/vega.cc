@@ -202,9 +202,12 @@ void Page::write(const std::filesystem::path& dir) const {
                      "figure{display:inline-block;margin:1em;vertical-align:top}figcaption{max-width:560px;font-size:90%}"
                      "</style></head><body>\n" + body_ +
                      "<script>\nconst specs = " + specs +
-                     ";\nspecs.forEach((s, i) => vegaEmbed('#fig' + i, s, {renderer: 'svg', actions: {export: true, source: false, "
-                     "compiled: false, editor: false}}).catch((e) => { document.getElementById('fig' + i).textContent = 'figure: ' + e; "
-                     "console.error(e); }));\n</script>\n</body></html>\n";
+                     ";\n// Each figure's Vega view stays reachable (window.astrofmViews) for scripted PNG export.\n"
+                     "window.astrofmViews = [];\n"
+                     "specs.forEach((s, i) => vegaEmbed('#fig' + i, s, {renderer: 'svg', actions: {export: true, source: false, "
+                     "compiled: false, editor: false}}).then((r) => { window.astrofmViews[i] = r.view; })"
+                     ".catch((e) => { document.getElementById('fig' + i).textContent = 'figure: ' + e; console.error(e); }));\n"
+                     "</script>\n</body></html>\n";
   write_file_atomic(dir / "index.html", html);
 }
 

@@ -33,3 +33,10 @@ PY
 "$A" -q import images "$SAMPLE/galaxyzoo1_sdss/images" --crop 128 --size 64 --out "$T/gz"
 "$A" -q discover anomalies --data "$T/gz" --features image_array --pca 32 --report "$T/discover" --top 20
 node "$HERE/report_test.mjs" "$BUILD" "$T/probe-regression" "$T/probe-classification" "$T/photoz" "$T/codec-eval" "$T/discover"
+# PNG export for papers and READMEs (scripts/report-png.mjs): one PNG per figure.
+node "$HERE/../../scripts/report-png.mjs" "$T/probe-classification" "$T/png" > "$T/png.txt"
+[ "$(wc -l < "$T/png.txt")" = 2 ] || { echo "report test: PNG export wrote $(wc -l < "$T/png.txt") files, not 2" >&2; exit 1; }
+for f in $(cat "$T/png.txt"); do
+  [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "report test: $f is not a PNG" >&2; exit 1; }
+done
+echo "report test: PNG export ok ($(tr '\n' ' ' < "$T/png.txt"))"
