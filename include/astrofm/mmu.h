@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "astrofm/table.h"
@@ -127,6 +128,9 @@ class DatasetReader {
 // The whole dataset (or some partitions) in memory as one table, for datasets
 // that fit: `astrofm.open_dataset(p).read()` in Python.
 Table read_table(const std::string& path, const std::vector<std::string>& columns = {}, const std::vector<int64_t>& healpix = {});
+// One MMU partition file held in memory (an upload): every column, as
+// read_table reads a one-file dataset. `name` labels messages.
+Table read_table_image(std::string_view hdf5_bytes, const std::string& name);
 
 // Rows [start, start + count) of partition `index` of `ds` (all columns when empty).
 Table read_rows(const Dataset& ds, size_t index, int64_t start, int64_t count, const std::vector<std::string>& columns = {});

@@ -26,7 +26,6 @@ struct UploadOptions {
   std::string modality = "image";  // .npy: image ([N, B, H, W] or [B, H, W]) or spectrum ([N, L])
   int image_size = 0;              // PNG/JPEG: resample to this size (0: native)
   int64_t max_objects = 4096;      // more objects in one upload: InputError
-  std::string scratch;             // a private folder for FITS/PNG/HDF5 uploads (the caller removes it)
   std::mutex* hdf5_lock = nullptr; // HDF5 uploads: held while forking the reader (no other thread may be inside HDF5 then)
   int reader_seconds = 60;         // HDF5 uploads: the reader process is killed after this long
 };

@@ -221,8 +221,8 @@ def test_generate_by_ids_writes_no_scratch_files(served, aion_model, tmp_path):
 
 
 def test_uploads_are_decoded_in_memory_without_scratch_files(served, tmp_path):
-    """JPEG, FITS, .npy and JSON uploads with TMPDIR a regular file (so a
-    scratch folder would fail even as root), each giving what `astrofm
+    """JPEG, FITS, .npy, JSON and HDF5 uploads with TMPDIR a regular file (so
+    a scratch folder would fail even as root), each giving what `astrofm
     import` + `astrofm embed` give for the same file."""
     from conftest import ROOT
     jpg = sorted(Path(ROOT, "data", "sample", "galaxyzoo1_sdss", "images").glob("*.jpeg"))[0]
@@ -250,6 +250,11 @@ def test_uploads_are_decoded_in_memory_without_scratch_files(served, tmp_path):
         s, _, body = raw(url, "/v1/embeddings?model=galaxy-cnn-ssl&bands=" + ",".join(bands), npy.getvalue(), "application/x-npy",
                          token=None)
         assert s == 200, body
+        # An MMU partition file, read from memory by the reader process.
+        part = next((tmp_path / "jpg").rglob("*.hdf5"))
+        s, _, body = raw(url, "/v1/embeddings?model=galaxy-cnn-ssl", part.read_bytes(), "application/x-hdf5", token=None)
+        assert s == 200, body
+        np.testing.assert_allclose(np.array(json.loads(body)["embeddings"]), want["jpg"], atol=2e-5)
     finally:
         stop(p)
 

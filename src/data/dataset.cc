@@ -365,6 +365,18 @@ Table ObjectLookup::get(const std::vector<std::string>& ids, const std::vector<s
   return out;
 }
 
+Table read_table_image(std::string_view bytes, const std::string& name) {
+  auto f = h5::File::open_image(bytes, name);
+  if (!f.has(mmu::kObjectId)) fail_input("{}: missing mandatory column '{}'", name, mmu::kObjectId);
+  const int64_t rows = f.info(mmu::kObjectId).rows();
+  Table t;
+  for (const auto& c : f.dataset_names()) {
+    if (f.info(c).rows() < rows) fail_input("{}: column '{}' has fewer rows than object_id", name, c);
+    t.add(f.read(c, 0, rows));
+  }
+  return t;
+}
+
 Table read_table(const std::string& path, const std::vector<std::string>& columns, const std::vector<int64_t>& healpix) {
   Dataset ds = Dataset::open(path);
   DatasetReader r(ds, {.columns = columns, .batch_rows = 8192, .healpix = healpix});

@@ -1,8 +1,11 @@
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
 
+#include "astrofm/error.h"
 #include "astrofm/mmu.h"
 #include "astrofm/sky.h"
 #include "testutil.h"
@@ -133,6 +136,30 @@ TEST(Dataset, ReadTableLoadsEverythingInPartitionOrder) {
   auto pixels = Dataset::open(tmp.path("out")).partitions();
   Table one = read_table(tmp.path("out"), {}, {pixels[0].healpix});
   EXPECT_EQ(one.rows(), pixels[0].rows);
+}
+
+TEST(Dataset, APartitionFileReadFromMemoryEqualsItReadFromDisk) {
+  test::TempDir tmp;
+  DatasetWriter w(tmp.path("out"), "cat");
+  Table b;
+  b.add(make_string_column(mmu::kObjectId, {"a", "b"}));
+  b.add(make_column<double>(mmu::kRa, {10.0, 10.1}));
+  b.add(make_column<double>(mmu::kDec, {5.0, 5.0}));
+  b.add(make_column<float>("flux", {1.f, 2.f, 3.f, 4.f, 5.f, 6.f}, {3}));
+  w.append(b);
+  w.commit();
+  const auto part = Dataset::open(tmp.path("out")).partitions().at(0).path;
+  std::ifstream f(part, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  Table disk = read_table(part), mem = read_table_image(bytes, "upload.hdf5");
+  ASSERT_EQ(mem.names(), disk.names());
+  for (const auto& n : disk.names()) {
+    EXPECT_EQ(mem.at(n).data, disk.at(n).data) << n;
+    EXPECT_EQ(mem.at(n).strings, disk.at(n).strings) << n;
+    EXPECT_EQ(mem.at(n).shape, disk.at(n).shape) << n;
+  }
+  EXPECT_THROW(read_table_image(bytes.substr(0, bytes.size() / 3), "upload.hdf5"), InputError);
+  EXPECT_THROW(read_table_image("not an hdf5 file at all", "upload.hdf5"), InputError);
 }
 
 TEST(Dataset, LookupByObjectId) {

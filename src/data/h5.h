@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "astrofm/table.h"
@@ -62,6 +63,11 @@ struct DatasetInfo {
 class File {
  public:
   static File open(const std::string& path, bool writable = false);
+  // A whole HDF5 file held in memory (an upload), read-only, through the core
+  // driver; `name` only labels messages. libhdf5 copies the bytes. Links and
+  // storage outside the file are refused (check_self_contained).
+  static File open_image(std::string_view bytes, const std::string& name);
+  void check_self_contained() const;  // InputError naming a soft/external link, external or virtual storage
   static File create(const std::string& path);
   hid_t id() const { return file_.get(); }
   const std::string& path() const { return path_; }

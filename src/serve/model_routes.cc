@@ -44,8 +44,7 @@ void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response
       }
     }
   } else {
-    Scratch s;
-    Table t = request_table(req, is_json ? &*parsed : nullptr, s, {});
+    Table t = request_table(req, is_json ? &*parsed : nullptr, {});
     if (!t.rows()) fail_input("request: give \"ids\", \"embeddings\", or data (\"images\"/\"spectra\") to predict from");
     if (sp.model_id().empty() || sp.feature_columns().size() != 1)
       fail_input("probe '{}' was fitted on catalogue columns ({}), not on a model's embeddings: send \"embeddings\" or \"ids\"", p.name,
@@ -119,12 +118,9 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     std::lock_guard<std::mutex> l(h5);
     rows = src->lookup->get(ids);
   } else if (!is_json) {
-    Scratch s;  // the HDF5 upload reader's child process reads from a file
-    s.path = new_scratch();
-    fs::create_directories(s.path);
-    UploadOptions u;
-    u.scratch = s.path;
+    UploadOptions u;  // a tokens HDF5 file, read from memory
     u.max_objects = 256;
+    u.hdf5_lock = &h5;
     rows = parse_upload(req.body, req.get_header_value("Content-Type"), u);
     if (!rows.has(mmu::kObjectId) || !rows.has(mmu::kRa)) fail_input("upload: a tokens file (astrofm tokenize) with object_id, ra, dec");
   } else {

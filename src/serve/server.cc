@@ -147,8 +147,7 @@ void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Respo
   json body = is_json ? parsed->rest : json::object();
   std::string name = is_json ? json_get<std::string>(body, "model", "") : req.get_param_value("model");
   ModelEntry& m = model(name);
-  Scratch s;
-  Table t = request_table(req, is_json ? &*parsed : nullptr, s, {});
+  Table t = request_table(req, is_json ? &*parsed : nullptr, {});
   if (!t.rows()) fail_input("request: no \"images\" or \"spectra\" to embed");
   Table e = embed(m, t);
   std::string want = is_json ? json_get<std::string>(body, "modality", "") : "";
@@ -228,8 +227,7 @@ void Server::Impl::handle_search(const httplib::Request& req, httplib::Response&
     r.vector = json_get<std::vector<float>>(body, "vector", {});
     query = {{"vector_dim", r.vector.size()}};
   } else {
-    Scratch s;
-    Table t = request_table(req, is_json ? &*parsed : nullptr, s, {});
+    Table t = request_table(req, is_json ? &*parsed : nullptr, {});
     if (t.rows() != 1) fail_input("request: search with one object (an \"id\", a \"vector\", or one image or spectrum), got {}", t.rows());
     if (ix.model_id.empty()) fail_input("index '{}': its catalogue does not name the model that made it; search it by id or vector", ix.name);
     if (!served_model(ix.model_id))

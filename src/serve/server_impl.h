@@ -248,23 +248,8 @@ struct Server::Impl {
   }
   Clock::time_point deadline() const { return Clock::now() + std::chrono::seconds(o.timeout_s); }
 
-  // A private scratch folder for one request's file uploads, removed afterwards.
-  struct Scratch {
-    std::string path;
-    ~Scratch() {
-      std::error_code ec;
-      if (!path.empty()) fs::remove_all(path, ec);
-    }
-  };
-  // mkdtemp: a fresh folder only this process can enter (no name another local user could take first).
-  std::string new_scratch() {
-    std::string t = (fs::temp_directory_path() / "astrofm-serve-XXXXXX").string();
-    if (!::mkdtemp(t.data())) fail_io("cannot create a scratch folder under {}", fs::temp_directory_path().string());
-    return t;
-  }
-
   // Request data as a table: a JSON object's fields, or the whole body in another format.
-  Table request_table(const httplib::Request& req, JsonRequest* body, Scratch& s, const std::vector<std::string>& bands_default) {
+  Table request_table(const httplib::Request& req, JsonRequest* body, const std::vector<std::string>& bands_default) {
     UploadOptions u;
     u.max_objects = o.max_objects;
     u.bands = req.has_param("bands") ? split_list(req.get_param_value("bands")) : bands_default;
@@ -272,15 +257,11 @@ struct Server::Impl {
     if (body) return table_from_json(std::move(*body), u);
     std::string type = upload_base_type(req.get_header_value("Content-Type"));
     u.reader_seconds = o.timeout_s;
-    if (type == "application/x-hdf5" || type == "application/x-hdf") {
-      // libhdf5 reads a file, in a child process that contains its crashes;
-      // the lock only while forking. The one upload that needs a scratch folder.
-      s.path = new_scratch();
-      u.scratch = s.path;
-      u.hdf5_lock = &h5;
-      return parse_upload(req.body, type, u);
-    }
-    return parse_upload(req.body, type, u);  // JSON, .npy, FITS, PNG, JPEG: decoded in memory
+    // HDF5 is read from memory in a child process that contains libhdf5's
+    // crashes (the lock only while forking); .npy, FITS, PNG, JPEG are decoded
+    // here. No upload touches a file.
+    u.hdf5_lock = &h5;
+    return parse_upload(req.body, type, u);
   }
 
   // Embeddings of uploaded objects with a served model (dynamic batching).

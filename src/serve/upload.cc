@@ -1,6 +1,6 @@
 #include "astrofm/upload.h"
 
-#include <hdf5.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,17 +42,6 @@ void add_bands(Table& t, const std::vector<std::string>& bands, const std::strin
   std::vector<std::string> all;
   for (int64_t i = 0; i < t.rows(); ++i) all.insert(all.end(), bands.begin(), bands.end());
   t.add(make_string_column(mmu::kImageBand, all, {b}));
-}
-
-// An upload that the importers read from a file.
-std::string stage(std::string_view body, const UploadOptions& o, const std::string& name) {
-  if (o.scratch.empty()) fail_usage("upload: no scratch folder for a file upload");
-  fs::create_directories(o.scratch);
-  std::string path = (fs::path(o.scratch) / name).string();
-  std::ofstream f(path, std::ios::binary);
-  f.write(body.data(), static_cast<std::streamsize>(body.size()));
-  if (!f) fail_io("upload: cannot stage {} bytes", body.size());
-  return path;
 }
 
 Table keep_data_columns(Table t, const std::string& where, int64_t max_objects) {
@@ -127,55 +116,40 @@ Table table_from_bytes(const std::string& b) {
 
 // libhdf5 1.10 crashes on some malformed files (fuzz_hdf5 found a SEGV inside
 // H5Dread), so an uploaded HDF5 file is read in a child process: a crash
-// there is one 400 for that request, not the end of the server.
-// An uploaded file may point elsewhere: external raw storage, external links
-// and virtual datasets would make the reader open other files of the server.
-herr_t refuse_indirection(hid_t obj, const char* name, const H5O_info_t* info, void* bad) {
-  if (info->type != H5O_TYPE_DATASET) return 0;
-  hid_t ds = H5Dopen2(obj, name, H5P_DEFAULT);
-  if (ds < 0) return 0;
-  hid_t dcpl = H5Dget_create_plist(ds);
-  if (dcpl >= 0 && (H5Pget_external_count(dcpl) > 0 || H5Pget_layout(dcpl) == H5D_VIRTUAL))
-    *static_cast<std::string*>(bad) = name;
-  if (dcpl >= 0) H5Pclose(dcpl);
-  H5Dclose(ds);
-  return 0;
+// there is one 400 for that request, not the end of the server. Reading from
+// memory refuses links and storage outside the file (read_table_image).
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w, n -= static_cast<size_t>(w);
+  }
+  return true;
 }
 
-herr_t refuse_external_links(hid_t, const char* name, const H5L_info_t* info, void* bad) {
-  if (info->type != H5L_TYPE_HARD) *static_cast<std::string*>(bad) = name;
-  return 0;
-}
-
-void check_self_contained(const std::string& path) {
-  H5E_BEGIN_TRY {
-    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) fail_input("upload.hdf5: not an HDF5 file");
-    std::string bad_link, bad_data;
-    H5Lvisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, refuse_external_links, &bad_link);
-    H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, refuse_indirection, &bad_data, H5O_INFO_BASIC);
-    H5Fclose(f);
-    if (!bad_link.empty()) fail_input("upload.hdf5: '{}' is a soft or external link; uploads must be self-contained", bad_link);
-    if (!bad_data.empty())
-      fail_input("upload.hdf5: dataset '{}' keeps its data in other files (external or virtual); uploads must be self-contained", bad_data);
-  } H5E_END_TRY;
-}
-
-Table read_hdf5_isolated(const std::string& path, const UploadOptions& o) {
-  std::string out = path + ".table", err = path + ".error";
+// The child reads the body it inherited (fork copies the address space) from
+// memory and hands back, through a pipe, one status byte and then the table
+// or the error message: no file is written anywhere.
+Table read_hdf5_isolated(std::string_view body, const UploadOptions& o) {
+  constexpr size_t kMaxReply = size_t{1} << 30;  // what the child may hand back
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail_io("upload.hdf5: cannot start the reader process");
   pid_t pid;
   {
     std::unique_lock<std::mutex> l;
     if (o.hdf5_lock) l = std::unique_lock<std::mutex>(*o.hdf5_lock);
     pid = ::fork();
   }
-  if (pid < 0) fail_io("upload.hdf5: cannot start the reader process");
+  if (pid < 0) {
+    ::close(fds[0]), ::close(fds[1]);
+    fail_io("upload.hdf5: cannot start the reader process");
+  }
   if (pid == 0) {
+    ::close(fds[0]);
     // A crash here is reported to the parent as a signal, not handled in the child.
     for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
     ::alarm(static_cast<unsigned>(std::max(1, o.reader_seconds)));
-    rlimit fsize{1u << 30, 1u << 30};  // what it writes back: at most 1 GiB
-    ::setrlimit(RLIMIT_FSIZE, &fsize);
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define ASTROFM_ASAN 1
@@ -185,35 +159,47 @@ Table read_hdf5_isolated(const std::string& path, const UploadOptions& o) {
     rlimit as{8ul << 30, 8ul << 30};  // a decompression bomb ends here, not in the server's memory
     ::setrlimit(RLIMIT_AS, &as);
 #endif
-    int code = 0;
-    std::string msg;
+    char code = 0;
+    std::string reply;
     try {
-      check_self_contained(path);
-      std::ofstream f(out, std::ios::binary);
-      f << table_bytes(keep_data_columns(read_table(path), "upload.hdf5", o.max_objects));
-      if (!f.flush()) fail_io("upload.hdf5: the reader could not hand the table back");
+      reply = table_bytes(keep_data_columns(read_table_image(body, "upload.hdf5"), "upload.hdf5", o.max_objects));
     } catch (const InputError& e) {
-      code = 10 + static_cast<int>(e.kind()), msg = e.what();
+      code = static_cast<char>(10 + static_cast<int>(e.kind())), reply = e.what();
     } catch (const std::exception& e) {
-      code = 10 + static_cast<int>(ErrorKind::InvalidInput), msg = std::string("upload.hdf5: ") + e.what();
+      code = static_cast<char>(10 + static_cast<int>(ErrorKind::InvalidInput)), reply = fmt::format("upload.hdf5: {}", e.what());
     }
-    if (code) std::ofstream(err) << msg;
-    ::_exit(code);
+    bool ok = write_all(fds[1], &code, 1) && write_all(fds[1], reply.data(), reply.size());
+    ::_exit(ok ? 0 : 1);
   }
+  ::close(fds[1]);
+  // Read everything before waiting: a child blocked on a full pipe would never exit.
+  std::string reply;
+  char buf[1 << 16];
+  bool too_big = false;
+  for (;;) {
+    ssize_t r = ::read(fds[0], buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    if (reply.size() + static_cast<size_t>(r) > kMaxReply + 1) {
+      too_big = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    reply.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fds[0]);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (too_big) fail_input("upload.hdf5: its table is larger than {} bytes", kMaxReply);
   if (WIFSIGNALED(status))
     fail_input("upload.hdf5: not a readable HDF5 file (the HDF5 library crashed reading it: signal {})", WTERMSIG(status));
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  if (code != 0) {
-    std::ifstream f(err);
-    std::string msg((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (msg.empty()) msg = "upload.hdf5: the file could not be read";
-    throw InputError(msg, code >= 10 && code <= 14 ? static_cast<ErrorKind>(code - 10) : ErrorKind::InvalidInput);
-  }
-  std::ifstream f(out, std::ios::binary);
-  return table_from_bytes(std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()));
+  if (reply.empty() || (WIFEXITED(status) && WEXITSTATUS(status) != 0)) fail_input("upload.hdf5: the file could not be read");
+  const int code = static_cast<unsigned char>(reply[0]);
+  if (code != 0)
+    throw InputError(reply.size() > 1 ? reply.substr(1) : "upload.hdf5: the file could not be read",
+                     code >= 10 && code <= 14 ? static_cast<ErrorKind>(code - 10) : ErrorKind::InvalidInput);
+  return table_from_bytes(reply.substr(1));
 }
 
 }  // namespace
@@ -484,7 +470,7 @@ Table parse_upload(std::string_view body, const std::string& content_type, const
     return keep_data_columns(decode_image_upload(body, name, io), name, o.max_objects);
   }
   if (type == "application/x-hdf5" || type == "application/x-hdf") {
-    return read_hdf5_isolated(stage(body, o, "upload.hdf5"), o);
+    return read_hdf5_isolated(body, o);
   }
   fail_input("request: Content-Type '{}' is not one astrofm reads (application/json, application/x-npy, application/fits, "
              "application/x-hdf5, image/png, image/jpeg)", content_type);
