@@ -15,7 +15,7 @@
 #include "astrofm/png.h"
 #include "astrofm/progress.h"
 #include "codecs/codec_table.h"
-#include "eval/vega.h"
+#include "astrofm/vega.h"
 
 namespace astrofm::codecs {
 namespace fs = std::filesystem;

@@ -13,7 +13,7 @@
 #include "astrofm/fsutil.h"
 #include "astrofm/mmu.h"
 #include "astrofm/search.h"
-#include "eval/vega.h"
+#include "astrofm/vega.h"
 
 namespace astrofm {
 namespace {

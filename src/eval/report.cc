@@ -8,7 +8,7 @@
 
 #include "astrofm/fsutil.h"
 #include "astrofm/metrics.h"
-#include "eval/vega.h"
+#include "astrofm/vega.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;

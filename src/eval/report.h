@@ -1,6 +1,6 @@
 #pragma once
 // The probe report: <dir>/index.html with metrics, settings and figures
-// (Vega-Lite, drawn offline by the scripts written beside it; eval/vega.h):
+// (Vega-Lite, drawn offline by the scripts written beside it; astrofm/vega.h):
 // (predicted vs true and dz vs z densities, or the confusion matrix; the
 // label-efficiency curve when several budgets ran). Written to <dir>.partial
 // and renamed, so a report is never half there.
@@ -23,7 +23,7 @@ void write_generate_report(const std::string& dir, const nlohmann::json& metrics
                            const std::vector<double>& point, const std::vector<double>& pit,
                            const std::string& tool = "astrofm generate");
 
-// The PIT histogram (10 bins, density; flat at 1 when calibrated) as a Vega-Lite figure (eval/vega.h).
+// The PIT histogram (10 bins, density; flat at 1 when calibrated) as a Vega-Lite figure (astrofm/vega.h).
 nlohmann::json pit_histogram(const std::vector<double>& pit);
 
 }  // namespace astrofm

@@ -1,5 +1,5 @@
 // Vega-Lite specifications for report figures, and the page that embeds them (vega.h).
-#include "eval/vega.h"
+#include "astrofm/vega.h"
 
 #include <algorithm>
 #include <cmath>

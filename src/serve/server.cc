@@ -19,7 +19,7 @@
 #include "astrofm/fsutil.h"
 #include "astrofm/npy.h"
 #include "astrofm/resources.h"
-#include "eval/vega.h"
+#include "astrofm/vega.h"
 #include "server_impl.h"
 #include "web_assets.h"
 
@@ -373,7 +373,7 @@ void Server::Impl::routes() {
   http.Get("/index.html", asset("index.html"));
   http.Get("/static/app.js", asset("app.js"));
   http.Get("/static/discover.js", asset("discover.js"));
-  // Vega, Vega-Lite, vega-embed and vega-interpreter for the sky plot (compiled in, eval/vega.h).
+  // Vega, Vega-Lite, vega-embed and vega-interpreter for the sky plot (compiled in, astrofm/vega.h).
   for (const auto& sc : vega::scripts())
     http.Get(std::string("/static/") + sc.name, [sc](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "max-age=86400");
