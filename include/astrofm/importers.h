@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "astrofm/csv.h"  // read_csv_table, for callers of the importers
 #include "astrofm/mmu.h"
 
 namespace astrofm {
@@ -28,10 +29,6 @@ struct CsvOptions {
   char delimiter = ',';
 };
 int64_t import_csv(const std::string& csv_path, const ImportTarget& target, const CsvOptions& opt = {});
-
-// A whole CSV file in memory with per-column types inferred (int64, float64
-// or string); for label files and tests.
-Table read_csv_table(const std::string& csv_path, char delimiter = ',');
 
 struct ImageOptions {
   std::string labels_csv;              // optional, joined on file stem

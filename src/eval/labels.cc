@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "astrofm/error.h"
-#include "astrofm/importers.h"
+#include "astrofm/csv.h"
 #include "astrofm/mmu.h"
 
 namespace astrofm {
