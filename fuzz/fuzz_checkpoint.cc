@@ -1,7 +1,7 @@
 // Fuzzes the PyTorch checkpoint reader (`astrofm convert`): the zip container
 // (libtorch's reader) and astrofm's own pickle interpreter on untrusted bytes.
 #include "fuzz_util.h"
-#include "models/torch_pickle.h"
+#include "astrofm/models/torch_pickle.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace astrofm;

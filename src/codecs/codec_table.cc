@@ -11,7 +11,7 @@
 #include "astrofm/mmu.h"
 #include "astrofm/models/registry.h"
 #include "astrofm/resources.h"
-#include "models/torch_pickle.h"
+#include "astrofm/models/torch_pickle.h"
 
 namespace astrofm::codecs {
 namespace fs = std::filesystem;

@@ -19,7 +19,7 @@
 #include "astrofm/qp.h"
 #include "astrofm/resources.h"
 #include "codecs/codec_table.h"
-#include "eval/report.h"
+#include "astrofm/report.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "eval/report.h"
+#include "astrofm/report.h"
 
 #include <algorithm>
 #include <cmath>

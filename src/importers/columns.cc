@@ -1,4 +1,4 @@
-#include "importers/columns.h"
+#include "astrofm/columns.h"
 
 #include "astrofm/mmu.h"
 

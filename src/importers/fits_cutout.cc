@@ -10,7 +10,7 @@
 #include "astrofm/importers.h"
 #include "astrofm/progress.h"
 #include "io/fits.h"
-#include "importers/columns.h"
+#include "astrofm/columns.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 
 #include "astrofm/importers.h"
 #include "astrofm/progress.h"
-#include "importers/columns.h"
+#include "astrofm/columns.h"
 #include "raster.h"
 
 namespace astrofm {

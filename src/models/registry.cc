@@ -12,7 +12,7 @@
 #include "astrofm/models/specformer.h"
 #include "astrofm/models/vit.h"
 #include "convert_util.h"
-#include "torch_pickle.h"
+#include "astrofm/models/torch_pickle.h"
 
 namespace astrofm::models {
 namespace {

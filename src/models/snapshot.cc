@@ -9,7 +9,7 @@
 #include "astrofm/models/aion.h"
 #include "astrofm/models/architecture.h"
 #include "astrofm/safetensors.h"
-#include "torch_pickle.h"
+#include "astrofm/models/torch_pickle.h"
 
 namespace astrofm::models {
 namespace fs = std::filesystem;

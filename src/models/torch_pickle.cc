@@ -1,4 +1,4 @@
-#include "torch_pickle.h"
+#include "astrofm/models/torch_pickle.h"
 
 #include <caffe2/serialize/inline_container.h>
 

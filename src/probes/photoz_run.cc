@@ -12,7 +12,7 @@
 #include "astrofm/mmu.h"
 #include "astrofm/progress.h"
 #include "astrofm/qp.h"
-#include "eval/report.h"
+#include "astrofm/report.h"
 
 namespace astrofm {
 namespace {

@@ -21,7 +21,7 @@
 #include "astrofm/mmu.h"
 #include "astrofm/resources.h"
 #include "astrofm/train.h"
-#include "eval/report.h"
+#include "astrofm/report.h"
 
 namespace astrofm {
 namespace fs = std::filesystem;

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <thread>
 
-#include "importers/columns.h"
+#include "astrofm/columns.h"
 #include "astrofm/sky.h"
 #include "galaxy.h"
 

@@ -1,5 +1,5 @@
 #pragma once
-// The probe report: <dir>/index.html with metrics, settings and figures
+// Reports (probe, generate, photoz): the probe report: <dir>/index.html with metrics, settings and figures
 // (Vega-Lite, drawn offline by the scripts written beside it; astrofm/vega.h):
 // (predicted vs true and dz vs z densities, or the confusion matrix; the
 // label-efficiency curve when several budgets ran). Written to <dir>.partial
