@@ -24,11 +24,14 @@ std::string metrics_table(const nlohmann::json& m) {
   return h + "</table>\n";
 }
 
+// A column as a reader names it: token columns by their modality ("tok_z" -> "z").
+std::string display_name(const std::string& c) { return c.rfind("tok_", 0) == 0 ? c.substr(4) : c; }
+
 // A list of column names as words ("mag_u, mag_g"), not a JSON array.
 std::string names(const nlohmann::json& j) {
-  if (!j.is_array()) return j.is_string() ? j.get<std::string>() : j.dump();
+  if (!j.is_array()) return j.is_string() ? display_name(j.get<std::string>()) : j.dump();
   std::string s;
-  for (const auto& v : j) s += (s.empty() ? "" : ", ") + (v.is_string() ? v.get<std::string>() : v.dump());
+  for (const auto& v : j) s += (s.empty() ? "" : ", ") + (v.is_string() ? display_name(v.get<std::string>()) : v.dump());
   return s;
 }
 
@@ -120,7 +123,7 @@ void write_probe_report(const std::string& dir, const nlohmann::json& r, const s
 void write_generate_report(const std::string& dir, const nlohmann::json& m, const std::vector<double>& t, const std::vector<double>& med,
                            const std::vector<double>& pit, const std::string& tool) {
   fs::path tmp = begin_report(dir);
-  const std::string target = m.value("target", "");
+  const std::string target = display_name(m.value("target", ""));
   vega::Page page(tool + " report");
   std::string from = names(m.value("from", nlohmann::json()));
   page.html(fmt::format("<h1>{}: {}{}</h1>\n<p>{} objects; truth: {}</p>\n", escape_html(tool), escape_html(target),
