@@ -95,6 +95,11 @@ struct CsvTableBuilder {
   }
 };
 
+// A cell as text: exact for 18-digit integer ids, shortest form for floats.
+std::string csv_cell(const Column& c, int64_t row);
+// The object id column of a table read from CSV: object_id, objid or id (any case); null when none.
+const Column* find_csv_id_column(const Table& t);
+
 // A whole CSV file in memory with per-column types inferred (int64, float64
 // or string); for label files and tests.
 Table read_csv_table(const std::string& csv_path, char delimiter = ',');

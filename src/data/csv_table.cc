@@ -3,6 +3,7 @@
 #include "astrofm/csv.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
@@ -131,6 +132,22 @@ std::vector<CsvType> infer_csv_types(const std::string& path, char delim, int64_
   return types;
 }
 
+
+std::string csv_cell(const Column& c, int64_t i) {
+  if (c.dtype == DType::String) return c.strings[i];
+  if (dtype_is_integer(c.dtype)) return std::to_string(c.as_int64(i));
+  return fmt::format("{}", c.as_double(i));
+}
+
+const Column* find_csv_id_column(const Table& t) {
+  for (const char* want : {"object_id", "objid", "id"})
+    for (const auto& c : t.columns()) {
+      std::string n = c.name;
+      std::transform(n.begin(), n.end(), n.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      if (n == want) return &c;
+    }
+  return nullptr;
+}
 
 Table read_csv_table(const std::string& path, char delim) {
   int64_t rows = 0;

@@ -14,19 +14,11 @@
 namespace astrofm {
 namespace {
 
-void check_features(const Features& f, const char* what) {
-  if (static_cast<int64_t>(f.x.size()) != f.n * f.d) fail_input("{}: {} values for {} rows of {}", what, f.x.size(), f.n, f.d);
-  check_finite(f, what);
-}
-
-// Rows of `x` z-scored by `s` (identity when s is unfitted), as a new matrix.
-Features scaled(const Features& x, const Scaler& s) { return s.mean.empty() ? x : s.transform(x); }
-
 std::vector<double> mean_cosine_scores(const Features& cat, const Features& pos, const Features& neg, const Scaler& s) {
   const int64_t d = cat.d;
   std::vector<double> q(d, 0.0);
   auto accumulate = [&](const Features& ex, double sign) {
-    auto z = scaled(ex, s);
+    auto z = s.transform(ex);
     for (int64_t i = 0; i < z.n; ++i) {
       double norm = 0;
       for (int64_t j = 0; j < d; ++j) norm += double(z.row(i)[j]) * z.row(i)[j];
@@ -79,7 +71,7 @@ std::vector<double> pu_scores(const Features& cat, const Features& pos, const Fe
   for (int64_t i = 0; i < pos.n; ++i) add(pos.row(i), 1, nbg / npos);
   for (int64_t i = 0; i < neg.n; ++i) add(neg.row(i), 0, o.negative_weight * nbg / npos);
   for (auto r : bg) add(cat.row(r), 0, 1);
-  auto model = fit_weighted_logistic(scaled(t, s), y, w, o.C);
+  auto model = fit_weighted_logistic(s.transform(t), y, w, o.C);
   // Fold the standardisation into the weights: score the raw rows.
   if (!s.mean.empty())
     for (int64_t j = 0; j < cat.d; ++j) {
@@ -107,9 +99,9 @@ std::vector<double> rank_similar(const Features& catalogue, const Features& posi
     if (f->n > 0 && f->d != catalogue.d)
       fail_input("discover: the {} have {} dimensions, the catalogue {} (another embedding model?)",
                  f == &positives ? "examples" : "counter-examples", f->d, catalogue.d);
-  check_features(catalogue, "catalogue");
-  check_features(positives, "examples");
-  check_features(negatives, "counter-examples");
+  check_finite(catalogue, "catalogue");
+  check_finite(positives, "examples");
+  check_finite(negatives, "counter-examples");
   Scaler s;
   if (o.standardize) s.fit(catalogue);
   if (o.method == "mean") return mean_cosine_scores(catalogue, positives, negatives, s);
@@ -128,11 +120,11 @@ void AnomalyOptions::check() const {
 std::vector<double> anomaly_scores(const Features& x, const AnomalyOptions& o, const std::function<void(int64_t)>& progress) {
   o.check();
   if (x.n == 0) fail_input("discover: the catalogue is empty");
-  check_features(x, "catalogue");
+  check_finite(x, "catalogue");
   if (x.n <= o.k) fail_input("discover: {} neighbours asked of a catalogue of {} objects", o.k, x.n);
   Scaler s;
   if (o.standardize) s.fit(x);
-  const Features z = scaled(x, s);
+  const Features z = s.transform(x);
   const int k = o.k;
   // Each row's k nearest other rows: the exact search (knn.h, equal to a
   // double-precision scan) or an index for large catalogues. The row itself

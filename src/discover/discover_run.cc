@@ -121,17 +121,18 @@ Catalogue load_catalogue(const DiscoverInput& in) {
   return c;
 }
 
-std::vector<std::string> id_strings(const Column& c) {
-  if (c.dtype == DType::String) return c.strings;
+// The ids of a CSV file's object_id (objid, id) column, as text.
+std::vector<std::string> csv_ids(const Table& t, const std::string& file) {
+  const Column* c = find_csv_id_column(t);
+  if (!c) fail_input("{}: no object_id column (columns: {})", file, fmt::join(t.names(), ", "));
   std::vector<std::string> out;
-  for (int64_t i = 0; i < c.rows; ++i) out.push_back(std::to_string(c.as_int64(i)));
+  for (int64_t i = 0; i < c->rows; ++i) out.push_back(csv_cell(*c, i));
   return out;
 }
 
-const Column& id_column(const Table& t, const std::string& file) {
-  for (const auto& n : {"object_id", "objid", "OBJID", "id", "ID"})
-    if (t.has(n)) return t.at(n);
-  fail_input("{}: no object_id column (columns: {})", file, fmt::join(t.names(), ", "));
+// "a, b, c" for the first ten of `ids`, with ", ..." beyond.
+std::string some_of(const std::vector<std::string>& ids) {
+  return fmt::format("{}{}", fmt::join(ids.begin(), ids.begin() + std::min<size_t>(ids.size(), 10), ", "), ids.size() > 10 ? ", ..." : "");
 }
 
 // Examples as rows of the catalogue and vectors: ids, a file of ids, or an embedding catalogue.
@@ -161,7 +162,7 @@ Examples resolve_examples(const std::string& spec, const Catalogue& cat, const c
     std::string first;
     std::getline(in, first);
     if (first.find(',') != std::string::npos) {
-      ids = id_strings(id_column(read_csv_table(spec), spec));
+      ids = csv_ids(read_csv_table(spec), spec);
     } else {
       for (std::string line = first; in || !line.empty(); line.clear(), std::getline(in, line)) {
         while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
@@ -184,9 +185,8 @@ Examples resolve_examples(const std::string& spec, const Catalogue& cat, const c
     else e.rows.push_back(it->second);
   }
   if (!unknown.empty())
-    fail_input("{}: {} of the {} are not in the catalogue {}: {}{}", spec.size() > 80 ? spec.substr(0, 80) + "..." : spec, unknown.size(),
-               what, cat.where, fmt::join(unknown.begin(), unknown.begin() + std::min<size_t>(unknown.size(), 10), ", "),
-               unknown.size() > 10 ? ", ..." : "");
+    fail_input("{}: {} of the {} are not in the catalogue {}: {}", spec.size() > 80 ? spec.substr(0, 80) + "..." : spec, unknown.size(),
+               what, cat.where, some_of(unknown));
   if (e.rows.empty()) fail_input("{}: no {} given", spec, what);
   e.x = take_rows(cat.x, e.rows);
   return e;
@@ -197,12 +197,12 @@ std::vector<int8_t> read_labels(const std::string& file, const Catalogue& cat) {
   std::vector<int8_t> labels(cat.x.n, -1);
   if (file.empty()) return labels;
   auto t = read_csv_table(file);
-  auto ids = id_strings(id_column(t, file));
+  auto ids = csv_ids(t, file);
   const Column* l = t.find("label");
   if (!l) fail_input("{}: no 'label' column (columns: {})", file, fmt::join(t.names(), ", "));
   std::vector<std::string> unknown;
   for (size_t i = 0; i < ids.size(); ++i) {
-    std::string v = l->dtype == DType::String ? l->strings[i] : std::to_string(l->as_int64(i));
+    std::string v = csv_cell(*l, i);
     std::transform(v.begin(), v.end(), v.begin(), [](unsigned char ch) { return std::tolower(ch); });
     int8_t y;
     if (v == "1" || v == "yes" || v == "true" || v == "interesting") y = 1;
@@ -213,8 +213,7 @@ std::vector<int8_t> read_labels(const std::string& file, const Catalogue& cat) {
     else labels[it->second] = y;
   }
   if (!unknown.empty())
-    fail_input("{}: {} labelled objects are not in the catalogue {}: {}{}", file, unknown.size(), cat.where,
-               fmt::join(unknown.begin(), unknown.begin() + std::min<size_t>(unknown.size(), 10), ", "), unknown.size() > 10 ? ", ..." : "");
+    fail_input("{}: {} labelled objects are not in the catalogue {}: {}", file, unknown.size(), cat.where, some_of(unknown));
   return labels;
 }
 

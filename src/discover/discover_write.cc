@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <numeric>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "astrofm/csv.h"
 #include "astrofm/discover_run.h"
 #include "astrofm/error.h"
 #include "astrofm/fsutil.h"
@@ -24,23 +24,34 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+// RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled.
+std::string csv_field(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char ch : v) {
+    if (ch == '"') q += '"';
+    q += ch;
+  }
+  q += '"';
+  return q;
+}
+
 std::string csv_of(const Table& t, const std::vector<int64_t>& order) {
-  std::ostringstream out;
-  out.precision(10);
-  auto names = t.names();
-  for (size_t c = 0; c < names.size(); ++c) out << (c ? "," : "") << names[c];
-  out << "\n";
+  std::string out;
+  const auto names = t.names();
+  for (size_t c = 0; c < names.size(); ++c) {
+    if (c) out += ',';
+    out += csv_field(names[c]);
+  }
+  out += '\n';
   for (auto i : order) {
     for (size_t c = 0; c < names.size(); ++c) {
-      const auto& col = t.at(names[c]);
-      out << (c ? "," : "");
-      if (col.dtype == DType::String) out << col.strings[i];
-      else if (col.dtype == DType::Float32 || col.dtype == DType::Float64) out << col.as_double(i);
-      else out << col.as_int64(i);
+      if (c) out += ',';
+      out += csv_field(csv_cell(t.at(names[c]), i));
     }
-    out << "\n";
+    out += '\n';
   }
-  return out.str();
+  return out;
 }
 
 // The report folder, written beside its final place and renamed into it.

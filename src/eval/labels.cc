@@ -23,17 +23,9 @@ std::string lower(std::string s) {
   return s;
 }
 
-// A cell as text: exact for 18-digit integer ids, shortest form for floats.
-std::string cell(const Column& c, int64_t i) {
-  if (c.dtype == DType::String) return c.strings[i];
-  if (dtype_is_integer(c.dtype)) return std::to_string(c.as_int64(i));
-  return fmt::format("{}", c.as_double(i));
-}
-
+// A labels file's id column: object_id, objid or id (any case), else the first.
 const Column& id_column(const Table& t, const std::string& where) {
-  for (const char* want : {"object_id", "objid", "id"})
-    for (const auto& c : t.columns())
-      if (lower(c.name) == want) return c;
+  if (const Column* c = find_csv_id_column(t)) return *c;
   if (t.columns().empty()) fail_input("{}: no columns", where);
   return t.columns().front();
 }
@@ -51,21 +43,21 @@ Targets load_targets(const Table& table, const TargetSource& src, const std::str
     if (!col) fail_input("{}: no column '{}' (columns: {})", src.labels_csv, src.target, fmt::join(labels.names(), ", "));
     dtype = col->dtype;
     std::unordered_map<std::string, std::string> of;
-    for (int64_t i = 0; i < labels.rows(); ++i) of[cell(lid, i)] = cell(*col, i);
+    for (int64_t i = 0; i < labels.rows(); ++i) of[csv_cell(lid, i)] = csv_cell(*col, i);
     int64_t hits = 0;
     for (int64_t i = 0; i < ids.rows; ++i) {
-      auto it = of.find(cell(ids, i));
+      auto it = of.find(csv_cell(ids, i));
       if (it != of.end()) raw[i] = it->second, ++hits;
     }
     if (hits == 0)
       fail_input("{}: none of its {} ids ({}, ...) matches an object_id of {} ({}, ...)", src.labels_csv, labels.rows(),
-                 labels.rows() ? cell(lid, 0) : "", where, ids.rows ? cell(ids, 0) : "");
+                 labels.rows() ? csv_cell(lid, 0) : "", where, ids.rows ? csv_cell(ids, 0) : "");
   } else {
     const Column* col = table.find(src.target);
     if (!col) fail_input("{}: no column '{}' (columns: {})", where, src.target, fmt::join(table.names(), ", "));
     if (col->row_elems() != 1) fail_input("{}: column '{}' is {}, not a scalar", where, src.target, col->describe());
     dtype = col->dtype;
-    for (int64_t i = 0; i < ids.rows; ++i) raw[i] = cell(*col, i);
+    for (int64_t i = 0; i < ids.rows; ++i) raw[i] = csv_cell(*col, i);
   }
   if (src.mode != "auto" && src.mode != "regression" && src.mode != "classification")
     fail_usage("target mode must be auto, regression or classification, not '{}'", src.mode);
@@ -99,7 +91,7 @@ Targets load_targets(const Table& table, const TargetSource& src, const std::str
       double v = std::strtod(raw[i].c_str(), &end);
       if (!end || *end != 0)
         fail_input("{}: target '{}' of object {} is '{}', not a number", src.labels_csv.empty() ? where : src.labels_csv,
-                   src.target, cell(ids, i), raw[i]);
+                   src.target, csv_cell(ids, i), raw[i]);
       if (std::isfinite(v)) t.values[i] = v;
     }
   }
