@@ -4,6 +4,7 @@
 # <prefix>/share/astrofm, not in the source tree.
 set -euo pipefail
 BUILD=$1
+SRC=${2:-$(cd "$(dirname "$0")/.." && pwd)}
 P=$(mktemp -d)
 trap 'rm -rf "$P"' EXIT
 cmake --install "$BUILD" --prefix "$P/usr" >/dev/null
@@ -22,4 +23,20 @@ echo "$paths" | grep -q "^data: $P/usr/share/astrofm/data" || { echo "simulator 
 usr/bin/astrofm models | grep -q galaxy-cnn-ssl
 usr/bin/astrofm -q simulate --objects 4 --seed 3 --out "$P/sim" --no-spectra
 usr/bin/astrofm validate "$P/sim" >/dev/null
+# docs/library.md's C++ example, built against the prefix with find_package(astrofm).
+if [ -f usr/lib/libastrofm_embed.a ]; then
+  test -f usr/lib/cmake/astrofm/astrofmConfig.cmake
+  mkdir ex
+  awk '/^```cpp$/{f=1;next} /^```$/{f=0} f' "$SRC/docs/library.md" > ex/embed_images.cc
+  awk '/^```cmake$/{f=1;next} /^```$/{f=0} f' "$SRC/docs/library.md" > ex/CMakeLists.txt
+  grep -q "int main" ex/embed_images.cc && grep -q "find_package(astrofm" ex/CMakeLists.txt
+  cmake -S ex -B ex/build -DCMAKE_PREFIX_PATH="$P/usr" -DCMAKE_BUILD_TYPE=Release >ex/configure.log 2>&1 || { cat ex/configure.log; exit 1; }
+  cmake --build ex/build -j 2 >ex/build.log 2>&1 || { tail -40 ex/build.log; exit 1; }
+  out=$(cd / && OMP_WAIT_POLICY=PASSIVE "$P/ex/build/embed_images" "$P/sim")
+  echo "$out"
+  echo "$out" | grep -Eq "^4 objects, 256 dimensions" || { echo "unexpected output from the library example"; exit 1; }
+  # Bad input is an astrofm::Error caught by the example: exit 1, not a crash.
+  rc=0; "$P/ex/build/embed_images" "$P/missing" 2>/dev/null || rc=$?
+  [ "$rc" = 1 ] || { echo "example exit $rc on a missing dataset"; exit 1; }
+fi
 echo "install ok"
