@@ -90,6 +90,7 @@ class CodecSet {
   bool empty() const { return codecs_.empty(); }
   // All codecs as parts of one model file (architecture "codecs"), written atomically.
   void save(const std::string& path, const nlohmann::json& meta = {}) const;
+  ModelFile model_file(const nlohmann::json& meta = {}) const;  // the same file in memory
   // The codecs of the modalities present in `columns` (their input columns all there).
   std::vector<std::string> usable(const std::vector<std::string>& columns) const;
 

@@ -248,7 +248,9 @@ std::vector<std::string> CodecSet::usable(const std::vector<std::string>& column
   return out;
 }
 
-void CodecSet::save(const std::string& path, const nlohmann::json& meta) const {
+void CodecSet::save(const std::string& path, const nlohmann::json& meta) const { model_file(meta).write(path); }
+
+ModelFile CodecSet::model_file(const nlohmann::json& meta) const {
   ModelFile f;
   f.meta = meta.is_object() ? meta : nlohmann::json::object();
   f.meta["architecture"] = "codecs";
@@ -259,7 +261,7 @@ void CodecSet::save(const std::string& path, const nlohmann::json& meta) const {
     list.push_back({{"modality", m}, {"kind", c->info().kind}, {"num_tokens", c->info().num_tokens}, {"vocab_size", c->info().vocab_size}});
   }
   f.meta["codecs"] = list;
-  f.write(path);
+  return f;
 }
 
 nlohmann::json convert_aion_codec(const std::string& checkpoint, const std::string& kind, const std::string& out, const nlohmann::json& hp) {

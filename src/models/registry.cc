@@ -126,7 +126,10 @@ LoadedModel load_model(const std::string& path, torch::Device device, torch::Sca
     if (dtype != torch::kFloat32) fail_usage("{}: a PyTorch checkpoint runs in float32 (convert it first for bfloat16)", path);
     return load_checkpoint(path, device);
   }
-  ModelFile mf = ModelFile::read(path);
+  return load_model(ModelFile::read(path), path, device, dtype);
+}
+
+LoadedModel load_model(ModelFile mf, const std::string& path, torch::Device device, torch::ScalarType dtype) {
   // A bundle (a transformer with its codecs): the model is its "model" part.
   if (mf.meta.value("kind", "") == "bundle") mf = mf.part("model");
   LoadedModel lm;
@@ -143,13 +146,15 @@ LoadedModel load_model(const std::string& path, torch::Device device, torch::Sca
   return lm;
 }
 
-void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::json& meta) {
+ModelFile model_file_of(torch::nn::Module& m, const nlohmann::json& meta) {
   if (!meta.contains("architecture") || !meta.contains("config")) fail_usage("model meta needs 'architecture' and 'config'");
   ModelFile mf;
   mf.meta = meta;
   for (const auto& [name, t] : state_of(m)) mf.tensors.push_back(to_stored(name, t));
-  mf.write(path);
+  return mf;
 }
+
+void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::json& meta) { model_file_of(m, meta).write(path); }
 
 // Strips the first matching prefix from every name.
 StateDict strip_prefix(const StateDict& in, const std::vector<std::string>& prefixes) {

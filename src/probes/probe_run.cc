@@ -51,6 +51,47 @@ std::vector<int64_t> choose(const std::vector<int64_t>& labelled, const std::vec
   return pool;
 }
 
+// The pixels the cnn and finetune probes train and predict on, read once.
+struct CnnImages {
+  std::shared_ptr<const Table> train, test;
+};
+
+CnnImages read_cnn_images(const std::string& train, const std::string& test) {
+  const std::vector<std::string> cols = {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand};
+  CnnImages c;
+  c.train = std::make_shared<Table>(read_table(train, cols));
+  c.test = test.empty() ? c.train : std::make_shared<Table>(read_table(test, cols));
+  return c;
+}
+
+// Rows of `images` for the objects side_ids[side_rows[k]] (k in `*pick`, or every k).
+std::vector<int64_t> image_rows(const Table& images, const std::vector<std::string>& side_ids, const std::vector<int64_t>& side_rows,
+                                const std::vector<int64_t>* pick) {
+  std::unordered_map<std::string_view, int64_t> row_of;
+  const auto& iid = images.at(mmu::kObjectId).strings;
+  for (size_t i = 0; i < iid.size(); ++i) row_of.emplace(iid[i], static_cast<int64_t>(i));
+  std::vector<int64_t> out;
+  auto add = [&](int64_t k) { out.push_back(row_of.at(side_ids[side_rows[k]])); };
+  if (!pick)
+    for (size_t k = 0; k < side_rows.size(); ++k) add(static_cast<int64_t>(k));
+  else
+    for (int64_t k : *pick) add(k);
+  return out;
+}
+
+// Fine-tuning's defaults under the user's settings.
+nlohmann::json finetune_settings(const std::string& user_config) {
+  nlohmann::json c = {{"lr", 3e-4}, {"layer_decay", 0.7}, {"early_stopping", 3}, {"val_every", 25}, {"warmup", 20}, {"head_init", "probe"}};
+  if (!user_config.empty()) {
+    try {
+      c.merge_patch(nlohmann::json::parse(read_file(user_config)));
+    } catch (const nlohmann::json::exception& e) {
+      fail_input("{}: not valid JSON ({})", user_config, e.what());
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
 nlohmann::json run_probe(const ProbeRunOptions& o) {
@@ -142,6 +183,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
     spdlog::info("PCA: {} components keep {:.1f}% of the training features' variance", o.pca, 100 * pca.explained_variance_ratio());
   }
   Features test_x = cnn ? Features{} : take_rows(split ? tr.fs.x : te.fs.x, te.rows);
+  const CnnImages cnn_images = cnn ? read_cnn_images(o.train, o.test) : CnnImages{};
   std::vector<int64_t> budgets = o.curve;
   if (budgets.empty()) budgets = {y.classification && o.labels_per_class > 0 ? o.labels_per_class : o.labels};
   bool per_class = y.classification && (o.labels_per_class > 0 || !o.curve.empty());
@@ -169,50 +211,32 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       std::vector<double> pred, pit;
       nlohmann::json info, prob;
       if (cnn) {
-        // Supervised from scratch on the chosen labels: a labels CSV of exactly those objects.
-        auto tmp = fs::temp_directory_path() / fmt::format("astrofm-probe-{}-{}", ::getpid(), seed);
-        fs::create_directories(tmp);
-        {
-          std::ofstream csv(tmp / "labels.csv");
-          csv << "object_id,label\n";
-          for (size_t k = 0; k < sel.size(); ++k)
-            csv << ids[tr.rows[sel[k]]] << ","
-                << (y.classification ? y.class_names[static_cast<int64_t>(ysel[k])] : fmt::format("{:.17g}", ysel[k])) << "\n";
+        // Supervised from scratch (or fine-tuned) on exactly the chosen labels, in memory.
+        auto rows = std::make_shared<Table>(cnn_images.train->take(image_rows(*cnn_images.train, ids, tr.rows, &sel)));
+        if (y.classification) {
+          std::vector<std::string> names;
+          for (double v : ysel) names.push_back(y.class_names[static_cast<int64_t>(v)]);
+          rows->add(make_string_column("label", names));
+        } else {
+          rows->add(make_column("label", ysel));
         }
-        std::string config = o.cnn_config;
-        if (finetune) {
-          // Fine-tuning's defaults under the user's settings.
-          nlohmann::json c = {{"lr", 3e-4}, {"layer_decay", 0.7}, {"early_stopping", 3}, {"val_every", 25}, {"warmup", 20},
-                               {"head_init", "probe"}};
-          if (!o.cnn_config.empty()) {
-            try {
-              c.merge_patch(nlohmann::json::parse(read_file(o.cnn_config)));
-            } catch (const nlohmann::json::exception& e) {
-              fail_input("{}: not valid JSON ({})", o.cnn_config, e.what());
-            }
-          }
-          config = (tmp / "finetune.json").string();
-          write_file_atomic(config, c.dump(1));
-        }
-        TrainOptions t{.task = "supervised", .data = {o.train}, .config = config, .out = (tmp / "cnn.afm").string(),
-                       .init_image = init, .target = "label", .labels_csv = (tmp / "labels.csv").string(),
-                       .objective = y.classification ? "classification" : "regression", .steps = o.cnn_steps, .seed = seed + 1,
-                       .overwrite = true};
+        TrainOptions t{.task = "supervised", .data = {o.train}, .table = rows, .config = finetune ? "" : o.cnn_config,
+                       .settings = finetune ? finetune_settings(o.cnn_config).dump() : "",
+                       .task_options = {{"target", {"label"}}, {"objective", {y.classification ? "classification" : "regression"}}},
+                       .steps = o.cnn_steps, .seed = seed + 1};
+        if (finetune) t.task_options["init-image"] = {init};
         auto res = train_model(t);
-        auto sp = predict_supervised(t.out, split ? o.train : o.test);
-        std::unordered_map<std::string, double> of;
-        for (size_t k = 0; k < sp.ids.size(); ++k) {
-          double v = sp.values[k];
+        const auto& tids = (split ? tr.fs : te.fs).rows.at(mmu::kObjectId).strings;
+        const Table& pool = split ? *cnn_images.train : *cnn_images.test;
+        auto sp = predict_supervised(res.model, pool.take(image_rows(pool, tids, te.rows, nullptr)), "the cnn probe");
+        for (double v : sp.values) {
           if (y.classification) {  // the model's class index -> ours
             auto it = std::find(y.class_names.begin(), y.class_names.end(), sp.classes.at(static_cast<int64_t>(v)));
             v = static_cast<double>(it - y.class_names.begin());
           }
-          of[sp.ids[k]] = v;
+          pred.push_back(v);
         }
-        const auto& tids = (split ? tr.fs : te.fs).rows.at(mmu::kObjectId).strings;
-        for (int64_t i : te.rows) pred.push_back(of.at(tids[i]));
         info = {{"steps", res.steps}, {"seconds", res.seconds}, {"val_loss", res.val_loss}};
-        fs::remove_all(tmp);
       } else {
         auto t0 = std::chrono::steady_clock::now();
         auto probe = make_probe([&] { auto p = po; p.seed = seed; return p; }());

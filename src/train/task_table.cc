@@ -4,18 +4,10 @@
 
 namespace astrofm::train {
 
-// The registered tasks: one line each, defined in src/train/tasks/<name>.cc
-// as register_<name>(TaskTable&).
-#define ASTROFM_TASKS(X) \
-  X(simclr)              \
-  X(dino)                \
-  X(supervised)          \
-  X(spectrum_mm)         \
-  X(clip)                \
-  X(codec_image)         \
-  X(codec_spectrum)      \
-  X(aion)                \
-  /* add a task above this line */
+// The registered tasks: every file src/train/tasks/<name>.cc defines
+// register_<name>(TaskTable&); the build lists them (ASTROFM_TASKS, generated
+// from the folder by src/CMakeLists.txt), so a new task is that one file.
+#include "task_list.h"
 
 #define ASTROFM_DECLARE(name) void register_##name(TaskTable&);
 ASTROFM_TASKS(ASTROFM_DECLARE)
@@ -35,6 +27,9 @@ const TaskTable& task_table() {
 void TaskTable::add(TaskSpec s) {
   ASTROFM_ASSERT(!s.name.empty() && s.default_config && s.columns && s.make, "task '{}' is incomplete", s.name);
   ASTROFM_ASSERT(!table_.count(s.name), "task '{}' registered twice", s.name);
+  for (const auto& o : s.options)
+    ASTROFM_ASSERT(!o.name.empty() && o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos,
+                   "task '{}': option '{}' is not a flag name", s.name, o.name);
   table_[s.name] = std::move(s);
 }
 
@@ -50,9 +45,9 @@ std::vector<std::string> TaskTable::names() const {
   return out;
 }
 
-std::vector<std::pair<std::string, std::string>> TaskTable::described() const {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [k, v] : table_) out.emplace_back(k, v.description);
+std::vector<TrainingTask> TaskTable::described() const {
+  std::vector<TrainingTask> out;
+  for (const auto& [k, v] : table_) out.push_back({k, v.description, v.options});
   return out;
 }
 
@@ -74,5 +69,16 @@ nlohmann::json augment_config() {
 }  // namespace astrofm::train
 
 namespace astrofm {
-std::vector<std::pair<std::string, std::string>> training_tasks() { return train::task_table().described(); }
+std::vector<TrainingTask> training_tasks() { return train::task_table().described(); }
+
+std::vector<std::string> TrainOptions::options(const std::string& name) const {
+  auto it = task_options.find(name);
+  return it == task_options.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::string TrainOptions::option(const std::string& name) const {
+  auto v = options(name);
+  if (v.size() > 1) fail_usage("--{}: one value, got {}", name, v.size());
+  return v.empty() ? "" : v.front();
+}
 }  // namespace astrofm

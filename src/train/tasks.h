@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "astrofm/model_file.h"
 #include "astrofm/table.h"
 #include "astrofm/train.h"
 #include "augment.h"
@@ -35,14 +36,20 @@ struct Task {
   // Once before the first step of a fresh run (not on --resume), with the
   // training rows (validation rows excluded): e.g. fitting a head first.
   virtual void before_training(const std::vector<int64_t>& /*train_rows*/) {}
-  // Writes the trained model file; default: saved() through the architecture table.
-  virtual void write(const std::string& path, const nlohmann::json& meta);
+  // The trained model file; default: saved() through the architecture table.
+  virtual ModelFile model_file(const nlohmann::json& meta);
 };
 
 // A training task as a table entry: one file per task under src/train/tasks/,
 // one registration line in task_table.cc.
 struct TaskSpec {
   std::string name, description;
+  // Its own options: `astrofm train` offers them as flags with no other edit,
+  // and refuses them for other tasks.
+  std::vector<TaskOption> options;
+  // Optional: the task's options applied to its settings (e.g. --objective),
+  // checked before any data is read.
+  std::function<void(nlohmann::json& cfg, const TrainOptions& opt)> configure;
   // Every setting the task takes with its default; a user's --config may
   // only override these keys (strict, at any depth).
   std::function<nlohmann::json()> default_config;
@@ -60,7 +67,7 @@ class TaskTable {
   void add(TaskSpec s);
   const TaskSpec& at(const std::string& name) const;  // UsageError listing the known tasks
   std::vector<std::string> names() const;
-  std::vector<std::pair<std::string, std::string>> described() const;  // (name, description)
+  std::vector<TrainingTask> described() const;
 
  private:
   std::map<std::string, TaskSpec> table_;

@@ -138,43 +138,72 @@ void save_checkpoint(const fs::path& dir, Task& task, torch::optim::AdamW& opt, 
 
 }  // namespace
 
-void train::Task::write(const std::string& path, const nlohmann::json& meta) { save_model(path, saved(), meta); }
+ModelFile train::Task::model_file(const nlohmann::json& meta) { return models::model_file_of(saved(), meta); }
+
+namespace {
+
+// The user's settings: the config file's, then the program's `settings` over them.
+nlohmann::json user_settings(const TrainOptions& opt) {
+  nlohmann::json user = nlohmann::json::object();
+  auto parse = [](const std::string& text, const std::string& where) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      fail_input("{}: not valid JSON ({})", where, e.what());
+    }
+    if (!j.is_object()) fail_input("{}: expected a JSON object of settings", where);
+    return j;
+  };
+  if (!opt.config.empty()) user = parse(read_file(opt.config), opt.config);
+  if (!opt.settings.empty()) user.merge_patch(parse(opt.settings, "settings"));
+  return user;
+}
+
+// Only the task's own options, each given as it declares (one value or several).
+void check_task_options(const TaskSpec& spec, const TrainOptions& opt) {
+  std::vector<std::string> known;
+  for (const auto& o : spec.options) known.push_back("--" + o.name);
+  for (const auto& [name, values] : opt.task_options) {
+    auto it = std::find_if(spec.options.begin(), spec.options.end(), [&](const TaskOption& o) { return o.name == name; });
+    if (it == spec.options.end())
+      fail_usage("--{} is not an option of task '{}' ({})", name, spec.name, known.empty() ? "it takes none" : fmt::format("its options: {}", fmt::join(known, ", ")));
+    if (values.empty() || (!it->multiple && values.size() != 1)) fail_usage("--{}: {} value{}, got {}", name, it->multiple ? "one or more" : "one", it->multiple ? "s" : "", values.size());
+  }
+  for (const auto& o : spec.options)
+    if (o.required && !opt.task_options.count(o.name)) fail_usage("{}: --{} is required ({})", spec.name, o.name, o.help);
+}
+
+}  // namespace
 
 TrainResult train_model(const TrainOptions& opt_in) {
   TrainOptions opt = opt_in;
-  nlohmann::json user = nlohmann::json::object();
-  if (!opt.config.empty()) {
-    try {
-      user = nlohmann::json::parse(read_file(opt.config));
-    } catch (const nlohmann::json::exception& e) {
-      fail_input("{}: not valid JSON ({})", opt.config, e.what());
-    }
-    if (!user.is_object()) fail_input("{}: expected a JSON object of settings", opt.config);
-  }
+  const nlohmann::json user = user_settings(opt);
+  const std::string settings_from = opt.config.empty() ? "--config" : opt.config;
   // `image-ssl` is SimCLR or DINO by the config's "method" (the older name).
   if (opt.task == "image-ssl") opt.task = user.value("method", std::string("simclr"));
   const TaskSpec& spec = task_table().at(opt.task);
+  check_task_options(spec, opt);
   const nlohmann::json defaults = spec.default_config();
-  nlohmann::json cfg = merge_strict(defaults, user, opt.config.empty() ? "--config" : opt.config);
+  nlohmann::json cfg = merge_strict(defaults, user, settings_from);
   if (cfg.contains("method") && cfg["method"] != defaults["method"])
-    fail_input("{}: method {} is task '{}', not '{}'", opt.config, cfg["method"].dump(), cfg["method"].get<std::string>(), opt.task);
+    fail_input("{}: method {} is task '{}', not '{}'", settings_from, cfg["method"].dump(), cfg["method"].get<std::string>(), opt.task);
   if (opt.steps > 0) cfg["steps"] = opt.steps;
   if (opt.batch > 0) cfg["batch"] = opt.batch;
   if (opt.seed > 0) cfg["seed"] = opt.seed;
   if (opt.checkpoint_every > 0) cfg["checkpoint_every"] = opt.checkpoint_every;
-  if (opt.task == "supervised") {
-    if (opt.target.empty()) fail_usage("supervised: --target COLUMN is required");
-    if (!opt.objective.empty()) cfg["objective"] = opt.objective;
-    if (cfg["objective"] != "regression" && cfg["objective"] != "classification")
-      fail_usage("objective must be regression or classification, not {}", cfg["objective"].dump());
-  }
+  if (spec.configure) spec.configure(cfg, opt);
   auto comm = opt.comm ? opt.comm : single_process_communicator();
   const bool writer = comm->rank() == 0;
-  if (opt.data.empty()) fail_usage("--data: at least one dataset");
-  if (fs::exists(opt.out) && !opt.overwrite && !opt.resume) fail_input("output {} already exists (pass --overwrite)", opt.out);
+  if (opt.data.empty() && !opt.table) fail_usage("--data: at least one dataset");
+  const bool to_file = !opt.out.empty();
+  if (!to_file && opt.resume) fail_usage("--resume needs --out: a run in memory keeps no checkpoint");
+  if (to_file && fs::exists(opt.out) && !opt.overwrite && !opt.resume) fail_input("output {} already exists (pass --overwrite)", opt.out);
+  // A run in memory writes nothing: no checkpoints either.
+  const bool checkpoints = to_file && writer;
   fs::path ckdir = opt.out + ".ckpt";
   if (opt.resume && !fs::exists(ckdir / "state.json")) fail_input("{}: no checkpoint to resume from", ckdir.string());
-  if (writer && !opt.resume && fs::exists(ckdir)) fs::remove_all(ckdir);
+  if (checkpoints && !opt.resume && fs::exists(ckdir)) fs::remove_all(ckdir);
   if (opt.resume) {
     auto st = nlohmann::json::parse(read_file(ckdir / "state.json"));
     if (st["config"] != cfg) fail_input("{}: the checkpoint was written with other settings; resume with the same command", ckdir.string());
@@ -185,8 +214,15 @@ TrainResult train_model(const TrainOptions& opt_in) {
   torch::set_num_threads(comm->threads_per_rank());
   torch::manual_seed(cfg["seed"].get<uint64_t>());
 
-  Table t = spec.load ? spec.load(cfg, opt) : load_columns(opt.data, spec.columns(opt));
-  std::string where = fmt::format("{}", fmt::join(opt.data, ", "));
+  std::string where = opt.data.empty() ? std::string("the training table") : fmt::format("{}", fmt::join(opt.data, ", "));
+  Table t;
+  if (opt.table) {
+    for (const auto& c : spec.columns(opt))
+      if (!opt.table->has(c)) fail_input("{}: no column '{}' (needed for training)", where, c);
+    t = *opt.table;
+  } else {
+    t = spec.load ? spec.load(cfg, opt) : load_columns(opt.data, spec.columns(opt));
+  }
   std::unique_ptr<Task> task;
   try {
     task = spec.make(cfg, t, opt, where);
@@ -283,10 +319,11 @@ TrainResult train_model(const TrainOptions& opt_in) {
     int64_t stop = g_stop || step == opt.interrupt_at;
     if (comm->size() > 1) comm->allreduce_sum(&stop, 1);
     if (stop) {
-      if (writer) save_checkpoint(ckdir, *task, adam, step, cfg, ema);
+      if (checkpoints) save_checkpoint(ckdir, *task, adam, step, cfg, ema);
       std::signal(SIGINT, old_int);
       std::signal(SIGTERM, old_term);
       bar.finish();
+      if (!to_file) fail_input("interrupted at step {} of {}", step, steps);
       fail_input("interrupted at step {} of {}; checkpoint in {}; rerun with --resume", step, steps, ckdir.string());
     }
     int64_t epoch = step / std::max<int64_t>(1, per_epoch), pos = step % std::max<int64_t>(1, per_epoch);
@@ -355,7 +392,7 @@ TrainResult train_model(const TrainOptions& opt_in) {
         }
       }
     }
-    if (writer && (step + 1) % cfg["checkpoint_every"].get<int64_t>() == 0 && step + 1 < steps)
+    if (checkpoints && (step + 1) % cfg["checkpoint_every"].get<int64_t>() == 0 && step + 1 < steps)
       save_checkpoint(ckdir, *task, adam, step + 1, cfg, ema);
   }
   std::signal(SIGINT, old_int);
@@ -381,12 +418,9 @@ TrainResult train_model(const TrainOptions& opt_in) {
     pre.merge_patch(meta.value("preprocessing", nlohmann::json::object()));
     meta["preprocessing"] = pre;
   }
-  meta["name"] = fs::path(opt.out).stem().string();
+  meta["name"] = to_file ? fs::path(opt.out).stem().string() : opt.task;
   meta["training"]["data"] = opt.data;
-  if (opt.task == "supervised") {
-    meta["training"]["target"] = opt.target;
-    if (!opt.labels_csv.empty()) meta["training"]["labels"] = opt.labels_csv;
-  }
+  if (!opt.task_options.empty()) meta["training"]["options"] = opt.task_options;
   meta["training"]["objects"] = res.train_objects;
   meta["training"]["validation_objects"] = res.val_objects;
   meta["training"]["steps"] = res.steps;
@@ -396,13 +430,20 @@ TrainResult train_model(const TrainOptions& opt_in) {
   meta["training"]["precision"] = autocast.on ? "bf16 autocast" : "fp32";
   meta["training"]["final_train_loss"] = res.train_loss;
   meta["training"]["final_val_loss"] = res.val_loss;
-  meta["training"]["command"] = "astrofm train " + opt.task + " --data " + fmt::format("{}", fmt::join(opt.data, " ")) +
-                                (opt.config.empty() ? "" : " --config " + opt.config) + " --out " + opt.out;
+  std::string command = "astrofm train " + opt.task + " --data " + fmt::format("{}", fmt::join(opt.data, " ")) +
+                        (opt.config.empty() ? "" : " --config " + opt.config);
+  for (const auto& [name, values] : opt.task_options) command += fmt::format(" --{} {}", name, fmt::join(values, " "));
+  meta["training"]["command"] = command + (to_file ? " --out " + opt.out : "");
   meta["astrofm_version"] = ASTROFM_VERSION;
   task->saved().eval();
   if (writer) {
-    task->write(opt.out, meta);
-    fs::remove_all(ckdir);
+    ModelFile mf = task->model_file(meta);
+    if (to_file) {
+      mf.write(opt.out);
+      fs::remove_all(ckdir);
+    } else {
+      res.model = mf.to_bytes();
+    }
   }
   return res;
 }

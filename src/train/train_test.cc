@@ -1,8 +1,12 @@
 #include "astrofm/train.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "astrofm/codecs.h"
+#include "astrofm/config.h"
 #include "astrofm/generate.h"
 #include "codecs/spectrum_codec.h"
 #include "astrofm/communicator.h"
@@ -89,7 +93,7 @@ TEST(Train, ImageSslAndClipProduceLoadableModels) {
   std::string clip = write_config(tmp, "clip.json", R"({"model": {"embed_dim": 16, "heads": 2, "mlp_hidden": 32}, "steps": 3,
     "batch": 8, "warmup": 1, "freeze_backbones": true})");
   auto r = train_model({.task = "clip", .data = {data}, .config = clip, .out = tmp.path("clip.afm"),
-                        .init_image = tmp.path("ssl.afm"), .init_spectrum = tmp.path("mm.afm")});
+                        .task_options = {{"init-image", {tmp.path("ssl.afm")}}, {"init-spectrum", {tmp.path("mm.afm")}}}});
   EXPECT_TRUE(std::isfinite(r.train_loss));
   auto lm = models::load_model(tmp.path("clip.afm"));
   EXPECT_EQ(lm.architecture, "astroclip");
@@ -137,7 +141,7 @@ TEST(Train, SupervisedBaselinePredictsEveryObject) {
   std::string data = sim(tmp);
   std::string cfg = write_config(tmp, "sup.json", R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": 30, "batch": 16,
     "warmup": 2, "lr": 0.003})");
-  auto r = train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("z.afm"), .target = "Z"});
+  auto r = train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("z.afm"), .task_options = {{"target", {"Z"}}}});
   EXPECT_LT(r.train_loss, 1.5);  // standardised targets: 1.0 is the mean predictor
   auto p = predict_supervised(tmp.path("z.afm"), data);
   ASSERT_EQ(p.values.size(), 60u);
@@ -153,12 +157,83 @@ TEST(Train, SupervisedBaselinePredictsEveryObject) {
     Table t = train::load_columns({data}, {mmu::kObjectId, "MORPHOLOGY"});
     for (int64_t i = 0; i < t.rows(); i += 2) csv << t.at(mmu::kObjectId).strings[i] << "," << t.at("MORPHOLOGY").as_int64(i) << "\n";
   }
-  train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("c.afm"), .target = "kind",
-               .labels_csv = tmp.path("labels.csv"), .objective = "classification"});
+  train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("c.afm"),
+               .task_options = {{"target", {"kind"}}, {"labels", {tmp.path("labels.csv")}}, {"objective", {"classification"}}}});
   auto pc = predict_supervised(tmp.path("c.afm"), data);
   EXPECT_FALSE(pc.classes.empty());
   for (double v : pc.values) EXPECT_LT(v, static_cast<double>(pc.classes.size()));
   EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("x.afm")}), UsageError);  // no target
+}
+
+// Training as a library: rows, labels and settings in memory, the model back
+// as bytes; the same seed gives the same model as the file job, and nothing
+// is written anywhere (the temporary directory stays empty).
+TEST(Train, InMemoryRunEqualsTheFileJobAndWritesNothing) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  const std::string settings = R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": 6, "batch": 16, "warmup": 2,
+    "checkpoint_every": 2})";
+  std::string cfg = write_config(tmp, "sup.json", settings);
+  train_model({.task = "supervised", .data = {data}, .config = cfg, .out = tmp.path("z.afm"), .task_options = {{"target", {"Z"}}}});
+  auto rows = std::make_shared<Table>(read_table(data, {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand, "Z"}));
+  test::TempDir scratch;
+  const char* old_tmp = std::getenv("TMPDIR");
+  setenv("TMPDIR", scratch.path().c_str(), 1);
+  auto r = train_model({.task = "supervised", .data = {data}, .table = rows, .settings = settings, .task_options = {{"target", {"Z"}}}});
+  auto mem = predict_supervised(r.model, *rows, "in memory");
+  old_tmp ? setenv("TMPDIR", old_tmp, 1) : unsetenv("TMPDIR");
+  EXPECT_TRUE(std::filesystem::is_empty(scratch.path()));
+  ASSERT_FALSE(r.model.empty());
+  auto file = predict_supervised(tmp.path("z.afm"), data);
+  ASSERT_EQ(mem.values.size(), file.values.size());
+  EXPECT_EQ(mem.ids, file.ids);
+  for (size_t i = 0; i < mem.values.size(); ++i) EXPECT_DOUBLE_EQ(mem.values[i], file.values[i]) << i;
+  // A table without the task's columns is one error naming the column.
+  auto bare = std::make_shared<Table>(rows->take({0, 1, 2}));
+  bare->remove("Z");
+  try {
+    train_model({.task = "supervised", .data = {data}, .table = bare, .settings = settings, .task_options = {{"target", {"Z"}}}});
+    ADD_FAILURE() << "trained without its target column";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'Z'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(train_model({.task = "supervised", .table = rows, .settings = settings, .task_options = {{"target", {"Z"}}}, .resume = true}),
+               UsageError);
+}
+
+// Tasks declare their options: another task's option, a missing required one
+// or two values for a single one are usage errors naming the flag.
+TEST(Train, TasksDeclareTheirOwnOptions) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  auto message = [&](TrainOptions o) {
+    o.data = {data}, o.out = tmp.path("x.afm");
+    try {
+      train_model(o);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({.task = "simclr", .task_options = {{"target", {"Z"}}}}).find("--target is not an option of task 'simclr'"),
+            std::string::npos);
+  EXPECT_NE(message({.task = "supervised"}).find("--target is required"), std::string::npos);
+  EXPECT_NE(message({.task = "supervised", .task_options = {{"target", {"Z", "ra"}}}}).find("--target: one value, got 2"), std::string::npos);
+  EXPECT_NE(message({.task = "aion"}).find("--codecs is required"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(tmp.path("x.afm")));
+  // Every file under src/train/tasks/ is a registered task: the file is all a new task needs.
+  std::set<std::string> registered;
+  for (const auto& t : training_tasks()) {
+    registered.insert(t.name);
+    for (const auto& o : t.options) EXPECT_FALSE(o.help.empty()) << t.name << " --" << o.name;
+  }
+  for (const auto& f : std::filesystem::directory_iterator(std::string(ASTROFM_SOURCE_DIR) + "/src/train/tasks")) {
+    std::string stem = f.path().stem().string();
+    std::replace(stem.begin(), stem.end(), '_', '-');
+    if (registered.count(stem)) continue;
+    ADD_FAILURE() << f.path() << " is not a registered task";
+  }
+  EXPECT_EQ(registered.size(), 8u);
 }
 
 // Fine-tuning: the supervised task started from a pre-trained CNN keeps the
@@ -173,8 +248,7 @@ TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
   // The config's model shape is ignored: the encoder's is used.
   std::string ft = write_config(tmp, "ft.json", R"({"model": {"img_size": 16, "widths": [4]}, "steps": 12, "batch": 16, "warmup": 1,
     "lr": 0.003, "layer_decay": 0.5, "train_stages": 1})");
-  train_model({.task = "supervised", .data = {data}, .config = ft, .out = tmp.path("ft.afm"), .init_image = tmp.path("ssl.afm"),
-               .target = "Z"});
+  train_model({.task = "supervised", .data = {data}, .config = ft, .out = tmp.path("ft.afm"), .task_options = {{"init-image", {tmp.path("ssl.afm")}}, {"target", {"Z"}}}});
   auto pre = models::state_of(*models::load_model(tmp.path("ssl.afm")).module);
   auto lm = models::load_model(tmp.path("ft.afm"));
   EXPECT_EQ(lm.meta["training"]["fine_tuned_from"]["train_stages"], 1);
@@ -186,8 +260,7 @@ TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
   // Early stopping: validations every step, patience 1, far more steps than it needs.
   std::string es = write_config(tmp, "es.json", R"({"steps": 400, "batch": 16, "warmup": 1, "lr": 0.05, "val_every": 1,
     "early_stopping": 1, "val_fraction": 0.3})");
-  auto r = train_model({.task = "supervised", .data = {data}, .config = es, .out = tmp.path("es.afm"), .init_image = tmp.path("ssl.afm"),
-                        .target = "Z"});
+  auto r = train_model({.task = "supervised", .data = {data}, .config = es, .out = tmp.path("es.afm"), .task_options = {{"init-image", {tmp.path("ssl.afm")}}, {"target", {"Z"}}}});
   EXPECT_LT(r.steps, 400);
   auto meta = ModelFile::read(tmp.path("es.afm")).meta["training"];
   EXPECT_EQ(meta["early_stopping"]["stopped_at"], r.steps);
@@ -197,7 +270,7 @@ TEST(Train, FineTuningStartsFromThePretrainedEncoderAndStopsEarly) {
     "steps": 1, "batch": 8, "warmup": 1})");
   train_model({.task = "spectrum-mm", .data = {data}, .config = mm, .out = tmp.path("mm.afm")});
   try {
-    train_model({.task = "supervised", .data = {data}, .out = tmp.path("x.afm"), .init_image = tmp.path("mm.afm"), .target = "Z"});
+    train_model({.task = "supervised", .data = {data}, .out = tmp.path("x.afm"), .task_options = {{"init-image", {tmp.path("mm.afm")}}, {"target", {"Z"}}}});
     FAIL();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("mm.afm"), std::string::npos) << e.what();
@@ -213,7 +286,7 @@ TEST(Train, FineTuningCanStartFromAHeadFittedOnTheFrozenFeatures) {
   auto r2_of_head = [&](const std::string& head_init) {
     std::string c = write_config(tmp, head_init + ".json", R"({"steps": 1, "batch": 8, "warmup": 1, "lr": 0, "head_init": ")" + head_init + R"("})");
     std::string out = tmp.path(head_init + ".afm");
-    train_model({.task = "supervised", .data = {data}, .config = c, .out = out, .init_image = ssl, .target = "Z"});
+    train_model({.task = "supervised", .data = {data}, .config = c, .out = out, .task_options = {{"init-image", {ssl}}, {"target", {"Z"}}}});
     EXPECT_EQ(ModelFile::read(out).meta["training"]["fine_tuned_from"]["head_init"], head_init);
     auto p = predict_supervised(out, data);
     Table t = train::load_columns({data}, {mmu::kObjectId, "Z"});
@@ -231,15 +304,13 @@ TEST(Train, FineTuningCanStartFromAHeadFittedOnTheFrozenFeatures) {
   // that wrecks the encoder leaves the fitted head's weights in place.
   std::string wreck = write_config(tmp, "wreck.json", R"({"steps": 20, "batch": 8, "warmup": 1, "lr": 5, "head_init": "probe",
     "early_stopping": 2, "val_every": 1, "val_fraction": 0.3})");
-  train_model({.task = "supervised", .data = {data}, .config = wreck, .out = tmp.path("wreck.afm"), .init_image = ssl,
-               .target = "Z"});
+  train_model({.task = "supervised", .data = {data}, .config = wreck, .out = tmp.path("wreck.afm"), .task_options = {{"init-image", {ssl}}, {"target", {"Z"}}}});
   EXPECT_EQ(ModelFile::read(tmp.path("wreck.afm")).meta["training"]["early_stopping"]["best_step"], 0);
   auto pre = models::state_of(*models::load_model(ssl).module);
   auto kept = models::state_of(*models::load_model(tmp.path("wreck.afm")).module);
   EXPECT_TRUE(torch::equal(pre.at("stages.1.conv1.weight"), kept.at("backbone.stages.1.conv1.weight")));
   std::string bad = write_config(tmp, "bad.json", R"({"head_init": "linear"})");
-  EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = bad, .out = tmp.path("x.afm"), .init_image = ssl,
-                            .target = "Z"}), InputError);
+  EXPECT_THROW(train_model({.task = "supervised", .data = {data}, .config = bad, .out = tmp.path("x.afm"), .task_options = {{"init-image", {ssl}}, {"target", {"Z"}}}}), InputError);
 }
 
 TEST(Train, BadSettingsAreClearErrors) {
@@ -411,7 +482,7 @@ TEST(Train, AionOnMixedModalitySetsResumesAndGenerates) {
   codecs::tokenize(t);
   TrainOptions a;
   a.task = "aion";
-  a.codecs = cfiles;
+  a.task_options["codecs"] = cfiles;
   a.data = {tmp.path("cat_tok"), tmp.path("spec_tok")};
   a.config = write_config(tmp, "aion.json", R"({"model": {"dim": 32, "encoder_depth": 1, "decoder_depth": 1, "num_heads": 2, "mlp_hidden": 64},
       "input_budget": 64, "target_budget": 32, "steps": 4, "batch": 8, "val_every": 2, "checkpoint_every": 2})");
@@ -452,16 +523,25 @@ namespace {
 
 TEST(Train, EveryRegisteredTaskIsInTheCommandLine) {
   // `astrofm train --help` lists and accepts what the task table holds: a
-  // task is its own file plus its registration line, with no CLI edit.
+  // task is its own file, with no CLI edit.
   auto help = test::run_cli("train --help");
   ASSERT_EQ(help.rc, 0) << help.out;
   auto tasks = training_tasks();
   ASSERT_GE(tasks.size(), 8u);
-  for (const auto& [name, description] : tasks) {
-    EXPECT_NE(help.out.find(name + ": " + description), std::string::npos) << name;
-    auto r = test::run_cli("train " + name + " --data /nonexistent --out /nonexistent/x.afm");
-    EXPECT_EQ(r.out.find("not in {"), std::string::npos) << name << ": " << r.out;  // CLI11's "not in the set" refusal
+  for (const auto& task : tasks) {
+    EXPECT_NE(help.out.find(task.name + ": " + task.description), std::string::npos) << task.name;
+    // Its own options are flags too, with the help the task file gives.
+    for (const auto& o : task.options) {
+      EXPECT_NE(help.out.find("--" + o.name), std::string::npos) << task.name << " --" << o.name;
+      EXPECT_NE(help.out.find(o.help.substr(0, 20)), std::string::npos) << task.name << " --" << o.name;
+    }
+    auto r = test::run_cli("train " + task.name + " --data /nonexistent --out /nonexistent/x.afm");
+    EXPECT_EQ(r.out.find("not in {"), std::string::npos) << task.name << ": " << r.out;  // CLI11's "not in the set" refusal
   }
+  // Another task's option is refused by name, before any data is read.
+  auto other = test::run_cli("train simclr --target Z --data /nonexistent --out /nonexistent/x.afm");
+  EXPECT_EQ(other.rc, 2) << other.out;
+  EXPECT_NE(other.out.find("--target is not an option of task 'simclr'"), std::string::npos) << other.out;
   auto r = test::run_cli("train no-such-task --data /x --out /y.afm");
   EXPECT_EQ(r.rc, 2) << r.out;
 }

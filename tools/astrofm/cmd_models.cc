@@ -138,9 +138,25 @@ void add_model_commands(CLI::App& app) {
     // The tasks come from the task table: a new task file appears here with no other edit.
     std::vector<std::string> names = {"image-ssl", "codec-scalar"};
     std::string help = "one of:\n  image-ssl: simclr or dino, by the config's \"method\"\n  codec-scalar: empirical-CDF codecs of catalogue columns";
-    for (const auto& [name, description] : training_tasks()) names.push_back(name), help += "\n  " + name + ": " + description;
+    // Each task's own options, declared in its file: one flag per name, its
+    // help prefixed with the tasks that take it.
+    struct Flag {
+      std::vector<std::string> tasks;
+      std::string help;
+      bool multiple = false;
+    };
+    static std::map<std::string, Flag> flags;
+    static std::map<std::string, std::vector<std::string>> flag_values;
+    for (const auto& task : training_tasks()) {
+      names.push_back(task.name), help += "\n  " + task.name + ": " + task.description;
+      for (const auto& op : task.options) {
+        Flag& f = flags[op.name];
+        f.tasks.push_back(task.name);
+        f.help += (f.help.empty() ? "" : "; ") + op.help;
+        f.multiple = f.multiple || op.multiple;
+      }
+    }
     c->add_option("TASK", o.task, help)->required()->check(CLI::IsMember(names));
-    c->add_option("--codecs", o.codecs, "aion: the codec files the token datasets were made with");
     static codecs::ScalarFitOptions so;
     c->add_option("--columns", so.columns, "codec-scalar: COLUMN[:linear|log|arcsinh|grid], comma-separated (default log for FLUX_*/SHAPE_R, grid for Z, else linear)")->delimiter(',');
     c->add_option("--bins", so.bins, "codec-scalar: codebook size")->capture_default_str();
@@ -149,11 +165,10 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--data", o.data, "MMU datasets")->required();
     c->add_option("--config", o.config, "JSON settings (see configs/); default: the task's defaults");
     c->add_option("--out", o.out, "model file to write (.afm)")->required();
-    c->add_option("--init-image", o.init_image, "clip: start the image backbone from an image-ssl model");
-    c->add_option("--init-spectrum", o.init_spectrum, "clip: start the spectrum backbone from a spectrum-mm model");
-    c->add_option("--target", o.target, "supervised: the label column (in --labels when given, else in the data)");
-    c->add_option("--labels", o.labels_csv, "supervised: CSV of labels joined on object_id");
-    c->add_option("--objective", o.objective, "supervised: regression or classification (overrides the config)");
+    for (auto& [name, f] : flags) {
+      auto* opt = c->add_option("--" + name, flag_values[name], fmt::format("{}: {}", fmt::join(f.tasks, ", "), f.help));
+      if (!f.multiple) opt->expected(1);
+    }
     c->add_option("--steps", o.steps, "optimisation steps (overrides the config)");
     c->add_option("--batch", o.batch, "batch size (overrides the config)");
     c->add_option("--seed", o.seed, "random seed (overrides the config)");
@@ -172,6 +187,8 @@ void add_model_commands(CLI::App& app) {
         spdlog::info("wrote {}: {}", o.out, meta["description"].get<std::string>());
         return;
       }
+      for (const auto& [name, values] : flag_values)
+        if (!values.empty()) o.task_options[name] = values;
       o.comm = world_communicator();
       quiet_unless_rank_zero(*o.comm);
       auto r = train_model(o);

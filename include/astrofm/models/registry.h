@@ -47,11 +47,15 @@ std::map<std::string, torch::Tensor> state_of(torch::nn::Module& m);
 // A model file, bundle or released snapshot folder. `dtype` bfloat16: the
 // weights are held and multiplied in bfloat16 (AION only; half the memory).
 LoadedModel load_model(const std::string& path, torch::Device device = torch::kCPU, torch::ScalarType dtype = torch::kFloat32);
+// A model file already in memory (ModelFile::from_bytes); `name` labels messages.
+LoadedModel load_model(ModelFile mf, const std::string& name, torch::Device device = torch::kCPU,
+                       torch::ScalarType dtype = torch::kFloat32);
 // A PyTorch checkpoint as released (AstroCLIP, AstroDINO, SpecFormer or AION
 // state dicts, Lightning checkpoints), its kind read off the tensor names,
 // converted in memory; load_model does this for any zip file it is given.
 LoadedModel load_checkpoint(const std::string& path, torch::Device device = torch::kCPU);
 // meta must hold "architecture" and "config"; tensors are taken from the module.
+ModelFile model_file_of(torch::nn::Module& m, const nlohmann::json& meta);
 void save_model(const std::string& path, torch::nn::Module& m, const nlohmann::json& meta);
 
 // A PyTorch checkpoint (torch.save of a state_dict, or a Lightning checkpoint

@@ -21,12 +21,18 @@ namespace {
 
 // The model's modalities: every tok_ column of the data that a codec covers.
 AionConfig model_config(const nlohmann::json& cfg, const TrainOptions& opt) {
-  if (opt.codecs.empty()) fail_usage("train aion: --codecs CODECS (the files the token datasets were made with)");
-  auto set = codecs::CodecSet::load(opt.codecs);
+  if (opt.options("codecs").empty()) fail_usage("train aion: --codecs CODECS (the files the token datasets were made with)");
+  auto set = codecs::CodecSet::load(opt.options("codecs"));
   std::set<std::string> cols;
-  for (const auto& d : opt.data)
-    for (const auto& c : Dataset::open(d).schema())
-      if (c.name.rfind("tok_", 0) == 0) cols.insert(c.name);
+  auto consider = [&](const std::string& name) {
+    if (name.rfind("tok_", 0) == 0) cols.insert(name);
+  };
+  if (opt.table) {
+    for (const auto& c : opt.table->columns()) consider(c.name);
+  } else {
+    for (const auto& d : opt.data)
+      for (const auto& c : Dataset::open(d).schema()) consider(c.name);
+  }
   if (cols.empty()) fail_input("{}: no tok_<modality> columns (run astrofm tokenize first)", fmt::join(opt.data, ", "));
   nlohmann::json m = cfg["model"];
   nlohmann::json mods = nlohmann::json::array();
@@ -217,6 +223,7 @@ void register_aion(TaskTable& t) {
   TaskSpec s;
   s.name = "aion";
   s.description = "AION-1 multimodal masked modelling on codec tokens of several datasets";
+  s.options = {{.name = "codecs", .help = "the codec files the token datasets were made with", .multiple = true, .required = true}};
   s.default_config = [] {
     auto c = common_config();
     auto m = architecture_table().at("aion").default_config();

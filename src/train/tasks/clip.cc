@@ -19,22 +19,22 @@ struct ClipTask : Task {
   AugmentOptions aug;
   ClipTask(const nlohmann::json& c, const Table& t, const TrainOptions& opt, const std::string& where) : cfg(c) {
     auto mc = AstroClipConfig::from_json(c["model"]);
-    if (!opt.init_image.empty()) {
-      auto meta = ModelFile::read_meta(opt.init_image);
+    if (!opt.option("init-image").empty()) {
+      auto meta = ModelFile::read_meta(opt.option("init-image"));
       mc.image_backbone = meta.at("architecture").get<std::string>();
       if (mc.image_backbone == "cnn") mc.cnn = CnnConfig::from_json(meta["config"]);
       else mc.image = ViTConfig::from_json(meta["config"]);
     }
-    if (!opt.init_spectrum.empty()) mc.spectrum = SpecFormerConfig::from_json(ModelFile::read_meta(opt.init_spectrum)["config"]);
+    if (!opt.option("init-spectrum").empty()) mc.spectrum = SpecFormerConfig::from_json(ModelFile::read_meta(opt.option("init-spectrum"))["config"]);
     cfg["model"] = mc.to_json();
     model = AstroClip(mc);
-    if (!opt.init_image.empty()) {
-      auto lm = load_model(opt.init_image);
-      load_state(*model->image_encoder->named_children()[0].value(), state_of(*lm.module), opt.init_image);
+    if (!opt.option("init-image").empty()) {
+      auto lm = load_model(opt.option("init-image"));
+      load_state(*model->image_encoder->named_children()[0].value(), state_of(*lm.module), opt.option("init-image"));
     }
-    if (!opt.init_spectrum.empty()) {
-      auto lm = load_model(opt.init_spectrum);
-      load_state(*model->spectrum_encoder->backbone, state_of(*lm.module), opt.init_spectrum);
+    if (!opt.option("init-spectrum").empty()) {
+      auto lm = load_model(opt.option("init-spectrum"));
+      load_state(*model->spectrum_encoder->backbone, state_of(*lm.module), opt.option("init-spectrum"));
     }
     images = load_images(t, where);
     tokens = prepare_specformer(t, mc.spectrum, where);
@@ -79,6 +79,8 @@ void register_clip(TaskTable& t) {
   TaskSpec s;
   s.name = "clip";
   s.description = "AstroCLIP contrastive alignment of an image and a spectrum tower";
+  s.options = {{.name = "init-image", .help = "start the image backbone from an image-ssl model file"},
+               {.name = "init-spectrum", .help = "start the spectrum backbone from a spectrum-mm model file"}};
   s.default_config = [] {
     auto c = common_config();
     AstroClipConfig m;

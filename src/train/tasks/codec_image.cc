@@ -96,12 +96,12 @@ struct CodecImageTask : Task {
   nlohmann::json meta() override {
     return {{"architecture", "codecs"}, {"config", nlohmann::json::object()}, {"training", {{"task", "codec-image"}}}};
   }
-  void write(const std::string& path, const nlohmann::json& meta) override {
+  ModelFile model_file(const nlohmann::json& meta) override {
     CodecSet s;
     s.add(make_image_codec(net));
     auto m = meta;
     m["description"] = fmt::format("image codec: {} tokens of {} codes on {} px", net->cfg.tokens(), net->cfg.vocab(), net->cfg.crop);
-    s.save(path, m);
+    return s.model_file(m);
   }
 };
 

@@ -73,13 +73,13 @@ struct CodecSpectrumTask : Task {
   nlohmann::json meta() override {
     return {{"architecture", "codecs"}, {"config", nlohmann::json::object()}, {"training", {{"task", "codec-spectrum"}}}};
   }
-  void write(const std::string& path, const nlohmann::json& meta) override {
+  ModelFile model_file(const nlohmann::json& meta) override {
     CodecSet s;
     s.add(make_spectrum_codec(net));
     auto m = meta;
     m["description"] = fmt::format("spectrum codec: {} tokens on {:.0f}-{:.0f} A at {} A", net->cfg.tokens(), net->cfg.lambda_min,
                                    net->cfg.lambda_min + net->cfg.resolution * (net->cfg.num_pixels - 1), net->cfg.resolution);
-    s.save(path, m);
+    return s.model_file(m);
   }
 };
 

@@ -184,20 +184,30 @@ void register_supervised(TaskTable& t) {
     c["head_init"] = "random";  // fine-tuning: "probe" fits the head on the frozen features first
     return c;
   };
+  s.options = {{.name = "target", .help = "the label column (in --labels when given, else in the data)", .required = true},
+               {.name = "labels", .help = "CSV of labels joined on object_id"},
+               {.name = "objective", .help = "regression or classification (overrides the config)"},
+               {.name = "init-image", .help = "fine-tune this CNN image encoder (a model file) instead of starting from scratch"}};
+  s.configure = [](nlohmann::json& cfg, const TrainOptions& opt) {
+    if (!opt.option("objective").empty()) cfg["objective"] = opt.option("objective");
+    if (cfg["objective"] != "regression" && cfg["objective"] != "classification")
+      fail_usage("objective must be regression or classification, not {}", cfg["objective"].dump());
+  };
   s.columns = [](const TrainOptions& opt) {
     std::vector<std::string> c = {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand};
-    if (opt.labels_csv.empty()) c.push_back(opt.target);
+    if (opt.option("labels").empty()) c.push_back(opt.option("target"));
     return c;
   };
   s.make = [](const nlohmann::json& cfg, Table& t, const TrainOptions& opt, const std::string& where) -> std::unique_ptr<Task> {
-    Targets y = load_targets(t, {opt.target, opt.labels_csv, cfg["objective"].get<std::string>()}, where);
+    const std::string target = opt.option("target");
+    Targets y = load_targets(t, {target, opt.option("labels"), cfg["objective"].get<std::string>()}, where);
     std::vector<int64_t> keep;
     std::vector<double> labels;
     for (int64_t i = 0; i < t.rows(); ++i)
       if (!std::isnan(y.values[i])) keep.push_back(i), labels.push_back(y.values[i]);
-    if (keep.size() < 2) fail_input("{}: only {} objects have a '{}' label", where, keep.size(), opt.target);
+    if (keep.size() < 2) fail_input("{}: only {} objects have a '{}' label", where, keep.size(), target);
     t = t.take(keep);
-    auto task = std::make_unique<SupervisedTask>(cfg, t, labels, where, opt.init_image);
+    auto task = std::make_unique<SupervisedTask>(cfg, t, labels, where, opt.option("init-image"));
     if (y.classification) task->class_names = y.class_names;
     return task;
   };
@@ -208,30 +218,46 @@ void register_supervised(TaskTable& t) {
 
 namespace astrofm {
 
-SupervisedPredictions predict_supervised(const std::string& model, const std::string& data) {
-  using namespace astrofm::models;
-  auto lm = load_model(model);
-  if (lm.architecture != "cnn_head") fail_input("{}: a {} model, not a supervised one (train supervised)", model, lm.architecture);
-  auto net = std::dynamic_pointer_cast<CnnHeadImpl>(lm.module);
-  net->eval();
-  torch::NoGradGuard ng;
+namespace {
+
+struct SupervisedPredictor {
+  std::shared_ptr<models::CnnHeadImpl> net;
   SupervisedPredictions p;
-  if (lm.meta.contains("classes")) p.classes = lm.meta["classes"].get<std::vector<std::string>>();
-  Dataset ds = Dataset::open(data);
-  DatasetReader r(ds, {.columns = {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand}, .batch_rows = 256});
-  Table b;
-  while (r.next(b)) {
-    auto img = train::load_images(b, data);
+  SupervisedPredictor(models::LoadedModel lm, const std::string& name) {
+    if (lm.architecture != "cnn_head") fail_input("{}: a {} model, not a supervised one (train supervised)", name, lm.architecture);
+    net = std::dynamic_pointer_cast<models::CnnHeadImpl>(lm.module);
+    net->eval();
+    if (lm.meta.contains("classes")) p.classes = lm.meta["classes"].get<std::vector<std::string>>();
+  }
+  void add(const Table& b, const std::string& where) {
+    torch::NoGradGuard ng;
+    auto img = train::load_images(b, where);
     std::vector<int64_t> rows(b.rows());
     std::iota(rows.begin(), rows.end(), 0);
-    auto x = center_crop(img.prepare(img.images, rows), net->cfg.backbone.img_size).contiguous();
+    auto x = models::center_crop(img.prepare(img.images, rows), net->cfg.backbone.img_size).contiguous();
     auto out = net->forward(x);
     auto v = (p.classes.empty() ? out.squeeze(1) : out.argmax(1)).to(torch::kFloat64).contiguous();
     p.values.insert(p.values.end(), v.data_ptr<double>(), v.data_ptr<double>() + b.rows());
     const auto& ids = b.at(mmu::kObjectId).strings;
     p.ids.insert(p.ids.end(), ids.begin(), ids.end());
   }
-  return p;
+};
+
+}  // namespace
+
+SupervisedPredictions predict_supervised(const std::string& model, const std::string& data) {
+  SupervisedPredictor pr(models::load_model(model), model);
+  Dataset ds = Dataset::open(data);
+  DatasetReader r(ds, {.columns = {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand}, .batch_rows = 256});
+  Table b;
+  while (r.next(b)) pr.add(b, data);
+  return pr.p;
+}
+
+SupervisedPredictions predict_supervised(const std::string& model_bytes, const Table& images, const std::string& name) {
+  SupervisedPredictor pr(models::load_model(ModelFile::from_bytes(model_bytes, name), name), name);
+  for (int64_t s = 0; s < images.rows(); s += 256) pr.add(images.slice(s, std::min<int64_t>(256, images.rows() - s)), name);
+  return pr.p;
 }
 
 }  // namespace astrofm
