@@ -47,7 +47,7 @@ TEST(CodecCli, BadInputsAreOneMessageAndExitOne) {
   // An encoder model is not a codec file.
   auto r = run_cli("-q tokenize --codecs galaxy-cnn-ssl --data " + tmp.path("boss") + " --out " + tmp.path("x"));
   EXPECT_EQ(r.rc, 1) << r.out;
-  EXPECT_NE(r.out.find("a 'cnn' model, not a codec"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("galaxy-cnn-ssl.afm: a model file (an encoder or transformer: --model), not a codecs or bundle"), std::string::npos) << r.out;
   // Codecs of modalities the data does not hold.
   r = run_cli("-q tokenize --codecs codecs-scalar --modalities image --data " + tmp.path("boss") + " --out " + tmp.path("y"));
   EXPECT_EQ(r.rc, 1) << r.out;

@@ -10,6 +10,7 @@
 // Thread-safety: a ModelFile is immutable after read(); concurrent readers of
 // one instance are safe.
 #include <cstdint>
+#include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <span>
@@ -40,6 +41,23 @@ struct StoredTensor {
   std::vector<uint8_t> owned_;
   std::span<const uint8_t> view_;
 };
+
+// What a model file holds: its header's "kind", decided here and nowhere
+// else. Every file written gets the key; older files without it are read off
+// their "architecture" ("codecs", "probe", "photoz"; anything else a model).
+enum class ModelKind {
+  Model,   // an encoder or transformer of the architecture table: --model
+  Codecs,  // modality tokenizers: --codecs
+  Probe,   // a probe saved by `astrofm probe ... --save`: --probe
+  Photoz,  // a photo-z estimator: `astrofm photoz predict --model`
+  Bundle,  // AION: a transformer with its codecs in one file: --model
+};
+const char* model_kind_name(ModelKind k);  // "model", "codecs", "probe", "photoz", "bundle"
+// CorruptError naming `where` and the value for an unknown "kind".
+ModelKind model_kind(const nlohmann::json& meta, const std::string& where);
+// InputError unless the file is one of `want`: "<where>: a codecs file
+// (modality tokenizers: --codecs), not a model or bundle".
+ModelKind require_model_kind(const nlohmann::json& meta, std::initializer_list<ModelKind> want, const std::string& where);
 
 struct ModelFile;
 ModelFile read_safetensors(const std::string& path);  // astrofm/safetensors.h

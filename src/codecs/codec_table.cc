@@ -189,7 +189,7 @@ CodecSet CodecSet::load(const std::vector<std::string>& names) {
       continue;
     }
     ModelFile f = ModelFile::read(path);
-    const bool bundle = f.meta.value("kind", "") == "bundle";
+    const bool bundle = require_model_kind(f.meta, {ModelKind::Codecs, ModelKind::Bundle}, path) == ModelKind::Bundle;
     auto parts = f.parts();
     if (bundle) parts.erase(std::remove(parts.begin(), parts.end(), "model"), parts.end());
     if (parts.empty()) {

@@ -162,7 +162,7 @@ std::vector<std::string> codecs_for_model(const std::string& model, const std::v
   std::error_code ec;
   if (!fs::is_regular_file(model, ec)) return {};
   try {
-    if (ModelFile::read_meta(model).value("kind", "") == "bundle") return {model};
+    if (model_kind(ModelFile::read_meta(model), model) == ModelKind::Bundle) return {model};
   } catch (const Error&) {  // a PyTorch checkpoint or another format: no codecs of its own
   }
   return {};

@@ -57,6 +57,40 @@ TEST(ModelFileV2, EveryDtypeRoundTripsAlignedAndMapped) {
   EXPECT_FALSE(back.meta.contains("tensors"));
 }
 
+// One "kind" key says what a file holds: written into every header, read
+// off the architecture for older files, and checked by every loader with one
+// message naming what the file is and what was wanted.
+TEST(ModelFileV2, KindIsWrittenInferredAndChecked) {
+  test::TempDir tmp;
+  auto kind_after_write = [&](nlohmann::json meta) {
+    ModelFile mf;
+    mf.meta = meta;
+    mf.write(tmp.path("k.afm"));
+    return ModelFile::read_meta(tmp.path("k.afm")).at("kind").get<std::string>();
+  };
+  EXPECT_EQ(kind_after_write({{"architecture", "cnn"}, {"config", nlohmann::json::object()}}), "model");
+  EXPECT_EQ(kind_after_write({{"architecture", "codecs"}, {"config", nlohmann::json::object()}}), "codecs");
+  EXPECT_EQ(kind_after_write({{"architecture", "scalar"}, {"modality", "Z"}, {"config", nlohmann::json::object()}}), "codecs");
+  EXPECT_EQ(kind_after_write({{"architecture", "probe"}, {"config", nlohmann::json::object()}}), "probe");
+  EXPECT_EQ(kind_after_write({{"architecture", "photoz"}, {"config", nlohmann::json::object()}}), "photoz");
+  EXPECT_EQ(kind_after_write({{"architecture", "aion"}, {"kind", "bundle"}, {"config", nlohmann::json::object()}}), "bundle");
+  nlohmann::json probe = {{"architecture", "probe"}};
+  EXPECT_EQ(require_model_kind(probe, {ModelKind::Probe}, "p.afm"), ModelKind::Probe);
+  try {
+    require_model_kind(probe, {ModelKind::Model, ModelKind::Bundle}, "p.afm");
+    ADD_FAILURE() << "a probe passed as a model";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "p.afm: a probe file (a saved probe: --probe, astrofm probe predict), not a model or bundle");
+  }
+  try {
+    model_kind({{"kind", "weights"}}, "w.afm");
+    ADD_FAILURE() << "an unknown kind read";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Corrupt);
+    EXPECT_NE(std::string(e.what()).find("w.afm: model file kind \"weights\""), std::string::npos) << e.what();
+  }
+}
+
 TEST(ModelFileV2, PartsShareOneFile) {
   test::TempDir tmp;
   ModelFile a, b, all;

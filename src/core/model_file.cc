@@ -221,8 +221,60 @@ std::string ModelFile::to_bytes() const {
   return std::move(out).str();
 }
 
+namespace {
+struct KindInfo {
+  ModelKind kind;
+  const char* name;
+  const char* what;
+};
+constexpr KindInfo kKinds[] = {
+    {ModelKind::Model, "model", "an encoder or transformer: --model"},
+    {ModelKind::Codecs, "codecs", "modality tokenizers: --codecs"},
+    {ModelKind::Probe, "probe", "a saved probe: --probe, astrofm probe predict"},
+    {ModelKind::Photoz, "photoz", "a photo-z estimator: astrofm photoz predict --model"},
+    {ModelKind::Bundle, "bundle", "AION with its codecs: --model"},
+};
+const KindInfo& kind_info(ModelKind k) {
+  for (const auto& i : kKinds)
+    if (i.kind == k) return i;
+  ASTROFM_ASSERT(false, "model kind {} has no table entry", static_cast<int>(k));
+  return kKinds[0];
+}
+}  // namespace
+
+const char* model_kind_name(ModelKind k) { return kind_info(k).name; }
+
+ModelKind model_kind(const nlohmann::json& meta, const std::string& where) {
+  if (!meta.is_object()) fail_corrupt("{}: model file header is not a JSON object", where);
+  auto it = meta.find("kind");
+  if (it != meta.end()) {
+    if (it->is_string())
+      for (const auto& i : kKinds)
+        if (*it == i.name) return i.kind;
+    fail_corrupt("{}: model file kind {} is none of model, codecs, probe, photoz, bundle", where, it->dump());
+  }
+  auto arch = meta.find("architecture");
+  if (arch != meta.end() && arch->is_string()) {
+    if (*arch == "codecs") return ModelKind::Codecs;
+    if (*arch == "probe") return ModelKind::Probe;
+    if (*arch == "photoz") return ModelKind::Photoz;
+  }
+  if (meta.contains("modality")) return ModelKind::Codecs;  // one codec written on its own
+  return ModelKind::Model;
+}
+
+ModelKind require_model_kind(const nlohmann::json& meta, std::initializer_list<ModelKind> want, const std::string& where) {
+  ModelKind k = model_kind(meta, where);
+  for (ModelKind w : want)
+    if (k == w) return k;
+  std::vector<std::string> names;
+  for (ModelKind w : want) names.push_back(model_kind_name(w));
+  fail_input("{}: a {} file ({}), not a {}", where, kind_info(k).name, kind_info(k).what, fmt::join(names, " or "));
+}
+
 void ModelFile::write_to(std::ostream& out, const std::string& path) const {
   nlohmann::json h = meta;
+  h["kind"] = model_kind_name(model_kind(meta, path));
   h["format"] = kFormatVersion;
   if (!h.contains("astrofm_version")) h["astrofm_version"] = ASTROFM_VERSION;
   h["tensors"] = nlohmann::json::array();

@@ -131,7 +131,7 @@ LoadedModel load_model(const std::string& path, torch::Device device, torch::Sca
 
 LoadedModel load_model(ModelFile mf, const std::string& path, torch::Device device, torch::ScalarType dtype) {
   // A bundle (a transformer with its codecs): the model is its "model" part.
-  if (mf.meta.value("kind", "") == "bundle") mf = mf.part("model");
+  if (require_model_kind(mf.meta, {ModelKind::Model, ModelKind::Bundle}, path) == ModelKind::Bundle) mf = mf.part("model");
   LoadedModel lm;
   lm.architecture = mf.meta.at("architecture").get<std::string>();
   lm.meta = mf.meta;

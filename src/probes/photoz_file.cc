@@ -42,8 +42,7 @@ void PhotozEstimator::save(const std::string& path) const {
 
 PhotozEstimator PhotozEstimator::from_bytes(std::string bytes, const std::string& name) {
   auto mf = ModelFile::from_bytes(std::move(bytes), name);
-  if (mf.meta.value("architecture", "") != kArch)
-    fail_input("{}: a model file of architecture '{}', not a photoz estimator", name, mf.meta.value("architecture", ""));
+  require_model_kind(mf.meta, {ModelKind::Photoz}, name);
   PhotozEstimator e;
   auto& I = *e.impl_;
   try {

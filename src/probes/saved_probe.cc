@@ -115,9 +115,7 @@ void save_probe(const std::string& path, const ProbeSaveData& d) {
 
 SavedProbe SavedProbe::load(const std::string& path) {
   ModelFile m = ModelFile::read(path);
-  if (m.meta.value("architecture", "") != "probe")
-    fail_input("{}: not a probe file (architecture '{}'); save one with `astrofm probe ... --save FILE`", path,
-               m.meta.value("architecture", ""));
+  require_model_kind(m.meta, {ModelKind::Probe}, path);
   SavedProbe p;
   p.meta_ = m.meta;
   p.options_ = probe_options_from_json(m.meta.at("config"), path);

@@ -74,6 +74,7 @@ void add_model_commands(CLI::App& app) {
                                               snap.provenance.value("repository", path))}};
         } else {
           meta = ModelFile::read_meta(path);
+          meta["kind"] = model_kind_name(model_kind(meta, path));
         }
         meta["path"] = path;
         all.push_back(meta);
@@ -82,7 +83,7 @@ void add_model_commands(CLI::App& app) {
           if (what.empty() && meta.contains("training"))
             what = fmt::format("{} ({} steps, {} objects)", meta["training"].value("task", ""), meta["training"].value("steps", 0),
                                meta["training"].value("objects", 0));
-          std::printf("%-20s %-10s %s\n", name.c_str(), meta.value("architecture", "?").c_str(), what.c_str());
+          std::printf("%-20s %-8s %-10s %s\n", name.c_str(), meta.value("kind", "?").c_str(), meta.value("architecture", "?").c_str(), what.c_str());
         }
       }
       if (as_json) std::printf("%s\n", all.dump(2).c_str());
