@@ -22,6 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)sink;
     }
     for (const auto& p : mf.parts()) (void)mf.part(p);
+    (void)astrofm::model_kind(mf.meta, path);
+    (void)astrofm::require_model_kind(mf.meta, {astrofm::ModelKind::Probe}, path);
   } catch (const astrofm::Error&) {
   }
   try {
