@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "astrofm/catalogue.h"
 #include "astrofm/table.h"
 
 namespace astrofm {
@@ -135,17 +136,22 @@ Table read_table_image(std::string_view hdf5_bytes, const std::string& name);
 // Rows [start, start + count) of partition `index` of `ds` (all columns when empty).
 Table read_rows(const Dataset& ds, size_t index, int64_t start, int64_t count, const std::vector<std::string>& columns = {});
 
-// Random access by object_id; builds an id index on construction (ids only).
+// Random access by object_id: reads every object's id and position once
+// into a Catalogue (rows in partition order), whose map finds the file row.
 class ObjectLookup {
  public:
+  // InputError naming the dataset for a duplicate object_id.
   explicit ObjectLookup(const Dataset& ds);
-  bool contains(const std::string& id) const { return index_.count(id) > 0; }
+  bool contains(const std::string& id) const { return cat_.contains(id); }
+  // The dataset's objects: ids, ra/dec (NaN without positions), cones.
+  const Catalogue& catalogue() const { return cat_; }
   // Rows for `ids` in the given order; throws InputError for an unknown id.
   Table get(const std::vector<std::string>& ids, const std::vector<std::string>& columns = {}) const;
 
  private:
   Dataset ds_;
-  std::map<std::string, std::pair<int, int64_t>> index_;
+  Catalogue cat_;
+  std::vector<int64_t> first_row_;  // the catalogue row of each partition's first object
 };
 
 struct WriteOptions {

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "astrofm/catalogue.h"
 #include "astrofm/table.h"
 
 namespace astrofm {
@@ -112,7 +113,7 @@ class SearchIndex {
   // recall@k of the index against exact search, for `queries` objects drawn from the catalogue.
   nlohmann::json evaluate(int64_t queries, int k, uint64_t seed) const;
   const nlohmann::json& meta() const { return meta_; }
-  int64_t size() const { return static_cast<int64_t>(ids_.size()); }
+  int64_t size() const { return cat_.size(); }
   int64_t shards() const { return static_cast<int64_t>(shards_.size()); }
   // The vector of one object from the source dataset's `column`.
   std::vector<float> vector_of(const std::string& object_id, const std::string& column) const;
@@ -127,11 +128,13 @@ class SearchIndex {
     auto it = cache_.find(column);
     return it == cache_.end() ? nullptr : &it->second;
   }
-  const std::vector<std::string>& ids() const { return ids_; }
-  const std::vector<double>& ra() const { return ra_; }
-  const std::vector<double>& dec() const { return dec_; }
-  bool contains(const std::string& id) const { return row_of(id) >= 0; }
-  int64_t row(const std::string& id) const { return row_of(id); }  // -1 when absent
+  // Its objects in index order: ids, positions, the id -> row map, cones.
+  const Catalogue& catalogue() const { return cat_; }
+  const std::vector<std::string>& ids() const { return cat_.ids(); }
+  const std::vector<double>& ra() const { return cat_.ra(); }
+  const std::vector<double>& dec() const { return cat_.dec(); }
+  bool contains(const std::string& id) const { return cat_.contains(id); }
+  int64_t row(const std::string& id) const { return cat_.row(id); }  // -1 when absent
 
  private:
   std::string dir_;
@@ -145,11 +148,9 @@ class SearchIndex {
   };
   std::vector<Shard> shards_;
   std::unique_ptr<VectorIndex> trained_;  // sharded IVF: the coarse quantizer every shard uses
-  std::vector<std::string> ids_;
-  std::vector<double> ra_, dec_;
-  std::unordered_map<std::string, int64_t> row_;  // object_id -> row
+  Catalogue cat_;
   std::unordered_map<std::string, std::vector<float>> cache_;  // preloaded columns, rows in index order
-  int64_t row_of(const std::string& id) const;
+  int64_t row_of(const std::string& id) const { return cat_.row(id); }
   // Merged top-k over the shards listed (all when null): global rows.
   void knn(const float* q, int64_t nq, int k, float* scores, int64_t* rows, const std::vector<size_t>* only = nullptr) const;
 };

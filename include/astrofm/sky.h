@@ -4,6 +4,7 @@
 // Torch-free by design.
 // Thread-safety: pure functions (healpix_cxx objects are built per call or immutable).
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace astrofm::sky {
@@ -34,6 +35,11 @@ double chord_for_angle_deg(double angle_deg);
 // that overlaps the cone (inclusive query), sorted ascending.
 std::vector<int64_t> cone_pixels(int nside, double ra_deg, double dec_deg, double radius_deg,
                                  bool nest = true);
+// The same as NESTED pixel ranges [begin, end) at HEALPix `order` (nside
+// 2^order): a range at order q is the range [b << 2(k-q), e << 2(k-q)) at
+// any finer order k, which is how a catalogue sorted along the curve at a
+// fine order answers cones with a few binary searches.
+std::vector<std::pair<int64_t, int64_t>> cone_ranges(int order, double ra_deg, double dec_deg, double radius_deg);
 // The MMU partitions a cone search must read.
 std::vector<int64_t> cone_partitions(double ra_deg, double dec_deg, double radius_deg);
 

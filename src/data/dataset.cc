@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <optional>
 
@@ -343,24 +344,31 @@ bool DatasetReader::next(Table& batch) {
 }
 
 ObjectLookup::ObjectLookup(const Dataset& ds) : ds_(ds) {
+  std::vector<std::string> ids;
+  std::vector<double> ra, dec;
+  const bool positions = ds.has_column(mmu::kRa) && ds.has_column(mmu::kDec);
+  std::vector<std::string> cols = {mmu::kObjectId};
+  if (positions) cols.push_back(mmu::kRa), cols.push_back(mmu::kDec);
   for (size_t p = 0; p < ds.partitions().size(); ++p) {
-    Column ids;
-    if (ds.format() == DatasetFormat::Hats) {
-      ids = read_rows(ds, p, 0, ds.partitions()[p].rows, {mmu::kObjectId}).at(mmu::kObjectId);
-    } else {
-      auto f = h5::File::open(ds.partitions()[p].path);
-      ids = f.read_all(mmu::kObjectId);
+    first_row_.push_back(static_cast<int64_t>(ids.size()));
+    Table t = read_rows(ds, p, 0, ds.partitions()[p].rows, cols);
+    const Column& c = t.at(mmu::kObjectId);
+    ids.insert(ids.end(), c.strings.begin(), c.strings.end());
+    for (int64_t r = 0; r < t.rows(); ++r) {
+      ra.push_back(positions ? t.at(mmu::kRa).as_double(r) : NAN);
+      dec.push_back(positions ? t.at(mmu::kDec).as_double(r) : NAN);
     }
-    for (int64_t r = 0; r < ids.rows; ++r) index_.emplace(ids.strings[r], std::make_pair(static_cast<int>(p), r));
   }
+  cat_ = Catalogue(std::move(ids), std::move(ra), std::move(dec), ds.path());
 }
 
 Table ObjectLookup::get(const std::vector<std::string>& ids, const std::vector<std::string>& columns) const {
   Table out;
   for (const auto& id : ids) {
-    auto it = index_.find(id);
-    if (it == index_.end()) fail_input("{}: no object with object_id '{}'", ds_.path(), id);
-    out.append(read_rows(ds_, it->second.first, it->second.second, 1, columns));
+    int64_t r = cat_.row(id);
+    if (r < 0) fail_input("{}: no object with object_id '{}'", ds_.path(), id);
+    size_t p = std::upper_bound(first_row_.begin(), first_row_.end(), r) - first_row_.begin() - 1;
+    out.append(read_rows(ds_, p, r - first_row_[p], 1, columns));
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -250,8 +251,10 @@ int64_t SearchIndex::add(const std::string& dir, const std::string& dataset) {
   for (size_t k = 0; k < s.shards_.size(); ++k) {
     auto& sh = s.shards_[k];
     int64_t end = k + 1 < s.shards_.size() ? s.shards_[k + 1].offset : before;
-    ShardBuild b{std::move(sh.index), {s.ids_.begin() + sh.offset, s.ids_.begin() + end}, {s.ra_.begin() + sh.offset, s.ra_.begin() + end},
-                 {s.dec_.begin() + sh.offset, s.dec_.begin() + end}};
+    const auto& ids = s.ids();
+    const auto &ra = s.ra(), &dec = s.dec();
+    ShardBuild b{std::move(sh.index), {ids.begin() + sh.offset, ids.begin() + end}, {ra.begin() + sh.offset, ra.begin() + end},
+                 {dec.begin() + sh.offset, dec.begin() + end}};
     shards.emplace(sh.pixel, std::move(b));
   }
   const fs::path trained = fs::path(dir) / "trained.index";
@@ -265,9 +268,10 @@ int64_t SearchIndex::add(const std::string& dir, const std::string& dataset) {
     return VectorIndex::create(d, s.opt_);
   };
   Progress bar("index add", ds.rows());
+  std::unordered_set<std::string> added_ids;
   stream_vectors(ds, dataset, col, d, s.opt_.metric == "cosine", [&](const float* x, int64_t m, const Table& b) {
     for (const auto& i : b.at(mmu::kObjectId).strings)
-      if (!s.row_.emplace(i, -1).second) fail_input("{}: object '{}' is already in the index {}", dataset, i, dir);
+      if (s.contains(i) || !added_ids.insert(i).second) fail_input("{}: object '{}' is already in the index {}", dataset, i, dir);
     add_to_shards(shards, nside, x, m, d, b, dataset, fresh);
     bar.advance(m);
   });

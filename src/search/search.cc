@@ -77,8 +77,11 @@ SearchIndex SearchIndex::open(const std::string& dir, bool writable) {
   try {
     s.opt_ = IndexOptions::from_json(s.meta_["options"]);
     s.opt_.check();
-    read_objects((fs::path(dir) / "objects.bin").string(), s.ids_, s.ra_, s.dec_);
-    for (size_t i = 0; i < s.ids_.size(); ++i) s.row_[s.ids_[i]] = static_cast<int64_t>(i);
+    std::vector<std::string> ids;
+    std::vector<double> ra, dec;
+    const std::string objects = (fs::path(dir) / "objects.bin").string();
+    read_objects(objects, ids, ra, dec);
+    s.cat_ = Catalogue(std::move(ids), std::move(ra), std::move(dec), objects);
     const int64_t dim = s.meta_["dim"];
     if (s.opt_.shard_nside == 0) {
       s.shards_.push_back({0, 0, VectorIndex::load((fs::path(dir) / "index").string(), dim, s.opt_, /*mmap=*/!writable)});
@@ -102,15 +105,10 @@ SearchIndex SearchIndex::open(const std::string& dir, bool writable) {
   }
   int64_t total = 0;
   for (const auto& sh : s.shards_) total += sh.index->size();
-  if (total != static_cast<int64_t>(s.ids_.size()))
-    fail_input("{}: the index holds {} vectors but objects.bin {} objects", dir, total, s.ids_.size());
+  if (total != s.size()) fail_input("{}: the index holds {} vectors but objects.bin {} objects", dir, total, s.size());
   return s;
 }
 
-int64_t SearchIndex::row_of(const std::string& id) const {
-  auto it = row_.find(id);
-  return it == row_.end() ? -1 : it->second;
-}
 
 void SearchIndex::knn(const float* q, int64_t nq, int k, float* scores, int64_t* rows, const std::vector<size_t>* only) const {
   const bool l2 = opt_.metric == "l2";
@@ -208,7 +206,9 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
   for (float v : q)
     if (!std::isfinite(v)) fail_input("the query vector holds {}", v);
   if (!l2) normalise(q.data(), 1, d);
-  double qra = query_row >= 0 ? ra_[query_row] : NAN, qdec = query_row >= 0 ? dec_[query_row] : NAN;
+  const auto& ids = cat_.ids();
+  const auto &ras = cat_.ra(), &decs = cat_.dec();
+  double qra = query_row >= 0 ? ras[query_row] : NAN, qdec = query_row >= 0 ? decs[query_row] : NAN;
 
   std::vector<Hit> cand;
   const int64_t want = std::min<int64_t>(size(), r.k + 1 + (r.dedup_arcsec > 0 ? 3 * r.k : 0));
@@ -224,14 +224,14 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
   if (crowded) {
     // straight to the index
   } else if (r.cone && cached != cache_.end()) {
-    // Exact within the cone, from memory.
+    // Exact within the cone, from memory: the catalogue's pixel ranges, not a scan.
     auto [cra, cdec, rad] = *r.cone;
     std::vector<float> v(d);
-    for (int64_t i = 0; i < size() && !crowded; ++i) {
-      if (!(sky::separation_deg(cra, cdec, ra_[i], dec_[i]) <= rad)) continue;
+    for (int64_t i : cat_.cone(cra, cdec, rad)) {
+      if (crowded) break;
       std::copy(cached->second.begin() + i * d, cached->second.begin() + (i + 1) * d, v.begin());
       if (!std::isfinite(v[0])) continue;  // an index row the catalogue lacks (preloaded as NaN)
-      cand.push_back({ids_[i], ra_[i], dec_[i], score(v), i});
+      cand.push_back({ids[i], ras[i], decs[i], score(v), i});
       crowded = static_cast<int64_t>(cand.size()) > r.cone_exact_limit;
     }
   } else if (r.cone) {
@@ -274,7 +274,7 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
       for (int64_t i = 0; i < kk; ++i) {
         if (l[i] < 0) continue;
         ++found;
-        if (sky::separation_deg(cra, cdec, ra_[l[i]], dec_[l[i]]) <= rad) cand.push_back({ids_[l[i]], ra_[l[i]], dec_[l[i]], s[i], l[i]});
+        if (sky::separation_deg(cra, cdec, ras[l[i]], decs[l[i]]) <= rad) cand.push_back({ids[l[i]], ras[l[i]], decs[l[i]], s[i], l[i]});
       }
       // Enough inside, every object seen, or the index has no more to give (IVF's probed lists).
       if (static_cast<int64_t>(cand.size()) >= want || kk >= rows || found < kk) break;
@@ -286,7 +286,7 @@ std::vector<Hit> SearchIndex::search(const SearchRequest& r) const {
     std::vector<int64_t> l(want);
     knn(q.data(), 1, static_cast<int>(want), s.data(), l.data());
     for (int64_t i = 0; i < want; ++i)
-      if (l[i] >= 0) cand.push_back({ids_[l[i]], ra_[l[i]], dec_[l[i]], s[i], l[i]});
+      if (l[i] >= 0) cand.push_back({ids[l[i]], ras[l[i]], decs[l[i]], s[i], l[i]});
   }
   std::vector<Hit> out;
   double dedup_deg = r.dedup_arcsec / 3600.0;

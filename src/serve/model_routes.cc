@@ -25,11 +25,11 @@ void Server::Impl::handle_predict(const httplib::Request& req, httplib::Response
                                      fmt::join(sp.feature_columns(), ", "));
     std::vector<int64_t> rows;
     for (const auto& id : ids) {
-      auto it = p.row.find(checked_id(id, "ids"));
-      if (it == p.row.end()) fail_not_found("ids: object '{}' is not in {}", id, p.source);
-      rows.push_back(it->second);
+      int64_t r = p.cat->row(checked_id(id, "ids"));
+      if (r < 0 || !std::isfinite(p.features.row(r)[0])) fail_not_found("ids: object '{}' is not in {}", id, p.source);
+      rows.push_back(r);
     }
-    x = take_rows(p.features.x, rows);
+    x = take_rows(p.features, rows);
   } else if (body.contains("embeddings") || body.contains("features")) {
     const auto& e = body.contains("embeddings") ? body["embeddings"] : body["features"];
     if (!e.is_array() || e.empty() || static_cast<int64_t>(e.size()) > o.max_objects) fail_input("embeddings: expected [N][D] numbers, N in 1..{}", o.max_objects);
@@ -110,11 +110,11 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
       if (!src) fail_not_found("data: dataset '{}' is not served", dname);
     } else {
       for (auto& d : data)
-        if (d->tokens && d->row.count(ids[0])) src = d.get();
+        if (d->tokens && d->cat().contains(ids[0])) src = d.get();
     }
     if (!src || !src->tokens) fail_input("data: no served tokens dataset (astrofm tokenize) holds object '{}'", ids[0]);
     for (const auto& id : ids)
-      if (!src->row.count(checked_id(id, "ids"))) fail_not_found("ids: object '{}' is not in dataset '{}'", id, src->name);
+      if (!src->cat().contains(checked_id(id, "ids"))) fail_not_found("ids: object '{}' is not in dataset '{}'", id, src->name);
     std::lock_guard<std::mutex> l(h5);
     rows = src->lookup->get(ids);
   } else if (!is_json) {

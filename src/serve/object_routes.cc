@@ -9,11 +9,11 @@ void Server::Impl::handle_object(const httplib::Request& req, httplib::Response&
   json out = {{"object_id", id}, {"found_in", json::array()}, {"columns", json::object()}, {"arrays", json::object()}};
   bool found = false, image = false;
   for (auto& d : data) {
-    auto it = d->row.find(id);
-    if (it == d->row.end()) continue;
+    const int64_t r = d->cat().row(id);
+    if (r < 0) continue;
     found = true;
     out["found_in"].push_back(d->name);
-    if (!out.contains("ra") && std::isfinite(d->ra[it->second])) out["ra"] = d->ra[it->second], out["dec"] = d->dec[it->second];
+    if (!out.contains("ra") && std::isfinite(d->cat().ra()[r])) out["ra"] = d->cat().ra()[r], out["dec"] = d->cat().dec()[r];
     Table t;
     {
       std::lock_guard<std::mutex> l(h5);
@@ -58,7 +58,7 @@ void Server::Impl::handle_cutout(const httplib::Request& req, httplib::Response&
     size = static_cast<int>(s);
   }
   for (auto& d : data) {
-    if (!d->images || !d->row.count(id)) continue;
+    if (!d->images || !d->cat().contains(id)) continue;
     std::string png;
     {
       std::lock_guard<std::mutex> l(h5);

@@ -47,9 +47,10 @@ void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& re
   } catch (const InputError& e) {
     return votable(serve::votable_error(e.what()), 400);
   }
-  const std::vector<std::string>& ids = ix ? ix->index.ids() : de->ids;
-  const std::vector<double>& ras = ix ? ix->index.ra() : de->ra;
-  const std::vector<double>& decs = ix ? ix->index.dec() : de->dec;
+  const Catalogue& cat = ix ? ix->index.catalogue() : de->cat();
+  const std::vector<std::string>& ids = cat.ids();
+  const std::vector<double>& ras = cat.ra();
+  const std::vector<double>& decs = cat.dec();
   std::string source = ix ? ix->dataset : de->ds.path();
   std::vector<int64_t> rows;
   std::vector<float> scores;
@@ -81,10 +82,7 @@ void Server::Impl::handle_scs(const httplib::Request& req, httplib::Response& re
       }
     } else {
       std::vector<std::pair<double, int64_t>> hit;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        double s = sky::separation_deg(ra, dec, ras[i], decs[i]);
-        if (s <= sr) hit.emplace_back(s, static_cast<int64_t>(i));
-      }
+      for (int64_t i : cat.cone(ra, dec, sr)) hit.emplace_back(sky::separation_deg(ra, dec, ras[i], decs[i]), i);
       std::sort(hit.begin(), hit.end());
       if (static_cast<int64_t>(hit.size()) > maxrec) hit.resize(maxrec), overflow = true;
       for (auto& [s, i] : hit) rows.push_back(i);

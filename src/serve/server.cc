@@ -24,6 +24,22 @@
 #include "web_assets.h"
 
 namespace astrofm {
+namespace {
+
+// A probe's features rearranged into a served catalogue's rows (NaN rows
+// where the catalogue holds an object the features lack), so predictions by
+// id go through the catalogue's one id map.
+Features in_catalogue_order(const FeatureSet& f, const Catalogue& cat) {
+  Features x;
+  x.n = cat.size(), x.d = f.x.d;
+  x.x.assign(static_cast<size_t>(x.n * x.d), NAN);
+  const auto& ids = f.rows.at(mmu::kObjectId).strings;
+  for (int64_t i = 0; i < f.x.n; ++i)
+    if (int64_t r = cat.row(ids[i]); r >= 0) std::copy(f.x.row(i), f.x.row(i) + f.x.d, x.x.begin() + r * x.d);
+  return x;
+}
+
+}  // namespace
 
 
 Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
@@ -82,38 +98,27 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
     d->name = name;
     d->ds = Dataset::open(dir);
     d->lookup = std::make_unique<ObjectLookup>(d->ds);
-    std::vector<std::string> pos = {mmu::kObjectId};
-    for (const char* c : {mmu::kRa, mmu::kDec})
-      if (d->ds.has_column(c)) pos.push_back(c);
-    Table t = read_table(dir, pos);
-    d->ids = t.at(mmu::kObjectId).strings;
-    d->ra.assign(d->ids.size(), NAN), d->dec.assign(d->ids.size(), NAN);
-    for (size_t i = 0; i < d->ids.size(); ++i) {
-      if (t.has(mmu::kRa)) d->ra[i] = t.at(mmu::kRa).as_double(i), d->dec[i] = t.at(mmu::kDec).as_double(i);
-      d->row[d->ids[i]] = static_cast<int64_t>(i);
-    }
     for (const auto& c : d->ds.schema()) {
       if (c.shape.empty() && c.name != mmu::kObjectId && c.name != mmu::kRa && c.name != mmu::kDec) d->scalar_columns.push_back(c.name);
       if (c.name == mmu::kImageArray) d->images = true;
       if (c.name.rfind("tok_", 0) == 0) d->tokens = true;
     }
-    spdlog::info("dataset {}: {} objects{}{}", name, d->ids.size(), d->images ? ", images" : "", d->tokens ? ", tokens" : "");
+    spdlog::info("dataset {}: {} objects{}{}", name, d->cat().size(), d->images ? ", images" : "", d->tokens ? ", tokens" : "");
     data.push_back(std::move(d));
   }
   for (const auto& [name, path] : o.probes) {
-    auto p = std::make_unique<ProbeEntry>(ProbeEntry{name, path, SavedProbe::load(path), {}, {}, ""});
+    auto p = std::make_unique<ProbeEntry>(ProbeEntry{name, path, SavedProbe::load(path), nullptr, {}, ""});
     // Predictions by object id: the probe's features from the first served catalogue that has them.
-    std::vector<std::string> sources;
-    for (auto& d : data) sources.push_back(d->ds.path());
-    for (auto& i : indexes) sources.push_back(i->dataset);
-    for (const auto& s : sources) {
+    std::vector<std::pair<std::string, const Catalogue*>> sources;
+    for (auto& d : data) sources.emplace_back(d->ds.path(), &d->cat());
+    for (auto& i : indexes) sources.emplace_back(i->dataset, &i->index.catalogue());
+    for (const auto& [s, cat] : sources) {
       try {
         FeatureSet f = load_features(s, p->probe.feature_columns());
         if (f.x.d != p->probe.input_dim()) continue;
-        p->features = std::move(f);
+        p->features = in_catalogue_order(f, *cat);
+        p->cat = cat;
         p->source = s;
-        const auto& ids = p->features.rows.at(mmu::kObjectId).strings;
-        for (size_t r = 0; r < ids.size(); ++r) p->row[ids[r]] = static_cast<int64_t>(r);
         break;
       } catch (const InputError&) {
       }

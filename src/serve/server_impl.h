@@ -158,10 +158,8 @@ struct ModelEntry {
 struct DataEntry {
   std::string name;
   Dataset ds;
-  std::unique_ptr<ObjectLookup> lookup;
-  std::vector<std::string> ids;
-  std::vector<double> ra, dec;
-  std::unordered_map<std::string, int64_t> row;
+  std::unique_ptr<ObjectLookup> lookup;  // its catalogue: ids, positions, the id -> row map, cones
+  const Catalogue& cat() const { return lookup->catalogue(); }
   std::vector<std::string> scalar_columns;  // for metadata and cone search
   bool images = false, tokens = false;
 };
@@ -183,8 +181,11 @@ struct IndexEntry {
 struct ProbeEntry {
   std::string name, path;
   SavedProbe probe;
-  FeatureSet features;  // the probe's features of every object of a served catalogue (for predictions by id)
-  std::unordered_map<std::string, int64_t> row;
+  // Predictions by id: the probe's features of a served catalogue, in that
+  // catalogue's row order (NaN rows for objects without them), found through
+  // its id map (no map of the probe's own).
+  const Catalogue* cat = nullptr;
+  Features features;
   std::string source;
 };
 
@@ -302,7 +303,7 @@ struct Server::Impl {
                     {"metric", i->index.meta()["options"].value("metric", "")}, {"model", i->model_id},
                     {"cone_search", "/scs/" + i->name}});
     for (const auto& d : data)
-      ds.push_back({{"name", d->name}, {"objects", d->ids.size()}, {"images", d->images}, {"tokens", d->tokens},
+      ds.push_back({{"name", d->name}, {"objects", d->cat().size()}, {"images", d->images}, {"tokens", d->tokens},
                     {"columns", d->scalar_columns}, {"cone_search", "/scs/" + d->name}});
     for (const auto& p : probes)
       ps.push_back({{"name", p->name}, {"target", p->probe.target()}, {"task", p->probe.classification() ? "classification" : "regression"},

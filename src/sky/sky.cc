@@ -81,6 +81,18 @@ std::vector<int64_t> cone_pixels(int nside, double ra_deg, double dec_deg, doubl
   return out;
 }
 
+std::vector<std::pair<int64_t, int64_t>> cone_ranges(int order, double ra_deg, double dec_deg, double radius_deg) {
+  if (!(radius_deg >= 0)) fail_usage("cone radius must be >= 0, got {}", radius_deg);
+  if (order < 0 || order > 29) fail_usage("HEALPix order {} is outside 0..29", order);
+  T_Healpix_Base<int64> base(order, NEST);
+  rangeset<int64> ranges;
+  base.query_disc_inclusive(to_pointing(ra_deg, dec_deg), std::min(radius_deg, 180.0) * kDeg, ranges, 4);
+  std::vector<std::pair<int64_t, int64_t>> out;
+  out.reserve(ranges.nranges());
+  for (tsize i = 0; i < ranges.nranges(); ++i) out.emplace_back(ranges.ivbegin(i), ranges.ivend(i));
+  return out;
+}
+
 std::vector<int64_t> cone_partitions(double ra_deg, double dec_deg, double radius_deg) {
   return cone_pixels(kPartitionNside, ra_deg, dec_deg, radius_deg, true);
 }
