@@ -1,11 +1,13 @@
 // Codecs: scalar fitting and quantisation bounds, save/load round trips of
 // every kind, tokenize/detokenize jobs, mixed band sets, and bad input.
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "astrofm/codecs.h"
+#include "astrofm/config.h"
 #include "astrofm/error.h"
 #include "astrofm/hash.h"
 #include "astrofm/mmu.h"
@@ -313,6 +315,23 @@ TEST(CodecFile, DamagedHeadersAndTensorsAreInputErrors) {
   for (const auto& p : bad) EXPECT_THROW(CodecSet::load({p}), InputError) << p;
   // The same copy, undamaged, loads: the errors above are the edits'.
   EXPECT_NO_THROW(CodecSet::load({damaged("control", [](ModelFile&) {})}));
+}
+
+}  // namespace
+}  // namespace astrofm::codecs
+
+namespace astrofm::codecs {
+namespace {
+
+// A codec kind is one file under src/codecs/kinds/: the build lists the
+// folder, so every file there is a registered kind with no other edit.
+TEST(CodecTable, EveryFileInKindsIsARegisteredKind) {
+  auto kinds = codec_table().kinds();
+  for (const auto& f : std::filesystem::directory_iterator(std::string(ASTROFM_SOURCE_DIR) + "/src/codecs/kinds")) {
+    std::string stem = f.path().stem().string();
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), stem), kinds.end()) << f.path() << " is not a registered codec kind";
+  }
+  EXPECT_EQ(kinds.size(), 4u);  // image, scalar, scalar-grid, spectrum
 }
 
 }  // namespace

@@ -197,7 +197,13 @@ std::shared_ptr<const Codec> convert_scalar(const StateDict& sd0, const nlohmann
 
 }  // namespace
 
+namespace {
+void register_scalar_grid(CodecTable& t);
+}  // namespace
+
+// Both scalar kinds: the empirical-CDF codec and the fixed grid.
 void register_scalar(CodecTable& t) {
+  register_scalar_grid(t);
   CodecSpec s;
   s.kind = "scalar";
   s.modality_kind = "scalar";
@@ -220,6 +226,7 @@ void register_scalar(CodecTable& t) {
   t.add(std::move(s));
 }
 
+namespace {
 void register_scalar_grid(CodecTable& t) {
   CodecSpec s;
   s.kind = "scalar-grid";
@@ -236,6 +243,7 @@ void register_scalar_grid(CodecTable& t) {
   };
   t.add(std::move(s));
 }
+}  // namespace
 
 // ---------------------------------------------------------------- fitting
 
