@@ -1,5 +1,8 @@
 // Python bindings of the discovery core (discover.h): few-shot ranking,
 // anomaly scores, what to label next and ranking metrics, on numpy arrays.
+#include <cstring>
+#include <optional>
+
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -7,6 +10,7 @@
 
 #include "astrofm/discover.h"
 #include "astrofm/error.h"
+#include "astrofm/search.h"
 
 namespace py = pybind11;
 using namespace astrofm;
@@ -35,6 +39,42 @@ py::array_t<double> array(const std::vector<double>& v) { return py::array_t<dou
 }  // namespace
 
 void bind_discover(py::module_& m) {
+  m.def(
+      "display_rgb",
+      [](const py::object& images, const py::object& bands) {
+        auto arr = FloatRows::ensure(images);
+        if (!arr || arr.ndim() != 4) fail_input("display_rgb: expected images [n, bands, height, width]");
+        const int64_t n = arr.shape(0), c = arr.shape(1), h = arr.shape(2), w = arr.shape(3);
+        Column img("image_array", DType::Float32, {c, h, w}, n);
+        if (!img.data.empty()) std::memcpy(img.data.data(), arr.data(), img.data.size());
+        std::optional<Column> band;
+        if (!bands.is_none()) {
+          // One list of band names for every row, or one per row.
+          auto b = py::module_::import("numpy").attr("asarray")(bands);
+          auto flat = b.attr("ravel")().cast<std::vector<std::string>>();
+          if (static_cast<int64_t>(flat.size()) == c) {
+            std::vector<std::string> all;
+            for (int64_t i = 0; i < n; ++i) all.insert(all.end(), flat.begin(), flat.end());
+            flat = std::move(all);
+          }
+          if (static_cast<int64_t>(flat.size()) != n * c)
+            fail_input("display_rgb: bands name {} values; expected {} (one per band) or {} (per row)", flat.size(), c, n * c);
+          band = make_string_column("image_band", flat, {c});
+        }
+        py::array_t<float> out({n, h, w, int64_t{3}});
+        auto o = out.mutable_unchecked<4>();
+        for (int64_t i = 0; i < n; ++i) {
+          int64_t hh, ww;
+          auto rgb = display_rgb(img, band ? &*band : nullptr, i, hh, ww);
+          for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x)
+              for (int64_t k = 0; k < 3; ++k) o(i, y, x, k) = rgb[(k * h + y) * w + x];
+        }
+        return out;
+      },
+      py::arg("images"), py::arg("bands") = py::none(),
+      "The display stretch of the web page and reports: images [n, bands, h, w] (Legacy Survey g, r, z flux by band "
+      "name, or 8-bit colour cutouts in [0, 1]) as RGB [n, h, w, 3] in [0, 1], for matplotlib's imshow.");
   m.def(
       "rank_similar",
       [](const py::object& catalogue, const py::object& positives, const py::object& negatives, const py::object& labelled,

@@ -167,8 +167,15 @@ struct CutoutGridOptions {
   bool frame_first = false;  // a red frame around the first (the query)
 };
 std::string cutout_grid_png(const std::string& images, const std::vector<std::string>& ids, const CutoutGridOptions& o = {});
+// The one display stretch of every picture of a cutout (the web page's
+// cutouts, neighbour grids, discovery reports, Python's display_rgb): row
+// `row` of image_array as RGB floats in [0, 1], [3][h][w]. Legacy-Survey
+// g, r, z flux (DECam bands by the band table) through a Lupton-style asinh
+// of the mean intensity, z r g as R G B; anything else (8-bit colour
+// cutouts) as it is. Models see their own preprocessing, not this.
+std::vector<float> display_rgb(const Column& image_array, const Column* image_band, int64_t row, int64_t& h, int64_t& w);
 // One object's image (row `row` of image_array, bands from image_band) as PNG
-// bytes, `cell` pixels square, with the same colour mapping.
+// bytes, `cell` pixels square, through display_rgb.
 std::string cutout_png(const Column& image_array, const Column* image_band, int64_t row, int cell = 128);
 
 }  // namespace astrofm

@@ -113,6 +113,9 @@ class Table {
   // Appends all rows of `other`, which must have the same columns and layouts.
   void append(const Table& other);
   void clear() { columns_.clear(); }
+  // Room for `rows` rows in every column, so appends up to it never
+  // reallocate (no transient second copy while a dataset is read whole).
+  void reserve(int64_t rows);
 
  private:
   std::vector<Column> columns_;

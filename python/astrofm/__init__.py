@@ -18,13 +18,13 @@ import json as _json
 
 from .client import Client, ServerError  # pure Python: usable without the compiled module's models
 from . import _core
-from ._core import set_models_dir, shipped_models
+from ._core import display_rgb, set_models_dir, shipped_models
 from .probes import (KNeighborsClassifier, KNeighborsRegressor, LogisticProbe,
                      MLPProbe, RidgeProbe)
 
 __all__ = ["open_dataset", "Dataset", "Encoder", "open_index", "SearchIndex", "KNeighborsRegressor",
            "KNeighborsClassifier", "RidgeProbe", "LogisticProbe", "MLPProbe", "shipped_models", "set_models_dir",
-           "Codecs", "tokenize", "FineTunedModel", "Client", "ServerError"]
+           "Codecs", "tokenize", "FineTunedModel", "Client", "ServerError", "display_rgb"]
 
 Dataset = _core.Dataset
 

@@ -210,3 +210,23 @@ def test_discovery_loop_in_python(tmp_path):
         discover.Discovery(x, ids).load_labels(tmp_path / "bad.csv")
     with pytest.raises(ValueError, match="dimensions"):
         discover.similar(x, np.zeros((1, 5), np.float32))
+
+
+def test_display_rgb_is_the_web_pages_stretch():
+    # Flux in DECam g, r, z gets the asinh stretch (z r g as R G B); the same
+    # pixels as 8-bit colour cutouts are shown as they are.
+    rng = np.random.default_rng(3)
+    flux = rng.uniform(0, 0.5, size=(2, 3, 8, 8)).astype(np.float32)
+    rgb = astrofm.display_rgb(flux, ["DES-G", "DES-R", "DES-Z"])
+    assert rgb.shape == (2, 8, 8, 3) and rgb.dtype == np.float32
+    g, r, z = flux[1, 0, 2, 5] * 6.0, flux[1, 1, 2, 5] * 3.4, flux[1, 2, 2, 5] * 2.2
+    i = (g + r + z) / 3 + 1e-6
+    k = np.arcsinh(20 * i) / np.sqrt(20) / i
+    np.testing.assert_allclose(rgb[1, 2, 5], np.clip([z * k, r * k, g * k], 0, 1), rtol=1e-5)
+    # Bands in another order are found by name.
+    swapped = astrofm.display_rgb(flux[:, ::-1], ["DES-Z", "DES-R", "DES-G"])
+    np.testing.assert_allclose(swapped, rgb, rtol=1e-6)
+    plain = astrofm.display_rgb(flux)
+    np.testing.assert_allclose(plain, np.moveaxis(flux, 1, -1), rtol=1e-6)
+    with pytest.raises(ValueError, match="bands name 2 values"):
+        astrofm.display_rgb(flux, ["DES-G", "DES-R"])

@@ -331,7 +331,72 @@ TEST(CodecTable, EveryFileInKindsIsARegisteredKind) {
     std::string stem = f.path().stem().string();
     EXPECT_NE(std::find(kinds.begin(), kinds.end(), stem), kinds.end()) << f.path() << " is not a registered codec kind";
   }
-  EXPECT_EQ(kinds.size(), 4u);  // image, scalar, scalar-grid, spectrum
+  EXPECT_EQ(kinds.size(), 5u);  // catalog, image, scalar, scalar-grid, spectrum
+}
+
+}  // namespace
+}  // namespace astrofm::codecs
+
+namespace astrofm::codecs {
+namespace {
+
+// The catalog codec from an AION-layout state dict: positions pass through,
+// shapes go to their bins, an entry masked with 9999 (or NaN) is missing in
+// all five tokens, offsets keep the keys apart, and decoding gives the
+// positions back exactly and the shapes to within a bin.
+TEST(CatalogCodec, TokensKeepKeysApartAndMaskedEntriesMissing) {
+  torch::manual_seed(3);
+  StateDict sd;
+  for (const char* k : {"SHAPE_E1", "SHAPE_E2", "SHAPE_R"}) {
+    auto res = torch::randn({2000});
+    sd[fmt::format("_quantizer.quantizers.{}._reservoir", k)] = res;
+    sd[fmt::format("_quantizer.quantizers.{}._index_to_val", k)] = std::get<0>(res.sort()).index_select(0, torch::linspace(0, 1999, 64).to(torch::kLong));
+  }
+  const CodecSpec* spec = codec_table().for_convert_kind("aion-codec-catalog");
+  ASSERT_NE(spec, nullptr);
+  auto codec = spec->convert("aion-codec-catalog", sd, {{"length", 3}}, "catalog.pt");
+  EXPECT_EQ(codec->info().num_tokens, 15);
+  EXPECT_EQ(codec->info().vocab_size, 96 * 2 + 64 * 3);
+  Table t;
+  t.add(make_column<double>("catalog_X", {10, 95, 9999, 0, 4, 7}, {3}));
+  t.add(make_column<double>("catalog_Y", {20, 0, 9999, 1, 5, 8}, {3}));
+  t.add(make_column<double>("catalog_SHAPE_E1", {0.1, -2, 9999, 0.3, NAN, 0.5}, {3}));
+  t.add(make_column<double>("catalog_SHAPE_E2", {0.0, 2, 9999, 0.3, 0.4, 0.5}, {3}));
+  t.add(make_column<double>("catalog_SHAPE_R", {-0.5, 0.2, 9999, 0.3, 0.4, 0.5}, {3}));
+  Column tok = codec->encode(t, "test");
+  ASSERT_EQ(tok.rows, 2);
+  auto v = tok.values<int32_t>();
+  EXPECT_EQ(v[0], 10);
+  EXPECT_EQ(v[1], 96 + 20);
+  EXPECT_GE(v[2], 192);
+  EXPECT_LT(v[2], 192 + 64);
+  EXPECT_GE(v[4], 192 + 128);
+  for (int k = 10; k < 15; ++k) EXPECT_EQ(v[k], kMissing) << k;       // the 9999 entry
+  for (int k = 15 + 5; k < 15 + 10; ++k) EXPECT_EQ(v[k], kMissing) << k;  // the NaN shape
+  Table back = codec->decode(tok, {}, "test");
+  EXPECT_EQ(back.at("catalog_X").values<double>()[1], 95);
+  EXPECT_TRUE(std::isnan(back.at("catalog_X").values<double>()[2]));
+  EXPECT_NEAR(back.at("catalog_SHAPE_E1").values<double>()[0], 0.1, 0.25);
+  // Through a codec file and back: the same tokens.
+  CodecSet set;
+  set.add(codec);
+  test::TempDir tmp;
+  set.save(tmp.path("catalog.afm"));
+  auto again = CodecSet::load({tmp.path("catalog.afm")});
+  Column tok2 = again.at("catalog").encode(t, "test");
+  EXPECT_EQ(std::vector<int32_t>(tok2.values<int32_t>().begin(), tok2.values<int32_t>().end()),
+            std::vector<int32_t>(v.begin(), v.end()));
+  // A position off the cutout's pixels, and a list of another length, are named.
+  t.at("catalog_X").ptr<double>()[0] = 96;
+  EXPECT_THROW(codec->encode(t, "test"), InputError);
+  Table short_list;
+  for (const char* k : {"X", "Y", "SHAPE_E1", "SHAPE_E2", "SHAPE_R"}) short_list.add(make_column<double>(std::string("catalog_") + k, {1, 2}, {2}));
+  try {
+    codec->encode(short_list, "cat.h5");
+    ADD_FAILURE() << "a 2-entry list encoded by a 3-entry codec";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cat.h5: column catalog_X has 2 entries per object; the catalog codec takes 3"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

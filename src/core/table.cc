@@ -194,6 +194,13 @@ Table Table::slice(int64_t begin, int64_t count) const {
   return t;
 }
 
+void Table::reserve(int64_t rows) {
+  for (auto& c : columns_) {
+    if (c.dtype == DType::String) c.strings.reserve(static_cast<size_t>(rows * c.row_elems()));
+    else c.data.reserve(static_cast<size_t>(rows) * c.row_bytes());
+  }
+}
+
 void Table::append(const Table& other) {
   if (columns_.empty()) {
     *this = other;

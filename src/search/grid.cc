@@ -9,10 +9,9 @@
 #include "astrofm/search.h"
 
 namespace astrofm {
-namespace {
 
-// One object's image as RGB floats in [0, 1], [3][h][w].
-std::vector<float> to_rgb(const Column& img, const Column* band, int64_t row, int64_t& h, int64_t& w) {
+std::vector<float> display_rgb(const Column& img, const Column* band, int64_t row, int64_t& h, int64_t& w) {
+  if (img.shape.size() < 2 || row < 0 || row >= img.rows) fail_input("{}: no image at row {}", img.name, row);
   int64_t c = img.shape.size() == 3 ? img.shape[0] : 1;
   h = img.shape[img.shape.size() - 2], w = img.shape.back();
   std::vector<float> out(3 * h * w, 0.f);
@@ -48,12 +47,10 @@ std::vector<float> to_rgb(const Column& img, const Column* band, int64_t row, in
   return out;
 }
 
-}  // namespace
-
 std::string cutout_png(const Column& image_array, const Column* image_band, int64_t row, int cell) {
   if (image_array.shape.size() < 2 || row < 0 || row >= image_array.rows) fail_input("cutout: no image at row {}", row);
   int64_t h, w;
-  auto img = to_rgb(image_array, image_band, row, h, w);
+  auto img = display_rgb(image_array, image_band, row, h, w);
   std::vector<unsigned char> rgb(static_cast<size_t>(cell) * cell * 3);
   for (int y = 0; y < cell; ++y)
     for (int x = 0; x < cell; ++x) {
@@ -86,7 +83,7 @@ std::string cutout_grid_png(const std::string& images, const std::vector<std::st
     Table t = lookup.get({ids[k]}, ds.has_column(mmu::kImageBand) ? std::vector<std::string>{mmu::kImageArray, mmu::kImageBand}
                                                                    : std::vector<std::string>{mmu::kImageArray});
     int64_t h, w;
-    auto img = to_rgb(t.at(mmu::kImageArray), t.find(mmu::kImageBand), 0, h, w);
+    auto img = display_rgb(t.at(mmu::kImageArray), t.find(mmu::kImageBand), 0, h, w);
     for (int y = 0; y < cell; ++y)
       for (int x = 0; x < cell; ++x) {
         int64_t sy = y * h / cell, sx = x * w / cell;  // nearest neighbour: keeps pixels honest

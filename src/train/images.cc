@@ -27,7 +27,8 @@ torch::Tensor ImageData::prepare(const torch::Tensor& x, const std::vector<int64
 
 ImageData load_images(const Table& t, const std::string& where) {
   ImageData d;
-  d.images = torch::nan_to_num(batch_tensor(t.at(mmu::kImageArray), where), 0.0);
+  d.images = batch_tensor(t.at(mmu::kImageArray), where);
+  d.images.nan_to_num_(0.0);  // in place: no second copy of the training set
   if (d.images.size(1) != 3) fail_input("{}: training needs 3-band images, got {}", where, d.images.size(1));
   const Column& band = t.at(mmu::kImageBand);
   d.is_flux = torch::zeros({t.rows()}, torch::kBool);

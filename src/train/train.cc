@@ -32,13 +32,21 @@ namespace train {
 // All rows of some columns of several datasets, in memory.
 Table load_columns(const std::vector<std::string>& data, const std::vector<std::string>& cols) {
   Table all;
+  std::vector<Dataset> sets;
+  int64_t total = 0;
   for (const auto& d : data) {
-    Dataset ds = Dataset::open(d);
+    sets.push_back(Dataset::open(d));
     for (const auto& c : cols)
-      if (!ds.has_column(c)) fail_input("{}: no column '{}' (needed for training)", d, c);
+      if (!sets.back().has_column(c)) fail_input("{}: no column '{}' (needed for training)", d, c);
+    total += sets.back().rows();
+  }
+  for (const auto& ds : sets) {
     DatasetReader r(ds, {.columns = cols, .batch_rows = 1024});
     Table b;
-    while (r.next(b)) all.append(b);
+    while (r.next(b)) {
+      all.append(b);
+      if (all.rows() == b.rows()) all.reserve(total);  // the first batch: every row's room at once
+    }
   }
   if (all.rows() == 0) fail_input("no objects to train on in {}", fmt::join(data, ", "));
   return all;
@@ -232,6 +240,9 @@ TrainResult train_model(const TrainOptions& opt_in) {
   task->device = device;
   task->trained().to(device);
   Split split = split_rows(t.at(mmu::kObjectId), cfg["val_fraction"]);
+  // The task holds what it trains on (tensors, or the table moved in): the
+  // rows as read are not kept through training.
+  t.clear();
   if (!opt.resume) task->before_training(split.train);
   int64_t steps = cfg["steps"], batch = std::min<int64_t>(cfg["batch"].get<int64_t>(), static_cast<int64_t>(split.train.size()));
   if (batch < 2) fail_input("{}: need at least 2 training objects, have {}", where, split.train.size());

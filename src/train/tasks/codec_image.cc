@@ -66,7 +66,8 @@ struct CodecImageTask : Task {
   ImageNet net{nullptr};
   nlohmann::json cfg;
   Table data;
-  CodecImageTask(const nlohmann::json& c, Table& t, const std::string& where) : cfg(c), data(t) {
+  CodecImageTask(const nlohmann::json& c, Table& t, const std::string& where) : cfg(c), data(std::move(t)) {
+    t.add(data.at(mmu::kObjectId));  // the loop splits on the ids; the rest lives here only
     net = ImageNet(ImageConfig::from_json(c["codec"], where));
     net->prepare(data.slice(0, std::min<int64_t>(data.rows(), 64)), true, where);  // bad bands fail before training starts
   }

@@ -54,7 +54,8 @@ Table load_spectrum_sets(const nlohmann::json&, const TrainOptions& opt) {
 struct CodecSpectrumTask : Task {
   SpectrumNet net{nullptr};
   Table data;
-  CodecSpectrumTask(const nlohmann::json& c, Table& t, const std::string& where) : data(t) {
+  CodecSpectrumTask(const nlohmann::json& c, Table& t, const std::string& where) : data(std::move(t)) {
+    t.add(data.at(mmu::kObjectId));  // the loop splits on the ids; the rest lives here only
     net = SpectrumNet(SpectrumConfig::from_json(c["codec"], where));
     net->prepare(data.slice(0, std::min<int64_t>(data.rows(), 64)), true, where);  // spectra off the grid fail now
   }
