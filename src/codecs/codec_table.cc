@@ -136,6 +136,14 @@ Column tokens_column(const std::string& modality, const torch::Tensor& tokens) {
   return c;
 }
 
+ModelFile codec_part(const CodecInfo& info, const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
+  ModelFile f;
+  f.meta = {{"architecture", info.kind}, {"config", info.config}, {"modality", info.modality},
+            {"num_tokens", info.num_tokens}, {"vocab_size", info.vocab_size}};
+  for (const auto& [name, t] : tensors) f.tensors.push_back(models::to_stored(name, t));
+  return f;
+}
+
 torch::Tensor tokens_tensor(const Column& tokens, const CodecInfo& info, bool allow_missing, const std::string& where) {
   if (!dtype_is_integer(tokens.dtype)) fail_input("{}: {} must hold integer tokens, got {}", where, tokens.name, tokens.describe());
   int64_t per = tokens.row_elems();

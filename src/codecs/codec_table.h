@@ -54,6 +54,9 @@ const torch::Tensor& need(const StateDict& sd, const std::string& key, const std
 std::vector<bool> display_rows(const Table& batch);
 torch::Tensor column_tensor(const Column& c, const std::string& where);  // float32 copy [N, ...]
 Column tokens_column(const std::string& modality, const torch::Tensor& tokens);  // int32 [N, T]
+// A codec's model-file part: the header every kind writes (kind, config,
+// modality, token counts) and its named tensors.
+ModelFile codec_part(const CodecInfo& info, const std::vector<std::pair<std::string, torch::Tensor>>& tensors);
 // int32 [N, T] tokens checked against the vocabulary (kMissing allowed when `allow_missing`).
 torch::Tensor tokens_tensor(const Column& tokens, const CodecInfo& info, bool allow_missing, const std::string& where);
 

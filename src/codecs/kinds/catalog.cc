@@ -104,14 +104,7 @@ struct CatalogCodec : Codec {
     }
     return out;
   }
-  ModelFile to_part() const override {
-    ModelFile f;
-    f.meta = {{"architecture", info_.kind}, {"config", info_.config}, {"modality", info_.modality},
-              {"num_tokens", info_.num_tokens}, {"vocab_size", info_.vocab_size}};
-    f.tensors.push_back(models::to_stored("codebook", codebook));
-    f.tensors.push_back(models::to_stored("reservoir", reservoir));
-    return f;
-  }
+  ModelFile to_part() const override { return codec_part(info_, {{"codebook", codebook}, {"reservoir", reservoir}}); }
 };
 
 std::shared_ptr<CatalogCodec> make_catalog(torch::Tensor codebook, torch::Tensor reservoir, nlohmann::json config) {

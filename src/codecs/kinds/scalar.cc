@@ -89,14 +89,7 @@ struct ReservoirCodec : Codec {
     out.add(values_column(info_.modality, v, vector));
     return out;
   }
-  ModelFile to_part() const override {
-    ModelFile f;
-    f.meta = {{"architecture", info_.kind}, {"config", info_.config}, {"modality", info_.modality},
-              {"num_tokens", info_.num_tokens}, {"vocab_size", info_.vocab_size}};
-    f.tensors.push_back(models::to_stored("codebook", codebook));
-    f.tensors.push_back(models::to_stored("reservoir", reservoir));
-    return f;
-  }
+  ModelFile to_part() const override { return codec_part(info_, {{"codebook", codebook}, {"reservoir", reservoir}}); }
 };
 
 struct GridCodec : Codec {
@@ -116,13 +109,7 @@ struct GridCodec : Codec {
     out.add(values_column(info_.modality, v, false));
     return out;
   }
-  ModelFile to_part() const override {
-    ModelFile f;
-    f.meta = {{"architecture", info_.kind}, {"config", info_.config}, {"modality", info_.modality},
-              {"num_tokens", 1}, {"vocab_size", info_.vocab_size}};
-    f.tensors.push_back(models::to_stored("buckets", buckets));
-    return f;
-  }
+  ModelFile to_part() const override { return codec_part(info_, {{"buckets", buckets}}); }
 };
 
 std::shared_ptr<GridCodec> make_grid(const std::string& column, double lo, double hi, int64_t bins) {
