@@ -201,6 +201,22 @@ def test_generate_with_an_aion_model(served):
     assert abs(sum(out[0]["Z_pdf"]) - 1) < 1e-3
 
 
+def test_aion_embeds_raw_images_as_from_their_tokens(served, tmp_path):
+    """An AION model served with its codecs takes raw cutouts: the service
+    tokenizes them (codecs loaded once) and embeds in memory, giving what
+    `astrofm embed` gives from the tokenized dataset with the image alone."""
+    sim = served["sim"]
+    ids, images, bands, _ = sim_images(sim)
+    run("embed", "--model", str(sim / "aion.afm"), "--data", str(sim / "tok"), "--inputs", "tok_image", "--out", str(tmp_path / "e"))
+    t = astrofm.open_dataset(str(tmp_path / "e")).read()
+    ref = dict(zip([i.decode() if isinstance(i, bytes) else str(i) for i in t["object_id"]], t["embedding_aion"]))
+    got = served["client"].embeddings(images[:4], model="aion", bands=bands)
+    assert got.shape == (4, len(ref[ids[0]]))
+    np.testing.assert_allclose(got, np.stack([ref[i] for i in ids[:4]]), rtol=1e-4, atol=1e-5)
+    again = served["client"].embeddings(images[:4], model="aion", bands=bands)
+    np.testing.assert_array_equal(got, again)
+
+
 def test_generate_by_ids_writes_no_scratch_files(served, aion_model, tmp_path):
     """TMPDIR names a regular file, so any scratch folder would fail even as
     root: generation by ids runs in memory (the model loaded once)."""

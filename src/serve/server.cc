@@ -162,7 +162,8 @@ void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Respo
   for (const auto& c : e.columns())
     if (c.name.rfind("embedding_", 0) == 0) {
       std::string mod = c.name.substr(10);
-      if (!pick && (want.empty() || want == mod)) pick = &c;
+      // An AION model embeds every input jointly: `modality` names an input, not an output.
+      if (!pick && (want.empty() || want == mod || m.aion)) pick = &c;
       json rows = json::array();
       for (int64_t i = 0; i < c.rows; ++i) rows.push_back(floats_json(c.ptr<float>() + i * c.row_elems(), c.row_elems()));
       by[mod] = std::move(rows);

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "astrofm/codecs.h"
 #include "astrofm/encoder.h"
 #include "astrofm/generate.h"
 #include "astrofm/error.h"
@@ -152,6 +153,10 @@ struct ModelEntry {
   // /v1/generate and kept (loading the model and codecs per request cost most of a request).
   std::once_flag gen_once;
   std::unique_ptr<Generator> gen;
+  // AION models: the served codecs, loaded on the first /v1/embeddings with
+  // raw columns (images, spectra, catalogue scalars) and kept.
+  std::once_flag codecs_once;
+  std::unique_ptr<codecs::CodecSet> codec_set;
 };
 
 
@@ -266,10 +271,34 @@ struct Server::Impl {
   }
 
   // Embeddings of uploaded objects with a served model (dynamic batching).
+  // Uploads carry no inverse variance. The image codec reads a row without
+  // one as an 8-bit display cutout: flux rows (bands not marked "(8-bit)")
+  // get unit weights, as the Python Encoder gives them, display rows NaN.
+  static Column flux_weights(const Table& t) {
+    const Column& img = t.at(mmu::kImageArray);
+    const Column& band = t.at(mmu::kImageBand);
+    Column w(mmu::kImageIvar, DType::Float32, img.shape, img.rows);
+    const int64_t per = img.row_elems(), nb = band.row_elems();
+    float* out = w.ptr<float>();
+    for (int64_t i = 0; i < img.rows; ++i) {
+      bool display = false;
+      for (int64_t b = 0; b < nb; ++b) display = display || band.strings[i * nb + b].find("(8-bit)") != std::string::npos;
+      std::fill(out + i * per, out + (i + 1) * per, display ? NAN : 1.0f);
+    }
+    return w;
+  }
+
   Table embed(ModelEntry& m, const Table& t) {
-    if (m.aion) {  // AION reads token columns from HDF5 uploads; small, run directly
-      std::lock_guard<std::mutex> l(h5);
-      return m.enc->embed(t);
+    if (m.aion) {
+      // Raw columns are tokenized by the served codecs first (tok_ columns
+      // already there are taken as they are); all in memory, no file lock:
+      // Encoder::embed is const and safe from several request threads.
+      std::call_once(m.codecs_once, [&] { m.codec_set = std::make_unique<codecs::CodecSet>(codecs::CodecSet::load(codecs)); });
+      Table in = t;
+      if (in.has(mmu::kImageArray) && in.has(mmu::kImageBand) && !in.has(mmu::kImageIvar)) in.add(flux_weights(in));
+      for (const auto& mod : m.codec_set->usable(t.names()))
+        if (!in.has(codecs::token_column(mod))) in.add(m.codec_set->at(mod).encode(in, "request"));
+      return m.enc->embed(in);
     }
     return m.batcher->embed(t, deadline());
   }
