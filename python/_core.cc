@@ -15,6 +15,7 @@
 #include "astrofm/encoder.h"
 #include "astrofm/models/aion.h"
 #include "astrofm/models/registry.h"
+#include "astrofm/bands.h"
 #include "astrofm/error.h"
 #include "astrofm/features.h"
 #include "astrofm/knn.h"
@@ -233,6 +234,14 @@ PYBIND11_MODULE(_core, m) {
   bind_photoz(m);
   bind_discover(m);
   m.def("set_models_dir", &set_models_dir, "Folder searched first for model files");
+  m.def(
+      "image_band_sets",
+      [] {
+        std::vector<std::pair<std::string, std::vector<std::string>>> out;
+        for (const auto& s : image_band_sets()) out.emplace_back(s.survey, s.bands);
+        return out;
+      },
+      "The image band sets by survey (bands.h): (survey, bands) pairs, the C++ side's one table");
   m.def("shipped_models", &shipped_models, "Shipped models as (name, path) pairs");
 
   py::class_<PyDataset>(m, "Dataset")

@@ -32,6 +32,18 @@ const Band& band(std::string_view name, const std::string& where);
 // The survey's bands in wavelength order ("DECam" -> DES-G, DES-R, DES-I, DES-Z).
 std::vector<std::string> survey_bands(const std::string& survey, const std::vector<std::string>& filters = {});
 
+// The image band sets surveys' cutouts come in, by AION's survey names, in
+// one table for the encoders, the display stretch, the service and Python:
+// "LegacySurvey" g r z (3 bands) or g r i z (4), "HSC" g r i z y, "SDSS" u g r i z.
+struct ImageBandSet {
+  std::string survey;
+  std::vector<std::string> bands;
+};
+const std::vector<ImageBandSet>& image_band_sets();
+// Legacy Survey g, r, z: what both asinh stretches read (the shipped models'
+// preprocessing and the display of cutouts).
+const std::vector<std::string>& legacy_survey_grz();
+
 // Indices into `have` of the bands `want`, in want's order (names compared
 // canonically, so "decam_g" finds "DES-G"). InputError naming `where`, the
 // band missing and what is there.

@@ -126,11 +126,10 @@ _SHIPPED_CODECS = ("codecs-scalar", "codec-image", "codec-spectrum")
 # Token keys follow AION's: tok_image for the Legacy Survey (and SDSS, which AION
 # lacks), tok_image_hsc for HSC (astrofm tokenize --as image=image_hsc).
 _SURVEY_KEYS = {"HSC": "tok_image_hsc"}
-_SURVEY_BANDS = {
-    "HSC": {5: ["HSC-G", "HSC-R", "HSC-I", "HSC-Z", "HSC-Y"]},
-    "LegacySurvey": {3: ["DES-G", "DES-R", "DES-Z"], 4: ["DES-G", "DES-R", "DES-I", "DES-Z"]},
-    "SDSS": {5: ["SDSS-U", "SDSS-G", "SDSS-R", "SDSS-I", "SDSS-Z"]},
-}
+# From the C++ band table (bands.h), so the service, the encoders and Python agree.
+_SURVEY_BANDS = {}
+for _survey, _bands in _core.image_band_sets():
+    _SURVEY_BANDS.setdefault(_survey, {})[len(_bands)] = list(_bands)
 
 
 def tokenize(data, modality, codecs=None, bands=None):

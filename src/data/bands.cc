@@ -70,6 +70,18 @@ const Band& band(std::string_view name, const std::string& where) {
   fail_not_found("{}: unknown band '{}' (known: {})", where, name, fmt::join(known, ", "));
 }
 
+const std::vector<ImageBandSet>& image_band_sets() {
+  static const std::vector<ImageBandSet> sets = {
+      {"LegacySurvey", {"DES-G", "DES-R", "DES-Z"}},
+      {"LegacySurvey", {"DES-G", "DES-R", "DES-I", "DES-Z"}},
+      {"HSC", {"HSC-G", "HSC-R", "HSC-I", "HSC-Z", "HSC-Y"}},
+      {"SDSS", {"SDSS-U", "SDSS-G", "SDSS-R", "SDSS-I", "SDSS-Z"}},
+  };
+  return sets;
+}
+
+const std::vector<std::string>& legacy_survey_grz() { return image_band_sets().front().bands; }
+
 std::vector<std::string> survey_bands(const std::string& survey, const std::vector<std::string>& filters) {
   std::vector<std::string> out;
   if (filters.empty()) {

@@ -24,7 +24,7 @@ std::vector<float> display_rgb(const Column& img, const Column* band, int64_t ro
   std::vector<int64_t> grz;
   if (first && first->survey == "DECam" && c >= 3) {
     try {
-      grz = select_bands(b, {"DES-G", "DES-R", "DES-Z"}, "neighbour grid");
+      grz = select_bands(b, legacy_survey_grz(), "neighbour grid");
     } catch (const InputError&) {
       grz.clear();  // not g, r, z: shown as it is
     }

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "astrofm/bands.h"
 #include "astrofm/table.h"
 
 namespace astrofm::models {
@@ -19,7 +20,7 @@ struct RgbStretch {
 };
 
 // The Legacy-Survey stretch's bands, in the order legacysurvey_rgb takes them.
-inline const std::vector<std::string> kStretchBands = {"DES-G", "DES-R", "DES-Z"};
+inline const std::vector<std::string>& kStretchBands = legacy_survey_grz();
 
 // Which rows get the stretch: row `row` of an image_band column is flux of
 // the stretch's survey when its first band belongs to that survey (by the band
