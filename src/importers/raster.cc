@@ -66,6 +66,12 @@ Raster decode_jpeg(const unsigned char* data, size_t size, const std::string& na
     unsigned char* rp = row.data();
     int y = cinfo.output_scanline;
     jpeg_read_scanlines(&cinfo, &rp, 1);
+    // Out of data (libjpeg warns and pads with grey): stop at once, so a few
+    // hundred bytes declaring 15 million pixels cost no more than they hold.
+    if (err.mgr.num_warnings > 0) {
+      jpeg_destroy_decompress(&cinfo);
+      fail_input("{}: corrupt or truncated JPEG data (row {} of {})", name, y, r.height);
+    }
     for (int x = 0; x < r.width; ++x)
       for (int c = 0; c < r.channels; ++c)
         r.planes[(static_cast<size_t>(c) * r.height + y) * r.width + x] = row[x * r.channels + c] / 255.0f;
