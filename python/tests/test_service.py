@@ -15,34 +15,10 @@ import pytest
 from pathlib import Path
 
 from conftest import ASTROFM, run
+from servers import TOKEN, sim_images, start_server, stop
 
 import astrofm
 from astrofm import Client
-
-TOKEN = "test-token-0123456789abcdef"
-
-
-def start_server(tmp, *args, env=None):
-    port_file = tmp / f"port-{time.monotonic_ns()}"
-    p = subprocess.Popen([ASTROFM, "-q", "serve", "--port", "0", "--port-file", str(port_file), "--quiet-log", *args],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    for _ in range(600):
-        if port_file.exists():
-            return p, "http://127.0.0.1:" + port_file.read_text().strip()
-        if p.poll() is not None:
-            raise AssertionError("serve exited: " + p.stderr.read())
-        time.sleep(0.05)
-    p.kill()
-    raise AssertionError("serve did not start")
-
-
-def stop(p):
-    p.terminate()
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-
 
 @pytest.fixture(scope="module")
 def served(sim, aion_model, tmp_path_factory):
@@ -57,13 +33,6 @@ def served(sim, aion_model, tmp_path_factory):
                           "--token-file", str(d / "tokens"), "--max-body", "3000000", "--batch-wait-us", "100000")
     yield {"url": url, "dir": d, "sim": sim, "client": Client(url, token=TOKEN)}
     stop(p)
-
-
-def sim_images(sim):
-    t = astrofm.open_dataset(str(sim / "sim")).read()
-    bands = [b.decode() if isinstance(b, bytes) else str(b) for b in t["image_band"][0]]
-    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in t["object_id"]]
-    return ids, t["image_array"].astype(np.float32), bands, t
 
 
 def reference_embeddings(sim):
@@ -191,49 +160,6 @@ def test_predict_by_ids_embeddings_and_images_agree(served):
     np.testing.assert_allclose(a, d, rtol=1e-4)
     # The saved probe is the CLI's: kNN with k = 3 over the labelled objects.
     assert np.all((a > 0) & (a < 3))
-
-
-def test_generate_with_an_aion_model(served):
-    ids, _, _, _ = sim_images(served["sim"])
-    out = served["client"].generate(ids[:2], to="Z", data="tok", inputs=["image"])
-    assert len(out) == 2 and out[0]["object_id"] == ids[0]
-    assert out[0]["Z_p16"] <= out[0]["Z_median"] <= out[0]["Z_p84"]
-    assert abs(sum(out[0]["Z_pdf"]) - 1) < 1e-3
-
-
-def test_aion_embeds_raw_images_as_from_their_tokens(served, tmp_path):
-    """An AION model served with its codecs takes raw cutouts: the service
-    tokenizes them (codecs loaded once) and embeds in memory, giving what
-    `astrofm embed` gives from the tokenized dataset with the image alone."""
-    sim = served["sim"]
-    ids, images, bands, _ = sim_images(sim)
-    run("embed", "--model", str(sim / "aion.afm"), "--data", str(sim / "tok"), "--inputs", "tok_image", "--out", str(tmp_path / "e"))
-    t = astrofm.open_dataset(str(tmp_path / "e")).read()
-    ref = dict(zip([i.decode() if isinstance(i, bytes) else str(i) for i in t["object_id"]], t["embedding_aion"]))
-    got = served["client"].embeddings(images[:4], model="aion", bands=bands)
-    assert got.shape == (4, len(ref[ids[0]]))
-    np.testing.assert_allclose(got, np.stack([ref[i] for i in ids[:4]]), rtol=1e-4, atol=1e-5)
-    again = served["client"].embeddings(images[:4], model="aion", bands=bands)
-    np.testing.assert_array_equal(got, again)
-
-
-def test_generate_by_ids_writes_no_scratch_files(served, aion_model, tmp_path):
-    """TMPDIR names a regular file, so any scratch folder would fail even as
-    root: generation by ids runs in memory (the model loaded once)."""
-    sim = served["sim"]
-    not_a_dir = tmp_path / "not-a-directory"
-    not_a_dir.write_text("")
-    p, url = start_server(tmp_path, "--model", aion_model, "--data", f"tok={sim / 'tok'}",
-                          env=dict(os.environ, TMPDIR=str(not_a_dir)))
-    try:
-        ids, _, _, _ = sim_images(sim)
-        c = Client(url)
-        first = c.generate(ids[:3], to="Z", data="tok", inputs=["image"])
-        again = c.generate(ids[:3], to="Z", data="tok", inputs=["image"])
-        assert [o["object_id"] for o in first] == ids[:3]
-        assert first == again  # same seed, same answer, from the one loaded model
-    finally:
-        stop(p)
 
 
 def test_uploads_are_decoded_in_memory_without_scratch_files(served, tmp_path):

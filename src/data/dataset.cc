@@ -354,9 +354,11 @@ ObjectLookup::ObjectLookup(const Dataset& ds) : ds_(ds) {
     Table t = read_rows(ds, p, 0, ds.partitions()[p].rows, cols);
     const Column& c = t.at(mmu::kObjectId);
     ids.insert(ids.end(), c.strings.begin(), c.strings.end());
+    const Column* rc = t.find(mmu::kRa);
+    const Column* dc = t.find(mmu::kDec);
     for (int64_t r = 0; r < t.rows(); ++r) {
-      ra.push_back(positions ? t.at(mmu::kRa).as_double(r) : NAN);
-      dec.push_back(positions ? t.at(mmu::kDec).as_double(r) : NAN);
+      ra.push_back(rc ? rc->as_double(r) : NAN);
+      dec.push_back(dc ? dc->as_double(r) : NAN);
     }
   }
   cat_ = Catalogue(std::move(ids), std::move(ra), std::move(dec), ds.path());

@@ -51,32 +51,37 @@ std::vector<int64_t> choose(const std::vector<int64_t>& labelled, const std::vec
   return pool;
 }
 
-// The pixels the cnn and finetune probes train and predict on, read once.
+// The pixels the cnn and finetune probes train and predict on, read once:
+// every training image by object id, and the test rows in scoring order.
 struct CnnImages {
-  std::shared_ptr<const Table> train, test;
+  Table train, test;
+  std::unordered_map<std::string_view, int64_t> train_row;  // views into train's object_id
+  // Rows of `train` for the objects side_ids[side_rows[k]], k in `pick`.
+  std::vector<int64_t> train_rows(const std::vector<std::string>& side_ids, const std::vector<int64_t>& side_rows,
+                                  const std::vector<int64_t>& pick) const {
+    std::vector<int64_t> out;
+    for (int64_t k : pick) out.push_back(train_row.at(side_ids[side_rows[k]]));
+    return out;
+  }
 };
 
-CnnImages read_cnn_images(const std::string& train, const std::string& test) {
+// `test_ids[test_rows[k]]` for every k: the objects scored, in order.
+CnnImages read_cnn_images(const std::string& train, const std::string& test, const std::vector<std::string>& test_ids,
+                          const std::vector<int64_t>& test_rows) {
   const std::vector<std::string> cols = {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand};
   CnnImages c;
-  c.train = std::make_shared<Table>(read_table(train, cols));
-  c.test = test.empty() ? c.train : std::make_shared<Table>(read_table(test, cols));
+  c.train = read_table(train, cols);
+  const auto& ids = c.train.at(mmu::kObjectId).strings;
+  for (size_t i = 0; i < ids.size(); ++i) c.train_row.emplace(ids[i], static_cast<int64_t>(i));
+  Table other = test.empty() ? Table{} : read_table(test, cols);
+  const Table& pool = test.empty() ? c.train : other;
+  std::unordered_map<std::string_view, int64_t> pool_row;
+  const auto& pids = pool.at(mmu::kObjectId).strings;
+  for (size_t i = 0; i < pids.size(); ++i) pool_row.emplace(pids[i], static_cast<int64_t>(i));
+  std::vector<int64_t> rows;
+  for (int64_t r : test_rows) rows.push_back(pool_row.at(test_ids[r]));
+  c.test = pool.take(rows);
   return c;
-}
-
-// Rows of `images` for the objects side_ids[side_rows[k]] (k in `*pick`, or every k).
-std::vector<int64_t> image_rows(const Table& images, const std::vector<std::string>& side_ids, const std::vector<int64_t>& side_rows,
-                                const std::vector<int64_t>* pick) {
-  std::unordered_map<std::string_view, int64_t> row_of;
-  const auto& iid = images.at(mmu::kObjectId).strings;
-  for (size_t i = 0; i < iid.size(); ++i) row_of.emplace(iid[i], static_cast<int64_t>(i));
-  std::vector<int64_t> out;
-  auto add = [&](int64_t k) { out.push_back(row_of.at(side_ids[side_rows[k]])); };
-  if (!pick)
-    for (size_t k = 0; k < side_rows.size(); ++k) add(static_cast<int64_t>(k));
-  else
-    for (int64_t k : *pick) add(k);
-  return out;
 }
 
 // Fine-tuning's defaults under the user's settings.
@@ -183,7 +188,8 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
     spdlog::info("PCA: {} components keep {:.1f}% of the training features' variance", o.pca, 100 * pca.explained_variance_ratio());
   }
   Features test_x = cnn ? Features{} : take_rows(split ? tr.fs.x : te.fs.x, te.rows);
-  const CnnImages cnn_images = cnn ? read_cnn_images(o.train, o.test) : CnnImages{};
+  const CnnImages cnn_images =
+      cnn ? read_cnn_images(o.train, o.test, (split ? tr.fs : te.fs).rows.at(mmu::kObjectId).strings, te.rows) : CnnImages{};
   std::vector<int64_t> budgets = o.curve;
   if (budgets.empty()) budgets = {y.classification && o.labels_per_class > 0 ? o.labels_per_class : o.labels};
   bool per_class = y.classification && (o.labels_per_class > 0 || !o.curve.empty());
@@ -212,7 +218,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
       nlohmann::json info, prob;
       if (cnn) {
         // Supervised from scratch (or fine-tuned) on exactly the chosen labels, in memory.
-        auto rows = std::make_shared<Table>(cnn_images.train->take(image_rows(*cnn_images.train, ids, tr.rows, &sel)));
+        auto rows = std::make_shared<Table>(cnn_images.train.take(cnn_images.train_rows(ids, tr.rows, sel)));
         if (y.classification) {
           std::vector<std::string> names;
           for (double v : ysel) names.push_back(y.class_names[static_cast<int64_t>(v)]);
@@ -226,9 +232,7 @@ nlohmann::json run_probe(const ProbeRunOptions& o) {
                        .steps = o.cnn_steps, .seed = seed + 1};
         if (finetune) t.task_options["init-image"] = {init};
         auto res = train_model(t);
-        const auto& tids = (split ? tr.fs : te.fs).rows.at(mmu::kObjectId).strings;
-        const Table& pool = split ? *cnn_images.train : *cnn_images.test;
-        auto sp = predict_supervised(res.model, pool.take(image_rows(pool, tids, te.rows, nullptr)), "the cnn probe");
+        auto sp = predict_supervised(res.model, cnn_images.test, "the cnn probe");
         for (double v : sp.values) {
           if (y.classification) {  // the model's class index -> ours
             auto it = std::find(y.class_names.begin(), y.class_names.end(), sp.classes.at(static_cast<int64_t>(v)));
