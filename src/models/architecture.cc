@@ -1,5 +1,7 @@
 #include "astrofm/models/architecture.h"
 
+#include <numeric>
+
 #include "astrofm/bands.h"
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
@@ -87,62 +89,12 @@ torch::Tensor prepare_images(const Table& b, const nlohmann::json& pre, int64_t 
   // The column is viewed in place and cropped first: the stretch works pixel
   // by pixel, so stretching only the pixels the model sees gives the same
   // values, and the only full copy is of those pixels.
-  const Column& col = b.at(mmu::kImageArray);
-  if (col.dtype != DType::Float32 && col.dtype != DType::Float64)
-    fail_input("{}: column '{}' is {}, expected float32 or float64", where, col.name, dtype_name(col.dtype));
-  std::vector<int64_t> sizes = col.shape;
-  sizes.insert(sizes.begin(), col.rows);
-  if (sizes.size() != 4) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, sizes.size());
-  if (col.rows == 0) return torch::empty({0, channels, crop, crop});
-  auto view = torch::from_blob(const_cast<uint8_t*>(col.data.data()), sizes, col.dtype == DType::Float32 ? torch::kFloat32 : torch::kFloat64);
-  if (pre.value("swap_axes", false)) view = view.transpose(-2, -1);
-  std::vector<std::string> stretch_bands = pre.value("bands", kStretchBands);
-  RgbStretch s;
-  if (pre.contains("scales")) {
-    auto sc = pre["scales"].get<std::vector<double>>();
-    if (sc.size() != 3) fail_corrupt("{}: preprocessing.image.scales needs 3 values", where);
-    s.scale_g = sc[0], s.scale_r = sc[1], s.scale_z = sc[2];
-  }
-  s.offset = pre.value("offset", s.offset);
-  s.q = pre.value("Q", s.q);
-  const Column* band = b.find(mmu::kImageBand);
-  // Flux rows, in the stretch's band order, are stretched together; other
-  // rows (8-bit cutouts) are used as they are.
-  std::vector<std::vector<int64_t>> orders(b.rows());
-  std::vector<bool> is_flux(b.rows(), false);
-  for (int64_t i = 0; i < b.rows(); ++i) {
-    const int64_t nb = view.size(1);
-    if (!band) {  // unnamed bands: taken as the stretch's, in its order
-      if (nb != 3) fail_input("{}: {} bands without image_band names; the stretch needs {}", where, nb, fmt::join(stretch_bands, ", "));
-      is_flux[i] = true, orders[i] = {0, 1, 2};
-    } else if (auto order = stretch_band_order(*band, i, stretch_bands, where); !order.empty()) {
-      is_flux[i] = true, orders[i] = order;
-    } else if (nb != channels) {
-      fail_input("{}: row {}: {} bands ({}) but the model takes {}", where, i, nb, fmt::join(row_bands(*band, i), ", "), channels);
-    }
-  }
-  if (view.size(-1) < crop || view.size(-2) < crop)
-    fail_input("{}: images are {}x{}, smaller than the model's input {}", where, view.size(-2), view.size(-1), crop);
-  auto x = torch::nan_to_num(center_crop(view, crop).to(torch::kFloat32), 0.0);  // the one copy (new storage)
-  const bool all_flux = std::all_of(is_flux.begin(), is_flux.end(), [](bool f) { return f; });
-  const bool same_order = std::all_of(orders.begin(), orders.end(), [&](const auto& o) { return o == orders.front(); });
-  if (all_flux && same_order) {
-    // The usual batch: one survey's bands in one order, stretched at once.
-    const auto& o = orders.front();
-    const bool identity = o == std::vector<int64_t>{0, 1, 2} && x.size(1) == 3;
-    return legacysurvey_rgb(identity ? x : x.index_select(1, torch::tensor(o, torch::kLong)), s).contiguous();
-  }
-  std::vector<torch::Tensor> rows(b.rows()), flux;
-  std::vector<int64_t> flux_rows;
-  for (int64_t i = 0; i < b.rows(); ++i) {
-    if (is_flux[i]) flux_rows.push_back(i), flux.push_back(x[i].index_select(0, torch::tensor(orders[i], torch::kLong)));
-    else rows[i] = x[i];
-  }
-  if (!flux.empty()) {
-    auto stretched = legacysurvey_rgb(torch::stack(flux), s);
-    for (size_t k = 0; k < flux_rows.size(); ++k) rows[flux_rows[k]] = stretched[k];
-  }
-  return torch::stack(rows).contiguous();
+  if (b.rows() == 0) return torch::empty({0, channels, crop, crop});
+  auto bands = image_bands(b, pre.value("bands", kStretchBands), channels, where);
+  std::vector<int64_t> rows(b.rows());
+  std::iota(rows.begin(), rows.end(), 0);
+  auto x = image_pixels(b.at(mmu::kImageArray), bands, rows, crop, where, pre.value("swap_axes", false));
+  return stretch_flux_rows(x, bands, rows, rgb_stretch(pre, where));
 }
 
 }  // namespace astrofm::models

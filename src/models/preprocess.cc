@@ -1,8 +1,13 @@
 #include "astrofm/models/preprocess.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include <numeric>
+
 #include "astrofm/bands.h"
+#include "astrofm/error.h"
+#include "astrofm/mmu.h"
 
 namespace astrofm::models {
 
@@ -13,6 +18,86 @@ std::vector<int64_t> stretch_band_order(const Column& image_band, int64_t row, c
   const Band* first = have.empty() ? nullptr : find_band(have[0]);
   if (!first || first->survey != survey) return {};
   return select_bands(have, stretch_bands, fmt::format("{}: row {}", where, row));
+}
+
+RgbStretch rgb_stretch(const nlohmann::json& pre, const std::string& where) {
+  RgbStretch s;
+  if (pre.contains("scales")) {
+    auto sc = pre["scales"].get<std::vector<double>>();
+    if (sc.size() != 3) fail_corrupt("{}: preprocessing.image.scales needs 3 values", where);
+    s.scale_g = sc[0], s.scale_r = sc[1], s.scale_z = sc[2];
+  }
+  s.offset = pre.value("offset", s.offset);
+  s.q = pre.value("Q", s.q);
+  return s;
+}
+
+std::vector<std::string> ImageBands::kinds() const {
+  std::vector<std::string> k;
+  if (std::any_of(order.begin(), order.end(), [](const auto& o) { return !o.empty(); })) k.push_back("legacysurvey_rgb");
+  if (std::any_of(order.begin(), order.end(), [](const auto& o) { return o.empty(); })) k.push_back("unit");
+  return k;
+}
+
+ImageBands image_bands(const Table& b, const std::vector<std::string>& stretch_bands, int64_t channels, const std::string& where) {
+  const Column& col = b.at(mmu::kImageArray);
+  if (col.shape.size() != 3) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, col.shape.size() + 1);
+  const int64_t nb = col.shape[0];
+  const Column* band = b.find(mmu::kImageBand);
+  ImageBands out;
+  out.order.resize(b.rows());
+  for (int64_t i = 0; i < b.rows(); ++i) {
+    if (!band) {  // unnamed bands: taken as the stretch's, in its order
+      if (nb != 3) fail_input("{}: {} bands without image_band names; the stretch needs {}", where, nb, fmt::join(stretch_bands, ", "));
+      out.order[i] = {0, 1, 2};
+    } else if (auto order = stretch_band_order(*band, i, stretch_bands, where); !order.empty()) {
+      out.order[i] = std::move(order);
+    } else if (nb != channels) {
+      fail_input("{}: row {}: {} bands ({}) but the model takes {}", where, i, nb, fmt::join(row_bands(*band, i), ", "), channels);
+    }
+  }
+  return out;
+}
+
+torch::Tensor image_pixels(const Column& col, const ImageBands& bands, const std::vector<int64_t>& rows, int64_t crop,
+                           const std::string& where, bool swap_axes) {
+  if (col.dtype != DType::Float32 && col.dtype != DType::Float64)
+    fail_input("{}: column '{}' is {}, expected float32 or float64", where, col.name, dtype_name(col.dtype));
+  std::vector<int64_t> sizes = col.shape;
+  sizes.insert(sizes.begin(), col.rows);
+  if (sizes.size() != 4) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, sizes.size());
+  auto view = torch::from_blob(const_cast<uint8_t*>(col.data.data()), sizes, col.dtype == DType::Float32 ? torch::kFloat32 : torch::kFloat64);
+  if (swap_axes) view = view.transpose(-2, -1);
+  if (crop > 0) {
+    if (view.size(-1) < crop || view.size(-2) < crop)
+      fail_input("{}: images are {}x{}, smaller than the model's input {}", where, view.size(-2), view.size(-1), crop);
+    view = center_crop(view, crop);  // before the copy: only the pixels the model sees are copied
+  }
+  // The one copy (index_select makes new storage); float64 columns convert once more.
+  auto x = view.index_select(0, torch::tensor(rows, torch::kLong)).to(torch::kFloat32).nan_to_num_(0.0);
+  if (rows.empty()) return x;
+  const auto& first = bands.order[rows.front()];
+  const bool same = std::all_of(rows.begin(), rows.end(), [&](int64_t r) { return bands.order[r] == first; });
+  std::vector<int64_t> identity(x.size(1));
+  std::iota(identity.begin(), identity.end(), 0);
+  if (same) return first.empty() || first == identity ? x : x.index_select(1, torch::tensor(first, torch::kLong));
+  // Rows of several band layouts in one batch: each in its own order.
+  std::vector<torch::Tensor> out;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const auto& o = bands.order[rows[k]];
+    out.push_back(o.empty() ? x[k] : x[k].index_select(0, torch::tensor(o, torch::kLong)));
+  }
+  return torch::stack(out);
+}
+
+torch::Tensor stretch_flux_rows(const torch::Tensor& x, const ImageBands& bands, const std::vector<int64_t>& rows, const RgbStretch& s) {
+  std::vector<int64_t> flux;
+  for (size_t k = 0; k < rows.size(); ++k)
+    if (bands.is_flux(rows[k])) flux.push_back(static_cast<int64_t>(k));
+  if (flux.empty()) return x;
+  if (flux.size() == rows.size()) return legacysurvey_rgb(x, s).contiguous();
+  auto idx = torch::tensor(flux, torch::kLong);
+  return x.index_copy(0, idx, legacysurvey_rgb(x.index_select(0, idx), s)).contiguous();
 }
 
 torch::Tensor legacysurvey_rgb(const torch::Tensor& flux, const RgbStretch& s) {

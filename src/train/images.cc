@@ -1,7 +1,7 @@
-// What the image tasks share: image tensors from MMU columns (bands through
-// the band table), the stretch applied after augmentation, augmentation options.
+// What the image tasks share: batches of image tensors from MMU columns
+// through the inference path's steps (preprocess.h), augmentation options.
+#include <algorithm>
 #include <numeric>
-#include <set>
 
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
@@ -19,31 +19,30 @@ torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows) {
   return t.index_select(0, torch::tensor(rows, torch::kLong));
 }
 
-torch::Tensor ImageData::prepare(const torch::Tensor& x, const std::vector<int64_t>& rows) const {
-  auto flux = index(is_flux, rows);
-  if (!flux.any().item<bool>()) return x;
-  return torch::where(flux.view({-1, 1, 1, 1}), legacysurvey_rgb(x), x);
+torch::Tensor ImageData::pixels(const std::vector<int64_t>& rows, int64_t crop) const {
+  return image_pixels(columns.at(mmu::kImageArray), bands, rows, crop, "training data");
 }
 
-ImageData load_images(const Table& t, const std::string& where) {
+torch::Tensor ImageData::prepare(const torch::Tensor& x, const std::vector<int64_t>& rows) const {
+  return stretch_flux_rows(x, bands, rows);
+}
+
+ImageData load_images(Table& t, const std::string& where) {
   ImageData d;
-  d.images = batch_tensor(t.at(mmu::kImageArray), where);
-  d.images.nan_to_num_(0.0);  // in place: no second copy of the training set
-  if (d.images.size(1) != 3) fail_input("{}: training needs 3-band images, got {}", where, d.images.size(1));
-  const Column& band = t.at(mmu::kImageBand);
-  d.is_flux = torch::zeros({t.rows()}, torch::kBool);
-  std::set<std::string> kinds;
-  for (int64_t i = 0; i < t.rows(); ++i) {
-    auto order = stretch_band_order(band, i, kStretchBands, where);
-    if (order.empty()) {
-      kinds.insert("unit");
-      continue;
-    }
-    kinds.insert("legacysurvey_rgb");
-    d.is_flux[i] = true;
-    d.images[i] = d.images[i].index_select(0, torch::tensor(order, torch::kLong));
+  const Column& a = t.at(mmu::kImageArray);
+  if (a.shape.size() != 3 || a.shape[0] != 3)
+    fail_input("{}: training needs 3-band images, got {}", where, a.shape.empty() ? std::string("no bands") : std::to_string(a.shape[0]));
+  if (a.dtype != DType::Float32 && a.dtype != DType::Float64)
+    fail_input("{}: column '{}' is {}, expected float32 or float64", where, a.name, dtype_name(a.dtype));
+  d.bands = image_bands(t, kStretchBands, 3, where);
+  d.kinds = d.bands.kinds();
+  auto& cols = t.columns();
+  for (const char* c : {mmu::kImageArray, mmu::kImageBand}) {
+    auto it = std::find_if(cols.begin(), cols.end(), [&](const Column& col) { return col.name == c; });
+    if (it == cols.end()) continue;
+    d.columns.add(std::move(*it));
+    cols.erase(it);
   }
-  d.kinds.assign(kinds.begin(), kinds.end());
   return d;
 }
 

@@ -12,6 +12,7 @@
 #include "astrofm/model_file.h"
 #include "astrofm/table.h"
 #include "astrofm/train.h"
+#include "astrofm/models/preprocess.h"
 #include "augment.h"
 
 namespace astrofm::train {
@@ -84,14 +85,21 @@ torch::Tensor index(const torch::Tensor& t, const std::vector<int64_t>& rows);
 
 // Images of one or several datasets: Legacy-Survey-like flux (bands DES-G/R/Z,
 // stretched after augmentation) and 8-bit colour cutouts in [0, 1] (used as
-// they are) may be mixed; each row keeps its kind.
+// they are) may be mixed; each row keeps its kind. The pixels stay in the
+// columns as read, and each batch goes through the inference path's steps
+// (models::image_pixels, then the stretch): the training set is held once.
 struct ImageData {
-  torch::Tensor images;   // raw [N, 3, H, W]; flux rows in g, r, z order
-  torch::Tensor is_flux;  // [N] bool
+  Table columns;  // image_array, image_band
+  models::ImageBands bands;
   std::vector<std::string> kinds;
+  int64_t rows() const { return columns.rows(); }
+  // Pixels of `rows` (crop > 0: centre-cropped), float32, flux rows in g, r, z order.
+  torch::Tensor pixels(const std::vector<int64_t>& rows, int64_t crop = 0) const;
+  // The stretch of the flux rows among `rows` (x: their pixels, after augmentation).
   torch::Tensor prepare(const torch::Tensor& x, const std::vector<int64_t>& rows) const;
 };
-ImageData load_images(const Table& t, const std::string& where);
+// Moves the image columns out of `t` (the other columns stay).
+ImageData load_images(Table& t, const std::string& where);
 
 AugmentOptions augment_options(const nlohmann::json& augment, int64_t crop);
 

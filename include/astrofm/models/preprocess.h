@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "astrofm/bands.h"
@@ -31,6 +32,32 @@ std::vector<int64_t> stretch_band_order(const Column& image_band, int64_t row, c
 
 // flux [B, 3, H, W] in g, r, z (nanomaggies) -> [B, 3, H, W] in z, r, g, in [0, 1].
 torch::Tensor legacysurvey_rgb(const torch::Tensor& flux, const RgbStretch& s = {});
+// The scales, offset and Q a model file's image preprocessing records (the
+// defaults where it records none); CorruptError naming `where` otherwise.
+RgbStretch rgb_stretch(const nlohmann::json& pre, const std::string& where);
+
+// Images reach every model in three steps, shared by inference
+// (prepare_images) and training (which augments between steps 2 and 3):
+//  1. image_bands: which rows are flux of the stretch's survey, in which band order;
+//  2. image_pixels: the chosen rows' pixels, centre-cropped first when crop > 0,
+//     float32 with NaN -> 0 and flux rows in the stretch's band order (the one copy);
+//  3. stretch_flux_rows: the RGB stretch of the flux rows; other rows (8-bit
+//     cutouts in [0, 1]) pass as they are.
+struct ImageBands {
+  std::vector<std::vector<int64_t>> order;  // per row: the stretch bands' indices; empty: a cutout used as it is
+  bool is_flux(int64_t row) const { return !order[row].empty(); }
+  std::vector<std::string> kinds() const;  // of "legacysurvey_rgb", "unit": what the rows hold
+};
+// Rows without image_band names are taken as the stretch's bands in its order.
+// InputError naming `where` and the row for a cutout whose band count is not
+// the model's `channels`, or flux missing one of the stretch's bands.
+ImageBands image_bands(const Table& batch, const std::vector<std::string>& stretch_bands, int64_t channels, const std::string& where);
+// `swap_axes`: the spatial axes are swapped first (inputs stored transposed).
+torch::Tensor image_pixels(const Column& image_array, const ImageBands& bands, const std::vector<int64_t>& rows, int64_t crop,
+                           const std::string& where, bool swap_axes = false);
+torch::Tensor stretch_flux_rows(const torch::Tensor& pixels, const ImageBands& bands, const std::vector<int64_t>& rows,
+                                const RgbStretch& s = {});
+
 // Offset of a centre crop as torchvision computes it (half to even).
 int64_t crop_offset(int64_t length, int64_t size);
 // Centre crop of the last two axes to size x size.

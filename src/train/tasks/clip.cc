@@ -17,7 +17,7 @@ struct ClipTask : Task {
   nlohmann::json cfg;
   double logit_scale;
   AugmentOptions aug;
-  ClipTask(const nlohmann::json& c, const Table& t, const TrainOptions& opt, const std::string& where) : cfg(c) {
+  ClipTask(const nlohmann::json& c, Table& t, const TrainOptions& opt, const std::string& where) : cfg(c) {
     auto mc = AstroClipConfig::from_json(c["model"]);
     if (!opt.option("init-image").empty()) {
       auto meta = ModelFile::read_meta(opt.option("init-image"));
@@ -50,9 +50,7 @@ struct ClipTask : Task {
     }
     // Training views are augmented (by default only the sky's symmetries:
     // 90-degree rotations and flips; sizes and colours carry the redshift).
-    auto raw = index(images.images, rows);
-    auto img = training ? images.prepare(augment(raw, aug), rows)
-                        : center_crop(images.prepare(raw, rows), aug.crop).contiguous();
+    auto img = training ? images.prepare(augment(images.pixels(rows), aug), rows) : images.prepare(images.pixels(rows, aug.crop), rows);
     auto ie = model->image_encoder->forward(dev(img));
     auto se = model->spectrum_encoder->forward(dev(index(tokens, rows)));
     return clip_loss(ie, se, logit_scale);

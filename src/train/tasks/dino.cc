@@ -38,7 +38,7 @@ struct DinoTask : Task {
   AugmentOptions global_aug, local_aug;
   nlohmann::json cfg, dino;
 
-  DinoTask(const nlohmann::json& c, const Table& t, const std::string& where) : cfg(c), dino(c["dino"]) {
+  DinoTask(const nlohmann::json& c, Table& t, const std::string& where) : cfg(c), dino(c["dino"]) {
     data = load_images(t, where);
     auto mc = CnnConfig::from_json(c["model"]);
     int64_t d = mc.embed_dim(), out = dino["out_dim"], hidden = dino["hidden_dim"], bottleneck = dino["bottleneck_dim"];
@@ -72,7 +72,7 @@ struct DinoTask : Task {
   }
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     all->train(training);
-    auto x = index(data.images, rows);
+    auto x = data.pixels(rows);
     int64_t n = x.size(0), locals = dino["local_crops"];
     std::vector<torch::Tensor> globals = {data.prepare(augment(x, global_aug), rows), data.prepare(augment(x, global_aug), rows)};
     auto g = dev(torch::cat(globals));

@@ -21,7 +21,7 @@ struct SimClrTask : Task {
   double tau;
   nlohmann::json cfg;
 
-  SimClrTask(const nlohmann::json& c, const Table& t, const std::string& where) : cfg(c) {
+  SimClrTask(const nlohmann::json& c, Table& t, const std::string& where) : cfg(c) {
     data = load_images(t, where);
     auto mc = CnnConfig::from_json(c["model"]);
     backbone = Cnn(mc);
@@ -34,7 +34,7 @@ struct SimClrTask : Task {
   }
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     both->train(training);
-    auto x = index(data.images, rows);
+    auto x = data.pixels(rows);
     auto v1 = data.prepare(augment(x, aug), rows), v2 = data.prepare(augment(x, aug), rows);
     auto z = l2n(projector->forward(backbone->forward(dev(torch::cat({v1, v2})))));
     int64_t n = x.size(0);

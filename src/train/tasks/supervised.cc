@@ -13,6 +13,7 @@
 #include "astrofm/model_file.h"
 #include "astrofm/error.h"
 #include "astrofm/mmu.h"
+#include "astrofm/models/architecture.h"
 #include "astrofm/models/cnn.h"
 #include "astrofm/models/preprocess.h"
 #include "astrofm/models/registry.h"
@@ -32,10 +33,17 @@ struct SupervisedTask : Task {
   torch::Tensor y_mean = torch::zeros({}), y_std = torch::ones({});
   nlohmann::json cfg;
   std::string init;  // the pre-trained encoder fine-tuned, if any
-  SupervisedTask(const nlohmann::json& c, const Table& t, const std::vector<double>& labels, const std::string& where,
+  // `images` holds every row read; `rows_read[i]` is training row i's row there
+  // (the labelled ones), so the pixels are not copied to drop the others.
+  std::vector<int64_t> rows_read;
+  std::vector<int64_t> source(const std::vector<int64_t>& rows) const {
+    std::vector<int64_t> r(rows.size());
+    for (size_t k = 0; k < rows.size(); ++k) r[k] = rows_read[rows[k]];
+    return r;
+  }
+  SupervisedTask(const nlohmann::json& c, ImageData images, std::vector<int64_t> labelled, const std::vector<double>& labels,
                  const std::string& init_image)
-      : cfg(c), init(init_image) {
-    data = load_images(t, where);
+      : data(std::move(images)), cfg(c), init(init_image), rows_read(std::move(labelled)) {
     classify = c["objective"] == "classification";
     CnnHeadConfig hc;
     hc.backbone = CnnConfig::from_json(c["model"]);
@@ -97,9 +105,9 @@ struct SupervisedTask : Task {
       model->backbone->stem_bn->eval();
       for (int64_t k = 0; k < frozen_below; ++k) (*model->backbone->stages)[k]->eval();
     }
-    auto x = index(data.images, rows);
-    x = training ? augment(x, aug) : center_crop(x, aug.crop).contiguous();
-    auto out = model->forward(dev(data.prepare(x, rows)));
+    const auto r = source(rows);
+    auto x = training ? augment(data.pixels(r), aug) : data.pixels(r, aug.crop);
+    auto out = model->forward(dev(data.prepare(x, r)));
     auto target = dev(index(y, rows));
     if (classify) return F::cross_entropy(out, target);
     return F::mse_loss(out.squeeze(1), (target - y_mean) / y_std);
@@ -114,8 +122,8 @@ struct SupervisedTask : Task {
       std::vector<torch::Tensor> parts;
       for (size_t i = 0; i < rows.size(); i += 256) {
         std::vector<int64_t> r(rows.begin() + static_cast<std::ptrdiff_t>(i), rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), i + 256)));
-        auto x = center_crop(index(data.images, r), aug.crop).contiguous();
-        parts.push_back(model->backbone->forward(dev(data.prepare(x, r))));
+        const auto sr = source(r);
+        parts.push_back(model->backbone->forward(dev(data.prepare(data.pixels(sr, aug.crop), sr))));
       }
       f = torch::cat(parts);
     }
@@ -206,8 +214,9 @@ void register_supervised(TaskTable& t) {
     for (int64_t i = 0; i < t.rows(); ++i)
       if (!std::isnan(y.values[i])) keep.push_back(i), labels.push_back(y.values[i]);
     if (keep.size() < 2) fail_input("{}: only {} objects have a '{}' label", where, keep.size(), target);
-    t = t.take(keep);
-    auto task = std::make_unique<SupervisedTask>(cfg, t, labels, where, opt.option("init-image"));
+    ImageData images = load_images(t, where);
+    t = t.take(keep);  // what is left: ids and labels
+    auto task = std::make_unique<SupervisedTask>(cfg, std::move(images), std::move(keep), labels, opt.option("init-image"));
     if (y.classification) task->class_names = y.class_names;
     return task;
   };
@@ -223,18 +232,18 @@ namespace {
 struct SupervisedPredictor {
   std::shared_ptr<models::CnnHeadImpl> net;
   SupervisedPredictions p;
+  nlohmann::json pre;  // the model file's image preprocessing
   SupervisedPredictor(models::LoadedModel lm, const std::string& name) {
     if (lm.architecture != "cnn_head") fail_input("{}: a {} model, not a supervised one (train supervised)", name, lm.architecture);
     net = std::dynamic_pointer_cast<models::CnnHeadImpl>(lm.module);
     net->eval();
+    pre = lm.meta.value("preprocessing", nlohmann::json::object()).value("image", nlohmann::json::object());
     if (lm.meta.contains("classes")) p.classes = lm.meta["classes"].get<std::vector<std::string>>();
   }
   void add(const Table& b, const std::string& where) {
     torch::NoGradGuard ng;
-    auto img = train::load_images(b, where);
-    std::vector<int64_t> rows(b.rows());
-    std::iota(rows.begin(), rows.end(), 0);
-    auto x = models::center_crop(img.prepare(img.images, rows), net->cfg.backbone.img_size).contiguous();
+    const auto& bb = net->cfg.backbone;
+    auto x = models::prepare_images(b, pre, bb.img_size, bb.in_chans, where);
     auto out = net->forward(x);
     auto v = (p.classes.empty() ? out.squeeze(1) : out.argmax(1)).to(torch::kFloat64).contiguous();
     p.values.insert(p.values.end(), v.data_ptr<double>(), v.data_ptr<double>() + b.rows());
