@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "astrofm/model_file.h"
+#include "astrofm/modality.h"
 #include "astrofm/table.h"
 
 namespace astrofm {
@@ -31,7 +32,7 @@ constexpr int32_t kMissing = -1;
 std::string token_column(const std::string& modality);  // "tok_" + modality
 
 struct CodecInfo {
-  std::string kind;          // codec table entry: scalar | scalar-grid | image | spectrum
+  std::string kind;          // codec table entry: scalar | scalar-grid | image | spectrum | catalog
   std::string modality;      // "image", "spectrum", or the scalar's column ("Z", "FLUX_G")
   int64_t num_tokens = 1;    // tokens per object
   int64_t vocab_size = 0;    // token values are 0 .. vocab_size-1 (or kMissing)
@@ -40,6 +41,8 @@ struct CodecInfo {
   // the normalisation bins, then the LFQ codes); empty: vocab_size everywhere.
   std::vector<int64_t> token_vocab;
   int64_t vocab_at(int64_t position) const { return token_vocab.empty() ? vocab_size : token_vocab[position]; }
+  // Of the modality table: what callers dispatch on.
+  ModalityKind modality_kind() const;
 };
 
 class Codec {

@@ -13,8 +13,10 @@
 
 namespace astrofm {
 
-enum class ModalityKind { Image, Spectrum, Scalar };
-const char* modality_kind_name(ModalityKind k);  // "image", "spectrum", "scalar"
+// What code dispatches on (never the modality's name): a catalogue scalar,
+// an image, a spectrum, or a list of neighbouring detections (AION's catalog).
+enum class ModalityKind { Image, Spectrum, Scalar, Catalog };
+const char* modality_kind_name(ModalityKind k);  // "image", "spectrum", "scalar", "catalog"
 
 // How a column's per-file shape must relate to the modality's main column.
 enum class ShapeRule {
@@ -32,7 +34,7 @@ struct ColumnRule {
 };
 
 struct Modality {
-  std::string name;  // "image", "spectrum", or the scalar's column name
+  std::string name;  // "image", "spectrum", "catalog", or the scalar's column name
   ModalityKind kind = ModalityKind::Scalar;
   size_t main_rank = 1;     // dimensions of the main column in a file, objects first
   std::string layout;       // "[N, bands, H, W]"
@@ -44,7 +46,7 @@ struct Modality {
   std::vector<std::string> column_names(bool required_only = false) const;
 };
 
-// The image and spectrum modalities.
+// The image, spectrum and catalog modalities.
 const std::vector<Modality>& modality_table();
 // "image", "spectrum", or a catalogue column name (a scalar modality).
 Modality modality(const std::string& name);

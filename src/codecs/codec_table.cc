@@ -61,11 +61,13 @@ std::vector<std::string> CodecTable::kinds() const {
   return out;
 }
 
+ModalityKind CodecInfo::modality_kind() const { return astrofm::modality(modality).kind; }
+
 std::vector<CodecKindInfo> codec_kinds() {
   std::vector<CodecKindInfo> out;
   for (const auto& k : codec_table().kinds()) {
     const auto& s = codec_table().at(k);
-    out.push_back({s.kind, s.modality_kind, s.description, s.convert_kinds});
+    out.push_back({s.kind, modality_kind_name(s.modality_kind), s.description, s.convert_kinds});
   }
   return out;
 }

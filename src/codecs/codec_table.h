@@ -20,7 +20,8 @@ namespace astrofm::codecs {
 using StateDict = std::map<std::string, torch::Tensor>;
 
 struct CodecSpec {
-  std::string kind, modality_kind, description;
+  std::string kind, description;
+  ModalityKind modality_kind = ModalityKind::Scalar;
   std::function<nlohmann::json()> default_config;
   // A codec from its model-file part (meta + tensors).
   std::function<std::shared_ptr<const Codec>(const ModelFile& part, const std::string& where)> load;

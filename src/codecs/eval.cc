@@ -257,9 +257,12 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
     std::string where = fmt::format("{} (rows {}-{})", opt.data, seen, seen + b.rows() - 1);
     for (const auto& m : mods) {
       const Codec& c = set.at(m);
-      if (c.info().kind == "image") image_batch(c, b, img[m], opt.figures, where);
-      else if (c.info().kind == "spectrum") spectrum_batch(c, b, spec[m], opt.figures, where);
-      else scalar_batch(c, b, sca[m], where);
+      switch (c.info().modality_kind()) {
+        case ModalityKind::Image: image_batch(c, b, img[m], opt.figures, where); break;
+        case ModalityKind::Spectrum: spectrum_batch(c, b, spec[m], opt.figures, where); break;
+        case ModalityKind::Scalar: scalar_batch(c, b, sca[m], where); break;
+        case ModalityKind::Catalog: break;  // no per-object figure of merit yet
+      }
     }
     seen += b.rows();
     bar.advance(b.rows());

@@ -225,7 +225,7 @@ Table Generator::Impl::run_batch(const Plan& pl, const Table& b, const GenerateR
       }
     }
     Table ctx;
-    if (codec.info().kind == "image") {
+    if (codec.info().modality_kind() == ModalityKind::Image) {
       std::vector<std::string> bands = opt.bands.empty() ? codec.info().config.value("decode_bands", std::vector<std::string>{}) : opt.bands;
       std::vector<std::string> all;
       for (int64_t i = 0; i < B; ++i) all.insert(all.end(), bands.begin(), bands.end());

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "astrofm/codecs.h"
+#include "codecs/codec_table.h"
 #include "astrofm/columns.h"
 #include "astrofm/encoder.h"
 #include "astrofm/mmu.h"
@@ -59,6 +60,13 @@ Table every_modality(int64_t n) {
   sp.move_into(t);
   // A scalar modality: any numeric catalogue column.
   t.add(make_column("FLUX_G", flux_g));
+  // Catalog: three neighbouring detections per object, the last slot empty (9999).
+  for (const char* k : {"X", "Y", "SHAPE_E1", "SHAPE_E2", "SHAPE_R"}) {
+    std::vector<double> v;
+    for (int64_t i = 0; i < n; ++i) v.insert(v.end(), {10.0 + i, 40.0 + (k[0] == 'Y' ? 5 : 0), 9999.0});
+    if (k[0] == 'S') std::fill(v.begin(), v.end(), 0.2), v[2] = 9999.0;
+    t.add(make_column<double>(std::string("catalog_") + k, v, {3}));
+  }
   return t;
 }
 
@@ -110,9 +118,17 @@ TEST(Modalities, EveryModalityRoundTripsThroughBuildValidatePrepareAndCodec) {
   }
 
   // Tokenized and decoded by the shipped codecs, each back to its own columns.
+  // (the catalog codec from an AION-layout state dict: none is shipped).
   auto set = codecs::CodecSet::load({"codec-image", "codec-spectrum", "codecs-scalar"});
-  for (const std::string m : {"image", "spectrum", "FLUX_G"}) {
+  codecs::StateDict sd;
+  for (const char* k : {"SHAPE_E1", "SHAPE_E2", "SHAPE_R"}) {
+    sd[fmt::format("_quantizer.quantizers.{}._reservoir", k)] = torch::linspace(-1, 1, 100);
+    sd[fmt::format("_quantizer.quantizers.{}._index_to_val", k)] = torch::linspace(-1, 1, 16);
+  }
+  set.add(codecs::codec_table().for_convert_kind("aion-codec-catalog")->convert("aion-codec-catalog", sd, {{"length", 3}}, "catalog.pt"));
+  for (const std::string m : {"image", "spectrum", "FLUX_G", "catalog"}) {
     const auto& codec = set.at(m);
+    EXPECT_EQ(codec.info().modality_kind(), found.at(m).kind) << m;
     Column tok = codec.encode(back, m);
     ASSERT_EQ(tok.rows, n) << m;
     EXPECT_EQ(tok.row_elems(), codec.info().num_tokens) << m;
@@ -124,6 +140,10 @@ TEST(Modalities, EveryModalityRoundTripsThroughBuildValidatePrepareAndCodec) {
   Table dg = set.at("FLUX_G").decode(set.at("FLUX_G").encode(back, "FLUX_G"), back, "FLUX_G");
   for (int64_t i = 0; i < n; ++i)
     EXPECT_NEAR(std::log(dg.at("FLUX_G").as_double(i)), std::log(back.at("FLUX_G").as_double(i)), 0.05) << i;
+  // Catalog positions come back exactly, the empty slot as missing.
+  Table dc = set.at("catalog").decode(set.at("catalog").encode(back, "catalog"), back, "catalog");
+  EXPECT_EQ(dc.at("catalog_X").values<double>()[3], 11.0);
+  EXPECT_TRUE(std::isnan(dc.at("catalog_X").values<double>()[5]));
 }
 
 }  // namespace

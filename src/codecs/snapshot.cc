@@ -124,8 +124,9 @@ RawTokenizer::RawTokenizer(std::shared_ptr<const codecs::CodecSet> set, const st
   auto in = [](const std::vector<std::string>& v, const std::string& c) { return std::find(v.begin(), v.end(), c) != v.end(); };
   for (const auto& m : set->usable(columns)) {
     const std::string col = codecs::token_column(m);
-    if (in(columns, col) || (m == "image" && in(columns, "tok_image_hsc"))) continue;
-    const bool named = in(only, col) || (m == "image" && in(only, "tok_image_hsc"));
+    const bool image = set->at(m).info().modality_kind() == ModalityKind::Image;
+    if (in(columns, col) || (image && in(columns, "tok_image_hsc"))) continue;
+    const bool named = in(only, col) || (image && in(only, "tok_image_hsc"));
     const bool by_default = only.empty() && m != "Z" && m != "ra" && m != "dec";
     if (named || by_default || in(also, col)) made_[col] = m;
   }
@@ -150,7 +151,7 @@ Table RawTokenizer::tokenize(const Table& batch) const {
     if (!read) continue;
     Column t = set_->at(m).encode(batch, where_);
     // AION keeps HSC images apart from the Legacy Survey's (tok_image_hsc): the bands say which.
-    if (m == "image" && batch.rows() > 0)
+    if (set_->at(m).info().modality_kind() == ModalityKind::Image && batch.rows() > 0)
       if (const Column* b = batch.find(mmu::kImageBand); b && !b->strings.empty() && b->strings[0].rfind("HSC", 0) == 0) t.name = "tok_image_hsc";
     out.add(std::move(t));
   }

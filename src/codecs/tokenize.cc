@@ -108,7 +108,7 @@ Table CatalogueTokenizer::tokenize(const Table& b, const std::string& where) con
     Column t = set_.at(m).encode(b, where);
     t.name = token_name(m);
     o.add(std::move(t));
-    if (m == "image") {  // what detokenize needs to write the bands back (not image_band: no image here)
+    if (set_.at(m).info().modality_kind() == ModalityKind::Image) {  // what detokenize needs to write the bands back (not image_band: no image here)
       Column band = b.at(mmu::kImageBand);
       band.name = kTokenBands;
       o.add(std::move(band));

@@ -11,6 +11,7 @@ const char* modality_kind_name(ModalityKind k) {
     case ModalityKind::Image: return "image";
     case ModalityKind::Spectrum: return "spectrum";
     case ModalityKind::Scalar: return "scalar";
+    case ModalityKind::Catalog: return "catalog";
   }
   return "?";
 }
@@ -38,6 +39,14 @@ const std::vector<Modality>& modality_table() {
         {mmu::kSpectrumLambda, flt, "float", ShapeRule::SameAsMain},
         {mmu::kSpectrumMask, {DType::Bool}, "bool", ShapeRule::SameAsMain},
         {mmu::kSpectrumLsfSigma, flt, "float", ShapeRule::SameAsMain, /*required=*/false}}},
+      // AION's catalog: up to `length` Legacy Survey detections around the
+      // object, pixel positions and shapes, 9999 or NaN where a slot is empty.
+      {"catalog", ModalityKind::Catalog, 2, "[N, length]",
+       {{"catalog_X", flt, "float pixel x", ShapeRule::Main},
+        {"catalog_Y", flt, "float pixel y", ShapeRule::SameAsMain},
+        {"catalog_SHAPE_E1", flt, "float", ShapeRule::SameAsMain},
+        {"catalog_SHAPE_E2", flt, "float", ShapeRule::SameAsMain},
+        {"catalog_SHAPE_R", flt, "float", ShapeRule::SameAsMain}}},
   };
   return t;
 }

@@ -62,7 +62,7 @@ std::vector<std::string> Encoder::input_columns(const std::vector<std::string>& 
   }
   for (const auto& m : modalities_for(columns)) {
     out.push_back(modality(m).main_column());
-    if (m == "image" && has(mmu::kImageBand)) out.push_back(mmu::kImageBand);
+    if (modality(m).kind == ModalityKind::Image && has(mmu::kImageBand)) out.push_back(mmu::kImageBand);
   }
   return out;
 }
@@ -96,8 +96,9 @@ Table Encoder::embed(const Table& batch, bool tokens) const {
   for (const auto& m : use) {
     Embedded e;
     try {
-      auto x = impl_->arch->prepare(*impl_->lm.module, m, batch, pre.value(m, nlohmann::json::object()), where);
-      e = impl_->arch->embed(*impl_->lm.module, m, x.to(impl_->device), tokens);
+      const ModalityKind kind = modality(m).kind;
+      auto x = impl_->arch->prepare(*impl_->lm.module, kind, batch, pre.value(m, nlohmann::json::object()), where);
+      e = impl_->arch->embed(*impl_->lm.module, kind, x.to(impl_->device), tokens);
     } catch (const c10::Error& err) {
       fail_input("{}: the model cannot take these {} inputs: {}", where, m, err.what_without_backtrace());
     }

@@ -89,7 +89,7 @@ inline std::string url_escape(const std::string& s) {
 
 inline bool constant_time_equal(const std::string& a, const std::string& b) {
   volatile unsigned char diff = static_cast<unsigned char>(a.size() != b.size());
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<size_t>(1, b.size())]);
+  for (size_t i = 0; i < a.size(); ++i) diff = static_cast<unsigned char>(diff | (a[i] ^ b[i % std::max<size_t>(1, b.size())]));
   return diff == 0;
 }
 

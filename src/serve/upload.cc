@@ -15,6 +15,7 @@
 #include "astrofm/fsutil.h"
 #include "astrofm/importers.h"
 #include "astrofm/mmu.h"
+#include "astrofm/modality.h"
 #include "astrofm/npy.h"
 
 namespace astrofm {
@@ -434,20 +435,20 @@ Table parse_upload(std::string_view body, const std::string& content_type, const
     return t;
   }
   if (type == "application/x-npy" || type == "application/octet-stream") {
-    Column c = parse_npy(body, o.modality == "spectrum" ? mmu::kSpectrumFlux : mmu::kImageArray, "upload.npy");
+    const ModalityKind kind = modality(o.modality).kind;
+    if (kind != ModalityKind::Image && kind != ModalityKind::Spectrum) fail_usage("modality '{}': image or spectrum", o.modality);
+    Column c = parse_npy(body, kind == ModalityKind::Spectrum ? mmu::kSpectrumFlux : mmu::kImageArray, "upload.npy");
     if (c.rows > o.max_objects) fail_input("upload.npy: {} objects in one request; the limit is {}", c.rows, o.max_objects);
     if (!dtype_is_float(c.dtype) && !dtype_is_integer(c.dtype)) fail_input("upload.npy: dtype {} is not numeric", dtype_name(c.dtype));
     std::vector<float> v(c.rows * c.row_elems());
     for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(c.as_double(static_cast<int64_t>(i)));
     std::vector<int64_t> shape = c.shape;
     int64_t rows = c.rows;
-    if (o.modality == "spectrum") {
+    if (kind == ModalityKind::Spectrum) {
       if (shape.size() != 1) fail_input("upload.npy: spectra must be [N, L], got {} axes", shape.size() + 1);
-    } else if (o.modality == "image") {
+    } else {
       if (shape.size() == 2) shape.insert(shape.begin(), rows), rows = 1;  // one image [B, H, W]
       if (shape.size() != 3) fail_input("upload.npy: images must be [N, bands, H, W] or [bands, H, W], got {} axes", shape.size() + 1);
-    } else {
-      fail_usage("modality '{}': image or spectrum", o.modality);
     }
     Table t;
     Column col = make_column(c.name, v, shape);

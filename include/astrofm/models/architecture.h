@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "astrofm/modality.h"
 #include "astrofm/table.h"
 
 namespace astrofm::models {
@@ -48,10 +49,10 @@ struct Architecture {
   std::function<nlohmann::json(const nlohmann::json& config)> preprocessing;
   // A batch's modality columns -> the model's input for `modality`, on the CPU.
   // `pre` is the model file's preprocessing for that modality.
-  std::function<torch::Tensor(torch::nn::Module& m, const std::string& modality, const Table& batch, const nlohmann::json& pre,
+  std::function<torch::Tensor(torch::nn::Module& m, ModalityKind modality, const Table& batch, const nlohmann::json& pre,
                               const std::string& where)>
       prepare;
-  std::function<Embedded(torch::nn::Module& m, const std::string& modality, const torch::Tensor& input, bool tokens)> embed;
+  std::function<Embedded(torch::nn::Module& m, ModalityKind modality, const torch::Tensor& input, bool tokens)> embed;
   // Checkpoint kinds this architecture converts (`astrofm convert --kind K`),
   // from a PyTorch state dict (prefixes "module."/"model." stripped) and
   // hyper-parameters the weights do not reveal.

@@ -121,7 +121,7 @@ std::shared_ptr<CatalogCodec> make_catalog(torch::Tensor codebook, torch::Tensor
 void register_catalog(CodecTable& t) {
   CodecSpec s;
   s.kind = "catalog";
-  s.modality_kind = "catalog";
+  s.modality_kind = ModalityKind::Catalog;
   s.description = "Legacy Survey detections around an object: pixel X, Y as they are, SHAPE_E1/E2/R by empirical-CDF bins (AION's catalog codec)";
   s.default_config = [] { return nlohmann::json{{"length", 10}, {"mask_value", 9999}}; };
   s.load = [](const ModelFile& part, const std::string& where) -> std::shared_ptr<const Codec> {

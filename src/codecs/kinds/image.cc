@@ -295,7 +295,7 @@ ImageConfig aion_config_from(const StateDict& sd, const nlohmann::json& hp, cons
 void register_image(CodecTable& t) {
   CodecSpec s;
   s.kind = "image";
-  s.modality_kind = "image";
+  s.modality_kind = ModalityKind::Image;
   s.description = "range compression, per-band field embedding, MagViT autoencoder, FSQ (AION's image codec)";
   s.default_config = [] { return ImageConfig::defaults().to_json(); };
   s.load = [](const ModelFile& part, const std::string& where) -> std::shared_ptr<const Codec> {

@@ -193,7 +193,7 @@ void register_scalar(CodecTable& t) {
   register_scalar_grid(t);
   CodecSpec s;
   s.kind = "scalar";
-  s.modality_kind = "scalar";
+  s.modality_kind = ModalityKind::Scalar;
   s.description = "empirical-CDF bins of a catalogue column (linear, log or arcsinh transform)";
   s.default_config = [] { return nlohmann::json{{"transform", "linear"}, {"min_log", -3.0}, {"bins", 1024}, {"reservoir_size", 100000}}; };
   s.load = [](const ModelFile& part, const std::string& where) -> std::shared_ptr<const Codec> {
@@ -217,7 +217,7 @@ namespace {
 void register_scalar_grid(CodecTable& t) {
   CodecSpec s;
   s.kind = "scalar-grid";
-  s.modality_kind = "scalar";
+  s.modality_kind = ModalityKind::Scalar;
   s.description = "linear bins on a fixed range (AION's redshift codec)";
   s.default_config = [] { return nlohmann::json{{"range", {0.0, 1.0}}, {"bins", 1024}}; };
   s.load = [](const ModelFile& part, const std::string& where) -> std::shared_ptr<const Codec> {

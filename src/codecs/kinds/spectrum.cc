@@ -244,7 +244,7 @@ std::shared_ptr<const Codec> make_spectrum_codec(SpectrumNet net) { return std::
 void register_spectrum(CodecTable& t) {
   CodecSpec s;
   s.kind = "spectrum";
-  s.modality_kind = "spectrum";
+  s.modality_kind = ModalityKind::Spectrum;
   s.description = "latent wavelength grid, normalisation token, ConvNeXt-1D autoencoder, LFQ (AION's spectrum codec)";
   s.default_config = [] { return SpectrumConfig{}.to_json(); };
   s.load = [](const ModelFile& part, const std::string& where) -> std::shared_ptr<const Codec> {

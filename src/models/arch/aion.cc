@@ -49,10 +49,10 @@ void register_aion(ArchitectureTable& t) {
     return Aion(AionConfig::from_json(c), /*draw_weights=*/false, dtype).ptr();
   };
   a.preprocessing = [](const nlohmann::json&) { return nlohmann::json{{"aion", {{"kind", "tokens"}}}}; };
-  a.prepare = [](torch::nn::Module&, const std::string&, const Table&, const nlohmann::json&, const std::string& where) -> torch::Tensor {
+  a.prepare = [](torch::nn::Module&, ModalityKind, const Table&, const nlohmann::json&, const std::string& where) -> torch::Tensor {
     fail_usage("{}: an AION model embeds its inputs jointly", where);
   };
-  a.embed = [](torch::nn::Module&, const std::string&, const torch::Tensor&, bool) -> Embedded { fail_usage("an AION model embeds jointly"); };
+  a.embed = [](torch::nn::Module&, ModalityKind, const torch::Tensor&, bool) -> Embedded { fail_usage("an AION model embeds jointly"); };
   a.joint_inputs = [](torch::nn::Module& m) {
     std::vector<std::string> cols;
     for (const auto& x : dynamic_cast<AionImpl&>(m).config().modalities) cols.push_back(x.column);

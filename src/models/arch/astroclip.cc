@@ -19,14 +19,14 @@ void register_astroclip(ArchitectureTable& t) {
     auto image = cfg.image_backbone == "cnn" ? stretch_preprocessing(cfg.cnn.img_size, true) : stretch_preprocessing(cfg.image.img_size, false);
     return nlohmann::json{{"image", image}, {"spectrum", {{"kind", "specformer"}}}};
   };
-  a.prepare = [](torch::nn::Module& m, const std::string& modality, const Table& b, const nlohmann::json& pre, const std::string& where) {
+  a.prepare = [](torch::nn::Module& m, ModalityKind modality, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& clip = dynamic_cast<AstroClipImpl&>(m);
-    if (modality == "spectrum") return prepare_specformer(b, clip.cfg.spectrum, where);
+    if (modality == ModalityKind::Spectrum) return prepare_specformer(b, clip.cfg.spectrum, where);
     return prepare_images(b, pre, clip.image_encoder->img_size(), 3, where);
   };
-  a.embed = [](torch::nn::Module& m, const std::string& modality, const torch::Tensor& x, bool tokens) {
+  a.embed = [](torch::nn::Module& m, ModalityKind modality, const torch::Tensor& x, bool tokens) {
     auto& clip = dynamic_cast<AstroClipImpl&>(m);
-    if (modality == "spectrum")
+    if (modality == ModalityKind::Spectrum)
       return Embedded{clip.spectrum_encoder->forward(x), tokens ? clip.spectrum_encoder->backbone->forward_tokens(x) : torch::Tensor()};
     return Embedded{clip.image_encoder->forward(x), tokens ? clip.image_encoder->backbone_tokens(x) : torch::Tensor()};
   };

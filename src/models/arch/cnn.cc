@@ -15,11 +15,11 @@ void register_cnn(ArchitectureTable& t) {
   a.preprocessing = [](const nlohmann::json& c) {
     return nlohmann::json{{"image", stretch_preprocessing(CnnConfig::from_json(c).img_size, /*with_cutouts=*/true)}};
   };
-  a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
+  a.prepare = [](torch::nn::Module& m, ModalityKind, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& cnn = dynamic_cast<CnnImpl&>(m);
     return prepare_images(b, pre, cnn.cfg.img_size, cnn.cfg.in_chans, where);
   };
-  a.embed = [](torch::nn::Module& m, const std::string&, const torch::Tensor& x, bool tokens) {
+  a.embed = [](torch::nn::Module& m, ModalityKind, const torch::Tensor& x, bool tokens) {
     auto t = dynamic_cast<CnnImpl&>(m).forward_tokens(x);
     return Embedded{t.mean(1), tokens ? t : torch::Tensor()};
   };

@@ -15,11 +15,11 @@ void register_cnn_head(ArchitectureTable& t) {
   a.preprocessing = [](const nlohmann::json& c) {
     return nlohmann::json{{"image", stretch_preprocessing(CnnHeadConfig::from_json(c).backbone.img_size, /*with_cutouts=*/true)}};
   };
-  a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
+  a.prepare = [](torch::nn::Module& m, ModalityKind, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& h = dynamic_cast<CnnHeadImpl&>(m);
     return prepare_images(b, pre, h.cfg.backbone.img_size, h.cfg.backbone.in_chans, where);
   };
-  a.embed = [](torch::nn::Module& m, const std::string&, const torch::Tensor& x, bool tokens) {
+  a.embed = [](torch::nn::Module& m, ModalityKind, const torch::Tensor& x, bool tokens) {
     auto t = dynamic_cast<CnnHeadImpl&>(m).backbone->forward_tokens(x);
     return Embedded{t.mean(1), tokens ? t : torch::Tensor()};
   };

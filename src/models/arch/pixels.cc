@@ -30,11 +30,11 @@ void register_pixels(ArchitectureTable& t) {
   a.default_config = [] { return nlohmann::json{{"img_size", 64}, {"in_chans", 3}, {"grid", 8}}; };
   a.build = [](const nlohmann::json& c) -> Module { return std::make_shared<PixelsImpl>(c); };
   a.preprocessing = [](const nlohmann::json& c) { return nlohmann::json{{"image", stretch_preprocessing(c.at("img_size"), /*with_cutouts=*/true)}}; };
-  a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
+  a.prepare = [](torch::nn::Module& m, ModalityKind, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& p = dynamic_cast<PixelsImpl&>(m);
     return prepare_images(b, pre, p.img_size, p.in_chans, where);
   };
-  a.embed = [](torch::nn::Module& m, const std::string&, const torch::Tensor& x, bool tokens) {
+  a.embed = [](torch::nn::Module& m, ModalityKind, const torch::Tensor& x, bool tokens) {
     auto c = dynamic_cast<PixelsImpl&>(m).cells(x);
     return Embedded{c.flatten(1), tokens ? c.flatten(2).transpose(1, 2) : torch::Tensor()};
   };

@@ -24,10 +24,10 @@ void register_specformer(ArchitectureTable& t) {
   a.default_config = [] { return SpecFormerConfig{}.to_json(); };
   a.build = [](const nlohmann::json& c) -> Module { return SpecFormer(SpecFormerConfig::from_json(c)).ptr(); };
   a.preprocessing = [](const nlohmann::json&) { return nlohmann::json{{"spectrum", {{"kind", "specformer"}}}}; };
-  a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json&, const std::string& where) {
+  a.prepare = [](torch::nn::Module& m, ModalityKind, const Table& b, const nlohmann::json&, const std::string& where) {
     return prepare_specformer(b, dynamic_cast<SpecFormerImpl&>(m).cfg, where);
   };
-  a.embed = [](torch::nn::Module& m, const std::string&, const torch::Tensor& x, bool tokens) {
+  a.embed = [](torch::nn::Module& m, ModalityKind, const torch::Tensor& x, bool tokens) {
     auto t = dynamic_cast<SpecFormerImpl&>(m).forward_tokens(x);
     return Embedded{t.mean(1), tokens ? t : torch::Tensor()};
   };

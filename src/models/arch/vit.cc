@@ -16,11 +16,11 @@ void register_vit(ArchitectureTable& t) {
   a.preprocessing = [](const nlohmann::json& c) {
     return nlohmann::json{{"image", stretch_preprocessing(ViTConfig::from_json(c).img_size, /*with_cutouts=*/false)}};
   };
-  a.prepare = [](torch::nn::Module& m, const std::string&, const Table& b, const nlohmann::json& pre, const std::string& where) {
+  a.prepare = [](torch::nn::Module& m, ModalityKind, const Table& b, const nlohmann::json& pre, const std::string& where) {
     auto& v = dynamic_cast<ViTImpl&>(m);
     return prepare_images(b, pre, v.cfg.img_size, v.cfg.in_chans, where);
   };
-  a.embed = [](torch::nn::Module& m, const std::string&, const torch::Tensor& x, bool tokens) {
+  a.embed = [](torch::nn::Module& m, ModalityKind, const torch::Tensor& x, bool tokens) {
     auto t = dynamic_cast<ViTImpl&>(m).forward_tokens(x);
     return Embedded{t.select(1, 0), tokens ? t : torch::Tensor()};
   };
