@@ -10,8 +10,10 @@ is set by the budgets. astrofm's time is (T(2K steps) - T(K steps)) / K of
 `astrofm train aion` (startup cancels), its per-object token sampling
 included; AION's masks are drawn beforehand (its data loader's job, not timed).
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,7 +35,8 @@ if not data:
     sys.exit(__doc__)
 B, ENC, DEC, K = 32, 128, 64, 20
 model = {"dim": 96, "encoder_depth": 4, "decoder_depth": 4, "num_heads": 4, "mlp_hidden": 256}
-tmp = tempfile.mkdtemp()
+tmp = tempfile.mkdtemp(prefix="aion-train-step-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 
 
 def astrofm_seconds(steps):

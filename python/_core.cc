@@ -294,6 +294,7 @@ PYBIND11_MODULE(_core, m) {
       py::dict d;
       d["aion_class"] = r.aion_class, d["token_key"] = r.token_key, d["codec"] = r.codec_dir, d["codec_class"] = r.codec_class;
       d["column"] = r.column, d["tokens"] = r.tokens, d["vocab"] = r.vocab, d["supported"] = r.supported;
+      d["kind"] = modality_kind_name(modality(r.codec_dir).kind);  // image, spectrum, scalar, catalog
       out.append(d);
     }
     return out;

@@ -148,9 +148,9 @@ def tokenize(data, modality, codecs=None, bands=None):
     release = {r["aion_class"]: r for r in _core.aion_modalities()}
     if modality in release:
         r = release[modality]
-        if r["codec"] == "image":
+        if r["kind"] == "image":
             modality = "HSC" if modality == "HSCImage" else "LegacySurvey"
-        elif r["codec"] == "spectrum":
+        elif r["kind"] == "spectrum":
             return {r["column"]: tokenize(data, "spectrum", codecs)["tok_spectrum"]}
         else:
             modality = r["codec"]

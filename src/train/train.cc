@@ -1,13 +1,11 @@
 #include "astrofm/train.h"
 
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
 #include <set>
 
-#include <ATen/autocast_mode.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -21,6 +19,7 @@
 #include "astrofm/communicator.h"
 #include "astrofm/models/architecture.h"
 #include "astrofm/strict_json.h"
+#include "loop.h"
 #include "tasks.h"
 
 namespace astrofm {
@@ -56,9 +55,6 @@ Table load_columns(const std::vector<std::string>& data, const std::vector<std::
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
 // Validation membership from a hash of object_id: stable across runs and inputs.
 bool is_validation(const std::string& id, double fraction) {
   return static_cast<double>(fnv1a(id) % 100000) / 100000.0 < fraction;
@@ -73,13 +69,6 @@ Split split_rows(const Column& ids, double fraction) {
   for (int64_t i = 0; i < ids.rows; ++i) (is_validation(ids.strings[i], fraction) ? s.val : s.train).push_back(i);
   if (s.train.empty()) fail_input("every object fell in the validation split; lower val_fraction");
   return s;
-}
-
-double learning_rate(const nlohmann::json& c, int64_t step, int64_t steps) {
-  double lr = c["lr"], warm = c["warmup"];
-  if (step < warm) return lr * (step + 1) / warm;
-  double t = (step - warm) / std::max(1.0, steps - warm);
-  return lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, t)));
 }
 
 // The device a run asks for, checked: a clear error where CUDA is absent.
@@ -99,35 +88,6 @@ torch::Device training_device(const std::string& name) {
       fail_usage("--device {}: only {} CUDA device(s)", name, torch::cuda::device_count());
   }
   return *dev;
-}
-
-// bf16 autocast for the forward passes on CUDA; float32 on the CPU (bf16
-// matmuls there are slower than float32 on these cores).
-struct Autocast {
-  bool on = false;
-  Autocast(const torch::Device& dev, const std::string& precision) {
-    on = dev.is_cuda() && precision != "fp32";
-    if (on) {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    }
-  }
-  void step_done() const {
-    if (on) at::autocast::clear_cache();
-  }
-  ~Autocast() {
-    if (on) {
-      at::autocast::clear_cache();
-      at::autocast::set_enabled(false);
-    }
-  }
-};
-
-// Sums a tensor over ranks in place (through host memory when it lives on a GPU).
-void allreduce_tensor(Communicator& comm, torch::Tensor& t) {
-  auto host = t.to(torch::kCPU).contiguous();
-  comm.allreduce_sum(host.data_ptr<float>(), host.numel());
-  t = host.to(t.device());
 }
 
 void save_checkpoint(const fs::path& dir, Task& task, torch::optim::AdamW& opt, int64_t step, const nlohmann::json& cfg, double loss) {
@@ -244,181 +204,30 @@ TrainResult train_model(const TrainOptions& opt_in) {
   // rows as read are not kept through training.
   t.clear();
   if (!opt.resume) task->before_training(split.train);
-  int64_t steps = cfg["steps"], batch = std::min<int64_t>(cfg["batch"].get<int64_t>(), static_cast<int64_t>(split.train.size()));
-  if (batch < 2) fail_input("{}: need at least 2 training objects, have {}", where, split.train.size());
-  // The global batch is ranks x accumulate micro-batches; micro-batch g of a
-  // step draws its randomness from (seed, step, g) and sees only its rows, so
-  // N ranks compute what one process does with accumulate = N (docs/scaling.md).
-  const int64_t accumulate = cfg["accumulate"].get<int64_t>(), micro_batches = comm->size() * accumulate;
-  if (accumulate < 1) fail_usage("accumulate must be at least 1, got {}", accumulate);
-  if (batch % micro_batches != 0)
-    fail_usage("batch {} does not split evenly into {} micro-batches ({} ranks x accumulate {})", batch, micro_batches, comm->size(),
-               accumulate);
-  const int64_t micro = batch / micro_batches;
-  if (micro < 2) fail_usage("batch {} over {} micro-batches leaves fewer than 2 objects each", batch, micro_batches);
-  // One AdamW; its groups' learning rates follow the schedule times each group's multiplier.
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  std::vector<double> lr_mult;
-  for (auto& [params, mult] : task->parameter_groups()) {
-    groups.emplace_back(params, std::make_unique<torch::optim::AdamWOptions>(
-                                    torch::optim::AdamWOptions(cfg["lr"].get<double>() * mult).weight_decay(cfg["weight_decay"].get<double>())));
-    lr_mult.push_back(mult);
-  }
-  torch::optim::AdamW adam(std::move(groups), torch::optim::AdamWOptions(cfg["lr"].get<double>()).weight_decay(cfg["weight_decay"].get<double>()));
-  // Every rank starts from rank 0's parameters.
-  if (comm->size() > 1) {
-    torch::NoGradGuard ng;
-    for (auto& p : task->trained().parameters()) {
-      auto c = p.detach().to(torch::kCPU).contiguous();
-      comm->broadcast(c.data_ptr(), c.numel() * c.element_size(), 0);
-      if (c.data_ptr() != p.data_ptr()) p.detach().copy_(c);
-    }
-  }
+  const int64_t steps = cfg["steps"];
+  TrainingLoop loop(*task, *comm, split.train, split.val, cfg, opt.task, where, opt.precision);
   int64_t start = 0;
   if (opt.resume) {
     torch::serialize::InputArchive m, o;
     m.load_from((ckdir / "model.pt").string(), device);
     task->trained().load(m);
     o.load_from((ckdir / "optimizer.pt").string(), device);
-    adam.load(o);
+    loop.optimizer().load(o);
     start = nlohmann::json::parse(read_file(ckdir / "state.json"))["step"];
     spdlog::info("resuming {} at step {} of {}", opt.task, start, steps);
   }
-  g_stop = 0;
-  auto old_int = std::signal(SIGINT, on_signal);
-  auto old_term = std::signal(SIGTERM, on_signal);
-  Autocast autocast(device, opt.precision);
+  std::function<void(int64_t, double)> checkpoint;
+  if (checkpoints)
+    checkpoint = [&](int64_t step, double loss) { save_checkpoint(ckdir, *task, loop.optimizer(), step, cfg, loss); };
+  const LoopResult run = loop.run(start, cfg["checkpoint_every"], checkpoint, opt.interrupt_at);
+  if (run.interrupted_at >= 0) {
+    if (!to_file) fail_input("interrupted at step {} of {}", run.interrupted_at, steps);
+    fail_input("interrupted at step {} of {}; checkpoint in {}; rerun with --resume", run.interrupted_at, steps, ckdir.string());
+  }
   TrainResult res;
   res.train_objects = static_cast<int64_t>(split.train.size());
   res.val_objects = static_cast<int64_t>(split.val.size());
-  Progress bar("train " + opt.task, steps, start);
-  auto t0 = std::chrono::steady_clock::now();
-  int64_t per_epoch = static_cast<int64_t>(split.train.size()) / batch;
-  double ema = 0;
-  // Early stopping: the best validation loss so far and the weights that had it.
-  const int64_t patience = cfg["early_stopping"].get<int64_t>();
-  double best_val = INFINITY;
-  int64_t best_step = 0, worse = 0, stopped_at = 0;
-  std::vector<torch::Tensor> best;
-  auto state_tensors = [&] {
-    std::vector<torch::Tensor> v;
-    for (auto& p : task->trained().parameters()) v.push_back(p);
-    for (auto& b : task->trained().buffers()) v.push_back(b);
-    return v;
-  };
-  auto validate = [&]() -> double {
-    if (split.val.empty()) return NAN;
-    torch::NoGradGuard ng;
-    torch::manual_seed(cfg["seed"].get<uint64_t>() + 7);  // the same augmentations and masks every time
-    double sum = 0;
-    int64_t n = 0;
-    for (size_t s = 0; s + 1 < split.val.size(); s += batch) {
-      std::vector<int64_t> rows(split.val.begin() + s, split.val.begin() + std::min(split.val.size(), s + batch));
-      if (rows.size() < 2) break;
-      sum += task->loss(rows, false).item<double>() * rows.size();
-      n += rows.size();
-    }
-    return n ? sum / n : NAN;
-  };
-  if (patience > 0 && start == 0) {  // the starting weights are a candidate too (e.g. a head fitted on frozen features)
-    best_val = validate();
-    if (std::isnan(best_val)) best_val = INFINITY;
-    else for (const auto& t : state_tensors()) best.push_back(t.detach().clone());
-  }
-  for (int64_t step = start; step < steps; ++step) {
-    // A signal reaches the ranks at different moments: they stop together.
-    int64_t stop = g_stop || step == opt.interrupt_at;
-    if (comm->size() > 1) comm->allreduce_sum(&stop, 1);
-    if (stop) {
-      if (checkpoints) save_checkpoint(ckdir, *task, adam, step, cfg, ema);
-      std::signal(SIGINT, old_int);
-      std::signal(SIGTERM, old_term);
-      bar.finish();
-      if (!to_file) fail_input("interrupted at step {} of {}", step, steps);
-      fail_input("interrupted at step {} of {}; checkpoint in {}; rerun with --resume", step, steps, ckdir.string());
-    }
-    int64_t epoch = step / std::max<int64_t>(1, per_epoch), pos = step % std::max<int64_t>(1, per_epoch);
-    std::vector<int64_t> order = split.train;
-    std::shuffle(order.begin(), order.end(), std::mt19937_64(cfg["seed"].get<uint64_t>() * 7919 + epoch));
-    double lr = learning_rate(cfg, step, steps);
-    for (size_t gi = 0; gi < adam.param_groups().size(); ++gi)
-      static_cast<torch::optim::AdamWOptions&>(adam.param_groups()[gi].options()).lr(lr * lr_mult.at(gi));
-    adam.zero_grad();
-    double l = 0;
-    for (int64_t a = 0; a < accumulate; ++a) {
-      // This rank's micro-batches of the global batch, rank-major.
-      int64_t g = comm->rank() * accumulate + a, first = pos * batch + g * micro;
-      // Every micro-batch's randomness derives from (seed, step, g): resuming
-      // replays it exactly, and it does not depend on how many ranks there are.
-      torch::manual_seed(cfg["seed"].get<uint64_t>() * 1000003ull + step + static_cast<uint64_t>(g) * 0x9E3779B97F4A7C15ull);
-      std::vector<int64_t> rows(order.begin() + first, order.begin() + first + micro);
-      auto loss = task->loss(rows, true);
-      (accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
-      l += loss.item<double>() / static_cast<double>(micro_batches);
-    }
-    if (comm->size() > 1) {
-      for (auto& p : task->parameters()) {
-        if (!p.grad().defined()) continue;
-        auto g = p.grad();
-        allreduce_tensor(*comm, g);
-        p.mutable_grad() = g / static_cast<double>(comm->size());
-      }
-      float lsum = static_cast<float>(l);
-      comm->allreduce_sum(&lsum, 1);
-      l = lsum;
-    }
-    torch::nn::utils::clip_grad_norm_(task->parameters(), cfg["clip_grad"].get<double>());
-    adam.step();
-    task->after_step(step + 1, steps);
-    // Running statistics (batch norm, DINO's centre) follow each rank's own
-    // micro-batches: their mean over ranks keeps every rank's model the same.
-    if (comm->size() > 1) {
-      torch::NoGradGuard ng;
-      for (auto& b : task->trained().buffers()) {
-        if (!b.is_floating_point() || b.scalar_type() != torch::kFloat) continue;
-        auto c = b;
-        allreduce_tensor(*comm, c);
-        b.copy_(c / static_cast<double>(comm->size()));
-      }
-    }
-    autocast.step_done();
-    ema = step == start ? l : 0.95 * ema + 0.05 * l;
-    res.train_loss = l;
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    bar.set_note(fmt::format("loss {:.4f} lr {:.2e} {:.0f} obj/s{}", ema, lr, (step - start + 1) * batch / std::max(secs, 1e-9),
-                             std::isnan(res.val_loss) || res.val_loss == 0 ? "" : fmt::format(" val {:.4f}", res.val_loss)));
-    bar.advance();
-    if ((step + 1) % cfg["val_every"].get<int64_t>() == 0) {
-      res.val_loss = validate();
-      if (patience > 0 && !std::isnan(res.val_loss)) {
-        if (res.val_loss < best_val) {
-          best_val = res.val_loss, best_step = step + 1, worse = 0;
-          best.clear();
-          for (const auto& t : state_tensors()) best.push_back(t.detach().clone());
-        } else if (++worse >= patience) {
-          spdlog::info("early stopping at step {}: validation loss {:.4f} has not improved on {:.4f} (step {}) in {} checks", step + 1,
-                       res.val_loss, best_val, best_step, patience);
-          stopped_at = step + 1;
-          break;
-        }
-      }
-    }
-    if (checkpoints && (step + 1) % cfg["checkpoint_every"].get<int64_t>() == 0 && step + 1 < steps)
-      save_checkpoint(ckdir, *task, adam, step + 1, cfg, ema);
-  }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
-  bar.finish();
-  if (!best.empty()) {
-    // Back to the weights of the best validation loss.
-    torch::NoGradGuard ng;
-    auto now = state_tensors();
-    for (size_t i = 0; i < now.size(); ++i) now[i].copy_(best[i]);
-    spdlog::info("kept the weights of step {} (validation loss {:.4f})", best_step, best_val);
-  }
-  res.val_loss = validate();
-  res.steps = stopped_at > 0 ? stopped_at : steps;
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  res.train_loss = run.train_loss, res.val_loss = run.val_loss, res.steps = run.steps, res.seconds = run.seconds;
   // Model files hold CPU tensors whatever trained them.
   task->trained().to(torch::kCPU);
   task->device = torch::kCPU;
@@ -435,10 +244,11 @@ TrainResult train_model(const TrainOptions& opt_in) {
   meta["training"]["objects"] = res.train_objects;
   meta["training"]["validation_objects"] = res.val_objects;
   meta["training"]["steps"] = res.steps;
-  if (patience > 0) meta["training"]["early_stopping"] = {{"patience", patience}, {"best_step", best_step}, {"stopped_at", stopped_at}};
+  if (const int64_t patience = cfg["early_stopping"]; patience > 0)
+    meta["training"]["early_stopping"] = {{"patience", patience}, {"best_step", run.best_step}, {"stopped_at", run.stopped_at}};
   meta["training"]["settings"] = cfg;
   meta["training"]["device"] = opt.device;
-  meta["training"]["precision"] = autocast.on ? "bf16 autocast" : "fp32";
+  meta["training"]["precision"] = run.bf16 ? "bf16 autocast" : "fp32";
   meta["training"]["final_train_loss"] = res.train_loss;
   meta["training"]["final_val_loss"] = res.val_loss;
   std::string command = "astrofm train " + opt.task + " --data " + fmt::format("{}", fmt::join(opt.data, " ")) +

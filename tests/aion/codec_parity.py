@@ -7,7 +7,9 @@ tokens, the same preprocessing and the same decodes (1e-5). Run by CTest
 (AION.CodecParity) with the virtual environment of scripts/aion-venv.sh:
   ASTROFM_BUILD=build build/aion-venv/bin/python tests/aion/codec_parity.py
 """
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from aion.modalities import DESISpectrum, HSCImage, LegacySurveyCatalog, LegacyS
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 tmp = tempfile.mkdtemp(prefix="aion-parity-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # also when a check fails
 
 
 def randomize(module, scale=0.3):

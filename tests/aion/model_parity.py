@@ -3,8 +3,10 @@ built with random weights (never its hub loaders), its state dict converted
 with `astrofm convert --kind aion`, then the same encoder output (AION's
 model.encode) and the same logits to 1e-5. Run by CTest (AION.ModelParity).
 """
+import atexit
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,7 @@ with torch.no_grad():  # every LayerNorm weight off 1, so a wrong norm shows
         if n.endswith("weight") and p.dim() == 1:
             p.add_(0.1 * torch.randn_like(p))
 tmp = tempfile.mkdtemp(prefix="aion-model-parity-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # also when a check fails
 pt, afm = os.path.join(tmp, "aion.pt"), os.path.join(tmp, "aion.afm")
 torch.save(model.state_dict(), pt)
 subprocess.run([BIN, "-q", "convert", pt, "--kind", "aion", "--out", afm], check=True)

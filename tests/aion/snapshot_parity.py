@@ -9,6 +9,7 @@ Run by CTest (AION.SnapshotParity) with scripts/aion-venv.sh's environment:
   ASTROFM_BUILD=build build/aion-venv/bin/python tests/aion/snapshot_parity.py
 """
 import json
+import atexit
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from safetensors import safe_open  # noqa: E402
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 tmp = tempfile.mkdtemp(prefix="aion-snapshot-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # also when a check fails
 # The layout of the hub's cache, so provenance can be read off the path.
 snap = os.path.join(tmp, "models--polymathic-ai--aion-base", "snapshots", "0123456789abcdef0123456789abcdef01234567")
 
