@@ -211,8 +211,13 @@ class PyDataset {
 
 }  // namespace
 
+// Shared with the other binding files (_tables.h).
+py::dict table_to_dict(const Table& t) { return to_dict(t); }
+Table dict_to_table(const py::dict& d) { return table_from_dict(d); }
+
 void bind_photoz(py::module_& m);  // _photoz.cc
 void bind_discover(py::module_& m);  // _discover.cc
+void bind_aion(py::module_& m);  // _aion.cc
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "astrofm's C++ core";
@@ -233,6 +238,7 @@ PYBIND11_MODULE(_core, m) {
 
   bind_photoz(m);
   bind_discover(m);
+  bind_aion(m);
   m.def("set_models_dir", &set_models_dir, "Folder searched first for model files");
   m.def(
       "image_band_sets",

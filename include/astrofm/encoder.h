@@ -19,6 +19,9 @@
 #include "astrofm/table.h"
 
 namespace astrofm {
+namespace models {
+struct LoadedModel;
+}
 
 struct EncoderOptions {
   std::string device = "cpu";  // cpu | cuda (InputError (Usage) when no CUDA device is there)
@@ -29,6 +32,9 @@ class Encoder {
  public:
   // A model file path or a shipped model name (see resources.h).
   explicit Encoder(const std::string& model, EncoderOptions opt = {});
+  // A model already loaded at `path`, on opt.device: its weights are shared,
+  // not copied (AION's one object hands them to its generator too).
+  Encoder(const models::LoadedModel& loaded, const std::string& path, EncoderOptions opt = {});
   ~Encoder();
   Encoder(Encoder&&) noexcept;
   Encoder& operator=(Encoder&&) noexcept;

@@ -19,6 +19,12 @@
 #include "astrofm/table.h"
 
 namespace astrofm {
+namespace models {
+struct LoadedModel;
+}
+namespace codecs {
+class CodecSet;
+}
 
 struct GenerateOptions {
   std::string model;                 // an AION model file
@@ -66,6 +72,9 @@ struct GenerateRequest {
 class Generator {
  public:
   Generator(const std::string& model, const std::vector<std::string>& codecs = {}, const std::string& dtype = "float32");
+  // An AION model and codecs already loaded (shared, not copied): `codecs`
+  // decode the target and tokenize raw columns.
+  Generator(const models::LoadedModel& loaded, const std::string& path, std::shared_ptr<const codecs::CodecSet> codecs);
   ~Generator();
   Generator(const Generator&) = delete;
   Generator& operator=(const Generator&) = delete;

@@ -19,12 +19,13 @@ import json as _json
 from .client import Client, ServerError  # pure Python: usable without the compiled module's models
 from . import _core
 from ._core import display_rgb, set_models_dir, shipped_models
+from .aion import AION
 from .probes import (KNeighborsClassifier, KNeighborsRegressor, LogisticProbe,
                      MLPProbe, RidgeProbe)
 
 __all__ = ["open_dataset", "Dataset", "Encoder", "open_index", "SearchIndex", "KNeighborsRegressor",
            "KNeighborsClassifier", "RidgeProbe", "LogisticProbe", "MLPProbe", "shipped_models", "set_models_dir",
-           "Codecs", "tokenize", "FineTunedModel", "Client", "ServerError", "display_rgb"]
+           "Codecs", "tokenize", "FineTunedModel", "AION", "Client", "ServerError", "display_rgb"]
 
 Dataset = _core.Dataset
 

@@ -75,6 +75,18 @@ Generator::Generator(const std::string& model, const std::vector<std::string>& c
   else if (auto own = codecs_for_model(I.model_path, {}); !own.empty()) I.own = std::make_shared<const codecs::CodecSet>(codecs::CodecSet::load(own));
 }
 
+Generator::Generator(const LoadedModel& loaded, const std::string& path, std::shared_ptr<const codecs::CodecSet> set)
+    : impl_(std::make_unique<Impl>()) {
+  auto& I = *impl_;
+  I.model = I.model_path = path;
+  I.lm = loaded;
+  if (I.lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", path, I.lm.architecture);
+  I.net = &dynamic_cast<AionImpl&>(*I.lm.module);
+  I.net->eval();
+  if (!set) fail_usage("--codecs: {} is a transformer alone; name the codec files that decode its target", path);
+  I.loaded = I.own = std::move(set);
+}
+
 Generator::~Generator() = default;
 const std::string& Generator::model_path() const { return impl_->model_path; }
 

@@ -30,6 +30,15 @@ Encoder::Encoder(const std::string& model, EncoderOptions opt) : impl_(std::make
   impl_->name = impl_->lm.meta.value("name", std::filesystem::path(impl_->path).stem().string());
 }
 
+Encoder::Encoder(const LoadedModel& loaded, const std::string& path, EncoderOptions opt) : impl_(std::make_unique<Impl>()) {
+  if (opt.device != "cpu" && opt.device != "cuda") fail_usage("device must be cpu or cuda, not '{}'", opt.device);
+  if (opt.device == "cuda") impl_->device = torch::Device(torch::kCUDA);
+  impl_->path = path;
+  impl_->lm = loaded;  // the module is shared
+  impl_->arch = &architecture_table().at(impl_->lm.architecture);
+  impl_->name = impl_->lm.meta.value("name", std::filesystem::path(impl_->path).stem().string());
+}
+
 Encoder::~Encoder() = default;
 Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;

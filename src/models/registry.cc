@@ -120,6 +120,14 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
       if (!own.count(name)) fail_input("{}: tensor '{}' does not belong to this model", where, name);
 }
 
+std::string architecture_of(const std::string& path) {
+  if (aion::is_snapshot(path)) return "aion";
+  if (is_zip(path)) return "";
+  auto meta = ModelFile::read_meta(path);
+  if (require_model_kind(meta, {ModelKind::Model, ModelKind::Bundle}, path) == ModelKind::Bundle) return "aion";
+  return meta.value("architecture", "");
+}
+
 LoadedModel load_model(const std::string& path, torch::Device device, torch::ScalarType dtype) {
   if (aion::is_snapshot(path)) return load_snapshot(path, device, dtype);
   if (is_zip(path)) {  // a released PyTorch checkpoint (AstroCLIP's .ckpt files), converted in memory

@@ -40,7 +40,7 @@ SnapshotTransformer snapshot_transformer(const aion::Snapshot& s) {
         drop = drop || it->first.rfind("encoder_embeddings." + k + ".", 0) == 0 || it->first.rfind("decoder_embeddings." + k + ".", 0) == 0;
       it = drop ? sd.erase(it) : std::next(it);
     }
-    spdlog::warn("{}: modalities {} are left out (astrofm has no codec for them yet); every other modality is loaded", s.dir,
+    spdlog::warn("{}: modalities {} are left out (the transformer does not take them yet: AION reads the catalog as a token sequence; its codec works on its own); every other modality is loaded", s.dir,
                  fmt::join(skipped, ", "));
   }
   const auto& c = s.config;

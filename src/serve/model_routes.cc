@@ -126,8 +126,7 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
   } else {
     fail_input("request: give \"ids\" of a served tokens dataset, or upload a tokens HDF5 file");
   }
-  std::call_once(m->gen_once, [&] { m->gen = std::make_unique<Generator>(m->enc->path(), codecs); });
-  Table out = m->gen->generate(rows, g, "request");
+  Table out = m->aion->generate(rows, g, "request");
   json objects = json::array();
   for (int64_t i = 0; i < out.rows(); ++i) {
     json o2 = json::object();

@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "astrofm/bundle.h"
 #include "astrofm/config.h"
 #include "astrofm/fsutil.h"
 #include "astrofm/npy.h"
@@ -56,12 +57,25 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
     }
     if (tokens.empty()) fail_input("{}: no tokens (one a line)", o.token_file);
   }
+  // AION's codecs: those given, else the model's own (a bundle or a
+  // snapshot), else the shipped ones.
+  std::vector<std::string> given = o.codecs;
+  for (auto& c : given) c = resolve_model_path(c);
   for (const auto& name : o.models) {
     auto m = std::make_unique<ModelEntry>();
-    m->enc = std::make_unique<Encoder>(name);
+    const std::string path = resolve_model_path(name);
+    if (is_aion_model(path)) {
+      AionOptions ao{.codecs = given};
+      if (given.empty() && codecs_for_model(path, {}).empty())
+        for (const char* c : {"codecs-scalar", "codec-image", "codec-spectrum"}) ao.codecs.push_back(resolve_model_path(c));
+      m->aion = std::make_unique<Aion>(path, ao);
+      m->enc = &m->aion->encoder();
+    } else {
+      m->own_enc = std::make_unique<Encoder>(path);
+      m->enc = m->own_enc.get();
+      m->batcher = std::make_unique<serve::Batcher>(*m->enc, o.batch_objects, std::chrono::microseconds(o.batch_wait_us));
+    }
     m->name = m->enc->name();
-    m->aion = m->enc->architecture() == "aion";
-    if (!m->aion) m->batcher = std::make_unique<serve::Batcher>(*m->enc, o.batch_objects, std::chrono::microseconds(o.batch_wait_us));
     spdlog::info("model {} ({}): {}", m->name, m->enc->architecture(), fmt::join(m->enc->modalities(), ", "));
     models.push_back(std::move(m));
   }
@@ -127,14 +141,6 @@ Server::Impl::Impl(const ServeOptions& opt) : o(opt) {
                  fmt::join(p->probe.feature_columns(), ","), p->source.empty() ? " (no served catalogue has them: by upload only)" : " of " + p->source);
     probes.push_back(std::move(p));
   }
-  codecs = o.codecs;
-  if (codecs.empty())
-    for (auto& m : models)
-      if (m->aion) {
-        codecs = {"codecs-scalar", "codec-image", "codec-spectrum"};
-        break;
-      }
-  for (auto& c : codecs) c = resolve_model_path(c);
   routes();
   // glibc keeps what the HTTP threads' arenas freed (varying batch and body
   // sizes): resident memory grew under sustained load (bench/README.md).

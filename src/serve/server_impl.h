@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "astrofm/aion.h"
 #include "astrofm/codecs.h"
 #include "astrofm/encoder.h"
 #include "astrofm/generate.h"
@@ -146,17 +147,12 @@ inline json floats_json(const float* v, int64_t n) {
 
 struct ModelEntry {
   std::string name;
-  std::unique_ptr<Encoder> enc;
+  // AION models: one object, built at start-up, whose transformer and codecs
+  // serve /v1/embeddings and /v1/generate alike; other models: an encoder.
+  std::unique_ptr<Aion> aion;
+  std::unique_ptr<Encoder> own_enc;
+  const Encoder* enc = nullptr;  // the one embedding: own_enc, or aion's
   std::unique_ptr<serve::Batcher> batcher;
-  bool aion = false;
-  // AION models: the generation core with its codecs, built on the first
-  // /v1/generate and kept (loading the model and codecs per request cost most of a request).
-  std::once_flag gen_once;
-  std::unique_ptr<Generator> gen;
-  // AION models: the served codecs, loaded on the first /v1/embeddings with
-  // raw columns (images, spectra, catalogue scalars) and kept.
-  std::once_flag codecs_once;
-  std::unique_ptr<codecs::CodecSet> codec_set;
 };
 
 
@@ -206,7 +202,6 @@ struct Server::Impl {
   std::vector<std::unique_ptr<IndexEntry>> indexes;
   std::vector<std::unique_ptr<DataEntry>> data;
   std::vector<std::unique_ptr<ProbeEntry>> probes;
-  std::vector<std::string> codecs;
   std::mutex h5;  // HDF5 is not thread-safe in Debian's build: every file access holds this
   httplib::Server http;
   std::atomic<int> inflight{0};
@@ -270,36 +265,12 @@ struct Server::Impl {
     return parse_upload(req.body, type, u);
   }
 
-  // Embeddings of uploaded objects with a served model (dynamic batching).
-  // Uploads carry no inverse variance. The image codec reads a row without
-  // one as an 8-bit display cutout: flux rows (bands not marked "(8-bit)")
-  // get unit weights, as the Python Encoder gives them, display rows NaN.
-  static Column flux_weights(const Table& t) {
-    const Column& img = t.at(mmu::kImageArray);
-    const Column& band = t.at(mmu::kImageBand);
-    Column w(mmu::kImageIvar, DType::Float32, img.shape, img.rows);
-    const int64_t per = img.row_elems(), nb = band.row_elems();
-    float* out = w.ptr<float>();
-    for (int64_t i = 0; i < img.rows; ++i) {
-      bool display = false;
-      for (int64_t b = 0; b < nb; ++b) display = display || band.strings[i * nb + b].find("(8-bit)") != std::string::npos;
-      std::fill(out + i * per, out + (i + 1) * per, display ? NAN : 1.0f);
-    }
-    return w;
-  }
-
+  // Embeddings of uploaded objects with a served model: AION tokenizes raw
+  // columns with its codecs and embeds, all in memory and without the file
+  // lock (its methods are const and safe from several request threads);
+  // other models go through the dynamic batcher.
   Table embed(ModelEntry& m, const Table& t) {
-    if (m.aion) {
-      // Raw columns are tokenized by the served codecs first (tok_ columns
-      // already there are taken as they are); all in memory, no file lock:
-      // Encoder::embed is const and safe from several request threads.
-      std::call_once(m.codecs_once, [&] { m.codec_set = std::make_unique<codecs::CodecSet>(codecs::CodecSet::load(codecs)); });
-      Table in = t;
-      if (in.has(mmu::kImageArray) && in.has(mmu::kImageBand) && !in.has(mmu::kImageIvar)) in.add(flux_weights(in));
-      for (const auto& mod : m.codec_set->usable(t.names()))
-        if (!in.has(codecs::token_column(mod))) in.add(m.codec_set->at(mod).encode(in, "request"));
-      return m.enc->embed(in);
-    }
+    if (m.aion) return m.aion->embed(t);
     return m.batcher->embed(t, deadline());
   }
 
@@ -323,7 +294,7 @@ struct Server::Impl {
     for (const auto& m : models) {
       const json& meta = m->enc->meta();
       ms.push_back({{"name", m->name}, {"architecture", m->enc->architecture()}, {"modalities", m->enc->modalities()},
-                    {"description", meta.value("description", "")}, {"aion", m->aion},
+                    {"description", meta.value("description", "")}, {"aion", m->aion != nullptr},
                     {"preprocess", meta.value("preprocess", json::object())}});
     }
     for (const auto& i : indexes)

@@ -44,6 +44,10 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
                 bool strict = true);
 std::map<std::string, torch::Tensor> state_of(torch::nn::Module& m);
 
+// The architecture at `path` from its header alone (no weights read): a
+// bundle or a released snapshot folder is "aion"; a PyTorch checkpoint, "" (known once converted).
+std::string architecture_of(const std::string& path);
+
 // A model file, bundle or released snapshot folder. `dtype` bfloat16: the
 // weights are held and multiplied in bfloat16 (AION only; half the memory).
 LoadedModel load_model(const std::string& path, torch::Device device = torch::kCPU, torch::ScalarType dtype = torch::kFloat32);
