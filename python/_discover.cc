@@ -78,12 +78,12 @@ void bind_discover(py::module_& m) {
   m.def(
       "rank_similar",
       [](const py::object& catalogue, const py::object& positives, const py::object& negatives, const py::object& labelled,
-         const std::string& method, double C, double negative_weight, bool standardize, int64_t background, uint64_t seed) {
+         const std::string& method, double C, double negative_weight, double mean_negative_weight, bool standardize, int64_t background, uint64_t seed) {
         auto cat = features(catalogue, "catalogue");
         auto pos = features(positives, "positives", cat.d), neg = features(negatives, "negatives", cat.d);
         auto rows = int_list(labelled);
         SimilarOptions o;
-        o.method = method, o.C = C, o.negative_weight = negative_weight, o.standardize = standardize, o.background = background, o.seed = seed;
+        o.method = method, o.C = C, o.negative_weight = negative_weight, o.mean_negative_weight = mean_negative_weight, o.standardize = standardize, o.background = background, o.seed = seed;
         std::vector<double> s;
         {
           py::gil_scoped_release nogil;
@@ -93,6 +93,7 @@ void bind_discover(py::module_& m) {
       },
       py::arg("catalogue"), py::arg("positives"), py::arg("negatives") = py::none(), py::arg("labelled") = py::none(),
       py::arg("method") = "pu", py::arg("C") = SimilarOptions{}.C, py::arg("negative_weight") = SimilarOptions{}.negative_weight,
+      py::arg("mean_negative_weight") = SimilarOptions{}.mean_negative_weight,
       py::arg("standardize") = true, py::arg("background") = SimilarOptions{}.background, py::arg("seed") = 0);
   m.def(
       "anomaly_scores",
@@ -123,6 +124,22 @@ void bind_discover(py::module_& m) {
         py::array_t<float> out({arr.shape(0), arr.shape(1), arr.shape(2), arr.shape(3)});
         std::copy(c.x.begin(), c.x.end(), out.mutable_data());
         return out;
+      },
+      py::arg("images"));
+  m.def(
+      "morphology",
+      [](const py::object& images) {
+        auto arr = FloatRows::ensure(images);
+        if (!arr || arr.ndim() != 4) fail_input("morphology: expected cutouts [n, bands, height, width]");
+        Features f{arr.shape(0), arr.shape(1) * arr.shape(2) * arr.shape(3), std::vector<float>(arr.data(), arr.data() + arr.size())};
+        Features c;
+        {
+          py::gil_scoped_release nogil;
+          c = morphology_features(f, arr.shape(1), arr.shape(2), arr.shape(3));
+        }
+        py::array_t<float> out({c.n, c.d});
+        std::copy(c.x.begin(), c.x.end(), out.mutable_data());
+        return py::make_tuple(out, morphology_names());
       },
       py::arg("images"));
   m.def(

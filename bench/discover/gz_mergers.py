@@ -7,7 +7,8 @@ mergers (class 5, about 1.6% of the galaxies), for several feature sets.
 
 Features: NAME:pix:IMAGE_DATASET (image_array reduced to 64 principal
 components fitted on the dev half), NAME:canon:IMAGE_DATASET (the same after
-astrofm's canonical orientation), NAME:emb:EMBEDDING_CATALOGUE, NAME:npy:FILE.
+astrofm's canonical orientation), NAME:canonmorph:IMAGE_DATASET (that plus
+the cutouts' morphology statistics), NAME:emb:EMBEDDING_CATALOGUE, NAME:npy:FILE.
 Split (our own): a hash of object_id puts each galaxy in a dev or test half.
 Choices (method, C, acquisition) are made on dev; the table is on test: 20
 draws of 5 dev mergers as examples, the test half ranked. Active learning:
@@ -32,19 +33,22 @@ def load(spec, ids, dev):
     name, kind, path = spec.split(":", 2)
     if kind == "npy":
         return name, np.load(path)
-    col = "image_array" if kind in ("pix", "canon") else None
+    col = "image_array" if kind in ("pix", "canon", "canonmorph") else None
     ds = astrofm.open_dataset(path)
     if col is None:
         col = [c for c in ds.columns if c.startswith("embedding_")][0]
     t = ds.read(columns=["object_id", col])
     order = {i: r for r, i in enumerate(map(str, t["object_id"]))}
     x = np.asarray(t[col], dtype=np.float32)[[order[i] for i in ids]]
-    if kind == "canon":
+    morph = np.stack(list(discover.morphology(x).values()), axis=1) if kind == "canonmorph" else None
+    if kind in ("canon", "canonmorph"):
         x = discover.canonical_pixels(x)
     x = x.reshape(len(ids), -1)
-    if kind in ("pix", "canon"):
+    if kind in ("pix", "canon", "canonmorph"):
         from sklearn.decomposition import PCA
         x = PCA(64, random_state=0).fit(x[dev]).transform(x).astype(np.float32)
+    if morph is not None:  # what `astrofm discover --canonical --pca 64 --morphology` ranks on
+        x = np.hstack([x, morph]).astype(np.float32)
     return name, x
 
 

@@ -22,6 +22,6 @@ imp 128; imp 192
 [ -f "$W/keep.afm" ] || $A train simclr --data "$W/gz128" --config configs/image-ssl-cnn64-keep.json --out "$W/keep.afm"
 [ -d "$W/emb_keep" ] || $A -q embed --model "$W/keep.afm" --data "$W/gz128" --out "$W/emb_keep"
 $PY bench/discover/gz_mergers.py --labels "$SHARED/galaxyzoo1_sdss/labels.csv" \
-  --features pixels:pix:"$W/gz128" canonical:canon:"$W/gz128" shipped:emb:"$W/emb_shipped" keep:emb:"$W/emb_keep" \
+  --features pixels:pix:"$W/gz128" canonical:canon:"$W/gz128" canonmorph:canonmorph:"$W/gz128" shipped:emb:"$W/emb_shipped" keep:emb:"$W/emb_keep" \
   --json bench/discover/mergers.json
 $PY bench/discover/anomaly_scale.py --sizes 100000 1000000 --json bench/discover/scale.json

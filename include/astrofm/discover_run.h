@@ -24,6 +24,7 @@ struct DiscoverInput {
   std::string model;                  // embed `data` with this model (file or shipped name) first
   std::vector<std::string> features;  // feature columns; default: the embedding column
   bool canonical = false;             // an image column: orientation-free pixels (canonical_pixels) first
+  bool morphology = false;            // an image column: its morphology statistics appended (after --pca)
   int64_t pca = 0;                    // > 0: project the features on this many principal components
   std::string device = "cpu";
 };

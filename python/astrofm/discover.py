@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["similar", "anomalies", "next_to_label", "ranking_metrics", "canonical_pixels", "Discovery", "ANOMALY_METHODS"]
+__all__ = ["similar", "anomalies", "next_to_label", "ranking_metrics", "canonical_pixels", "morphology", "Discovery", "ANOMALY_METHODS"]
 
 ANOMALY_METHODS = ("lof", "knn", "iforest")
 
@@ -32,7 +32,8 @@ def _matrix(x, what):
     return np.ascontiguousarray(a)
 
 
-def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negative_weight=1.0, standardize=True,
+def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negative_weight=1.0, mean_negative_weight=0.25,
+            standardize=True,
             background=50000, seed=0):
     """One score per catalogue row, higher = more like `positives` (row numbers
     into the catalogue, or vectors [k, d]) and less like `negatives`."""
@@ -53,7 +54,8 @@ def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negati
 
     pos, neg = vectors(positives, "positives"), vectors(negatives, "negatives")
     return _core.rank_similar(cat, pos, neg, np.asarray(labelled, dtype=np.int64), method=method, C=C,
-                              negative_weight=negative_weight, standardize=standardize, background=background, seed=seed)
+                              negative_weight=negative_weight, mean_negative_weight=mean_negative_weight,
+                              standardize=standardize, background=background, seed=seed)
 
 
 def anomalies(x, method="lof", k=20, *, standardize=True, index="auto", nprobe=32, random_state=0, n_estimators=300):
@@ -70,6 +72,15 @@ def anomalies(x, method="lof", k=20, *, standardize=True, index="auto", nprobe=3
     if method not in ANOMALY_METHODS:
         raise ValueError(f"anomalies: method {method!r}: one of {', '.join(ANOMALY_METHODS)}")
     return _core.anomaly_scores(x, method=method, k=k, standardize=standardize, index=index, nprobe=nprobe)
+
+
+def morphology(images):
+    """Morphology statistics of cutouts [n, bands, height, width] as a dict
+    of [n] arrays: asymmetry, concentration, gini, m20, smoothness, peaks,
+    second_peak, peak_separation, ellipticity, size, colour_centre,
+    colour_outer, pieces, light_outside_main_piece (docs/discovery.md)."""
+    x, names = _core.morphology(np.ascontiguousarray(images, dtype=np.float32))
+    return {n: x[:, i] for i, n in enumerate(names)}
 
 
 def canonical_pixels(images):

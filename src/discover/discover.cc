@@ -14,7 +14,7 @@
 namespace astrofm {
 namespace {
 
-std::vector<double> mean_cosine_scores(const Features& cat, const Features& pos, const Features& neg, const Scaler& s) {
+std::vector<double> mean_cosine_scores(const Features& cat, const Features& pos, const Features& neg, const Scaler& s, double neg_weight) {
   const int64_t d = cat.d;
   std::vector<double> q(d, 0.0);
   auto accumulate = [&](const Features& ex, double sign) {
@@ -27,7 +27,7 @@ std::vector<double> mean_cosine_scores(const Features& cat, const Features& pos,
     }
   };
   accumulate(pos, 1);
-  if (neg.n > 0) accumulate(neg, -1);
+  if (neg.n > 0) accumulate(neg, -neg_weight);
   // Row by row, so that a catalogue of millions is not copied.
   std::vector<double> out(cat.n);
   const bool z = !s.mean.empty();
@@ -87,6 +87,7 @@ void SimilarOptions::check() const {
   if (method != "pu" && method != "mean") fail_usage("discover: --method {}: pu or mean", method);
   if (!(C > 0)) fail_usage("discover: C must be positive, not {}", C);
   if (!(negative_weight >= 0)) fail_usage("discover: the counter-example weight must be at least 0, not {}", negative_weight);
+  if (!(mean_negative_weight >= 0)) fail_usage("discover: the counter-examples' weight must be at least 0, not {}", mean_negative_weight);
   if (background < 1) fail_usage("discover: the background must hold at least 1 object, not {}", background);
 }
 
@@ -104,7 +105,7 @@ std::vector<double> rank_similar(const Features& catalogue, const Features& posi
   check_finite(negatives, "counter-examples");
   Scaler s;
   if (o.standardize) s.fit(catalogue);
-  if (o.method == "mean") return mean_cosine_scores(catalogue, positives, negatives, s);
+  if (o.method == "mean") return mean_cosine_scores(catalogue, positives, negatives, s, o.mean_negative_weight);
   return pu_scores(catalogue, positives, negatives, labelled, o, s);
 }
 

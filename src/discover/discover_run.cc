@@ -58,6 +58,8 @@ Catalogue load_catalogue(const DiscoverInput& in) {
   auto ds = Dataset::open(in.data);
   c.has_images = ds.has_column(mmu::kImageArray);
   if (in.canonical && !in.model.empty()) fail_usage("discover: --canonical applies to pixel features, not to --model embeddings");
+  if (in.morphology && !in.model.empty()) fail_usage("discover: --morphology applies to pixel features, not to --model embeddings");
+  Features morph;  // --morphology: the statistics of each cutout, appended after the PCA
   if (!in.model.empty()) {
     // Embedded in memory, batch by batch, with the core `astrofm embed` uses.
     std::vector<std::string> have;
@@ -91,11 +93,12 @@ Catalogue load_catalogue(const DiscoverInput& in) {
     c.column = fmt::format("{}", fmt::join(fs.columns, ","));
     c.rows = std::move(fs.rows);
     c.x = std::move(fs.x);
+    const auto& sh = fs.column_shape;
+    if ((in.canonical || in.morphology) && (fs.columns.size() != 1 || sh.size() != 3))
+      fail_input("{}: --{} needs one image column [bands, height, width]; {} is {}", in.data, in.canonical ? "canonical" : "morphology",
+                 c.column, sh.empty() ? "not an image" : fmt::format("[{}]", fmt::join(sh, ", ")));
+    if (in.morphology) morph = morphology_features(c.x, sh[0], sh[1], sh[2]);
     if (in.canonical) {
-      const auto& sh = fs.column_shape;
-      if (fs.columns.size() != 1 || sh.size() != 3)
-        fail_input("{}: --canonical needs one image column [bands, height, width]; {} is {}", in.data, c.column,
-                   sh.empty() ? "not an image" : fmt::format("[{}]", fmt::join(sh, ", ")));
       c.x = canonical_pixels(c.x, sh[0], sh[1], sh[2]);
       c.column += " (canonical orientation)";
     }
@@ -115,6 +118,16 @@ Catalogue load_catalogue(const DiscoverInput& in) {
     p.fit(take_rows(c.x, sample), in.pca);
     c.x = p.project(c.x);
     c.column += fmt::format(" (PCA {})", in.pca);
+  }
+  if (in.morphology) {  // after the PCA: the statistics stay as they are (the ranking standardises every column)
+    Features both{c.x.n, c.x.d + morph.d, {}};
+    both.x.reserve(both.n * both.d);
+    for (int64_t i = 0; i < c.x.n; ++i) {
+      both.x.insert(both.x.end(), c.x.row(i), c.x.row(i) + c.x.d);
+      both.x.insert(both.x.end(), morph.row(i), morph.row(i) + morph.d);
+    }
+    c.x = std::move(both);
+    c.column += fmt::format(" + morphology ({})", morph.d);
   }
   const auto& ids = c.rows.at(mmu::kObjectId).strings;
   for (int64_t i = 0; i < static_cast<int64_t>(ids.size()); ++i) c.row_of.emplace(ids[i], i);

@@ -317,3 +317,51 @@ TEST(DiscoverRun, BadInputNamesItAndWritesNothing) {
 
 }  // namespace
 }  // namespace astrofm
+
+namespace astrofm {
+namespace {
+
+// One blob, or a pair of nuclei: the pair is more asymmetric, has a second
+// nucleus as bright as its brightness says and at its separation, at any angle;
+// a blank cutout gives zeros, not NaN.
+TEST(Morphology, APairOfNucleiStandsOutFromOneGalaxyAtAnyAngle) {
+  const int64_t S = 48;
+  auto cutout = [&](double angle, bool pair) {
+    Features f{1, 2 * S * S, std::vector<float>(2 * S * S, 0.01f)};
+    for (int64_t c = 0; c < 2; ++c)
+      for (int64_t y = 0; y < S; ++y)
+        for (int64_t x = 0; x < S; ++x) {
+          const double dx = x - 23.5, dy = y - 23.5;
+          double v = std::exp(-(dx * dx + dy * dy) / (2 * 9.0));
+          if (pair) {
+            const double px = 10 * std::cos(angle), py = 10 * std::sin(angle);
+            v = std::exp(-((dx + px) * (dx + px) + (dy + py) * (dy + py)) / 8.0) +
+                0.6 * std::exp(-((dx - px) * (dx - px) + (dy - py) * (dy - py)) / 8.0);
+          }
+          f.x[(c * S + y) * S + x] += static_cast<float>(v * (1 + c));
+        }
+    return morphology_features(f, 2, S, S);
+  };
+  const auto& names = morphology_names();
+  auto at = [&](const Features& f, const std::string& n) {
+    return f.x[std::find(names.begin(), names.end(), n) - names.begin()];
+  };
+  const Features one = cutout(0, false);
+  EXPECT_LT(at(one, "asymmetry"), 0.05);
+  EXPECT_EQ(at(one, "peaks"), 1);
+  EXPECT_EQ(at(one, "pieces"), 1);
+  for (double deg : {0.0, 37.0, 90.0, 145.0}) {
+    const Features two = cutout(deg * M_PI / 180, true);
+    EXPECT_GT(at(two, "asymmetry"), 0.3) << deg;
+    EXPECT_EQ(at(two, "peaks"), 2) << deg;
+    EXPECT_NEAR(at(two, "second_peak"), 0.6, 0.05) << deg;
+    EXPECT_NEAR(at(two, "peak_separation"), 20, 1.5) << deg;
+    EXPECT_NEAR(at(two, "colour_centre"), std::log(2.0), 0.05) << deg;  // the second band is twice the first
+  }
+  Features blank{1, 2 * S * S, std::vector<float>(2 * S * S, 0.0f)};
+  for (float v : morphology_features(blank, 2, S, S).x) EXPECT_EQ(v, 0.0f);
+  EXPECT_THROW(morphology_features(blank, 3, S, S), InputError);
+}
+
+}  // namespace
+}  // namespace astrofm

@@ -16,6 +16,7 @@ void add_common(CLI::App* c, DiscoverInput& in, DiscoverOutput& out, std::string
   c->add_option("--model", in.model, "embed --data with this model first (in memory)");
   c->add_option("--features", in.features, "feature columns instead of the embedding column (e.g. image_array)")->delimiter(',');
   c->add_flag("--canonical", in.canonical, "image features: rotate and mirror each cutout to one orientation first (docs/discovery.md)");
+  c->add_flag("--morphology", in.morphology, "image features: append each cutout's morphology statistics (asymmetry, Gini, M20, nuclei, ...)");
   c->add_option("--pca", in.pca, "reduce the features to this many principal components (raw pixels)");
   c->add_option("--device", in.device, "cpu or cuda (with --model)")->capture_default_str();
   c->add_option("--out", out.out, "scored catalogue: a dataset folder, or a .csv file");
