@@ -36,6 +36,18 @@ std::vector<int64_t> int_list(const py::object& a) {
 
 py::array_t<double> array(const std::vector<double>& v) { return py::array_t<double>(v.size(), v.data()); }
 
+// Cutouts [n, bands, height, width] through a per-cutout core, without the
+// GIL; `shape` gets the input's shape.
+template <class F>
+Features on_cutouts(const py::object& images, const char* what, std::vector<py::ssize_t>& shape, F&& core) {
+  auto arr = FloatRows::ensure(images);
+  if (!arr || arr.ndim() != 4) fail_input("{}: expected cutouts [n, bands, height, width]", what);
+  shape.assign(arr.shape(), arr.shape() + 4);
+  Features f{arr.shape(0), arr.shape(1) * arr.shape(2) * arr.shape(3), std::vector<float>(arr.data(), arr.data() + arr.size())};
+  py::gil_scoped_release nogil;
+  return core(f, shape[1], shape[2], shape[3]);
+}
+
 }  // namespace
 
 void bind_discover(py::module_& m) {
@@ -113,15 +125,9 @@ void bind_discover(py::module_& m) {
   m.def(
       "canonical_pixels",
       [](const py::object& images) {
-        auto arr = FloatRows::ensure(images);
-        if (!arr || arr.ndim() != 4) fail_input("canonical_pixels: expected cutouts [n, bands, height, width]");
-        Features f{arr.shape(0), arr.shape(1) * arr.shape(2) * arr.shape(3), std::vector<float>(arr.data(), arr.data() + arr.size())};
-        Features c;
-        {
-          py::gil_scoped_release nogil;
-          c = canonical_pixels(f, arr.shape(1), arr.shape(2), arr.shape(3));
-        }
-        py::array_t<float> out({arr.shape(0), arr.shape(1), arr.shape(2), arr.shape(3)});
+        std::vector<py::ssize_t> shape;
+        Features c = on_cutouts(images, "canonical_pixels", shape, canonical_pixels);
+        py::array_t<float> out(shape);
         std::copy(c.x.begin(), c.x.end(), out.mutable_data());
         return out;
       },
@@ -129,14 +135,8 @@ void bind_discover(py::module_& m) {
   m.def(
       "morphology",
       [](const py::object& images) {
-        auto arr = FloatRows::ensure(images);
-        if (!arr || arr.ndim() != 4) fail_input("morphology: expected cutouts [n, bands, height, width]");
-        Features f{arr.shape(0), arr.shape(1) * arr.shape(2) * arr.shape(3), std::vector<float>(arr.data(), arr.data() + arr.size())};
-        Features c;
-        {
-          py::gil_scoped_release nogil;
-          c = morphology_features(f, arr.shape(1), arr.shape(2), arr.shape(3));
-        }
+        std::vector<py::ssize_t> shape;
+        Features c = on_cutouts(images, "morphology", shape, morphology_features);
         py::array_t<float> out({c.n, c.d});
         std::copy(c.x.begin(), c.x.end(), out.mutable_data());
         return py::make_tuple(out, morphology_names());

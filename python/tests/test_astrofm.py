@@ -212,6 +212,23 @@ def test_discovery_loop_in_python(tmp_path):
         discover.similar(x, np.zeros((1, 5), np.float32))
 
 
+def test_morphology_and_canonical_pixels_of_a_pair_of_nuclei():
+    from astrofm import discover
+    yy, xx = np.mgrid[:40, :40]
+    blob = lambda y, x, a: a * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0)
+    imgs = np.stack([np.stack([blob(20, 12, 1) + blob(20, 28, 0.5)] * 2), np.stack([blob(12, 20, 1) + blob(28, 20, 0.5)] * 2)])
+    m = discover.morphology(imgs.astype(np.float32))
+    assert len(m) == 14 and all(v.shape == (2,) for v in m.values())
+    np.testing.assert_array_equal(m["peaks"], [2, 2])
+    np.testing.assert_allclose(m["second_peak"], 0.5, atol=0.03)
+    np.testing.assert_allclose(m["peak_separation"], 16, atol=1)
+    c = discover.canonical_pixels(imgs)  # the same pair turned 90 degrees lines up
+    assert c.shape == imgs.shape
+    np.testing.assert_allclose(c[0], c[1], atol=1e-4)
+    with pytest.raises(ValueError, match="morphology"):
+        discover.morphology(np.zeros((2, 40, 40), np.float32))
+
+
 def test_display_rgb_is_the_web_pages_stretch():
     # Flux in DECam g, r, z gets the asinh stretch (z r g as R G B); the same
     # pixels as 8-bit colour cutouts are shown as they are.
