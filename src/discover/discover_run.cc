@@ -154,22 +154,11 @@ struct Examples {
   std::vector<int64_t> rows;  // catalogue rows among them
 };
 
-Examples resolve_examples(const std::string& spec, const Catalogue& cat, const char* what) {
-  Examples e{{0, cat.x.d, {}}, {}};
-  if (spec.empty()) return e;
+// The ids a file or a comma list names (checked before any feature is read:
+// an empty file fails at once); an embedding catalogue (a folder): none here.
+std::vector<std::string> example_ids(const std::string& spec, const char* what) {
   std::vector<std::string> ids;
-  if (fs::is_directory(spec)) {
-    auto f = load_features(spec, {cat.column.find(" (PCA") == std::string::npos ? cat.column : std::string()}, {"model_id"});
-    std::string model = f.rows.has("model_id") && f.rows.rows() > 0 ? f.rows.at("model_id").strings[0] : "";
-    if (!cat.model_id.empty() && model != cat.model_id)
-      fail_input("{}: the {} were embedded by '{}', the catalogue {} by '{}'", spec, what, model.empty() ? "no model" : model, cat.where,
-                 cat.model_id);
-    if (f.x.d != cat.x.d) fail_input("{}: the {} have {} dimensions, the catalogue {} has {}", spec, what, f.x.d, cat.where, cat.x.d);
-    e.x = std::move(f.x);
-    for (const auto& id : f.rows.at(mmu::kObjectId).strings)
-      if (auto it = cat.row_of.find(id); it != cat.row_of.end()) e.rows.push_back(it->second);
-    return e;
-  }
+  if (spec.empty() || fs::is_directory(spec)) return ids;
   if (fs::is_regular_file(spec)) {
     std::ifstream in(spec);
     std::string first;
@@ -190,6 +179,25 @@ Examples resolve_examples(const std::string& spec, const Catalogue& cat, const c
       if (b > a) ids.push_back(spec.substr(a, b - a));
       a = b + 1;
     }
+  }
+  if (ids.empty()) fail_input("{}: no {} given", spec, what);
+  return ids;
+}
+
+Examples resolve_examples(const std::string& spec, const std::vector<std::string>& ids, const Catalogue& cat, const char* what) {
+  Examples e{{0, cat.x.d, {}}, {}};
+  if (spec.empty()) return e;
+  if (fs::is_directory(spec)) {
+    auto f = load_features(spec, {cat.column.find(" (PCA") == std::string::npos ? cat.column : std::string()}, {"model_id"});
+    std::string model = f.rows.has("model_id") && f.rows.rows() > 0 ? f.rows.at("model_id").strings[0] : "";
+    if (!cat.model_id.empty() && model != cat.model_id)
+      fail_input("{}: the {} were embedded by '{}', the catalogue {} by '{}'", spec, what, model.empty() ? "no model" : model, cat.where,
+                 cat.model_id);
+    if (f.x.d != cat.x.d) fail_input("{}: the {} have {} dimensions, the catalogue {} has {}", spec, what, f.x.d, cat.where, cat.x.d);
+    e.x = std::move(f.x);
+    for (const auto& id : f.rows.at(mmu::kObjectId).strings)
+      if (auto it = cat.row_of.find(id); it != cat.row_of.end()) e.rows.push_back(it->second);
+    return e;
   }
   std::vector<std::string> unknown;
   for (const auto& id : ids) {
@@ -249,10 +257,11 @@ nlohmann::json write_discovery(const DiscoverOutput& o, const Table& rows, const
 nlohmann::json discover_similar(const DiscoverSimilarOptions& o) {
   o.similar.check();
   check_output(o.out);
+  const auto pos_ids = example_ids(o.positives, "examples"), neg_ids = example_ids(o.negatives, "counter-examples");
   auto cat = load_catalogue(o.in);
   auto labels = read_labels(o.out.labels, cat);
-  auto pos = resolve_examples(o.positives, cat, "examples");
-  auto neg = resolve_examples(o.negatives, cat, "counter-examples");
+  auto pos = resolve_examples(o.positives, pos_ids, cat, "examples");
+  auto neg = resolve_examples(o.negatives, neg_ids, cat, "counter-examples");
   if (o.positives.empty() && std::count(labels.begin(), labels.end(), 1) == 0)
     fail_usage("discover similar: give --positives (or --labels with at least one object labelled interesting)");
   // Labelled objects join the examples.

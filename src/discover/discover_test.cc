@@ -313,6 +313,10 @@ TEST(DiscoverRun, BadInputNamesItAndWritesNothing) {
     l << "object_id,label\nobj5,maybe\n";
   }
   expect_error(o, "label 'maybe'");
+  o.out.labels.clear();
+  { std::ofstream(tmp.path("none.txt")) << "object_id\n"; }  // a file of no ids: refused before any feature is read
+  o.positives = tmp.path("none.txt");
+  expect_error(o, "none.txt: no examples given");
 }
 
 }  // namespace
