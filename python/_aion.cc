@@ -58,8 +58,10 @@ void bind_aion(py::module_& m) {
           py::arg("columns"))
       .def(
           "embed",
-          [](const Aion& a, const py::dict& cols, bool tokens) { return through(cols, [&](const Table& t) { return a.embed(t, tokens); }); },
-          py::arg("columns"), py::arg("tokens") = false)
+          [](const Aion& a, const py::dict& cols, bool tokens, const std::vector<std::string>& also) {
+            return through(cols, [&](const Table& t) { return a.embed(t, tokens, "request", also); });
+          },
+          py::arg("columns"), py::arg("tokens") = false, py::arg("also") = std::vector<std::string>{})
       .def(
           "generate",
           [](const Aion& a, const py::dict& cols, const std::string& to, const std::vector<std::string>& from, int64_t steps,

@@ -55,8 +55,8 @@ class Aion {
   // image_ivar get unit weights (flux) or none (8-bit display cutouts).
   Table tokenize(const Table& rows, const std::string& where = "request", const std::vector<std::string>& also = {}) const;
   // embedding_<first modality> [N, D] (and tokens_<...> [N, T, D] with
-  // `tokens`) from raw or token columns.
-  Table embed(const Table& rows, bool tokens = false, const std::string& where = "request") const;
+  // `tokens`) from raw or token columns; `also` as in tokenize.
+  Table embed(const Table& rows, bool tokens = false, const std::string& where = "request", const std::vector<std::string>& also = {}) const;
   // object_id, ra, dec and the target's columns (see generate.h).
   Table generate(const Table& rows, const GenerateRequest& r, const std::string& where = "request") const;
   const Encoder& encoder() const;

@@ -68,8 +68,10 @@ class AION:
         return self._core.tokenize(self.columns(data, bands, **modalities))
 
     def embed(self, data=None, bands=None, tokens=False, **modalities):
-        """The joint embedding [n, dim]; with tokens=True also the encoder's tokens [n, T, dim]."""
-        out = self._core.embed(self.columns(data, bands, **modalities), tokens)
+        """The joint embedding [n, dim]; with tokens=True also the encoder's tokens [n, T, dim].
+        Redshift and position in `data` stay out unless named as modalities (Z=...)."""
+        named = [self._release[m]["column"] for m in modalities]
+        out = self._core.embed(self.columns(data, bands, **modalities), tokens, named)
         emb = next(v for k, v in out.items() if k.startswith("embedding_"))
         if tokens:
             return emb, next(v for k, v in out.items() if k.startswith("tokens_"))

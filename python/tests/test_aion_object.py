@@ -33,6 +33,10 @@ def test_embeddings_from_raw_columns_equal_the_embed_job_on_tokens(sim, aion_mod
     named, toks = aion.embed(LegacySurveyImage=raw["image_array"], LegacySurveyFluxG=raw["FLUX_G"], tokens=True)
     assert named.shape == got.shape and toks.ndim == 3 and toks.shape[0] == len(ids)
     np.testing.assert_allclose(named, toks.mean(axis=1), rtol=1e-4, atol=1e-5)
+    # Redshift joins an embedding only when named: Z=... changes it, a Z column in `data` does not.
+    z = np.full(len(ids), 0.3)
+    np.testing.assert_array_equal(aion.embed({**raw, "Z": z}), got)
+    assert np.abs(aion.embed(raw, Z=z) - got).max() > 1e-4
 
 
 def test_generated_redshifts_equal_the_generate_job(sim, aion_model, raw, tmp_path):

@@ -84,8 +84,8 @@ Table Aion::tokenize(const Table& rows, const std::string& where, const std::vec
   return RawTokenizer(impl_->codecs, in.names(), where, {}, also).tokenize(in);
 }
 
-Table Aion::embed(const Table& rows, bool tokens, const std::string& where) const {
-  return impl_->encoder->embed(tokenize(rows, where), tokens);
+Table Aion::embed(const Table& rows, bool tokens, const std::string& where, const std::vector<std::string>& also) const {
+  return impl_->encoder->embed(tokenize(rows, where, also), tokens);
 }
 
 Table Aion::generate(const Table& rows, const GenerateRequest& r, const std::string& where) const {
