@@ -31,9 +31,10 @@ Table with_ids(Table t) {
   return t;
 }
 
+// `ids`: generation returns object_id, ra, dec, so it gets them (made up where missing).
 template <class F>
-py::dict through(const py::dict& columns, F&& f) {
-  Table in = with_ids(dict_to_table(columns)), out;
+py::dict through(const py::dict& columns, F&& f, bool ids = true) {
+  Table in = ids ? with_ids(dict_to_table(columns)) : dict_to_table(columns), out;
   {
     py::gil_scoped_release nogil;
     out = f(in);
@@ -54,12 +55,15 @@ void bind_aion(py::module_& m) {
       .def_property_readonly("token_columns", &Aion::token_columns)
       .def_property_readonly("can_generate", &Aion::can_generate)
       .def(
-          "tokenize", [](const Aion& a, const py::dict& cols) { return through(cols, [&](const Table& t) { return a.tokenize(t); }); },
-          py::arg("columns"))
+          "tokenize",
+          [](const Aion& a, const py::dict& cols, const std::vector<std::string>& also) {
+            return through(cols, [&](const Table& t) { return a.tokenize(t, "request", also); }, false);
+          },
+          py::arg("columns"), py::arg("also") = std::vector<std::string>{})
       .def(
           "embed",
           [](const Aion& a, const py::dict& cols, bool tokens, const std::vector<std::string>& also) {
-            return through(cols, [&](const Table& t) { return a.embed(t, tokens, "request", also); });
+            return through(cols, [&](const Table& t) { return a.embed(t, tokens, "request", also); }, false);
           },
           py::arg("columns"), py::arg("tokens") = false, py::arg("also") = std::vector<std::string>{})
       .def(

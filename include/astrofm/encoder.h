@@ -32,7 +32,7 @@ class Encoder {
  public:
   // A model file path or a shipped model name (see resources.h).
   explicit Encoder(const std::string& model, EncoderOptions opt = {});
-  // A model already loaded at `path`, on opt.device: its weights are shared,
+  // A model already loaded at `path`, onto opt.device: its weights are shared,
   // not copied (AION's one object hands them to its generator too).
   Encoder(const models::LoadedModel& loaded, const std::string& path, EncoderOptions opt = {});
   ~Encoder();

@@ -64,8 +64,10 @@ class AION:
         return cols
 
     def tokenize(self, data=None, bands=None, **modalities):
-        """Every column with the token columns (tok_*) the model's codecs make."""
-        return self._core.tokenize(self.columns(data, bands, **modalities))
+        """Every column with the token columns (tok_*) the model's codecs make
+        (redshift and position only when named as modalities, as in embed)."""
+        named = [self._release[m]["column"] for m in modalities]
+        return self._core.tokenize(self.columns(data, bands, **modalities), named)
 
     def embed(self, data=None, bands=None, tokens=False, **modalities):
         """The joint embedding [n, dim]; with tokens=True also the encoder's tokens [n, T, dim].

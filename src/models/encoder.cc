@@ -32,7 +32,10 @@ Encoder::Encoder(const std::string& model, EncoderOptions opt) : impl_(std::make
 
 Encoder::Encoder(const LoadedModel& loaded, const std::string& path, EncoderOptions opt) : impl_(std::make_unique<Impl>()) {
   if (opt.device != "cpu" && opt.device != "cuda") fail_usage("device must be cpu or cuda, not '{}'", opt.device);
-  if (opt.device == "cuda") impl_->device = torch::Device(torch::kCUDA);
+  if (opt.device == "cuda") {
+    if (!torch::cuda::is_available()) fail_usage("device cuda: no CUDA device is available");
+    impl_->device = torch::Device(torch::kCUDA);  // the caller loaded the module there
+  }
   impl_->path = path;
   impl_->lm = loaded;  // the module is shared
   impl_->arch = &architecture_table().at(impl_->lm.architecture);

@@ -16,7 +16,7 @@
 namespace astrofm::train {
 
 struct LoopResult {
-  double train_loss = NAN, val_loss = NAN;
+  double train_loss = 0, val_loss = NAN;  // train_loss 0 when no step ran (a resume at the end), as before
   int64_t steps = 0;       // steps run to (early stopping: where it stopped)
   int64_t best_step = 0;   // early stopping: the step whose weights were kept
   int64_t stopped_at = 0;  // early stopping: 0 when it ran every step

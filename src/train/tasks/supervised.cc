@@ -33,17 +33,8 @@ struct SupervisedTask : Task {
   torch::Tensor y_mean = torch::zeros({}), y_std = torch::ones({});
   nlohmann::json cfg;
   std::string init;  // the pre-trained encoder fine-tuned, if any
-  // `images` holds every row read; `rows_read[i]` is training row i's row there
-  // (the labelled ones), so the pixels are not copied to drop the others.
-  std::vector<int64_t> rows_read;
-  std::vector<int64_t> source(const std::vector<int64_t>& rows) const {
-    std::vector<int64_t> r(rows.size());
-    for (size_t k = 0; k < rows.size(); ++k) r[k] = rows_read[rows[k]];
-    return r;
-  }
-  SupervisedTask(const nlohmann::json& c, ImageData images, std::vector<int64_t> labelled, const std::vector<double>& labels,
-                 const std::string& init_image)
-      : data(std::move(images)), cfg(c), init(init_image), rows_read(std::move(labelled)) {
+  SupervisedTask(const nlohmann::json& c, ImageData images, const std::vector<double>& labels, const std::string& init_image)
+      : data(std::move(images)), cfg(c), init(init_image) {
     classify = c["objective"] == "classification";
     CnnHeadConfig hc;
     hc.backbone = CnnConfig::from_json(c["model"]);
@@ -105,9 +96,8 @@ struct SupervisedTask : Task {
       model->backbone->stem_bn->eval();
       for (int64_t k = 0; k < frozen_below; ++k) (*model->backbone->stages)[k]->eval();
     }
-    const auto r = source(rows);
-    auto x = training ? augment(data.pixels(r), aug) : data.pixels(r, aug.crop);
-    auto out = model->forward(dev(data.prepare(x, r)));
+    auto x = training ? augment(data.pixels(rows), aug) : data.pixels(rows, aug.crop);
+    auto out = model->forward(dev(data.prepare(x, rows)));
     auto target = dev(index(y, rows));
     if (classify) return F::cross_entropy(out, target);
     return F::mse_loss(out.squeeze(1), (target - y_mean) / y_std);
@@ -122,8 +112,7 @@ struct SupervisedTask : Task {
       std::vector<torch::Tensor> parts;
       for (size_t i = 0; i < rows.size(); i += 256) {
         std::vector<int64_t> r(rows.begin() + static_cast<std::ptrdiff_t>(i), rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), i + 256)));
-        const auto sr = source(r);
-        parts.push_back(model->backbone->forward(dev(data.prepare(data.pixels(sr, aug.crop), sr))));
+        parts.push_back(model->backbone->forward(dev(data.prepare(data.pixels(r, aug.crop), r))));
       }
       f = torch::cat(parts);
     }
@@ -214,9 +203,10 @@ void register_supervised(TaskTable& t) {
     for (int64_t i = 0; i < t.rows(); ++i)
       if (!std::isnan(y.values[i])) keep.push_back(i), labels.push_back(y.values[i]);
     if (keep.size() < 2) fail_input("{}: only {} objects have a '{}' label", where, keep.size(), target);
-    ImageData images = load_images(t, where);
-    t = t.take(keep);  // what is left: ids and labels
-    auto task = std::make_unique<SupervisedTask>(cfg, std::move(images), std::move(keep), labels, opt.option("init-image"));
+    // Unlabelled rows are dropped before the images are taken (their pixels
+    // are not kept); when every row has a label, nothing is copied.
+    if (keep.size() < static_cast<size_t>(t.rows())) t = t.take(keep);
+    auto task = std::make_unique<SupervisedTask>(cfg, load_images(t, where), labels, opt.option("init-image"));
     if (y.classification) task->class_names = y.class_names;
     return task;
   };
