@@ -19,7 +19,7 @@ import json as _json
 from .client import Client, ServerError  # pure Python: usable without the compiled module's models
 from . import _core
 from ._core import display_rgb, set_models_dir, shipped_models
-from .aion import AION
+from .aion import AION, SURVEY_BANDS as _SURVEY_BANDS
 from .probes import (KNeighborsClassifier, KNeighborsRegressor, LogisticProbe,
                      MLPProbe, RidgeProbe)
 
@@ -127,10 +127,6 @@ _SHIPPED_CODECS = ("codecs-scalar", "codec-image", "codec-spectrum")
 # Token keys follow AION's: tok_image for the Legacy Survey (and SDSS, which AION
 # lacks), tok_image_hsc for HSC (astrofm tokenize --as image=image_hsc).
 _SURVEY_KEYS = {"HSC": "tok_image_hsc"}
-# From the C++ band table (bands.h), so the service, the encoders and Python agree.
-_SURVEY_BANDS = {}
-for _survey, _bands in _core.image_band_sets():
-    _SURVEY_BANDS.setdefault(_survey, {})[len(_bands)] = list(_bands)
 
 
 def tokenize(data, modality, codecs=None, bands=None):

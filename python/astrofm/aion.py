@@ -16,20 +16,17 @@ import numpy as np
 from . import _core
 
 _SURVEY_OF_IMAGE = {"LegacySurveyImage": "LegacySurvey", "HSCImage": "HSC"}
-
-
-def _band_sets():
-    sets = {}
-    for survey, bands in _core.image_band_sets():
-        sets.setdefault(survey, {})[len(bands)] = list(bands)
-    return sets
+# survey -> {band count: band names}, from the C++ band table (bands.h), so the
+# service, the encoders and Python agree.
+SURVEY_BANDS = {}
+for _survey, _names in _core.image_band_sets():
+    SURVEY_BANDS.setdefault(_survey, {})[len(_names)] = list(_names)
 
 
 class AION:
     def __init__(self, model, codecs=None, dtype="float32"):
         self._core = _core.Aion(model, list(codecs or []), dtype)
         self._release = {r["aion_class"]: r for r in _core.aion_modalities()}
-        self._bands = _band_sets()
 
     @property
     def name(self):
@@ -50,7 +47,7 @@ class AION:
                 flux = np.asarray(value, dtype=np.float32)
                 if flux.ndim != 4:
                     raise ValueError(f"{name}: expected [n, bands, h, w] flux, got shape {flux.shape}")
-                names = bands or self._bands.get(_SURVEY_OF_IMAGE.get(name, ""), {}).get(flux.shape[1])
+                names = bands or SURVEY_BANDS.get(_SURVEY_OF_IMAGE.get(name, ""), {}).get(flux.shape[1])
                 if names is None:
                     raise ValueError(f"{name}: {flux.shape[1]}-band images; pass bands=[...]")
                 cols["image_array"] = flux

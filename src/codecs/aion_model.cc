@@ -79,8 +79,8 @@ Table weighted(const Table& rows) {
 
 Table Aion::tokenize(const Table& rows, const std::string& where, const std::vector<std::string>& also) const {
   if (!impl_->codecs) return rows;
-  if (!unweighted(rows)) return RawTokenizer(impl_->codecs, rows.names(), where, {}, also).tokenize(rows);
-  Table in = weighted(rows);
+  Table copy;  // only when weights are added
+  const Table& in = unweighted(rows) ? (copy = weighted(rows)) : rows;
   return RawTokenizer(impl_->codecs, in.names(), where, {}, also).tokenize(in);
 }
 
@@ -90,7 +90,8 @@ Table Aion::embed(const Table& rows, bool tokens, const std::string& where, cons
 
 Table Aion::generate(const Table& rows, const GenerateRequest& r, const std::string& where) const {
   if (!impl_->generator) fail_usage("{}: a transformer without codecs cannot generate; give the codec files (--codecs)", impl_->path);
-  return unweighted(rows) ? impl_->generator->generate(weighted(rows), r, where) : impl_->generator->generate(rows, r, where);
+  Table copy;
+  return impl_->generator->generate(unweighted(rows) ? (copy = weighted(rows)) : rows, r, where);
 }
 
 }  // namespace astrofm

@@ -54,6 +54,14 @@ struct Generator::Impl {
   std::shared_ptr<const codecs::CodecSet> own;     // the model's own (bundle, snapshot): raw columns to tokens
   std::mutex mu;                                   // one generation at a time (torch's global seed)
 
+  // The transformer, checked to be AION's, in eval mode.
+  void use(LoadedModel loaded, const std::string& name) {
+    lm = std::move(loaded);
+    if (lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", name, lm.architecture);
+    net = &dynamic_cast<AionImpl&>(*lm.module);
+    net->eval();
+  }
+
   Plan plan(const std::vector<std::string>& present, const GenerateRequest& r, const std::string& where) const;
   // `b` already holds the token columns (the plan's raw tokenizer applied by the caller).
   Table run_batch(const Plan& p, const Table& b, const GenerateRequest& r, const std::string& where) const;
@@ -64,10 +72,7 @@ Generator::Generator(const std::string& model, const std::vector<std::string>& c
   auto& I = *impl_;
   I.model = model;
   I.model_path = resolve_model_path(model);
-  I.lm = load_model(I.model_path, torch::kCPU, parse_model_dtype(dtype));
-  if (I.lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", model, I.lm.architecture);
-  I.net = &dynamic_cast<AionImpl&>(*I.lm.module);
-  I.net->eval();
+  I.use(load_model(I.model_path, torch::kCPU, parse_model_dtype(dtype)), model);
   const auto codec_paths = codecs_for_model(I.model_path, codec_files);
   if (codec_paths.empty()) fail_usage("--codecs: {} is a transformer alone; name the codec files that decode its target", model);
   I.loaded = std::make_shared<const codecs::CodecSet>(codecs::CodecSet::load(codec_paths));
@@ -79,10 +84,7 @@ Generator::Generator(const LoadedModel& loaded, const std::string& path, std::sh
     : impl_(std::make_unique<Impl>()) {
   auto& I = *impl_;
   I.model = I.model_path = path;
-  I.lm = loaded;
-  if (I.lm.architecture != "aion") fail_input("{}: a '{}' model; generate needs an AION model (astrofm train aion)", path, I.lm.architecture);
-  I.net = &dynamic_cast<AionImpl&>(*I.lm.module);
-  I.net->eval();
+  I.use(loaded, path);
   if (!set) fail_usage("--codecs: {} is a transformer alone; name the codec files that decode its target", path);
   I.loaded = I.own = std::move(set);
 }

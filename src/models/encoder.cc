@@ -16,30 +16,28 @@ struct Encoder::Impl {
   const Architecture* arch = nullptr;
   torch::Device device = torch::kCPU;
   std::string name, path;
+  // The device asked for, checked (UsageError where CUDA is absent).
+  explicit Impl(const EncoderOptions& opt) {
+    if (opt.device != "cpu" && opt.device != "cuda") fail_usage("device must be cpu or cuda, not '{}'", opt.device);
+    if (opt.device == "cuda") {
+      if (!torch::cuda::is_available()) fail_usage("device cuda: no CUDA device is available");
+      device = torch::Device(torch::kCUDA);
+    }
+  }
+  void use(LoadedModel loaded, std::string from) {
+    lm = std::move(loaded), path = std::move(from);
+    arch = &architecture_table().at(lm.architecture);
+    name = lm.meta.value("name", std::filesystem::path(path).stem().string());
+  }
 };
 
-Encoder::Encoder(const std::string& model, EncoderOptions opt) : impl_(std::make_unique<Impl>()) {
-  if (opt.device != "cpu" && opt.device != "cuda") fail_usage("device must be cpu or cuda, not '{}'", opt.device);
-  if (opt.device == "cuda") {
-    if (!torch::cuda::is_available()) fail_usage("device cuda: no CUDA device is available");
-    impl_->device = torch::Device(torch::kCUDA);
-  }
-  impl_->path = resolve_model_path(model);
-  impl_->lm = load_model(impl_->path, impl_->device, parse_model_dtype(opt.dtype));
-  impl_->arch = &architecture_table().at(impl_->lm.architecture);
-  impl_->name = impl_->lm.meta.value("name", std::filesystem::path(impl_->path).stem().string());
+Encoder::Encoder(const std::string& model, EncoderOptions opt) : impl_(std::make_unique<Impl>(opt)) {
+  const std::string path = resolve_model_path(model);
+  impl_->use(load_model(path, impl_->device, parse_model_dtype(opt.dtype)), path);
 }
 
-Encoder::Encoder(const LoadedModel& loaded, const std::string& path, EncoderOptions opt) : impl_(std::make_unique<Impl>()) {
-  if (opt.device != "cpu" && opt.device != "cuda") fail_usage("device must be cpu or cuda, not '{}'", opt.device);
-  if (opt.device == "cuda") {
-    if (!torch::cuda::is_available()) fail_usage("device cuda: no CUDA device is available");
-    impl_->device = torch::Device(torch::kCUDA);  // the caller loaded the module there
-  }
-  impl_->path = path;
-  impl_->lm = loaded;  // the module is shared
-  impl_->arch = &architecture_table().at(impl_->lm.architecture);
-  impl_->name = impl_->lm.meta.value("name", std::filesystem::path(impl_->path).stem().string());
+Encoder::Encoder(const LoadedModel& loaded, const std::string& path, EncoderOptions opt) : impl_(std::make_unique<Impl>(opt)) {
+  impl_->use(loaded, path);  // the module is shared; the caller loaded it onto opt.device
 }
 
 Encoder::~Encoder() = default;

@@ -39,9 +39,15 @@ std::vector<std::string> ImageBands::kinds() const {
   return k;
 }
 
+void check_image_array(const Column& col, const std::string& where) {
+  if (col.dtype != DType::Float32 && col.dtype != DType::Float64)
+    fail_input("{}: column '{}' is {}, expected float32 or float64", where, col.name, dtype_name(col.dtype));
+  if (col.shape.size() != 3) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, col.shape.size() + 1);
+}
+
 ImageBands image_bands(const Table& b, const std::vector<std::string>& stretch_bands, int64_t channels, const std::string& where) {
   const Column& col = b.at(mmu::kImageArray);
-  if (col.shape.size() != 3) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, col.shape.size() + 1);
+  check_image_array(col, where);
   const int64_t nb = col.shape[0];
   const Column* band = b.find(mmu::kImageBand);
   ImageBands out;
@@ -61,11 +67,9 @@ ImageBands image_bands(const Table& b, const std::vector<std::string>& stretch_b
 
 torch::Tensor image_pixels(const Column& col, const ImageBands& bands, const std::vector<int64_t>& rows, int64_t crop,
                            const std::string& where, bool swap_axes) {
-  if (col.dtype != DType::Float32 && col.dtype != DType::Float64)
-    fail_input("{}: column '{}' is {}, expected float32 or float64", where, col.name, dtype_name(col.dtype));
+  check_image_array(col, where);
   std::vector<int64_t> sizes = col.shape;
   sizes.insert(sizes.begin(), col.rows);
-  if (sizes.size() != 4) fail_input("{}: image_array must be [N, bands, H, W], got {}-d", where, sizes.size());
   auto view = torch::from_blob(const_cast<uint8_t*>(col.data.data()), sizes, col.dtype == DType::Float32 ? torch::kFloat32 : torch::kFloat64);
   if (swap_axes) view = view.transpose(-2, -1);
   if (crop > 0) {

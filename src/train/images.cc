@@ -32,9 +32,7 @@ ImageData load_images(Table& t, const std::string& where) {
   const Column& a = t.at(mmu::kImageArray);
   if (a.shape.size() != 3 || a.shape[0] != 3)
     fail_input("{}: training needs 3-band images, got {}", where, a.shape.empty() ? std::string("no bands") : std::to_string(a.shape[0]));
-  if (a.dtype != DType::Float32 && a.dtype != DType::Float64)
-    fail_input("{}: column '{}' is {}, expected float32 or float64", where, a.name, dtype_name(a.dtype));
-  d.bands = image_bands(t, kStretchBands, 3, where);
+  d.bands = image_bands(t, kStretchBands, 3, where);  // checks the column's type too
   d.kinds = d.bands.kinds();
   auto& cols = t.columns();
   for (const char* c : {mmu::kImageArray, mmu::kImageBand}) {

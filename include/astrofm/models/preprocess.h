@@ -51,6 +51,8 @@ struct ImageBands {
 // Rows without image_band names are taken as the stretch's bands in its order.
 // InputError naming `where` and the row for a cutout whose band count is not
 // the model's `channels`, or flux missing one of the stretch's bands.
+// InputError naming `where` unless image_array is float32/float64 [N, bands, H, W].
+void check_image_array(const Column& image_array, const std::string& where);
 ImageBands image_bands(const Table& batch, const std::vector<std::string>& stretch_bands, int64_t channels, const std::string& where);
 // `swap_axes`: the spatial axes are swapped first (inputs stored transposed).
 torch::Tensor image_pixels(const Column& image_array, const ImageBands& bands, const std::vector<int64_t>& rows, int64_t crop,
