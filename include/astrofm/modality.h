@@ -14,9 +14,10 @@
 namespace astrofm {
 
 // What code dispatches on (never the modality's name): a catalogue scalar,
-// an image, a spectrum, or a list of neighbouring detections (AION's catalog).
-enum class ModalityKind { Image, Spectrum, Scalar, Catalog };
-const char* modality_kind_name(ModalityKind k);  // "image", "spectrum", "scalar", "catalog"
+// an image, a spectrum, a list of neighbouring detections (AION's catalog),
+// or a one-channel map of the object's field (AION's segmentation map).
+enum class ModalityKind { Image, Spectrum, Scalar, Catalog, Field };
+const char* modality_kind_name(ModalityKind k);  // "image", "spectrum", "scalar", "catalog", "field"
 
 // How a column's per-file shape must relate to the modality's main column.
 enum class ShapeRule {
@@ -46,7 +47,7 @@ struct Modality {
   std::vector<std::string> column_names(bool required_only = false) const;
 };
 
-// The image, spectrum and catalog modalities.
+// The image, spectrum, catalog and segmentation-map modalities.
 const std::vector<Modality>& modality_table();
 // "image", "spectrum", or a catalogue column name (a scalar modality).
 Modality modality(const std::string& name);

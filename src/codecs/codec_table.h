@@ -47,6 +47,10 @@ const CodecTable& codec_table();
 // converted in memory; its settings come from its config.json.
 std::shared_ptr<const Codec> codec_from_snapshot(const aion::SnapshotCodec& c);
 
+// A segmentation-map codec with freshly initialised weights (tests; the
+// release's come through codec_from_snapshot). config: the kind's default_config keys.
+std::shared_ptr<const Codec> make_field_codec(const nlohmann::json& config);
+
 // Shared helpers.
 ModelFile module_part(torch::nn::Module& m, const CodecInfo& info);  // tensors of m + meta
 void load_module(torch::nn::Module& m, const ModelFile& part, const std::string& where);

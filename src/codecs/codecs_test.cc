@@ -331,7 +331,7 @@ TEST(CodecTable, EveryFileInKindsIsARegisteredKind) {
     std::string stem = f.path().stem().string();
     EXPECT_NE(std::find(kinds.begin(), kinds.end(), stem), kinds.end()) << f.path() << " is not a registered codec kind";
   }
-  EXPECT_EQ(kinds.size(), 5u);  // catalog, image, scalar, scalar-grid, spectrum
+  EXPECT_EQ(kinds.size(), 6u);  // catalog, field, image, scalar, scalar-grid, spectrum
 }
 
 }  // namespace
@@ -396,6 +396,60 @@ TEST(CatalogCodec, TokensKeepKeysApartAndMaskedEntriesMissing) {
     ADD_FAILURE() << "a 2-entry list encoded by a 3-entry codec";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("cat.h5: column catalog_X has 2 entries per object; the catalog codec takes 3"), std::string::npos) << e.what();
+  }
+}
+
+// The segmentation-map codec: 144 tokens of 1,000 values from the central
+// 96 px (what lies outside the crop changes nothing), a map with nothing
+// finite is missing, decoding gives [0, 1] maps, and a codec file gives the
+// same tokens back. AION parity: tests/aion/codec_parity.py.
+TEST(FieldCodec, CropsToTheCentreAndMarksEmptyMapsMissing) {
+  torch::manual_seed(4);
+  nlohmann::json cfg = codec_table().at("field").default_config();
+  cfg["encoder_output_dim"] = cfg["decoder_input_dim"] = 8, cfg["res_hidden_dims"] = 4;
+  auto codec = make_field_codec(cfg);
+  EXPECT_EQ(codec->info().num_tokens, 144);
+  EXPECT_EQ(codec->info().vocab_size, 1000);
+  EXPECT_EQ(codec->info().modality_kind(), ModalityKind::Field);
+  std::vector<float> m(3 * 100 * 100, 0.f);
+  for (int y = 0; y < 100; ++y)
+    for (int x = 0; x < 100; ++x) {
+      const bool in = (x - 45) * (x - 45) + (y - 52) * (y - 52) < 300;
+      m[y * 100 + x] = in, m[2 * 10000 + y * 100 + x] = in;
+      m[10000 + y * 100 + x] = NAN;                      // nothing observed
+      if (x < 2 || y >= 98) m[2 * 10000 + y * 100 + x] = 0.7f;  // outside the crop: ignored
+    }
+  Table t;
+  t.add(make_column<float>("segmentation_map", m, {100, 100}));
+  Column tok = codec->encode(t, "seg.h5");
+  ASSERT_EQ(tok.rows, 3);
+  auto v = tok.values<int32_t>();
+  for (int k = 0; k < 144; ++k) {
+    EXPECT_TRUE(v[k] >= 0 && v[k] < 1000) << k;
+    EXPECT_EQ(v[144 + k], kMissing) << k;
+    EXPECT_EQ(v[288 + k], v[k]) << k;
+  }
+  Table back = codec->decode(tok, {}, "seg.h5");
+  const Column& d = back.at("segmentation_map");
+  ASSERT_EQ(d.shape, (std::vector<int64_t>{96, 96}));
+  auto dv = d.values<float>();
+  for (int k = 0; k < 96 * 96; ++k) {
+    ASSERT_TRUE(dv[k] >= 0 && dv[k] <= 1) << k;
+    ASSERT_TRUE(std::isnan(dv[96 * 96 + k])) << k;
+  }
+  CodecSet set;
+  set.add(codec);
+  test::TempDir tmp;
+  set.save(tmp.path("seg.afm"));
+  Column again = CodecSet::load({tmp.path("seg.afm")}).at("segmentation_map").encode(t, "seg.h5");
+  EXPECT_EQ(std::vector<int32_t>(again.values<int32_t>().begin(), again.values<int32_t>().end()), std::vector<int32_t>(v.begin(), v.end()));
+  Table small;
+  small.add(make_column<float>("segmentation_map", std::vector<float>(90 * 90, 0.f), {90, 90}));
+  try {
+    codec->encode(small, "seg.h5");
+    ADD_FAILURE() << "a 90 px map encoded by a 96 px crop";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("seg.h5: column segmentation_map maps are 90x90 px"), std::string::npos) << e.what();
   }
 }
 

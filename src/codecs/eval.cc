@@ -52,6 +52,11 @@ struct SpectrumStats {
   std::vector<std::vector<double>> fig_lam, fig_orig, fig_rec;
 };
 
+struct FieldStats {
+  std::vector<double> abs_err, iou;
+  int64_t objects = 0, missing = 0;
+};
+
 struct ScalarStats {
   std::vector<double> abs_err, width_ratio, rel_err;
   double sq = 0;
@@ -221,6 +226,30 @@ void scalar_batch(const Codec& c, const Table& b, ScalarStats& st, const std::st
   }
 }
 
+// Maps: the mean absolute difference over the codec's crop, and the overlap
+// (intersection over union) of the pixels above one half.
+void field_batch(const Codec& c, const Table& b, FieldStats& st, const std::string& where) {
+  Column tok = c.encode(b, where);
+  const Column orig = c.preprocessed(b, where);
+  const Column rec = c.decode(tok, {}, where).at(c.info().modality);
+  const int64_t n = orig.row_elems();
+  for (int64_t i = 0; i < b.rows(); ++i) {
+    if (tok.ptr<int32_t>()[i * tok.row_elems()] == kMissing) {
+      ++st.missing;
+      continue;
+    }
+    double err = 0;
+    int64_t both = 0, either = 0;
+    for (int64_t k = i * n; k < (i + 1) * n; ++k) {
+      const double x = orig.as_double(k), y = rec.as_double(k);
+      err += std::abs(x - y), both += x > 0.5 && y > 0.5, either += x > 0.5 || y > 0.5;
+    }
+    st.abs_err.push_back(err / n);
+    if (either) st.iou.push_back(static_cast<double>(both) / either);
+    ++st.objects;
+  }
+}
+
 void spectrum_figures(const SpectrumStats& st, const std::string& modality, vega::Page& page) {
   for (size_t i = 0; i < st.fig_lam.size(); ++i) {
     if (st.fig_lam[i].size() < 2) continue;
@@ -248,6 +277,7 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
   std::map<std::string, ImageStats> img;
   std::map<std::string, SpectrumStats> spec;
   std::map<std::string, ScalarStats> sca;
+  std::map<std::string, FieldStats> fld;
   DatasetReader r(ds, {.columns = cols, .batch_rows = opt.batch});
   int64_t total = std::min(ds.rows(), opt.max_objects), seen = 0;
   Progress bar("codec eval", total);
@@ -261,6 +291,7 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
         case ModalityKind::Image: image_batch(c, b, img[m], opt.figures, where); break;
         case ModalityKind::Spectrum: spectrum_batch(c, b, spec[m], opt.figures, where); break;
         case ModalityKind::Scalar: scalar_batch(c, b, sca[m], where); break;
+        case ModalityKind::Field: field_batch(c, b, fld[m], where); break;
         case ModalityKind::Catalog: break;  // no per-object figure of merit yet
       }
     }
@@ -307,6 +338,9 @@ nlohmann::json evaluate_codecs(const CodecEvalOptions& opt) {
                             {"max_error_over_bin_width", st.width_ratio.empty() ? NAN : st.width_ratio.back()},
                             {"median_error_over_bin_width", median(st.width_ratio)}};
   }
+  for (auto& [m, st] : fld)
+    out["modalities"][m] = {{"kind", "field"}, {"objects", st.objects}, {"missing", st.missing}, {"median_abs_error", median(st.abs_err)},
+                            {"mean_abs_error", mean(st.abs_err)}, {"median_iou_above_half", median(st.iou)}};
   if (!opt.report.empty()) {
     page.html("<h2>Metrics</h2><pre>" + vega::escape_html(out.dump(1)) + "</pre>\n");
     page.write(opt.report);

@@ -67,6 +67,12 @@ Table every_modality(int64_t n) {
     if (k[0] == 'S') std::fill(v.begin(), v.end(), 0.2), v[2] = 9999.0;
     t.add(make_column<double>(std::string("catalog_") + k, v, {3}));
   }
+  // Segmentation map: a disc on a 100 px field, its edge outside the codec's 96 px crop.
+  std::vector<float> seg;
+  for (int64_t i = 0; i < n; ++i)
+    for (int y = 0; y < 100; ++y)
+      for (int x = 0; x < 100; ++x) seg.push_back((x - 50) * (x - 50) + (y - 50) * (y - 50) < (10 + 3 * i) * (10 + 3 * i) ? 1.f : 0.f);
+  t.add(make_column<float>("segmentation_map", seg, {100, 100}));
   return t;
 }
 
@@ -126,7 +132,11 @@ TEST(Modalities, EveryModalityRoundTripsThroughBuildValidatePrepareAndCodec) {
     sd[fmt::format("_quantizer.quantizers.{}._index_to_val", k)] = torch::linspace(-1, 1, 16);
   }
   set.add(codecs::codec_table().for_convert_kind("aion-codec-catalog")->convert("aion-codec-catalog", sd, {{"length", 3}}, "catalog.pt"));
-  for (const std::string m : {"image", "spectrum", "FLUX_G", "catalog"}) {
+  torch::manual_seed(0);
+  nlohmann::json field = codecs::codec_table().at("field").default_config();
+  field["encoder_output_dim"] = field["decoder_input_dim"] = 8, field["res_hidden_dims"] = 4;
+  set.add(codecs::make_field_codec(field));
+  for (const std::string m : {"image", "spectrum", "FLUX_G", "catalog", "segmentation_map"}) {
     const auto& codec = set.at(m);
     EXPECT_EQ(codec.info().modality_kind(), found.at(m).kind) << m;
     Column tok = codec.encode(back, m);
@@ -144,6 +154,11 @@ TEST(Modalities, EveryModalityRoundTripsThroughBuildValidatePrepareAndCodec) {
   Table dc = set.at("catalog").decode(set.at("catalog").encode(back, "catalog"), back, "catalog");
   EXPECT_EQ(dc.at("catalog_X").values<double>()[3], 11.0);
   EXPECT_TRUE(std::isnan(dc.at("catalog_X").values<double>()[5]));
+  // A segmentation map comes back as the codec's central 96 x 96, within [0, 1].
+  Table ds2 = set.at("segmentation_map").decode(set.at("segmentation_map").encode(back, "seg"), back, "seg");
+  const Column& sm = ds2.at("segmentation_map");
+  EXPECT_EQ(sm.shape, (std::vector<int64_t>{96, 96}));
+  for (float v : sm.values<float>()) ASSERT_TRUE(v >= 0 && v <= 1) << v;
 }
 
 }  // namespace

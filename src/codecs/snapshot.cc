@@ -25,6 +25,7 @@ std::shared_ptr<const Codec> codec_from_snapshot(const aion::SnapshotCodec& c) {
   else if (c.codec_class == "LogScalarCodec") kind = "aion-codec-scalar", hp["transform"] = "log";
   else if (c.codec_class == "GridScalarCodec") kind = "aion-codec-scalar";
   else if (c.codec_class == "CatalogCodec") kind = "aion-codec-catalog";
+  else if (c.codec_class == "ScalarFieldCodec") kind = "aion-codec-field";
   else if (c.codec_class == "MultiScalarCodec") {
     kind = "aion-codec-scalar";
     auto fns = c.config.value("compression_fns", nlohmann::json::array({"arcsinh"}));

@@ -55,7 +55,7 @@ constexpr ReleaseModality kModalities[] = {
   {"GaiaXpBp",                  "tok_xp_bp",         "bp_coefficients",      "MultiScalarCodec", "tok_bp_coefficients",  55, 1024, 55, 1, true},
   {"GaiaXpRp",                  "tok_xp_rp",         "rp_coefficients",      "MultiScalarCodec", "tok_rp_coefficients",  55, 1024, 55, 1, true},
   {"LegacySurveyCatalog",       "catalog",           "catalog",              "CatalogCodec",     "tok_catalog",          50, 3468, 50, 1, false},
-  {"LegacySurveySegmentationMap", "tok_segmap",      "segmentation_map",     "ScalarFieldCodec", "tok_segmap",           144, 1000, 12, 12, false},
+  {"LegacySurveySegmentationMap", "tok_segmap",      "segmentation_map",     "ScalarFieldCodec", "tok_segmentation_map", 144, 1000, 12, 12, true},
 };
 // clang-format on
 

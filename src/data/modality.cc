@@ -12,6 +12,7 @@ const char* modality_kind_name(ModalityKind k) {
     case ModalityKind::Spectrum: return "spectrum";
     case ModalityKind::Scalar: return "scalar";
     case ModalityKind::Catalog: return "catalog";
+    case ModalityKind::Field: return "field";
   }
   return "?";
 }
@@ -47,6 +48,9 @@ const std::vector<Modality>& modality_table() {
         {"catalog_SHAPE_E1", flt, "float", ShapeRule::SameAsMain},
         {"catalog_SHAPE_E2", flt, "float", ShapeRule::SameAsMain},
         {"catalog_SHAPE_R", flt, "float", ShapeRule::SameAsMain}}},
+      // AION's segmentation map: which pixels of the cutout belong to the
+      // object's detections, a float map in [0, 1] (its codec takes the central 96 px).
+      {"segmentation_map", ModalityKind::Field, 3, "[N, H, W]", {{"segmentation_map", flt, "float map", ShapeRule::Main}}},
   };
   return t;
 }

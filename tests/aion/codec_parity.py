@@ -20,8 +20,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import BIN, astrofm, check, close, finish  # noqa: E402  (Debian torch shims, astrofm, the report)
 from aion.codecs import (CatalogCodec, GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec,  # noqa: E402
-                         ScalarCodec, SpectrumCodec)
-from aion.modalities import DESISpectrum, HSCImage, LegacySurveyCatalog, LegacySurveyImage, ScalarModalities  # noqa: E402
+                         ScalarCodec, ScalarFieldCodec, SpectrumCodec)
+from aion.modalities import (DESISpectrum, HSCImage, LegacySurveyCatalog, LegacySurveyImage,  # noqa: E402
+                             LegacySurveySegmentationMap, ScalarModalities)
 
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
@@ -189,5 +190,33 @@ with torch.no_grad():
     back = cat.decode(real)
 for k in ("X", "Y", "SHAPE_E1", "SHAPE_E2", "SHAPE_R"):
     close(f"catalog decode, {k}", dec["catalog_" + k][0, :int(n_real[0])], getattr(back, k).numpy().reshape(-1).astype(np.float64))
+
+# ---------------------------------------------------------------- segmentation map
+# AION's default embedding_dim is encoder_output_dim, which its FSQ of four
+# levels cannot quantise: a working codec sets it to the number of levels.
+seg = ScalarFieldCodec(encoder_output_dim=16, embedding_dim=4, res_hidden_dims=8)
+randomize(seg)
+with torch.no_grad():  # BatchNorm statistics away from 0 and 1, so that eval mode is exercised
+    for m in seg.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+seg.eval()
+cs_seg = convert(seg, "aion-codec-field", "segmap")
+yy, xx = np.mgrid[0:110, 0:104]
+maps = np.zeros((4, 110, 104), np.float32)  # not square, larger than the crop: both axes crop
+for i in range(4):
+    for _ in range(3):
+        cy, cx, r = rng.uniform(20, 90), rng.uniform(20, 84), rng.uniform(4, 20)
+        maps[i][(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0.3, 1)
+with torch.no_grad():
+    ref = seg.encode(LegacySurveySegmentationMap(field=torch.tensor(maps))).numpy()
+    dec = seg.decode(torch.tensor(ref)).field.numpy()
+tok = cs_seg.encode("segmentation_map", {"segmentation_map": maps})
+check("segmentation-map tokens (96 px crop, 12 x 12 of FSQ 8 5 5 5)", tok.shape == ref.shape == (4, 144) and np.array_equal(tok, ref),
+      f"{tok.shape} vs {ref.shape}" if tok.shape != ref.shape else f"{int((tok != ref).sum())} of {ref.size} differ")
+close("segmentation-map decode", cs_seg.decode("segmentation_map", ref)["segmentation_map"], dec)
+pre = cs_seg.preprocess("segmentation_map", {"segmentation_map": maps})
+close("segmentation-map preprocessing (AION's CenterCrop)", pre, seg.center_crop(torch.tensor(maps)[:, None])[:, 0].numpy())
 
 finish("parity")

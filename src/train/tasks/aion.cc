@@ -42,7 +42,8 @@ AionConfig model_config(const nlohmann::json& cfg, const TrainOptions& opt) {
     if (!codec) fail_input("{}: no codec among --codecs for {}", fmt::join(opt.data, ", "), c);
     int64_t t = codec->info().num_tokens;
     int64_t s = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(t))));
-    bool square = codec->info().modality_kind() == ModalityKind::Image && s * s == t;
+    const ModalityKind kind = codec->info().modality_kind();
+    bool square = (kind == ModalityKind::Image || kind == ModalityKind::Field) && s * s == t;
     mods.push_back({{"key", c}, {"column", c}, {"vocab", codec->info().vocab_size}, {"tokens", t},
                     {"grid", square ? std::vector<int64_t>{s, s} : std::vector<int64_t>{t, 1}}, {"id", id++}});
   }
