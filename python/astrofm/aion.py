@@ -6,7 +6,7 @@ survey columns in; tokens, embeddings and generated modalities out.
     z = aion.generate("Z", LegacySurveyImage=flux)                  # Z_mean, Z_pdf, ...
 
 Inputs are AION's modality names (LegacySurveyImage, HSCImage, DESISpectrum,
-SDSSSpectrum, LegacySurveyFluxG, Z, ...), so an AION notebook ports line by
+SDSSSpectrum, LegacySurveyFluxG, LegacySurveySegmentationMap, Z, ...), so an AION notebook ports line by
 line, or a dict of MMU columns (image_array + image_band, spectrum_flux +
 spectrum_lambda + ..., FLUX_G, ...). Images are flux in nanomaggies, [n,
 bands, h, w], their bands by survey unless `bands=` names them.
@@ -52,6 +52,8 @@ class AION:
                     raise ValueError(f"{name}: {flux.shape[1]}-band images; pass bands=[...]")
                 cols["image_array"] = flux
                 cols["image_band"] = np.array([list(names)] * len(flux))
+            elif r["kind"] == "field":  # a map per object [n, h, w], e.g. LegacySurveySegmentationMap
+                cols[r["codec"]] = np.asarray(value, dtype=np.float32)
             elif r["kind"] in ("spectrum", "catalog"):
                 cols.update(dict(value))  # its MMU columns (spectrum_flux, spectrum_lambda, ... / catalog_X, ...)
             else:

@@ -22,9 +22,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import BIN, astrofm, check, close, finish  # noqa: E402
 from aion import AION  # noqa: E402
-from aion.codecs import GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, SpectrumCodec  # noqa: E402
-from aion.modalities import (DESISpectrum, GaiaXpBp, HSCMagG, LegacySurveyFluxG, LegacySurveyImage, Z,  # noqa: E402
-                             ScalarModalities)
+from aion.codecs import (GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, ScalarFieldCodec,  # noqa: E402
+                         SpectrumCodec)
+from aion.modalities import (DESISpectrum, GaiaXpBp, HSCMagG, LegacySurveyFluxG, LegacySurveyImage,  # noqa: E402
+                             LegacySurveySegmentationMap, Z, ScalarModalities)
 from safetensors import safe_open  # noqa: E402
 
 torch.manual_seed(0)
@@ -42,7 +43,7 @@ def randomize(module, scale=0.3):
 
 
 # ------------------------------------------------------------ the snapshot, by AION's package
-MODS = ["tok_image", "tok_spectrum_desi", "tok_flux_g", "tok_z", "tok_mag_g", "tok_xp_bp", "catalog"]
+MODS = ["tok_image", "tok_spectrum_desi", "tok_flux_g", "tok_z", "tok_mag_g", "tok_xp_bp", "tok_segmap", "catalog"]
 CONFIG = dict(domains_in=MODS, domains_out=MODS, dim=64, encoder_depth=2, decoder_depth=2, num_heads=4, mlp_ratio=4.0,
               qkv_bias=False, proj_bias=False, mlp_bias=False, norm_bias=False, act_layer="SiLU", gated_mlp=True, qk_norm=True,
               decoder_causal_mask=False, decoder_sep_mask=True, num_register_tokens=0, share_modality_embeddings=True)
@@ -71,6 +72,9 @@ zc.save_pretrained(snap, modality=Z)
 xp = MultiScalarCodec("bp_coefficients", ["arcsinh"], ["sinh"], 1024, 300, 55)
 xp.quantizer._update_reservoirs(torch.tensor(rng.normal(0, 50, (300, 55)), dtype=torch.float32))
 xp.save_pretrained(snap, modality=GaiaXpBp)
+seg = ScalarFieldCodec(encoder_output_dim=16, embedding_dim=4, res_hidden_dims=8)  # embedding_dim: one channel per FSQ level
+randomize(seg)
+seg.save_pretrained(snap, modality=LegacySurveySegmentationMap)
 
 # The files are the release's layout, and AION's own loaders read them back.
 with safe_open(os.path.join(snap, "model.safetensors"), "pt") as f:
@@ -101,6 +105,7 @@ img_back = codec_back(ImageCodec, "image", img)
 codec_back(SpectrumCodec, "spectrum", spec)
 codec_back(LogScalarCodec, "FLUX_G", flux_g)
 codec_back(GridScalarCodec, "Z", zc)
+seg_back = codec_back(ScalarFieldCodec, "segmentation_map", seg)
 print("snapshot:", snap, sorted(os.listdir(snap)), sorted(os.listdir(os.path.join(snap, "codecs"))))
 
 # ------------------------------------------------------------ astrofm opens the folder as it is
@@ -112,7 +117,7 @@ B = 3
 g = torch.Generator().manual_seed(5)
 inputs = {"tok_image": torch.randint(0, 4375, (B, 576), generator=g), "tok_flux_g": torch.randint(0, 1024, (B, 1), generator=g),
           "tok_spectrum_desi": torch.randint(0, 1024, (B, 273), generator=g), "tok_mag_g": torch.randint(0, 1024, (B, 1), generator=g),
-          "tok_xp_bp": torch.randint(0, 1024, (B, 55), generator=g)}
+          "tok_xp_bp": torch.randint(0, 1024, (B, 55), generator=g), "tok_segmap": torch.randint(0, 1000, (B, 144), generator=g)}
 np_in = {k: v.numpy() for k, v in inputs.items()}
 with torch.no_grad():
     n_all = sum(v.shape[1] for v in inputs.values())
@@ -124,6 +129,15 @@ with torch.no_grad():
     close("logits of tok_z from image + spectrum + fluxes + XP", got, ref)
     ref = back({"tok_image": inputs["tok_image"]}, target_modality=[HSCMagG])["tok_mag_g"].numpy()
     close("logits of HSC g from the image alone", mine.logits({"tok_image": np_in["tok_image"]}, {}, ["tok_mag_g"], 576)["tok_mag_g"], ref)
+    # AION.forward reads the target's num_tokens, which LegacySurveySegmentationMap lacks in
+    # polymathic-aion 0.0.2: the same call with the 144 of modality_info (96 px / patch 8, squared).
+    from types import SimpleNamespace
+    from aion.fourm.modality_info import MODALITY_INFO
+    info = MODALITY_INFO["tok_segmap"]
+    segmap_target = SimpleNamespace(token_key="tok_segmap", num_tokens=(info["input_size"] // info["patch_size"]) ** 2)
+    ref = back({"tok_image": inputs["tok_image"]}, target_modality=[segmap_target])["tok_segmap"].numpy()
+    got = mine.logits({"tok_image": np_in["tok_image"]}, {}, ["tok_segmap"], 576)["tok_segmap"]
+    close("logits of the segmentation map (144 tokens of 1,000) from the image", got, ref)
 
 # bfloat16 weights (half the memory; the matrix units of AVX512-BF16/AMX CPUs):
 # the same model to bfloat16's precision.
@@ -148,7 +162,8 @@ except Exception as e:
 
 # Codecs straight from the folder: the same tokens as AION's codecs.
 cs = astrofm._core.CodecSet([snap])
-check("astrofm finds every codec in codecs/", sorted(cs.modalities) == sorted(["image", "spectrum", "FLUX_G", "g_cmodel_mag", "Z", "bp_coefficients"]),
+check("astrofm finds every codec in codecs/",
+      sorted(cs.modalities) == sorted(["image", "spectrum", "FLUX_G", "g_cmodel_mag", "Z", "bp_coefficients", "segmentation_map"]),
       str(sorted(cs.modalities)))
 y, x = np.mgrid[0:100, 0:100] - 49.5
 flux = (rng.normal(0, 0.2, (2, 4, 100, 100)) + 5 * np.exp(-(x**2 + y**2) / 30.0)).astype(np.float32)
@@ -176,6 +191,10 @@ xv = torch.tensor(rng.normal(0, 50, (4, 55)), dtype=torch.float32)
 with torch.no_grad():
     ref = xp.encode(ScalarModalities["bp_coefficients"](value=xv)).numpy()
 check("Gaia XP tokens (55 coefficients)", np.array_equal(cs.encode("bp_coefficients", {"bp_coefficients": xv.numpy()}), ref))
+segmaps = (((np.mgrid[0:100, 0:100][0] - 50) ** 2 + (np.mgrid[0:100, 0:100][1] - 47) ** 2)[None] < rng.uniform(50, 600, (3, 1, 1))).astype(np.float32)
+with torch.no_grad():
+    ref = seg_back.encode(LegacySurveySegmentationMap(field=torch.tensor(segmaps))).numpy()
+check("segmentation-map tokens from the folder's codec equal AION's", np.array_equal(cs.encode("segmentation_map", {"segmentation_map": segmaps}), ref))
 
 # The Python face, with AION's own names: a notebook's lines port as they are.
 import astrofm as afm  # noqa: E402
@@ -191,6 +210,16 @@ first = ft._model
 pred = ft.predict({"LegacySurveyFluxG": X["tok_FLUX_G"][:5]})
 check("FineTunedModel(base=snapshot) fits and predicts on AION's modality names, opening the model once",
       pred.shape == (5,) and np.isfinite(pred).all() and ft._model is first)
+# Any modality to any: the segmentation map generated from the image, decoded by the folder's codec as AION's would.
+aion_obj = afm.AION(snap)
+gen = aion_obj.generate("LegacySurveySegmentationMap", LegacySurveyImage=flux, steps=4)
+sm = gen.get("segmentation_map")
+check("AION.generate('LegacySurveySegmentationMap', LegacySurveyImage=...) gives [n, 96, 96] maps in [0, 1]",
+      sm is not None and sm.shape == (2, 96, 96) and (sm >= 0).all() and (sm <= 1).all(), str(None if sm is None else sm.shape))
+if sm is not None:
+    with torch.no_grad():
+        ref = seg_back.decode(torch.tensor(gen["tok_segmentation_map"]).long()).field.numpy()
+    close("the generated map = AION's codec decoding the generated tokens", sm, ref)
 
 # ------------------------------------------------------------ one bundle file, and the CLI
 bundle = os.path.join(tmp, "aion-base.afm")
@@ -266,7 +295,7 @@ check("models lists the registered snapshot with its repository", bool(entry) an
       entry[0]["provenance"].get("repository") == "polymathic-ai/aion-base", json.dumps(entry)[:200])
 with open(os.path.join(tmp, "registry", "aion-base.snapshot.json")) as f:
     files = json.load(f)["provenance"]["files"]
-check("the registration records every file with a checksum", len(files) == 2 + 2 * 6 and all("fnv1a64" in x or "sha256" in x for x in files),
+check("the registration records every file with a checksum", len(files) == 2 + 2 * 7 and all("fnv1a64" in x or "sha256" in x for x in files),
       f"{len(files)} files")
 r = subprocess.run([BIN, "-q", "embed", "--model", "aion-base", "--data", os.path.join(work, "tok", "cat"), "--out", os.path.join(work, "emb_named")],
                    capture_output=True, text=True, env=reg_env)

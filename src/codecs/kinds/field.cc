@@ -178,8 +178,15 @@ FieldConfig config_from(const StateDict& sd, const nlohmann::json& hp, const std
   c.num_res_layers = 0;
   while (sd.count(res + std::to_string(c.num_res_layers) + ".net.1.weight")) ++c.num_res_layers;
   c.res_hidden_dims = c.num_res_layers ? sd.at(res + "0.net.1.weight").size(0) : c.res_hidden_dims;
+  if (c.num_downsamples == 0) fail_input("{}: no stride-2 encoder convolutions (encoder.net.0.weight 4x4): not AION's ScalarFieldCodec", where);
   auto lv = need(sd, "_quantizer.levels", where).to(torch::kLong).contiguous();
   c.levels.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
+  int64_t codes = 1;
+  for (int64_t l : c.levels) {
+    if (l < 2 || l > 1024) fail_input("{}: FSQ level {} (each must be 2..1024)", where, l);
+    codes *= l;
+    if (codes > (int64_t{1} << 24)) fail_input("{}: FSQ levels {} make more than 2^24 codes", where, nlohmann::json(c.levels).dump());
+  }
   if (hp.value("variational", false)) fail_input("{}: variational: true; AION's segmentation-map codec quantises a plain autoencoder", where);
   if (hp.contains("output_activation_extension") && !hp["output_activation_extension"].is_null())
     c.extension = hp["output_activation_extension"].get<double>();
@@ -203,8 +210,16 @@ void register_field(CodecTable& t) {
   s.description = "one-channel map, 96 px centre crop, VQ-VAE encoder and FSQ on a 12x12 grid (AION's segmentation-map ScalarFieldCodec)";
   s.default_config = [] { return FieldConfig{}.to_json(); };
   s.load = [](const ModelFile& part, const std::string& where) -> std::shared_ptr<const Codec> {
-    FieldNet net(FieldConfig::from_json(part.meta.at("config")));
-    load_module(*net, part, where);
+    // Sizes from the tensors the file holds, the header checked against them:
+    // a hostile header cannot make the network allocate more than the file has.
+    StateDict sd;
+    for (const auto& t : part.tensors) sd[t.name] = models::from_stored(t);
+    const nlohmann::json& cfg = part.meta.at("config");
+    FieldConfig c = config_from(sd, cfg, where);
+    c.crop = cfg.value("crop", int64_t{96});
+    if (c.crop < 8 || c.crop > 4096) fail_corrupt("{}: crop {} px is not a segmentation map's size", where, c.crop);
+    FieldNet net(c);
+    models::load_state(*net, sd, where);
     return std::make_shared<FieldCodec>(net, where);
   };
   s.convert_kinds = {"aion-codec-field"};
