@@ -299,7 +299,7 @@ PYBIND11_MODULE(_core, m) {
     for (const auto& r : aion::release_modalities()) {
       py::dict d;
       d["aion_class"] = r.aion_class, d["token_key"] = r.token_key, d["codec"] = r.codec_dir, d["codec_class"] = r.codec_class;
-      d["column"] = r.column, d["tokens"] = r.tokens, d["vocab"] = r.vocab, d["supported"] = r.supported;
+      d["column"] = r.column, d["tokens"] = r.tokens, d["vocab"] = r.vocab, d["sequence"] = r.sequence;
       d["kind"] = modality_kind_name(modality(r.codec_dir).kind);  // image, spectrum, scalar, catalog
       out.append(d);
     }

@@ -31,7 +31,11 @@ struct ReleaseModality {
   const char* codec_class;  // "ImageCodec", "SpectrumCodec", "LogScalarCodec", ...
   const char* column;       // astrofm's token column ("tok_spectrum" for DESI, "tok_FLUX_G")
   int64_t tokens, vocab, grid_h, grid_w;
-  bool supported;           // false: astrofm has no codec or embedding for it yet
+  // 4M's seq_token modality (the catalog): 1-D positions counted over the
+  // tokens present, and codec token k is k + vocab_offset in the transformer
+  // (the values below are 4M's pad, start, end, unk and sentinels).
+  bool sequence = false;
+  int64_t vocab_offset = 0;
 };
 
 std::span<const ReleaseModality> release_modalities();

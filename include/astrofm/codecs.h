@@ -73,8 +73,10 @@ class Codec {
 // this codec's tokens: the same counts, or (one-token modalities only) one
 // value more than the codec makes, as AION's released tok_z (1,025) against
 // its Z codec (1,024 bins): no object is ever tokenized to that value.
-inline bool model_takes(const CodecInfo& codec, int64_t tokens, int64_t vocab) {
-  return codec.num_tokens == tokens && (codec.vocab_size == vocab || (tokens == 1 && vocab == codec.vocab_size + 1));
+// A sequence modality (the catalog) takes the codec's values shifted by its vocab_offset.
+inline bool model_takes(const CodecInfo& codec, int64_t tokens, int64_t vocab, int64_t vocab_offset = 0) {
+  return codec.num_tokens == tokens &&
+         (codec.vocab_size + vocab_offset == vocab || (tokens == 1 && vocab == codec.vocab_size + 1));
 }
 
 // One codec per modality, from one or several codec files.

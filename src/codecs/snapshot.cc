@@ -74,7 +74,7 @@ ModelFile snapshot_bundle(const std::string& dir) {
     const auto& sc = aion::codec_for(snap, m.key);
     if (!made.count(sc.name)) made[sc.name] = codecs::codec_from_snapshot(sc);
     const auto& info = made[sc.name]->info();
-    if (!codecs::model_takes(info, m.tokens, m.vocab))
+    if (!codecs::model_takes(info, m.tokens, m.vocab, m.vocab_offset))
       fail_input("{}: the {} codec makes {} tokens of {} values, but the transformer's {} takes {} of {} ({})", sc.config_path, sc.name,
                  info.num_tokens, info.vocab_size, m.key, m.tokens, m.vocab, snap.weights_path);
   }

@@ -15,8 +15,10 @@ namespace F = torch::nn::functional;
 
 nlohmann::json AionConfig::to_json() const {
   nlohmann::json mods = nlohmann::json::array();
-  for (const auto& m : modalities)
+  for (const auto& m : modalities) {
     mods.push_back({{"key", m.key}, {"column", m.column}, {"vocab", m.vocab}, {"tokens", m.tokens}, {"grid", {m.grid_h, m.grid_w}}, {"id", m.id}});
+    if (m.sequence) mods.back()["sequence"] = {{"vocab_offset", m.vocab_offset}};
+  }
   return {{"dim", dim}, {"encoder_depth", encoder_depth}, {"decoder_depth", decoder_depth}, {"num_heads", num_heads},
           {"mlp_hidden", mlp_hidden}, {"qk_norm", qk_norm}, {"decoder_self_attention", decoder_self_attention},
           {"ordinal_scalar_init", ordinal_scalar_init},
@@ -45,7 +47,15 @@ AionConfig AionConfig::from_json(const nlohmann::json& j) {
     a.grid_h = g.at(0), a.grid_w = g.at(1);
     a.id = m.value("id", next_id);
     next_id = a.id + 1;
-    if (a.grid_h * a.grid_w != a.tokens) fail_input("AION config: modality {} grid {}x{} for {} tokens", a.key, a.grid_h, a.grid_w, a.tokens);
+    if (m.contains("sequence")) {
+      a.sequence = true;
+      a.vocab_offset = m["sequence"].value("vocab_offset", int64_t{0});
+      if (a.vocab_offset < 0 || a.vocab_offset >= a.vocab)
+        fail_input("AION config: modality {} vocab_offset {} outside its vocabulary of {}", a.key, a.vocab_offset, a.vocab);
+    }
+    // A sequence's grid is its table of positions (AION keeps all 512), at least one per token.
+    if (a.sequence ? (a.grid_w != 1 || a.grid_h < a.tokens) : a.grid_h * a.grid_w != a.tokens)
+      fail_input("AION config: modality {} grid {}x{} for {} tokens", a.key, a.grid_h, a.grid_w, a.tokens);
     c.modalities.push_back(a);
   }
   if (c.dim % c.num_heads != 0 || c.dim % 4 != 0) fail_input("AION config: dim {} must divide by num_heads {} and by 4", c.dim, c.num_heads);
@@ -261,10 +271,18 @@ torch::Tensor sincos(int64_t h, int64_t w, int64_t dim) {
   return torch::cat({a.sin(), a.cos(), b.sin(), b.cos()}, 1).unsqueeze(0);
 }
 
+// AION's build_1d_sincos_posemb: position n as [sin n w, cos n w] in float32.
+torch::Tensor sincos_1d(int64_t n, int64_t dim) {
+  const int64_t pd = dim / 2;
+  auto omega = 1.0 / torch::pow(10000.0, torch::arange(pd, torch::kFloat32) / static_cast<double>(pd));
+  auto a = torch::arange(n, torch::kFloat32).unsqueeze(1) * omega.unsqueeze(0);
+  return torch::cat({a.sin(), a.cos()}, 1).unsqueeze(0);
+}
+
 struct EmbeddingImpl : nn::Module {
   EmbeddingImpl(const AionModality& m, int64_t dim, torch::Tensor shared_mod_emb, bool decoder) {
     mod_emb = register_parameter("mod_emb", shared_mod_emb);
-    pos_emb = register_buffer("pos_emb", sincos(m.grid_h, m.grid_w, dim));
+    pos_emb = register_buffer("pos_emb", m.sequence ? sincos_1d(m.grid_h, dim) : sincos(m.grid_h, m.grid_w, dim));
     token_emb = register_module("token_emb", Table(m.vocab, dim));
     if (decoder) to_logits = register_module("to_logits", Dense(dim, m.vocab));
   }
@@ -351,8 +369,18 @@ AionEncoded AionImpl::encode(const AionInputs& in, int64_t keep) const {
     auto mask = k < in.masks.size() && in.masks[k].defined() ? in.masks[k].to(t.device(), torch::kBool) : torch::zeros({B, m.tokens}, t.options().dtype(torch::kBool));
     // Missing tokens (-1) are absent tokens: masked, looked up as 0.
     mask = mask | (t < 0);
-    xs.push_back(emb->token_emb(t.clamp_min(0)));
-    es.push_back((emb->pos_emb + emb->mod_emb).expand({B, -1, -1}));
+    if (m.sequence) {
+      // 4M's SequenceEncoderEmbedding: the n-th token present takes position n.
+      if ((t.masked_fill(mask, 0) + m.vocab_offset >= m.vocab).any().item<bool>())
+        fail_input("AION: {} holds a token beyond {} (its vocabulary of {} less the offset {})", key, m.vocab - m.vocab_offset - 1, m.vocab, m.vocab_offset);
+      auto pos_id = ((~mask).to(torch::kLong).cumsum(1) - 1).masked_fill(mask, 0);
+      auto pos = emb->pos_emb[0].index_select(0, pos_id.flatten()).reshape({B, m.tokens, -1}).masked_fill(mask.unsqueeze(-1), 0.0);
+      xs.push_back(emb->token_emb((t + m.vocab_offset).masked_fill(mask, 0)));
+      es.push_back(pos + emb->mod_emb);
+    } else {
+      xs.push_back(emb->token_emb(t.clamp_min(0)));
+      es.push_back((emb->pos_emb + emb->mod_emb).expand({B, -1, -1}));
+    }
     ms.push_back(mask);
   }
   auto X = torch::cat(xs, 1), E = torch::cat(es, 1), M = torch::cat(ms, 1);
@@ -397,6 +425,9 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> AionImpl::decode_selected(c
   std::vector<torch::Tensor> es, sel, mods, pos;
   for (size_t k = 0; k < targets.size(); ++k) {
     const auto& m = cfg_.modality(targets[k]);
+    if (m.sequence)
+      fail_input("AION: {} is an input only: AION generates it token by token from 4M's start and sentinel tokens, which polymathic-aion "
+                 "0.0.2 has no path for; embed with it, or generate other modalities from it", m.key);
     es.push_back((I.dec.at(m.key)->pos_emb + I.dec.at(m.key)->mod_emb).expand({B, -1, -1}));
     sel.push_back(selected[k].to(on.device(), torch::kBool));
     mods.push_back(torch::full({B, m.tokens}, static_cast<int64_t>(k), on.dtype(torch::kLong)));

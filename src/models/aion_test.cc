@@ -1,5 +1,6 @@
 // The AION network's training paths: the selected-target decoder agrees with
-// the full decoder, and scalar embeddings start ordered.
+// the full decoder, and scalar embeddings start ordered; a sequence input
+// (AION's catalog) embeds by the entries present, wherever its gaps are.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -7,6 +8,7 @@
 
 #include "astrofm/error.h"
 #include "astrofm/models/aion.h"
+#include "astrofm/models/architecture.h"
 #include "astrofm/models/registry.h"
 #include "testutil.h"
 
@@ -88,6 +90,42 @@ TEST(AionNet, Float16StorageHalvesTheFileAndKeepsTheOutputs) {
   EXPECT_EQ(b.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::allclose(a, b, 2e-2, 2e-2)) << (a - b).abs().max().item<double>();
   EXPECT_THROW(store_float16(f16, tmp.path() + "/again.afm"), InputError);  // already half
+}
+
+// AION's catalog as 4M reads it: positions count the entries present, so a
+// list with gaps embeds as the same list closed up; the joint embedding is
+// the mean over the tokens given, so the empty slots change nothing either;
+// codec token k is k + vocab_offset; the catalog cannot be a target.
+TEST(AionNet, SequenceInputsCountPositionsOverTheEntriesPresent) {
+  torch::manual_seed(2);
+  AionConfig c = tiny();
+  AionModality cat{"catalog", "tok_catalog", 40, 8, 12, 1, 4};
+  cat.sequence = true, cat.vocab_offset = 4;
+  c.modalities.push_back(cat);
+  ASSERT_TRUE(AionConfig::from_json(c.to_json()).modality("catalog").sequence);
+  Aion net(c);
+  net->eval();
+  torch::NoGradGuard ng;
+  Table b;
+  b.add(make_column<int32_t>("tok_catalog", {5, 9, -1, -1, 30, -1, 2, -1,    // gaps between entries
+                                             5, 9, 30, 2, -1, -1, -1, -1},  // the same entries, closed up
+                             {8}));
+  b.add(make_column<int32_t>("tok_Z", {7, 7}, {1}));
+  const auto& arch = architecture_table().at("aion");
+  auto e = arch.embed_joint(*net, b, /*tokens=*/false, "test").embedding;
+  EXPECT_TRUE(torch::allclose(e[0], e[1], 1e-5, 1e-5)) << (e[0] - e[1]).abs().max().item<float>();
+  // Token 36 + offset 4 is past the 40-value vocabulary: refused by name.
+  AionInputs bad;
+  bad.tokens = {{"catalog", torch::full({1, 8}, 36, torch::kLong)}};
+  EXPECT_THROW(net->encode(bad, 8), InputError);
+  AionInputs in;
+  in.tokens = {{"tok_Z", torch::zeros({1, 1}, torch::kLong)}};
+  try {
+    net->decode(net->encode(in, 1), {"catalog"});
+    ADD_FAILURE() << "the catalog decoded";
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("input only"), std::string::npos) << err.what();
+  }
 }
 
 }  // namespace

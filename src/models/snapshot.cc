@@ -2,8 +2,6 @@
 
 #include <filesystem>
 
-#include <spdlog/spdlog.h>
-
 #include "astrofm/config.h"
 #include "astrofm/error.h"
 #include "astrofm/models/aion.h"
@@ -27,22 +25,6 @@ std::map<std::string, torch::Tensor> read_weights(const std::string& path) {
 SnapshotTransformer snapshot_transformer(const aion::Snapshot& s) {
   auto sd = read_weights(s.weights_path);
   const std::string& where = s.weights_path;
-  // Leave out what astrofm cannot run yet, saying so once.
-  std::vector<std::string> skipped;
-  for (const auto& key : s.domains) {
-    const auto* m = aion::find_modality(key);
-    if (m && !m->supported) skipped.push_back(key);
-  }
-  if (!skipped.empty()) {
-    for (auto it = sd.begin(); it != sd.end();) {
-      bool drop = false;
-      for (const auto& k : skipped)
-        drop = drop || it->first.rfind("encoder_embeddings." + k + ".", 0) == 0 || it->first.rfind("decoder_embeddings." + k + ".", 0) == 0;
-      it = drop ? sd.erase(it) : std::next(it);
-    }
-    spdlog::warn("{}: modalities {} are left out (the transformer does not take them yet: AION reads the catalog as a token sequence; its codec works on its own); every other modality is loaded", s.dir,
-                 fmt::join(skipped, ", "));
-  }
   const auto& c = s.config;
   nlohmann::json hp = {{"num_heads", c.at("num_heads")}, {"decoder_self_attention", "aion"}, {"num_encoder_tokens", 256}};
   Converted conv = architecture_table().at("aion").convert("aion", std::move(sd), hp, where);
@@ -67,11 +49,11 @@ SnapshotTransformer snapshot_transformer(const aion::Snapshot& s) {
     if (m.tokens != r->tokens || m.vocab != r->vocab)
       fail_input("{}: '{}' has {} tokens of {} values; AION-1's {} has {} of {}", where, m.key, m.tokens, m.vocab, r->aion_class, r->tokens, r->vocab);
     m.column = r->column;
-    m.grid_h = r->grid_h, m.grid_w = r->grid_w;
+    if (!m.sequence) m.grid_h = r->grid_h, m.grid_w = r->grid_w;  // a sequence's positions are the weights' own
   }
   for (const auto& d : s.domains) {
     const auto* r = aion::find_modality(d);
-    if (r->supported && !cfg.by_column(r->column))
+    if (!cfg.by_column(r->column))
       fail_input("{}: config.json lists '{}' but {} has no encoder_embeddings.{}.token_emb.weight", s.config_path, d, where, d);
   }
   SnapshotTransformer out;

@@ -22,9 +22,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import BIN, astrofm, check, close, finish  # noqa: E402
 from aion import AION  # noqa: E402
-from aion.codecs import (GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, ScalarFieldCodec,  # noqa: E402
+from aion.codecs import (CatalogCodec, GridScalarCodec, ImageCodec, LogScalarCodec, MultiScalarCodec, ScalarCodec, ScalarFieldCodec,  # noqa: E402
                          SpectrumCodec)
-from aion.modalities import (DESISpectrum, GaiaXpBp, HSCMagG, LegacySurveyFluxG, LegacySurveyImage,  # noqa: E402
+from aion.modalities import (DESISpectrum, GaiaXpBp, HSCMagG, LegacySurveyCatalog, LegacySurveyFluxG, LegacySurveyImage,  # noqa: E402
                              LegacySurveySegmentationMap, Z, ScalarModalities)
 from safetensors import safe_open  # noqa: E402
 
@@ -75,6 +75,10 @@ xp.save_pretrained(snap, modality=GaiaXpBp)
 seg = ScalarFieldCodec(encoder_output_dim=16, embedding_dim=4, res_hidden_dims=8)  # embedding_dim: one channel per FSQ level
 randomize(seg)
 seg.save_pretrained(snap, modality=LegacySurveySegmentationMap)
+cat = CatalogCodec()
+for key, scale in [("SHAPE_E1", 0.2), ("SHAPE_E2", 0.2), ("SHAPE_R", 1.5)]:
+    cat.quantizer.quantizers[key]._update_reservoirs(torch.tensor(rng.normal(0, scale, 5000), dtype=torch.float32))
+cat.save_pretrained(snap, modality=LegacySurveyCatalog)
 
 # The files are the release's layout, and AION's own loaders read them back.
 with safe_open(os.path.join(snap, "model.safetensors"), "pt") as f:
@@ -112,7 +116,7 @@ print("snapshot:", snap, sorted(os.listdir(snap)), sorted(os.listdir(os.path.joi
 mine = astrofm._core.AionModel(snap)
 cfg = json.loads(mine.config_json)
 keys = sorted(m["key"] for m in cfg["modalities"])
-check("astrofm's model from the folder has every modality but the catalog", keys == sorted(m for m in MODS if m != "catalog"), str(keys))
+check("astrofm's model from the folder has every modality, the catalog included", keys == sorted(MODS), str(keys))
 B = 3
 g = torch.Generator().manual_seed(5)
 inputs = {"tok_image": torch.randint(0, 4375, (B, 576), generator=g), "tok_flux_g": torch.randint(0, 1024, (B, 1), generator=g),
@@ -139,6 +143,43 @@ with torch.no_grad():
     got = mine.logits({"tok_image": np_in["tok_image"]}, {}, ["tok_segmap"], 576)["tok_segmap"]
     close("logits of the segmentation map (144 tokens of 1,000) from the image", got, ref)
 
+# The catalog, a 4M sequence: codec tokens shifted by modality_info's vocab_offset
+# (204) into the transformer's vocabulary, absent entries (codec pad 9999) as
+# 0 and masked, positions counted over the entries present. polymathic-aion
+# leaves that mapping to its training code; this is what the model was fed.
+L = 10
+cat_cols = {k: np.full((B, L), 9999.0) for k in ("X", "Y", "SHAPE_E1", "SHAPE_E2", "SHAPE_R")}
+n_cat = [3, 10, 6]
+for i in range(B):
+    for j in range(n_cat[i]):
+        if i == 2 and j == 1:
+            continue  # an absent entry between present ones: positions close up behind it
+        cat_cols["X"][i, j], cat_cols["Y"][i, j] = rng.integers(0, 96), rng.integers(0, 96)
+        cat_cols["SHAPE_E1"][i, j], cat_cols["SHAPE_E2"][i, j] = rng.normal(0, 0.2, 2)
+        cat_cols["SHAPE_R"][i, j] = abs(rng.normal(0, 1.5))
+cs_cat = astrofm._core.CodecSet([snap])
+cat_tok = cs_cat.encode("catalog", {"catalog_" + k: v for k, v in cat_cols.items()})
+with torch.no_grad():
+    ref_tok = cat.encode(LegacySurveyCatalog(X=torch.tensor(cat_cols["X"]).long(), Y=torch.tensor(cat_cols["Y"]).long(),
+                                             **{k: torch.tensor(cat_cols[k], dtype=torch.float32) for k in ("SHAPE_E1", "SHAPE_E2", "SHAPE_R")})).numpy()
+check("catalog tokens from the folder's codec equal AION's (9999 where astrofm writes missing)", np.array_equal(np.where(cat_tok == -1, 9999, cat_tok), ref_tok))
+cat_mask = torch.tensor(cat_tok == -1)
+aion_cat = torch.tensor(np.where(cat_tok == -1, 0, cat_tok + 204)).long()
+with_cat = dict(inputs, catalog=aion_cat)
+n_cat_all = n_all + 5 * L
+with torch.no_grad():
+    close("embedding with the catalog (offset 204, positions over the entries present)",
+          mine.encode(dict(np_in, catalog=cat_tok), {}, n_cat_all), back.encode(with_cat, input_mask={"catalog": cat_mask}, num_encoder_tokens=n_cat_all).numpy())
+    only = back.encode({"catalog": aion_cat}, input_mask={"catalog": cat_mask}, num_encoder_tokens=5 * L).numpy()
+    close("embedding of the catalog alone", mine.encode({"catalog": cat_tok}, {}, 5 * L), only)
+    ref = back(with_cat, target_modality=[Z], input_mask={"catalog": cat_mask})["tok_z"].numpy()
+    close("logits of tok_z from every input and the catalog", mine.logits(dict(np_in, catalog=cat_tok), {}, ["tok_z"], n_cat_all)["tok_z"], ref)
+try:
+    mine.logits({"tok_image": np_in["tok_image"]}, {}, ["catalog"], 576)
+    check("generating the catalog is refused", False)
+except Exception as e:
+    check("generating the catalog is refused, saying it is an input only", "input only" in str(e), str(e)[:200])
+
 # bfloat16 weights (half the memory; the matrix units of AVX512-BF16/AMX CPUs):
 # the same model to bfloat16's precision.
 half = astrofm._core.AionModel(snap, "bfloat16")
@@ -163,7 +204,7 @@ except Exception as e:
 # Codecs straight from the folder: the same tokens as AION's codecs.
 cs = astrofm._core.CodecSet([snap])
 check("astrofm finds every codec in codecs/",
-      sorted(cs.modalities) == sorted(["image", "spectrum", "FLUX_G", "g_cmodel_mag", "Z", "bp_coefficients", "segmentation_map"]),
+      sorted(cs.modalities) == sorted(["image", "spectrum", "FLUX_G", "g_cmodel_mag", "Z", "bp_coefficients", "segmentation_map", "catalog"]),
       str(sorted(cs.modalities)))
 y, x = np.mgrid[0:100, 0:100] - 49.5
 flux = (rng.normal(0, 0.2, (2, 4, 100, 100)) + 5 * np.exp(-(x**2 + y**2) / 30.0)).astype(np.float32)
@@ -210,6 +251,15 @@ first = ft._model
 pred = ft.predict({"LegacySurveyFluxG": X["tok_FLUX_G"][:5]})
 check("FineTunedModel(base=snapshot) fits and predicts on AION's modality names, opening the model once",
       pred.shape == (5,) and np.isfinite(pred).all() and ft._model is first)
+# The AION object on raw catalog columns: its mean-pooled embedding is the mean of
+# AION's encoder output over the tokens present.
+emb_cat = aion_obj_cat = afm.AION(snap).embed(LegacySurveyCatalog={"catalog_" + k: v for k, v in cat_cols.items()})
+with torch.no_grad():
+    out = back.encode({"catalog": aion_cat}, input_mask={"catalog": cat_mask}, num_encoder_tokens=5 * L).numpy()
+present = (~cat_mask.numpy()).sum(1)
+close("AION(snapshot).embed(LegacySurveyCatalog=columns) = AION's encoder output averaged over the entries present",
+      emb_cat, np.stack([out[i, :present[i]].mean(0) for i in range(B)]))
+
 # Any modality to any: the segmentation map generated from the image, decoded by the folder's codec as AION's would.
 aion_obj = afm.AION(snap)
 gen = aion_obj.generate("LegacySurveySegmentationMap", LegacySurveyImage=flux, steps=4)
@@ -295,7 +345,7 @@ check("models lists the registered snapshot with its repository", bool(entry) an
       entry[0]["provenance"].get("repository") == "polymathic-ai/aion-base", json.dumps(entry)[:200])
 with open(os.path.join(tmp, "registry", "aion-base.snapshot.json")) as f:
     files = json.load(f)["provenance"]["files"]
-check("the registration records every file with a checksum", len(files) == 2 + 2 * 7 and all("fnv1a64" in x or "sha256" in x for x in files),
+check("the registration records every file with a checksum", len(files) == 2 + 2 * 8 and all("fnv1a64" in x or "sha256" in x for x in files),
       f"{len(files)} files")
 r = subprocess.run([BIN, "-q", "embed", "--model", "aion-base", "--data", os.path.join(work, "tok", "cat"), "--out", os.path.join(work, "emb_named")],
                    capture_output=True, text=True, env=reg_env)

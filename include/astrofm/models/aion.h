@@ -23,6 +23,13 @@ struct AionModality {
   int64_t vocab = 1024, tokens = 1;
   int64_t grid_h = 1, grid_w = 1;  // sin-cos position grid: tokens = h * w
   int64_t id = 0;      // AION's modality id (sha256 of the key mod 2^15)
+  // 4M's seq_token (AION's catalog): positions count the tokens present (an
+  // absent entry takes no position), codec token k is k + vocab_offset in the
+  // embedding (0, 4M's padding, where absent). An input only: AION decodes
+  // it autoregressively with 4M's start and sentinel tokens, which no
+  // polymathic-aion path does.
+  bool sequence = false;
+  int64_t vocab_offset = 0;
 };
 
 struct AionConfig {

@@ -21,8 +21,6 @@ std::map<std::string, torch::Tensor> read_weights(const std::string& path);
 // "aion", config, provenance) and its tensors named as the module's. The
 // config's settings come from config.json and are checked against the weights
 // (InputError naming config.json and the field on a disagreement).
-// Modalities astrofm cannot run yet (the Legacy Survey catalog) are left
-// out with a warning.
 struct SnapshotTransformer {
   nlohmann::json meta;
   std::map<std::string, torch::Tensor> state;

@@ -1,7 +1,8 @@
 // "aion": AION-1's any-to-any transformer (include/astrofm/models/aion.h).
 // Embeds any combination of the token columns it knows (astrofm tokenize
-// output) jointly: the mean of the encoder's output tokens (AION's pooling),
-// and those tokens for attentive probes. Converts AION's state dicts.
+// output) jointly: the mean of the encoder's output tokens (AION's pooling)
+// over the tokens given (a missing value or an absent catalog entry holds a
+// slot but no token), and those tokens for attentive probes. Converts AION's state dicts.
 #include "astrofm/aion_release.h"
 #include "astrofm/models/aion.h"
 #include "astrofm/models/architecture.h"
@@ -66,7 +67,9 @@ void register_aion(ArchitectureTable& t) {
     for (const auto& [k, v] : in.tokens) total += v.size(1);
     // Every given token goes to the encoder (AION's BaseModel: num_encoder_tokens = all).
     auto enc = net.encode(in, total);
-    return Embedded{enc.context.mean(1), tokens ? enc.context : torch::Tensor()};
+    auto present = (~enc.mask).unsqueeze(-1).to(enc.context.scalar_type());
+    auto mean = (enc.context * present).sum(1) / present.sum(1).clamp_min(1);
+    return Embedded{mean, tokens ? enc.context : torch::Tensor()};
   };
   a.convert_kinds = {"aion"};
   a.convert = [](const std::string&, StateDict sd, const nlohmann::json& hp, const std::string& where) {
@@ -98,6 +101,9 @@ void register_aion(ArchitectureTable& t) {
       int64_t s = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(m.tokens))));
       if (s * s == m.tokens && m.tokens > 1) m.grid_h = m.grid_w = s;
       else m.grid_h = m.tokens, m.grid_w = 1;
+      // A sequence keeps a table of positions (AION: all 512) longer than its tokens (50).
+      const auto* r = aion::find_modality(key);
+      if (r && r->sequence) m.tokens = std::min(r->tokens, m.grid_h), m.sequence = true, m.vocab_offset = r->vocab_offset;
       m.id = id++;
       c.modalities.push_back(m);
     }
