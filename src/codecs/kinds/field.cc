@@ -127,7 +127,8 @@ struct FieldCodec : Codec {
   }
   std::vector<std::string> input_columns() const override { return {kModality}; }
 
-  Column encode(const Table& b, const std::string& where) const override {
+  // AION's CenterCrop of the maps: [N, 1, crop, crop], NaN kept.
+  torch::Tensor cropped(const Table& b, const std::string& where) const {
     const Column& c = b.at(kModality);
     const int64_t crop = net->cfg.crop;
     const bool one_channel = c.shape.size() == 3 && c.shape[0] == 1;
@@ -136,8 +137,12 @@ struct FieldCodec : Codec {
     const int64_t H = c.shape[c.shape.size() - 2], W = c.shape.back();
     if (H < crop || W < crop)
       fail_input("{}: column {} maps are {}x{} px; the segmentation-map codec crops the central {}x{}", where, c.name, H, W, crop, crop);
-    // AION's CenterCrop, then NaN -> 0; a row with nothing finite is missing.
-    auto x = column_tensor(c, where).reshape({c.rows, 1, H, W}).narrow(2, (H - crop) / 2, crop).narrow(3, (W - crop) / 2, crop);
+    return column_tensor(c, where).reshape({c.rows, 1, H, W}).narrow(2, (H - crop) / 2, crop).narrow(3, (W - crop) / 2, crop);
+  }
+
+  Column encode(const Table& b, const std::string& where) const override {
+    // NaN -> 0; a row with nothing finite is missing.
+    auto x = cropped(b, where);
     auto finite = torch::isfinite(x);
     auto missing = ~finite.flatten(1).any(1);
     x = torch::where(finite, x, torch::zeros({}, x.options())).contiguous();
@@ -155,10 +160,7 @@ struct FieldCodec : Codec {
     return out;
   }
   Column preprocessed(const Table& b, const std::string& where) const override {
-    const Column& c = b.at(kModality);
-    const int64_t crop = net->cfg.crop, H = c.shape[c.shape.size() - 2], W = c.shape.back();
-    auto x = column_tensor(c, where).reshape({c.rows, H, W}).narrow(1, (H - crop) / 2, crop).narrow(2, (W - crop) / 2, crop);
-    return models::tensor_column(kModality, torch::nan_to_num(x, 0.0, 0.0, 0.0).contiguous());
+    return models::tensor_column(kModality, torch::nan_to_num(cropped(b, where).squeeze(1), 0.0, 0.0, 0.0).contiguous());
   }
   ModelFile to_part() const override { return module_part(*net, info_); }
   mutable FieldNet net;  // forward passes are not const in libtorch
@@ -167,17 +169,22 @@ struct FieldCodec : Codec {
 // What AION's weights say of the architecture; config.json (when given) must agree.
 FieldConfig config_from(const StateDict& sd, const nlohmann::json& hp, const std::string& where) {
   FieldConfig c;
-  const auto& ep = need(sd, "encode_proj.weight", where);
+  auto conv = [&](const std::string& name) -> const torch::Tensor& {  // a convolution's [out, in, kh, kw]
+    const auto& w = need(sd, name, where);
+    if (w.dim() != 4) fail_input("{}: {} has shape [{}], not a 2-D convolution's", where, name, fmt::join(w.sizes(), ", "));
+    return w;
+  };
+  const auto& ep = conv("encode_proj.weight");
   c.embedding_dim = ep.size(0), c.encoder_output_dim = ep.size(1);
-  c.decoder_input_dim = need(sd, "decode_proj.weight", where).size(0);
+  c.decoder_input_dim = conv("decode_proj.weight").size(0);
   c.num_downsamples = 0;
   while (sd.count(fmt::format("encoder.net.{}.weight", 2 * c.num_downsamples)) &&
-         sd.at(fmt::format("encoder.net.{}.weight", 2 * c.num_downsamples)).size(2) == 4)
+         conv(fmt::format("encoder.net.{}.weight", 2 * c.num_downsamples)).size(2) == 4)
     ++c.num_downsamples;
   const std::string res = fmt::format("encoder.net.{}.net.", 2 * c.num_downsamples + 1);
   c.num_res_layers = 0;
   while (sd.count(res + std::to_string(c.num_res_layers) + ".net.1.weight")) ++c.num_res_layers;
-  c.res_hidden_dims = c.num_res_layers ? sd.at(res + "0.net.1.weight").size(0) : c.res_hidden_dims;
+  c.res_hidden_dims = c.num_res_layers ? conv(res + "0.net.1.weight").size(0) : c.res_hidden_dims;
   if (c.num_downsamples == 0) fail_input("{}: no stride-2 encoder convolutions (encoder.net.0.weight 4x4): not AION's ScalarFieldCodec", where);
   auto lv = need(sd, "_quantizer.levels", where).to(torch::kLong).contiguous();
   c.levels.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
