@@ -159,9 +159,12 @@ torch::Tensor attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v, c
     // transposed contiguous for the matrix units. Same masking as below.
     std::vector<torch::Tensor> out;
     out.reserve(static_cast<size_t>(q.size(0)));
+    // Objects with every token present (most, when embedding) skip the mask.
+    const auto masked = mask.flatten(1).any(1).to(torch::kCPU);
+    const bool* any_masked = masked.data_ptr<bool>();
     for (int64_t b = 0; b < q.size(0); ++b) {
       auto a = torch::matmul(q[b] * scale, k[b].transpose(-2, -1).contiguous());
-      a.masked_fill_(mask[b].unsqueeze(0), -3.3895313892515355e38);  // the lowest finite bfloat16 (-FLT_MAX would be -inf)
+      if (any_masked[b]) a.masked_fill_(mask[b].unsqueeze(0), -3.3895313892515355e38);  // the lowest finite bfloat16 (-FLT_MAX would be -inf)
       out.push_back(torch::matmul(a.softmax(-1), v[b]));
     }
     return torch::stack(out);
