@@ -149,9 +149,14 @@ struct NormImpl : nn::Module {
 };
 TORCH_MODULE(Norm);
 
-torch::Tensor attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v, const torch::Tensor& mask, const Norm& qn, const Norm& kn,
-                     bool qk_norm) {
-  if (qk_norm) q = qn->forward(q), k = kn->forward(k);
+// Q/K-norm on token-major [B, N, heads, head_dim] (each token's heads
+// contiguous, 1.3-1.8x faster than on the attention layout), then that layout.
+torch::Tensor heads_first(const torch::Tensor& x, const Norm& norm, bool qk_norm) {
+  return (qk_norm ? norm->forward(x) : x).permute({0, 2, 1, 3});
+}
+
+// q [B, heads, N, hd], k and v [B, heads, M, hd], already normalised.
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask) {
   const double scale = std::pow(static_cast<double>(q.size(-1)), -0.5);
   if (q.scalar_type() == torch::kBFloat16) {
     // bfloat16 inference: one object at a time, so its [heads, N, N] scores
@@ -182,8 +187,9 @@ struct SelfAttentionImpl : nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
     auto B = x.size(0), N = x.size(1), C = x.size(2);
-    auto t = qkv(x).reshape({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
-    auto o = attend(t[0], t[1], t[2], mask, q_norm, k_norm, qk_norm);
+    auto t = qkv(x).reshape({B, N, 3, heads, C / heads});
+    auto o = attend(heads_first(t.select(2, 0), q_norm, qk_norm), heads_first(t.select(2, 1), k_norm, qk_norm),
+                    t.select(2, 2).permute({0, 2, 1, 3}), mask);
     return proj(o.transpose(1, 2).reshape({B, N, C}));
   }
   int64_t heads;
@@ -202,9 +208,9 @@ struct CrossAttentionImpl : nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& ctx, const torch::Tensor& mask) {
     auto B = x.size(0), N = x.size(1), C = x.size(2), M = ctx.size(1);
-    auto qq = q(x).reshape({B, N, heads, C / heads}).permute({0, 2, 1, 3});
-    auto t = kv(ctx).reshape({B, M, 2, heads, C / heads}).permute({2, 0, 3, 1, 4});
-    auto o = attend(qq, t[0], t[1], mask, q_norm, k_norm, qk_norm);
+    auto qq = heads_first(q(x).reshape({B, N, heads, C / heads}), q_norm, qk_norm);
+    auto t = kv(ctx).reshape({B, M, 2, heads, C / heads});
+    auto o = attend(qq, heads_first(t.select(2, 0), k_norm, qk_norm), t.select(2, 1).permute({0, 2, 1, 3}), mask);
     return proj(o.transpose(1, 2).reshape({B, N, -1}));
   }
   int64_t heads;
