@@ -90,11 +90,13 @@ ModelFile module_part(torch::nn::Module& m, const CodecInfo& info) {
   return f;
 }
 
-void load_module(torch::nn::Module& m, const ModelFile& part, const std::string& where) {
-  std::map<std::string, torch::Tensor> state;
+StateDict part_state(const ModelFile& part) {
+  StateDict state;
   for (const auto& t : part.tensors) state[t.name] = models::from_stored(t);
-  models::load_state(m, state, where);
+  return state;
 }
+
+void load_module(torch::nn::Module& m, const ModelFile& part, const std::string& where) { models::load_state(m, part_state(part), where); }
 
 const torch::Tensor& need(const StateDict& sd, const std::string& key, const std::string& where) {
   auto it = sd.find(key);

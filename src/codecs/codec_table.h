@@ -53,6 +53,7 @@ std::shared_ptr<const Codec> make_field_codec(const nlohmann::json& config);
 
 // Shared helpers.
 ModelFile module_part(torch::nn::Module& m, const CodecInfo& info);  // tensors of m + meta
+StateDict part_state(const ModelFile& part);  // a part's tensors by name
 void load_module(torch::nn::Module& m, const ModelFile& part, const std::string& where);
 const torch::Tensor& need(const StateDict& sd, const std::string& key, const std::string& where);
 // Per row: an 8-bit display image (no image_ivar, or NaN everywhere in the row).

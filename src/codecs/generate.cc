@@ -109,9 +109,7 @@ Plan Generator::Impl::plan(const std::vector<std::string>& present, const Genera
   // the codec's bins (renormalised), which is what decoding a sample through
   // AION's own codec can give.
   p.V = codec.info().vocab_size;
-  if (tm.sequence)
-    fail_input("{}: {} is an input only: AION generates it token by token from 4M's start and sentinel tokens, which polymathic-aion 0.0.2 "
-               "has no path for; generate other modalities from it", where, p.target);
+  models::check_generable(tm, where);  // before anything is written
   if (!codecs::model_takes(codec.info(), tm.tokens, tm.vocab))
     fail_input("{}: the {} codec makes {} tokens of {} values; the model's {} has {} of {}", set.source(codec.info().modality), codec.info().modality,
                codec.info().num_tokens, codec.info().vocab_size, p.target, tm.tokens, tm.vocab);

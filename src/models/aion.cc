@@ -91,6 +91,12 @@ torch::Tensor aion_tokens(const Column& c, const AionModality& m, const std::str
   return torch::tensor(v, torch::kLong).reshape({c.rows, m.tokens});
 }
 
+void check_generable(const AionModality& m, const std::string& where) {
+  if (m.sequence)
+    fail_input("{}: {} is an input only: AION generates it token by token from 4M's start and sentinel tokens, which polymathic-aion 0.0.2 "
+               "has no path for; embed with it, or generate other modalities from it", where, m.column);
+}
+
 namespace {
 
 // Whether the layers below draw their starting weights. Not when the weights
@@ -270,28 +276,26 @@ struct DecoderBlockImpl : nn::Module {
 };
 TORCH_MODULE(DecoderBlock);
 
-// AION's build_2d_sincos_posemb: token n at (n / h, n % h), [sin a, cos a, sin b, cos b] in float32.
-torch::Tensor sincos(int64_t h, int64_t w, int64_t dim) {
-  int64_t pd = dim / 4;
-  auto omega = 1.0 / torch::pow(10000.0, torch::arange(pd, torch::kFloat32) / static_cast<double>(pd));
-  auto n = torch::arange(h * w, torch::kLong);
-  auto a = n.div(h, "floor").to(torch::kFloat32).unsqueeze(1) * omega.unsqueeze(0);
-  auto b = n.remainder(h).to(torch::kFloat32).unsqueeze(1) * omega.unsqueeze(0);
-  return torch::cat({a.sin(), a.cos(), b.sin(), b.cos()}, 1).unsqueeze(0);
-}
-
-// AION's build_1d_sincos_posemb: position n as [sin n w, cos n w] in float32.
-torch::Tensor sincos_1d(int64_t n, int64_t dim) {
+// AION's sin-cos position code of `pos` (float32 [n]): [sin p w, cos p w]
+// with w = 10000^(-k / (dim / 2)), k < dim / 2 (build_1d_sincos_posemb).
+torch::Tensor sincos_of(const torch::Tensor& pos, int64_t dim) {
   const int64_t pd = dim / 2;
   auto omega = 1.0 / torch::pow(10000.0, torch::arange(pd, torch::kFloat32) / static_cast<double>(pd));
-  auto a = torch::arange(n, torch::kFloat32).unsqueeze(1) * omega.unsqueeze(0);
-  return torch::cat({a.sin(), a.cos()}, 1).unsqueeze(0);
+  auto a = pos.unsqueeze(1) * omega.unsqueeze(0);
+  return torch::cat({a.sin(), a.cos()}, 1);
+}
+
+// build_2d_sincos_posemb: token n at (n / h, n % h), each coordinate coded in half the width.
+torch::Tensor sincos(int64_t h, int64_t w, int64_t dim) {
+  auto n = torch::arange(h * w, torch::kLong);
+  return torch::cat({sincos_of(n.div(h, "floor").to(torch::kFloat32), dim / 2), sincos_of(n.remainder(h).to(torch::kFloat32), dim / 2)}, 1)
+      .unsqueeze(0);
 }
 
 struct EmbeddingImpl : nn::Module {
   EmbeddingImpl(const AionModality& m, int64_t dim, torch::Tensor shared_mod_emb, bool decoder) {
     mod_emb = register_parameter("mod_emb", shared_mod_emb);
-    pos_emb = register_buffer("pos_emb", m.sequence ? sincos_1d(m.grid_h, dim) : sincos(m.grid_h, m.grid_w, dim));
+    pos_emb = register_buffer("pos_emb", m.sequence ? sincos_of(torch::arange(m.grid_h, torch::kFloat32), dim).unsqueeze(0) : sincos(m.grid_h, m.grid_w, dim));
     token_emb = register_module("token_emb", Table(m.vocab, dim));
     if (decoder) to_logits = register_module("to_logits", Dense(dim, m.vocab));
   }
@@ -434,9 +438,7 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> AionImpl::decode_selected(c
   std::vector<torch::Tensor> es, sel, mods, pos;
   for (size_t k = 0; k < targets.size(); ++k) {
     const auto& m = cfg_.modality(targets[k]);
-    if (m.sequence)
-      fail_input("AION: {} is an input only: AION generates it token by token from 4M's start and sentinel tokens, which polymathic-aion "
-                 "0.0.2 has no path for; embed with it, or generate other modalities from it", m.key);
+    check_generable(m, "AION");
     es.push_back((I.dec.at(m.key)->pos_emb + I.dec.at(m.key)->mod_emb).expand({B, -1, -1}));
     sel.push_back(selected[k].to(on.device(), torch::kBool));
     mods.push_back(torch::full({B, m.tokens}, static_cast<int64_t>(k), on.dtype(torch::kLong)));

@@ -56,6 +56,9 @@ struct AionConfig {
 // a token is outside the modality's vocabulary or the shape is wrong.
 torch::Tensor aion_tokens(const Column& c, const AionModality& m, const std::string& where);
 
+// InputError naming `where` when `m` cannot be generated (a sequence is an input only).
+void check_generable(const AionModality& m, const std::string& where);
+
 // Tokens of some modalities for a batch: (key, int64 [B, n]) in input order,
 // with optional masks (true = absent / not given to the encoder).
 struct AionInputs {

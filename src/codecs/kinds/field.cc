@@ -86,10 +86,8 @@ struct FieldNetImpl : nn::Module {
       dec->push_back(nn::ReLU());
       dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(d[i], d[i + 1], 4).stride(2).padding(1)));
     }
-    encoder = register_module("encoder", std::make_shared<nn::Module>("Encoder2d"));
-    encoder->register_module("net", enc);
-    decoder = register_module("decoder", std::make_shared<nn::Module>("Decoder2d"));
-    decoder->register_module("net", dec);
+    register_module("encoder", std::make_shared<nn::Module>("Encoder2d"))->register_module("net", enc);
+    register_module("decoder", std::make_shared<nn::Module>("Decoder2d"))->register_module("net", dec);
     encode_proj = register_module("encode_proj", nn::Conv2d(nn::Conv2dOptions(cfg.encoder_output_dim, cfg.embedding_dim, 1)));
     decode_proj = register_module("decode_proj", nn::Conv2d(nn::Conv2dOptions(cfg.embedding_dim, cfg.decoder_input_dim, 1)));
     quantizer = register_module("_quantizer", FSQ(cfg.levels));
@@ -107,7 +105,6 @@ struct FieldNetImpl : nn::Module {
     return x.clip(0.0, 1.0).squeeze(1);
   }
   FieldConfig cfg;
-  std::shared_ptr<nn::Module> encoder, decoder;
   nn::Sequential enc_net{nullptr}, dec_net{nullptr};
   nn::Conv2d encode_proj{nullptr}, decode_proj{nullptr};
   FSQ quantizer{nullptr};
@@ -205,7 +202,18 @@ FieldConfig config_from(const StateDict& sd, const nlohmann::json& hp, const std
       fail_input("{}: config says {} {} but the weights hold {}", where, k, hp[k].dump(), v);
   if (hp.contains("levels") && hp["levels"].get<std::vector<int64_t>>() != c.levels)
     fail_input("{}: config says levels {} but the weights hold {}", where, hp["levels"].dump(), nlohmann::json(c.levels).dump());
+  c.crop = hp.value("crop", c.crop);  // astrofm's header; AION's config has none: its 96
+  if (c.crop < 8 || c.crop > 4096) fail_input("{}: crop {} px is not a segmentation map's size", where, c.crop);
   return c;
+}
+
+// The codec from AION-named weights and its settings (config.json or a codec
+// file's header). Sizes come from the tensors, the settings checked against
+// them: a hostile header cannot make the network allocate more than the file holds.
+std::shared_ptr<const Codec> from_weights(const StateDict& sd, const nlohmann::json& hp, const std::string& where) {
+  FieldNet net(config_from(sd, hp, where));
+  models::load_state(*net, sd, where);
+  return std::make_shared<FieldCodec>(net, where);
 }
 
 }  // namespace
@@ -216,25 +224,9 @@ void register_field(CodecTable& t) {
   s.modality_kind = ModalityKind::Field;
   s.description = "one-channel map, 96 px centre crop, VQ-VAE encoder and FSQ on a 12x12 grid (AION's segmentation-map ScalarFieldCodec)";
   s.default_config = [] { return FieldConfig{}.to_json(); };
-  s.load = [](const ModelFile& part, const std::string& where) -> std::shared_ptr<const Codec> {
-    // Sizes from the tensors the file holds, the header checked against them:
-    // a hostile header cannot make the network allocate more than the file has.
-    StateDict sd;
-    for (const auto& t : part.tensors) sd[t.name] = models::from_stored(t);
-    const nlohmann::json& cfg = part.meta.at("config");
-    FieldConfig c = config_from(sd, cfg, where);
-    c.crop = cfg.value("crop", int64_t{96});
-    if (c.crop < 8 || c.crop > 4096) fail_corrupt("{}: crop {} px is not a segmentation map's size", where, c.crop);
-    FieldNet net(c);
-    models::load_state(*net, sd, where);
-    return std::make_shared<FieldCodec>(net, where);
-  };
+  s.load = [](const ModelFile& part, const std::string& where) { return from_weights(part_state(part), part.meta.at("config"), where); };
   s.convert_kinds = {"aion-codec-field"};
-  s.convert = [](const std::string&, const StateDict& sd, const nlohmann::json& hp, const std::string& where) -> std::shared_ptr<const Codec> {
-    FieldNet net(config_from(sd, hp, where));
-    models::load_state(*net, sd, where);
-    return std::make_shared<FieldCodec>(net, where);
-  };
+  s.convert = [](const std::string&, const StateDict& sd, const nlohmann::json& hp, const std::string& where) { return from_weights(sd, hp, where); };
   t.add(std::move(s));
 }
 
