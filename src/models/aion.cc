@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "astrofm/error.h"
+#include "models/bf16_kernels.h"
 
 namespace astrofm::models {
 namespace nn = torch::nn;
@@ -138,6 +139,27 @@ struct TableImpl : nn::Module {
 };
 TORCH_MODULE(Table);
 
+// bfloat16 CPU inference: layer norms and SwiGLU gates go to bf16_kernels.h
+// (libtorch 1.13's are unvectorised in bfloat16), which have no gradients.
+bool bf16_on_cpu(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kBFloat16 && t.device().is_cpu() && !torch::GradMode::is_enabled();
+}
+uint16_t* bits(const torch::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
+
+// x's rows as the kernels walk them: last dimension contiguous, the ones
+// before the last two collapsible into one stride. False when they are not.
+bool row_layout(const torch::Tensor& x, bf16::RowLayout& r) {
+  const int64_t nd = x.dim();
+  if (nd < 2 || x.stride(-1) != 1) return false;
+  r = {1, 0, x.size(-2), x.stride(-2), x.size(-1)};
+  for (int64_t k = nd - 3; k >= 0; --k) {
+    if (k == nd - 3) r.outer = x.size(k), r.outer_stride = x.stride(k);
+    else if (x.stride(k) != x.size(k + 1) * x.stride(k + 1)) return false;
+    else r.outer *= x.size(k);
+  }
+  return true;
+}
+
 // AION's LayerNorm(bias=False): weight learned, bias a zero buffer, eps 1e-6.
 struct NormImpl : nn::Module {
   explicit NormImpl(int64_t d) {
@@ -145,10 +167,15 @@ struct NormImpl : nn::Module {
     bias = register_buffer("bias", torch::zeros({d}));
   }
   torch::Tensor forward(const torch::Tensor& x) const {
-    if (x.scalar_type() == torch::kBFloat16)  // libtorch 1.13's bfloat16 layer norm is 5-9x slower than float32's
-      return F::layer_norm(x.to(torch::kFloat32),
-                           F::LayerNormFuncOptions({weight.size(0)}).weight(weight.to(torch::kFloat32)).bias(bias.to(torch::kFloat32)).eps(1e-6))
-          .to(torch::kBFloat16);
+    if (bf16_on_cpu(x)) {  // float32 arithmetic, a contiguous result; strided rows (q and k inside qkv) read in place
+      bf16::RowLayout rows;
+      auto src = row_layout(x, rows) ? x : x.contiguous();
+      if (!src.is_same(x)) row_layout(src, rows);
+      auto out = torch::empty(src.sizes(), src.options());
+      auto w = weight.to(torch::kFloat32).contiguous(), b = bias.to(torch::kFloat32).contiguous();
+      bf16::layer_norm(bits(src), rows, w.data_ptr<float>(), b.data_ptr<float>(), 1e-6f, bits(out));
+      return out;
+    }
     return F::layer_norm(x, F::LayerNormFuncOptions({weight.size(0)}).weight(weight).bias(bias).eps(1e-6));
   }
   torch::Tensor weight, bias;
@@ -232,7 +259,12 @@ struct SwiGLUImpl : nn::Module {
     fc2 = register_module("fc2", Dense(hidden, d));
     fc3 = register_module("fc3", Dense(d, hidden));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return fc2(F::silu(fc1(x)) * fc3(x)); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto gate = fc1(x), up = fc3(x);
+    if (!bf16_on_cpu(gate) || !gate.is_contiguous() || !up.is_contiguous()) return fc2(F::silu(gate) * up);
+    bf16::silu_mul(bits(gate), bits(up), gate.numel(), bits(gate));  // in place
+    return fc2(gate);
+  }
   Dense fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
 };
 TORCH_MODULE(SwiGLU);
