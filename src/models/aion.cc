@@ -167,10 +167,10 @@ struct NormImpl : nn::Module {
     bias = register_buffer("bias", torch::zeros({d}));
   }
   torch::Tensor forward(const torch::Tensor& x) const {
-    if (bf16_on_cpu(x)) {  // float32 arithmetic, a contiguous result; strided rows (q and k inside qkv) read in place
+    if (bf16_on_cpu(x) && x.dim() >= 2) {  // float32 arithmetic, a contiguous result; strided rows (q and k inside qkv) read in place
       bf16::RowLayout rows;
-      auto src = row_layout(x, rows) ? x : x.contiguous();
-      if (!src.is_same(x)) row_layout(src, rows);
+      auto src = x;
+      if (!row_layout(src, rows)) src = x.contiguous(), row_layout(src, rows);  // a contiguous tensor always has a layout
       auto out = torch::empty(src.sizes(), src.options());
       auto w = weight.to(torch::kFloat32).contiguous(), b = bias.to(torch::kFloat32).contiguous();
       bf16::layer_norm(bits(src), rows, w.data_ptr<float>(), b.data_ptr<float>(), 1e-6f, bits(out));
