@@ -52,6 +52,23 @@ def load(spec, ids, dev):
     return name, x
 
 
+def split(labels, n_draws, shots):
+    """ids, merger labels, the dev and test halves (a hash of object_id), the
+    example draws from the dev mergers for the table, and the tuning draws
+    (examples from the dev mergers, the rest of dev ranked)."""
+    with open(labels, newline="") as f:
+        rows = list(csv.DictReader(f))
+    ids = [r["OBJID"].strip() for r in rows]
+    y = np.array([int(r["CLASS"].strip() == "5") for r in rows], dtype=np.int8)
+    half = np.array([int(hashlib.md5(i.encode()).hexdigest()[:8], 16) % 2 for i in ids])
+    dev, test = np.flatnonzero(half == 0), np.flatnonzero(half == 1)
+    rng = np.random.default_rng(0)
+    dev_pos = dev[y[dev] == 1]
+    draws = [rng.choice(dev_pos, shots, replace=False) for _ in range(n_draws)]
+    tune_draws = [rng.choice(dev_pos, shots, replace=False) for _ in range(n_draws)]
+    return ids, y, dev, test, draws, tune_draws
+
+
 def few_shot(x, y, draws, catalogue, **kw):
     out = []
     for d in draws:
@@ -94,17 +111,7 @@ def main():
     ap.add_argument("--shots", type=int, default=5)
     ap.add_argument("--json")
     a = ap.parse_args()
-    with open(a.labels, newline="") as f:
-        rows = list(csv.DictReader(f))
-    ids = [r["OBJID"].strip() for r in rows]
-    y = np.array([int(r["CLASS"].strip() == "5") for r in rows], dtype=np.int8)
-    half = np.array([int(hashlib.md5(i.encode()).hexdigest()[:8], 16) % 2 for i in ids])
-    dev, test = np.flatnonzero(half == 0), np.flatnonzero(half == 1)
-    rng = np.random.default_rng(0)
-    dev_pos = dev[y[dev] == 1]
-    draws = [rng.choice(dev_pos, a.shots, replace=False) for _ in range(a.draws)]
-    # Tuning draws: examples from the dev mergers, the rest of dev ranked.
-    tune_draws = [rng.choice(dev_pos, a.shots, replace=False) for _ in range(a.draws)]
+    ids, y, dev, test, draws, tune_draws = split(a.labels, a.draws, a.shots)
     out = {"objects": {"dev": len(dev), "test": len(test)}, "mergers": {"dev": int(y[dev].sum()), "test": int(y[test].sum())},
            "random_average_precision": float(y[test].mean()), "features": {}}
     for spec in a.features:

@@ -16,8 +16,6 @@ against the few-shot `mean` (docs/discovery.md), on gz_mergers.py's split:
       --labels ../shared/data/galaxyzoo1_sdss/labels.csv --images W/gz128
 """
 import argparse
-import csv
-import hashlib
 import json
 
 import numpy as np
@@ -26,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from astrofm import discover
-from gz_mergers import load
+from gz_mergers import load, split
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--labels", required=True)
@@ -34,16 +32,7 @@ ap.add_argument("--images", required=True, help="the gz128 image dataset of benc
 ap.add_argument("--draws", type=int, default=20)
 ap.add_argument("--json")
 a = ap.parse_args()
-with open(a.labels, newline="") as f:
-    rows = list(csv.DictReader(f))
-ids = [r["OBJID"].strip() for r in rows]
-y = np.array([int(r["CLASS"].strip() == "5") for r in rows], dtype=np.int8)
-half = np.array([int(hashlib.md5(i.encode()).hexdigest()[:8], 16) % 2 for i in ids])
-dev, test = np.flatnonzero(half == 0), np.flatnonzero(half == 1)
-rng = np.random.default_rng(0)  # the same draws as gz_mergers.py
-dev_pos = dev[y[dev] == 1]
-draws = [rng.choice(dev_pos, 5, replace=False) for _ in range(a.draws)]
-tune = [rng.choice(dev_pos, 5, replace=False) for _ in range(a.draws)]
+ids, y, dev, test, draws, tune = split(a.labels, a.draws, 5)  # gz_mergers.py's split and draws
 feats = {"canonmorph": load("c:canonmorph:" + a.images, ids, dev)[1], "pixels": load("p:pix:" + a.images, ids, dev)[1]}
 out = {"ceiling": {}, "fusion": {}, "bagged_pu": {}}
 
