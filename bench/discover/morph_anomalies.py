@@ -4,25 +4,19 @@ standardised on the dev half) a better anomaly space for Galaxy Zoo mergers
 than pixels? Same split as gz_mergers.py (a hash of object_id; test half
 ranked, no labels used); also each statistic on its own, its sign chosen on dev.
 
-  PYTHONPATH=build build/hats-venv/bin/python bench/discover/morph_anomalies.py \
+  PYTHONPATH=build:bench/discover build/hats-venv/bin/python bench/discover/morph_anomalies.py \
       ../shared/data/galaxyzoo1_sdss/labels.csv /tmp/astrofm-discover/gz128
 """
-import csv
-import hashlib
 import sys
 
 import numpy as np
 
 import astrofm
 from astrofm import discover
+from gz_mergers import split
 
 labels, images = sys.argv[1], sys.argv[2]
-with open(labels, newline="") as f:
-    rows = list(csv.DictReader(f))
-ids = [r["OBJID"].strip() for r in rows]
-y = np.array([int(r["CLASS"].strip() == "5") for r in rows], dtype=np.int8)
-half = np.array([int(hashlib.md5(i.encode()).hexdigest()[:8], 16) % 2 for i in ids])
-dev, test = np.flatnonzero(half == 0), np.flatnonzero(half == 1)
+ids, y, dev, test, _, _ = split(labels, 0, 5)
 t = astrofm.open_dataset(images).read(columns=["object_id", "image_array"])
 order = {i: r for r, i in enumerate(map(str, t["object_id"]))}
 x = np.asarray(t["image_array"], dtype=np.float32)[[order[i] for i in ids]]
