@@ -23,6 +23,7 @@
 #include "astrofm/probe.h"
 #include "astrofm/resources.h"
 #include "astrofm/saved_probe.h"
+#include "astrofm/torch_threads.h"
 #include "astrofm/search.h"
 
 namespace py = pybind11;
@@ -221,6 +222,7 @@ void bind_aion(py::module_& m);  // _aion.cc
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "astrofm's C++ core";
+  use_available_cores();
   static py::exception<Error> base(m, "Error", PyExc_Exception);
   py::register_exception_translator([](std::exception_ptr p) {
     try {

@@ -16,6 +16,9 @@
 #include "astrofm/error.h"
 #include "astrofm/progress.h"
 #include "astrofm/resources.h"
+#ifdef ASTROFM_WITH_TORCH
+#include "astrofm/torch_threads.h"
+#endif
 #include "commands.h"
 
 namespace astrofm::cli {
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     execv("/proc/self/exe", argv);  // falls through on failure
   }
+  astrofm::use_available_cores();
 #endif
   CLI::App app{"astrofm " ASTROFM_VERSION ": multimodal foundation models for survey astronomy"};
   app.require_subcommand(1);
