@@ -10,6 +10,7 @@
 #include "astrofm/error.h"
 #include "models/bf16_attention.h"
 #include "models/bf16_kernels.h"
+#include "models/scratch.h"
 
 namespace astrofm::models {
 namespace nn = torch::nn;
@@ -26,6 +27,15 @@ thread_local bool tl_draw_weights = true;
 // where float32 weights do not fit or bfloat16 matrix units are faster).
 thread_local torch::ScalarType tl_dtype = torch::kFloat32;
 
+// CPU inference: large intermediates in reused scratch buffers (scratch.h).
+bool inference_on_cpu(const torch::Tensor& t) { return t.device().is_cpu() && !torch::GradMode::is_enabled(); }
+
+// The residual stream's a + b, in a scratch buffer where that applies.
+torch::Tensor plus(const torch::Tensor& a, const torch::Tensor& b) {
+  if (inference_on_cpu(a) && a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && b.device().is_cpu()) return scratch_add(a, b);
+  return a + b;
+}
+
 // nn::Linear's layout and starting weights (kaiming-uniform, same random
 // draws), without drawing them when the weights will be loaded.
 struct DenseImpl : nn::Module {
@@ -37,7 +47,10 @@ struct DenseImpl : nn::Module {
     nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
     if (with_bias) bias.uniform_(-1.0 / std::sqrt(static_cast<double>(in)), 1.0 / std::sqrt(static_cast<double>(in)));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return F::linear(x, weight, bias); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    if (!bias.defined() && inference_on_cpu(x) && x.scalar_type() == weight.scalar_type()) return scratch_linear(x, weight);
+    return F::linear(x, weight, bias);
+  }
   torch::Tensor weight, bias;
 };
 TORCH_MODULE(Dense);
@@ -88,7 +101,7 @@ struct NormImpl : nn::Module {
       bf16::RowLayout rows;
       auto src = x;
       if (!row_layout(src, rows)) src = x.contiguous(), row_layout(src, rows);  // a contiguous tensor always has a layout
-      auto out = torch::empty(src.sizes(), src.options());
+      auto out = scratch_empty(src.sizes(), src.options());
       auto w = weight.to(torch::kFloat32).contiguous(), b = bias.to(torch::kFloat32).contiguous();
       bf16::layer_norm(bits(src), rows, w.data_ptr<float>(), b.data_ptr<float>(), 1e-6f, bits(out));
       return out;
@@ -116,7 +129,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
     // Base size, astrofm_bench_bf16_attention). Output token-major, so the
     // caller's transpose is free.
     const bf16::AttentionShape s{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
-    auto out = torch::empty({s.batch, s.queries, s.heads, s.head_dim}, q.options());
+    auto out = scratch_empty({s.batch, s.queries, s.heads, s.head_dim}, q.options());
     const auto m = mask.to(torch::kBool).contiguous();  // [B, 1 or N, M]
     bf16::attention(bits(q), {q.stride(0), q.stride(1), q.stride(2)}, bits(k), {k.stride(0), k.stride(1), k.stride(2)}, bits(v),
                     {v.stride(0), v.stride(1), v.stride(2)}, m.data_ptr<bool>(), m.size(1), s, static_cast<float>(scale), bits(out));
@@ -208,8 +221,8 @@ struct EncoderBlockImpl : nn::Module {
     mlp = register_module("mlp", SwiGLU(c.dim, c.mlp_hidden));
   }
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
-    x = x + attn(norm1(x), mask);
-    return x + mlp(norm2(x));
+    x = plus(x, attn(norm1(x), mask));
+    return plus(x, mlp(norm2(x)));
   }
   Norm norm1{nullptr}, norm2{nullptr};
   SelfAttention attn{nullptr};
@@ -228,9 +241,9 @@ struct DecoderBlockImpl : nn::Module {
     mlp = register_module("mlp", SwiGLU(c.dim, c.mlp_hidden));
   }
   torch::Tensor forward(torch::Tensor y, const torch::Tensor& ctx, const torch::Tensor& sa_mask, const torch::Tensor& xa_mask) {
-    y = y + self_attn(norm1(y), sa_mask);
-    y = y + cross_attn(query_norm(y), context_norm(ctx), xa_mask);
-    return y + mlp(norm2(y));
+    y = plus(y, self_attn(norm1(y), sa_mask));
+    y = plus(y, cross_attn(query_norm(y), context_norm(ctx), xa_mask));
+    return plus(y, mlp(norm2(y)));
   }
   Norm norm1{nullptr}, norm2{nullptr}, query_norm{nullptr}, context_norm{nullptr};
   SelfAttention self_attn{nullptr};
