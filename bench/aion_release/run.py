@@ -2,7 +2,7 @@
 load time, time to the first embedding, peak memory, and embedding and
 one-token generation throughput, at equal outputs (a stated tolerance).
 
-  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/aion_release/run.py [--sizes base,large,xlarge] [--aion-python PY ...]
+  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/aion_release/run.py [--sizes base,large,xlarge] [--aion-python PY ...] [--aion-malloc-tuned]
 
 Snapshots in the release layout with random weights are made first
 (make_snapshot.py: float32 for base and large, bfloat16 for xlarge, whose
@@ -30,6 +30,9 @@ ap.add_argument("--dir", default="/tmp/astrofm-aion-release")
 ap.add_argument("--objects", default="base=64,large=32,xlarge=8")
 ap.add_argument("--batch", default="base=16,large=16,xlarge=8")
 ap.add_argument("--json", default="")
+ap.add_argument("--aion-malloc-tuned", action="store_true",
+                help="one more AION bfloat16 run with glibc's malloc keeping freed memory (GLIBC_TUNABLES: no mmap, no trim), "
+                     "the page-fault saving astrofm's scratch buffers make inside; PyTorch's CPU tuning guide suggests a caching allocator")
 a = ap.parse_args()
 aion_pys = a.aion_python or ["build/aion-venv/bin/python"]
 per = lambda spec: dict(kv.split("=") for kv in spec.split(","))
@@ -37,13 +40,19 @@ objects, batch = per(a.objects), per(a.batch)
 env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="2")
 
 
-def side(py, which, snap, mode, size, bf16, save=""):
+TUNED = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295"
+
+
+def side(py, which, snap, mode, size, bf16, save="", tuned=False):
     cmd = [py, os.path.join(HERE, "side.py"), "--side", which, snap, "--mode", mode, "--objects", objects[size], "--batch", batch[size]]
     cmd += (["--bf16"] if bf16 else []) + (["--save", save] if save else [])
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(env, GLIBC_TUNABLES=TUNED) if tuned else env)
     if r.returncode != 0:
         return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"}
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    if tuned:
+        out["version"] = out.get("version", which) + ", malloc keeping freed memory"
+    return out
 
 
 rows = []
@@ -52,13 +61,14 @@ for size in a.sizes.split(","):
     snap = os.path.join(a.dir, f"{size}-{dtype}")
     if not os.path.isfile(os.path.join(snap, "model.safetensors")):
         subprocess.run([aion_pys[0], os.path.join(HERE, "make_snapshot.py"), size, snap, "--dtype", dtype], check=True, env=env)
-    runs = [("astrofm", a.astrofm_python, bf16) for bf16 in ([False, True] if size != "xlarge" else [True])]
-    runs += [("aion", py, bf16) for py in aion_pys for bf16 in ([False, True] if size != "xlarge" else [True])]
+    runs = [("astrofm", a.astrofm_python, bf16, False) for bf16 in ([False, True] if size != "xlarge" else [True])]
+    runs += [("aion", py, bf16, False) for py in aion_pys for bf16 in ([False, True] if size != "xlarge" else [True])]
+    runs += [("aion", py, True, True) for py in aion_pys if a.aion_malloc_tuned]
     ref = None
-    for which, py, bf16 in runs:
+    for which, py, bf16, tuned in runs:
         save = f"/tmp/aion-release-{which}-{bf16}.npz"
-        r = {"size": size, "weights": dtype, "side": which, "bf16": bf16,
-             "load": side(py, which, snap, "load", size, bf16), "speed": side(py, which, snap, "speed", size, bf16, save)}
+        r = {"size": size, "weights": dtype, "side": which, "bf16": bf16, "malloc_tuned": tuned,
+             "load": side(py, which, snap, "load", size, bf16, tuned=tuned), "speed": side(py, which, snap, "speed", size, bf16, save, tuned)}
         if os.path.isfile(save) and "error" not in r["speed"]:
             out = np.load(save)
             if ref is None and not bf16:
