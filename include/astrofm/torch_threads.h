@@ -8,7 +8,7 @@
 namespace astrofm {
 
 // Idempotent; call before the first torch work (the CLI's main, the Python
-// module's import). Returns the thread count torch will use.
-int use_available_cores();
+// module's import).
+void use_available_cores();
 
 }  // namespace astrofm

@@ -71,9 +71,7 @@ TORCH_MODULE(Table);
 
 // bfloat16 CPU inference: layer norms and SwiGLU gates go to bf16_kernels.h
 // (libtorch 1.13's are unvectorised in bfloat16), which have no gradients.
-bool bf16_on_cpu(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kBFloat16 && t.device().is_cpu() && !torch::GradMode::is_enabled();
-}
+bool bf16_on_cpu(const torch::Tensor& t) { return t.scalar_type() == torch::kBFloat16 && inference_on_cpu(t); }
 uint16_t* bits(const torch::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
 
 // x's rows as the kernels walk them: last dimension contiguous, the ones

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <c10/util/accumulate.h>
+
 namespace astrofm::models {
 namespace {
 
@@ -62,9 +64,7 @@ Pool& pool() {
 }  // namespace
 
 torch::Tensor scratch_empty(at::IntArrayRef sizes, const torch::TensorOptions& options) {
-  int64_t n = 1;
-  for (auto s : sizes) n *= s;
-  const size_t need = static_cast<size_t>(n) * c10::elementSize(c10::typeMetaToScalarType(options.dtype()));
+  const size_t need = static_cast<size_t>(c10::multiply_integers(sizes)) * c10::elementSize(c10::typeMetaToScalarType(options.dtype()));
   if (need < kMinBytes || options.device().type() != torch::kCPU) return torch::empty(sizes, options);
   const size_t bytes = (need + kBlock - 1) / kBlock * kBlock;
   void* p = pool().take(bytes);

@@ -9,7 +9,7 @@
 
 namespace astrofm {
 
-int use_available_cores() {
+void use_available_cores() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (std::getenv("OMP_NUM_THREADS") || std::getenv("MKL_NUM_THREADS")) return;
@@ -18,7 +18,6 @@ int use_available_cores() {
     const int cpus = CPU_COUNT(&allowed);
     if (cpus > at::get_num_threads()) at::set_num_threads(cpus);
   });
-  return at::get_num_threads();
 }
 
 }  // namespace astrofm
