@@ -122,6 +122,30 @@ TEST(Train, DinoResumesBitIdenticallyAndSavesTheTeacher) {
   EXPECT_EQ(models::load_model(tmp.path("a.afm")).architecture, "cnn");
 }
 
+// Masked image modelling: resumable like the rest, the reconstruction of
+// held-out galaxies improves with training, the encoder loads as a CNN, and
+// masks that do not tile the image are refused.
+TEST(Train, SimMimLearnsToFillMasksAndResumesBitIdentically) {
+  test::TempDir tmp;
+  std::string data = sim(tmp);
+  auto config = [&](const std::string& name, int steps, const std::string& extra = "") {
+    return write_config(tmp, name, R"({"model": {"img_size": 16, "widths": [8, 16]}, "steps": )" + std::to_string(steps) +
+                                       R"(, "batch": 16, "warmup": 1, "lr": 0.003, "val_every": 100, "checkpoint_every": 100)" + extra + "}");
+  };
+  TrainOptions a{.task = "simmim", .data = {data}, .config = config("a.json", 6), .out = tmp.path("a.afm")};
+  expect_resume_is_bit_identical(tmp, a, 3);
+  EXPECT_EQ(ModelFile::read(a.out).meta["training"]["method"], "SimMIM");
+  EXPECT_EQ(models::load_model(a.out).architecture, "cnn");
+  auto early = train_model({.task = "simmim", .data = {data}, .config = config("e.json", 1), .out = tmp.path("e.afm")});
+  auto late = train_model({.task = "simmim", .data = {data}, .config = config("l.json", 60), .out = tmp.path("l.afm")});
+  EXPECT_LT(late.val_loss, 0.8 * early.val_loss);
+  EXPECT_THROW(train_model({.task = "simmim", .data = {data}, .config = config("p.json", 1, R"(, "mask_patch": 5)"), .out = tmp.path("p.afm")}),
+               InputError);
+  EXPECT_THROW(train_model({.task = "simmim", .data = {data}, .config = config("r.json", 1, R"(, "mask_ratio": 1.0)"), .out = tmp.path("r.afm")}),
+               InputError);
+  EXPECT_FALSE(std::filesystem::exists(tmp.path("p.afm")));
+}
+
 TEST(Train, SupervisedBaselinePredictsEveryObject) {
   test::TempDir tmp;
   std::string data = sim(tmp);
@@ -262,9 +286,9 @@ TEST(Train, BadSettingsAreClearErrors) {
 }
 
 TEST(Train, TaskTableHasEveryTaskWithStrictDefaults) {
-  std::vector<std::string> want = {"aion", "clip", "codec-image", "codec-spectrum", "dino", "simclr", "spectrum-mm", "supervised"};
+  std::vector<std::string> want = {"aion", "clip", "codec-image", "codec-spectrum", "dino", "simclr", "simmim", "spectrum-mm", "supervised"};
   EXPECT_EQ(train::task_table().names(), want);
-  for (const auto& n : {"clip", "dino", "simclr", "spectrum-mm", "supervised"}) {
+  for (const auto& n : {"clip", "dino", "simclr", "simmim", "spectrum-mm", "supervised"}) {
     auto d = train::task_table().at(n).default_config();
     EXPECT_TRUE(d.contains("steps") && d.contains("model") && d.contains("architecture")) << n;
     EXPECT_NO_THROW(models::architecture_table().at(d["architecture"])) << n;
