@@ -108,6 +108,10 @@ void bind_discover(py::module_& m) {
       py::arg("mean_negative_weight") = SimilarOptions{}.mean_negative_weight,
       py::arg("standardize") = true, py::arg("background") = SimilarOptions{}.background, py::arg("seed") = 0);
   m.def(
+      "blend_with_prior",
+      [](const std::vector<double>& scores, const std::vector<double>& prior, double weight) { return array(blend_with_prior(scores, prior, weight)); },
+      py::arg("scores"), py::arg("prior"), py::arg("weight"));
+  m.def(
       "anomaly_scores",
       [](const py::object& x, const std::string& method, int k, bool standardize, const std::string& index, int nprobe) {
         auto f = features(x, "catalogue");

@@ -44,6 +44,16 @@ struct SimilarOptions {
 std::vector<double> rank_similar(const Features& catalogue, const Features& positives, const Features& negatives,
                                  const std::vector<int64_t>& labelled, const SimilarOptions& o = {});
 
+// Relevance weighed by rarity, as Astronomaly does with its anomaly score
+// and the user's relevance (Lochner & Bassett 2021): each object's rank
+// fraction (0 worst, 1 best; ties share their mean rank) in `scores`, times
+// 1 - prior_weight, plus its rank fraction in `prior` (e.g. anomaly_scores),
+// times prior_weight. Ranks, so the two scales need not agree. For Galaxy Zoo
+// mergers, few-shot scores blended half and half with a pixel anomaly score
+// lift the average precision from 0.16 to 0.24 (docs/discovery.md).
+// InputError when the lengths differ; UsageError for a weight outside [0, 1].
+std::vector<double> blend_with_prior(const std::vector<double>& scores, const std::vector<double>& prior, double prior_weight);
+
 struct AnomalyOptions {
   std::string method = "lof";  // lof (local outlier factor) | knn (mean distance to the k nearest)
   int k = 20;                  // neighbours

@@ -48,6 +48,11 @@ struct DiscoverSimilarOptions {
   // examples (made by the same model as the catalogue).
   std::string positives, negatives;
   SimilarOptions similar;
+  // A scored catalogue of the same objects (`discover anomalies` output: a
+  // .csv or a dataset with object_id and score) blended in with this weight
+  // (blend_with_prior): few-shot relevance weighed by rarity.
+  std::string prior;
+  double prior_weight = 0.5;
   DiscoverOutput out;
 };
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["similar", "anomalies", "next_to_label", "ranking_metrics", "canonical_pixels", "morphology", "Discovery", "ANOMALY_METHODS"]
+__all__ = ["similar", "blend", "anomalies", "next_to_label", "ranking_metrics", "canonical_pixels", "morphology", "Discovery", "ANOMALY_METHODS"]
 
 ANOMALY_METHODS = ("lof", "knn", "iforest")
 
@@ -33,10 +33,11 @@ def _matrix(x, what):
 
 
 def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negative_weight=1.0, mean_negative_weight=0.25,
-            standardize=True,
-            background=50000, seed=0):
+            standardize=True, background=50000, seed=0, prior=None, prior_weight=0.5):
     """One score per catalogue row, higher = more like `positives` (row numbers
-    into the catalogue, or vectors [k, d]) and less like `negatives`."""
+    into the catalogue, or vectors [k, d]) and less like `negatives`. With
+    `prior` (one score per row, e.g. `anomalies(pixels)`), the result is
+    blend(scores, prior, prior_weight): rarity weighs in (docs/discovery.md)."""
     cat = _matrix(catalogue, "catalogue")
     labelled = []
 
@@ -53,9 +54,17 @@ def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negati
         return _matrix(ex, what)
 
     pos, neg = vectors(positives, "positives"), vectors(negatives, "negatives")
-    return _core.rank_similar(cat, pos, neg, np.asarray(labelled, dtype=np.int64), method=method, C=C,
-                              negative_weight=negative_weight, mean_negative_weight=mean_negative_weight,
-                              standardize=standardize, background=background, seed=seed)
+    s = _core.rank_similar(cat, pos, neg, np.asarray(labelled, dtype=np.int64), method=method, C=C,
+                           negative_weight=negative_weight, mean_negative_weight=mean_negative_weight,
+                           standardize=standardize, background=background, seed=seed)
+    return s if prior is None else blend(s, prior, prior_weight)
+
+
+def blend(scores, prior, weight=0.5):
+    """(1 - weight) x rank fraction of `scores` + weight x rank fraction of
+    `prior` (ties share their mean rank): relevance weighed by rarity, as
+    Astronomaly does (docs/discovery.md)."""
+    return _core.blend_with_prior(np.asarray(scores, dtype=float).tolist(), np.asarray(prior, dtype=float).tolist(), float(weight))
 
 
 def anomalies(x, method="lof", k=20, *, standardize=True, index="auto", nprobe=32, random_state=0, n_estimators=300):

@@ -210,6 +210,13 @@ def test_discovery_loop_in_python(tmp_path):
         discover.Discovery(x, ids).load_labels(tmp_path / "bad.csv")
     with pytest.raises(ValueError, match="dimensions"):
         discover.similar(x, np.zeros((1, 5), np.float32))
+    # A prior (rarity) blended in: at weight 1 the order is the prior's, at 0 the examples'.
+    prior = discover.anomalies(x, method="lof", k=15)
+    alone = discover.similar(x, [0, 1], method="mean")
+    assert (np.argsort(discover.similar(x, [0, 1], method="mean", prior=prior, prior_weight=1.0)) == np.argsort(prior, kind="stable")).all()
+    assert (np.argsort(discover.similar(x, [0, 1], method="mean", prior=prior, prior_weight=0.0)) == np.argsort(alone, kind="stable")).all()
+    with pytest.raises(ValueError, match="prior scores"):
+        discover.blend(alone, prior[:-1])
 
 
 def test_morphology_and_canonical_pixels_of_a_pair_of_nuclei():

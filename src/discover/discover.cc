@@ -109,6 +109,36 @@ std::vector<double> rank_similar(const Features& catalogue, const Features& posi
   return pu_scores(catalogue, positives, negatives, labelled, o, s);
 }
 
+namespace {
+// Each value's rank fraction in [0, 1] (the lowest 0, the highest 1); ties share their mean rank.
+std::vector<double> rank_fractions(const std::vector<double>& v) {
+  const int64_t n = static_cast<int64_t>(v.size());
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return v[a] < v[b]; });
+  std::vector<double> r(n, 0.0);
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i;
+    while (j + 1 < n && v[order[j + 1]] == v[order[i]]) ++j;
+    const double mean_rank = n > 1 ? 0.5 * double(i + j) / double(n - 1) : 1.0;
+    for (int64_t k = i; k <= j; ++k) r[order[k]] = mean_rank;
+    i = j + 1;
+  }
+  return r;
+}
+}  // namespace
+
+std::vector<double> blend_with_prior(const std::vector<double>& scores, const std::vector<double>& prior, double prior_weight) {
+  if (!(prior_weight >= 0 && prior_weight <= 1)) fail_usage("discover: the prior's weight must lie in [0, 1], not {}", prior_weight);
+  if (scores.size() != prior.size())
+    fail_input("discover: {} prior scores for a catalogue of {} objects", prior.size(), scores.size());
+  for (size_t i = 0; i < prior.size(); ++i)
+    if (!std::isfinite(prior[i])) fail_input("discover: the prior score of row {} is {}", i, prior[i]);
+  auto a = rank_fractions(scores), b = rank_fractions(prior);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = (1 - prior_weight) * a[i] + prior_weight * b[i];
+  return a;
+}
+
 void AnomalyOptions::check() const {
   if (method != "lof" && method != "knn") fail_usage("discover: --method {}: lof or knn (isolation forests: Python, astrofm.discover)", method);
   if (k < 1) fail_usage("discover: k must be at least 1, not {}", k);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -237,6 +238,40 @@ std::vector<int8_t> read_labels(const std::string& file, const Catalogue& cat) {
   return labels;
 }
 
+// A prior score for every catalogue object, from a scored catalogue (.csv or dataset: object_id, score).
+std::vector<double> read_prior(const std::string& path, const Catalogue& cat) {
+  std::vector<std::string> ids;
+  std::vector<double> score;
+  if (fs::is_directory(path)) {
+    auto f = load_features(path, {"score"});
+    ids = f.rows.at(mmu::kObjectId).strings;
+    score.assign(f.x.x.begin(), f.x.x.end());
+  } else {
+    if (!fs::is_regular_file(path)) fail_input("{}: no such prior file or dataset", path);
+    auto t = read_csv_table(path);
+    ids = csv_ids(t, path);
+    const Column* c = t.find("score");
+    if (!c) fail_input("{}: no 'score' column (columns: {})", path, fmt::join(t.names(), ", "));
+    for (int64_t i = 0; i < c->rows; ++i) {
+      std::string v = csv_cell(*c, i);
+      char* end = nullptr;
+      double d = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != 0 || !std::isfinite(d)) fail_input("{}: row {}: score '{}' for {} is not a finite number", path, i + 2, v, ids[i]);
+      score.push_back(d);
+    }
+  }
+  std::vector<double> prior(cat.x.n, 0.0);
+  std::vector<char> seen(cat.x.n, 0);
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (auto it = cat.row_of.find(ids[i]); it != cat.row_of.end()) prior[it->second] = score[i], seen[it->second] = 1;
+  std::vector<std::string> missing;
+  for (int64_t i = 0; i < cat.x.n; ++i)
+    if (!seen[i]) missing.push_back(cat.rows.at(mmu::kObjectId).strings[i]);
+  if (!missing.empty())
+    fail_input("{}: {} objects of the catalogue {} have no prior score: {}", path, missing.size(), cat.where, some_of(missing));
+  return prior;
+}
+
 void check_output(const DiscoverOutput& o) {
   if (o.out.empty() && o.report.empty()) fail_usage("discover: give --out (the scored catalogue) or --report");
   for (const auto& p : {o.out, o.report})
@@ -256,8 +291,10 @@ nlohmann::json write_discovery(const DiscoverOutput& o, const Table& rows, const
 nlohmann::json discover_similar(const DiscoverSimilarOptions& o) {
   o.similar.check();
   check_output(o.out);
+  if (!o.prior.empty()) blend_with_prior({}, {}, o.prior_weight);  // the weight, checked before any reading
   const auto pos_ids = example_ids(o.positives, "examples"), neg_ids = example_ids(o.negatives, "counter-examples");
   auto cat = load_catalogue(o.in);
+  const auto prior = o.prior.empty() ? std::vector<double>{} : read_prior(o.prior, cat);
   auto labels = read_labels(o.out.labels, cat);
   auto pos = resolve_examples(o.positives, pos_ids, cat, "examples");
   auto neg = resolve_examples(o.negatives, neg_ids, cat, "counter-examples");
@@ -275,8 +312,11 @@ nlohmann::json discover_similar(const DiscoverSimilarOptions& o) {
   for (auto r : pos.rows) labels[r] = 1;
   for (auto r : neg.rows) labels[r] = 0;
   auto scores = rank_similar(cat.x, pos.x, neg.x, labelled, o.similar);
-  auto res = write_discovery(o.out, cat.rows, scores, labels, "similar/" + o.similar.method, o.in.data, cat.has_images);
+  if (!o.prior.empty()) scores = blend_with_prior(scores, prior, o.prior_weight);
+  auto res = write_discovery(o.out, cat.rows, scores, labels, "similar/" + o.similar.method + (o.prior.empty() ? "" : "+prior"), o.in.data,
+                             cat.has_images);
   res["examples"] = pos.x.n, res["counter_examples"] = neg.x.n, res["features"] = cat.column;
+  if (!o.prior.empty()) res["prior"] = o.prior, res["prior_weight"] = o.prior_weight;
   return res;
 }
 

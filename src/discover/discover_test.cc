@@ -224,6 +224,24 @@ TEST(Discover, RankingMetricsByHand) {
   EXPECT_EQ(m.positives, 2);
 }
 
+TEST(Discover, BlendWithPriorMixesRankFractions) {
+  const std::vector<double> up = {1, 2, 3, 4}, down = {40, 30, 20, 10};
+  auto only_scores = blend_with_prior(up, down, 0), only_prior = blend_with_prior(up, down, 1), even = blend_with_prior(up, down, 0.5);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(only_scores[i], i / 3.0, 1e-12);
+    EXPECT_NEAR(only_prior[i], 1 - i / 3.0, 1e-12);
+    EXPECT_NEAR(even[i], 0.5, 1e-12);
+  }
+  // Ties share their mean rank; the scales do not matter, only the order.
+  auto tied = blend_with_prior({7, 7, 9}, {1e-9, 5e9, 0}, 0.25);
+  EXPECT_NEAR(tied[0], 0.75 * 0.25 + 0.25 * 0.5, 1e-12);
+  EXPECT_NEAR(tied[1], 0.75 * 0.25 + 0.25 * 1.0, 1e-12);
+  EXPECT_NEAR(tied[2], 0.75 * 1.0, 1e-12);
+  EXPECT_THROW(blend_with_prior(up, down, 1.5), UsageError);
+  EXPECT_THROW(blend_with_prior(up, {1, 2, 3}, 0.5), InputError);
+  EXPECT_THROW(blend_with_prior(up, {1, 2, NAN, 3}, 0.5), InputError);
+}
+
 // A small embedding catalogue on disk: 200 objects, 8 of them rare.
 std::string write_catalogue(const test::TempDir& tmp, const std::string& name, const std::string& model, int64_t d) {
   auto f = two_clusters(192, 8, d, 3.0, 7);
@@ -274,6 +292,45 @@ TEST(DiscoverRun, SimilarWritesEveryObjectWithScoreAndRank) {
   EXPECT_TRUE(fs::exists(tmp.path("report/ranked.csv")));
   EXPECT_TRUE(fs::exists(tmp.path("report/index.html")));
   EXPECT_FALSE(fs::exists(tmp.path("report/cutouts.png")));  // no images in an embedding catalogue
+}
+
+// `discover anomalies` output as the prior of `discover similar`: at weight 1
+// the ranking is the anomaly ranking; a prior that misses objects, or a
+// weight outside [0, 1], is refused before anything is written.
+TEST(DiscoverRun, SimilarBlendsAnAnomalyPrior) {
+  test::TempDir tmp;
+  DiscoverAnomalyOptions a;
+  a.in.data = write_catalogue(tmp, "cat", "m1", 6);
+  a.out.out = tmp.path("anomalies.csv");
+  discover_anomalies(a);
+  DiscoverSimilarOptions o;
+  o.in.data = a.in.data;
+  o.positives = "obj1,obj2";
+  o.prior = a.out.out;
+  o.prior_weight = 1;
+  o.out.out = tmp.path("blended.csv");
+  auto r = discover_similar(o);
+  EXPECT_EQ(r["method"], "similar/pu+prior");
+  EXPECT_EQ(r["prior_weight"], 1.0);
+  auto an = read_csv_table(a.out.out), bl = read_csv_table(o.out.out);
+  ASSERT_EQ(bl.rows(), 200);
+  for (int64_t i = 0; i < 200; ++i) EXPECT_EQ(bl.at("rank").as_int64(i), an.at("rank").as_int64(i)) << i;
+  {
+    std::ofstream p(tmp.path("partial.csv"));
+    p << "object_id,score\nobj0,1.5\nobj1,2\n";
+  }
+  o.prior = tmp.path("partial.csv");
+  o.out.out = tmp.path("refused.csv");
+  try {
+    discover_similar(o);
+    ADD_FAILURE() << "a prior missing 198 objects was taken";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("198 objects of the catalogue"), std::string::npos) << e.what();
+  }
+  o.prior = a.out.out;
+  o.prior_weight = 2;
+  EXPECT_THROW(discover_similar(o), UsageError);
+  EXPECT_FALSE(fs::exists(tmp.path("refused.csv")));
 }
 
 TEST(DiscoverRun, BadInputNamesItAndWritesNothing) {

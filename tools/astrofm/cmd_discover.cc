@@ -54,6 +54,8 @@ void add_discover_commands(CLI::App& app) {
       ->capture_default_str();
   sim->add_option("--C", s.similar.C, "pu: inverse regularisation strength")->capture_default_str();
   sim->add_option("--seed", s.similar.seed, "pu: background sample seed")->capture_default_str();
+  sim->add_option("--prior", s.prior, "scores of the same objects blended in (the output of `discover anomalies`: rarity weighs in)");
+  sim->add_option("--prior-weight", s.prior_weight, "--prior: its weight in the blend of rank fractions")->capture_default_str();
   sim->callback([] { finish(discover_similar(s), sim_json, s.out); });
 
   auto* an = d->add_subcommand("anomalies", "Rank every object by how unusual it is among its neighbours");
