@@ -52,14 +52,18 @@ $A photoz predict "$OUT/photoz-boss.afm" --data "$OUT/boss" --split test --out "
   --report "$OUT/report_photoz"
 # Spectra most like one galaxy's image (cross-modal search), with the images side by side.
 $A index build "$OUT/sim_embeddings" --column embedding_spectrum --out "$OUT/spectrum_index"
-# Discovery on the real Galaxy Zoo sample (docs/discovery.md): the most unusual galaxies (LOF on raw
-# pixels, the best anomaly ranking measured for mergers), then few-shot retrieval from the sample's
-# mergers and one round of active learning: the suggestions answered by their Galaxy Zoo class.
-$A discover anomalies --data "$OUT/galaxyzoo" --features image_array --pca 32 --top 40 \
+# Discovery on the real Galaxy Zoo sample (docs/discovery.md), on the central 128 px: the most
+# unusual galaxies (LOF with 100 neighbours on 8 principal components of the raw pixels, the best
+# anomaly ranking measured for mergers), then few-shot retrieval from the sample's mergers weighed by
+# that rarity (--prior), and one round of active learning: the suggestions answered by their Galaxy Zoo class.
+$A import images $S/galaxyzoo1_sdss/images --labels $S/galaxyzoo1_sdss/labels.csv --crop 128 --size 64 --config galaxyzoo \
+  --out "$OUT/galaxyzoo128"
+$A discover anomalies --data "$OUT/galaxyzoo128" --features image_array --pca 8 -k 100 --top 40 \
   --out "$OUT/galaxyzoo_anomalies.csv" --report "$OUT/report_discover_anomalies"
 tr -d '\r' < $S/galaxyzoo1_sdss/labels.csv | awk -F, '$2 == 5 {print $1}' | head -3 > "$OUT/merger_examples.txt"
-P="--features image_array --canonical --pca 64 --method mean"  # pixels in one orientation: the best measured for mergers
-$A discover similar --data "$OUT/galaxyzoo" $P --positives "$OUT/merger_examples.txt" \
+# Pixels in one orientation with morphology statistics, blended with the anomaly ranking: the best measured for mergers.
+P="--features image_array --canonical --pca 64 --morphology --method mean --prior $OUT/galaxyzoo_anomalies.csv"
+$A discover similar --data "$OUT/galaxyzoo128" $P --positives "$OUT/merger_examples.txt" \
   --suggest 10 --out "$OUT/galaxyzoo_round1.csv" --json "$OUT/round1.json" > /dev/null
 python3 - "$OUT/round1.json" $S/galaxyzoo1_sdss/labels.csv "$OUT/merger_examples.txt" "$OUT/labels_round1.csv" <<'PY'
 import csv, json, sys
@@ -70,7 +74,7 @@ with open(sys.argv[4], "w") as f:
     f.write("object_id,label\n" + "".join(f"{i},{l}\n" for i, l in rows))
 print(f"discovery round 1: {sum(l for _, l in rows[3:])} of {len(rows) - 3} suggestions are Galaxy Zoo mergers")
 PY
-$A discover similar --data "$OUT/galaxyzoo" $P --labels "$OUT/labels_round1.csv" \
+$A discover similar --data "$OUT/galaxyzoo128" $P --labels "$OUT/labels_round1.csv" \
   --suggest 10 --out "$OUT/galaxyzoo_round2.csv" --report "$OUT/report_discover_round2"
 # What the service serves (scripts/serve.sh, configs/serve-demo.json): image indexes, and a
 # photo-z probe on the image embeddings (the simulated truth joined to them by position).

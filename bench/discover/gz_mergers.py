@@ -6,7 +6,7 @@ mergers (class 5, about 1.6% of the galaxies), for several feature sets.
         --features pixels:pix:W/gz128 shipped:emb:W/emb192 --json W/mergers.json
 
 Features: NAME:pix:IMAGE_DATASET (image_array reduced to 64 principal
-components fitted on the dev half), NAME:canon:IMAGE_DATASET (the same after
+components fitted on the dev half; pix@N: N components), NAME:canon:IMAGE_DATASET (the same after
 astrofm's canonical orientation), NAME:canonmorph:IMAGE_DATASET (that plus
 the cutouts' morphology statistics), NAME:emb:EMBEDDING_CATALOGUE, NAME:npy:FILE.
 Split (our own): a hash of object_id puts each galaxy in a dev or test half.
@@ -16,6 +16,12 @@ rounds of 10 labels from the test half answered by the Galaxy Zoo class;
 metrics over the galaxies not yet labelled. Anomalies: each method ranks the
 test half with no labels. Everything but IsolationForest is astrofm's C++
 core (astrofm.discover); IsolationForest and the LOF cross-check are scikit-learn's.
+
+--prior IMAGE_DATASET: rarity weighed in (`discover similar --prior`): the
+local outlier factor of the plain pixels, its principal components and k
+chosen on dev by average precision, is blended with each few-shot ranking
+(discover.blend), its weight chosen on dev by the mean of average precision
+and nDCG@10; the few-shot and active-learning rows are then repeated with it.
 """
 import argparse
 import csv
@@ -31,6 +37,7 @@ from astrofm import discover
 
 def load(spec, ids, dev):
     name, kind, path = spec.split(":", 2)
+    kind, _, npc = kind.partition("@")
     if kind == "npy":
         return name, np.load(path)
     col = "image_array" if kind in ("pix", "canon", "canonmorph") else None
@@ -46,7 +53,7 @@ def load(spec, ids, dev):
     x = x.reshape(len(ids), -1)
     if kind in ("pix", "canon", "canonmorph"):
         from sklearn.decomposition import PCA
-        x = PCA(64, random_state=0).fit(x[dev]).transform(x).astype(np.float32)
+        x = PCA(int(npc or 64), random_state=0).fit(x[dev]).transform(x).astype(np.float32)
     if morph is not None:  # what `astrofm discover --canonical --pca 64 --morphology` ranks on
         x = np.hstack([x, morph]).astype(np.float32)
     return name, x
@@ -69,15 +76,17 @@ def split(labels, n_draws, shots):
     return ids, y, dev, test, draws, tune_draws
 
 
-def few_shot(x, y, draws, catalogue, **kw):
+def few_shot(x, y, draws, catalogue, prior=None, w=0.5, **kw):
     out = []
     for d in draws:
         s = discover.similar(x[catalogue], x[d], **kw)
+        if prior is not None:
+            s = discover.blend(s, prior[catalogue], w)
         out.append(discover.ranking_metrics(s, y[catalogue]))
     return out
 
 
-def active(x, y, draws, catalogue, rounds, per_round, acquisition, **kw):
+def active(x, y, draws, catalogue, rounds, per_round, acquisition, prior=None, w=0.5, **kw):
     """Metrics after each round, over the not-yet-labelled galaxies."""
     res = {r: [] for r in range(rounds + 1)}
     found = {r: [] for r in range(rounds + 1)}
@@ -88,6 +97,8 @@ def active(x, y, draws, catalogue, rounds, per_round, acquisition, **kw):
             pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
             P = np.vstack([x[d], xc[pos]])
             s = discover.similar(xc, P, xc[neg] if len(neg) else None, **kw)
+            if prior is not None:
+                s = discover.blend(s, prior[catalogue], w)
             free = labels < 0
             res[r].append(discover.ranking_metrics(s[free], yc[free]))
             found[r].append(int((labels == 1).sum()))
@@ -96,6 +107,45 @@ def active(x, y, draws, catalogue, rounds, per_round, acquisition, **kw):
             for i in discover.next_to_label(s, labels, per_round, acquisition):
                 labels[i] = yc[i]
     return res, found
+
+
+def choose_prior(images, ids, y, dev, test, out):
+    """The plain pixels' LOF on each half, its components and k chosen by dev average precision."""
+    grid = {}
+    for npc in (4, 6, 8, 16, 32, 64):
+        x = load(f"p:pix@{npc}:{images}", ids, dev)[1]
+        for k in (20, 50, 100):
+            grid[(npc, k)] = (x, discover.ranking_metrics(discover.anomalies(x[dev], method="lof", k=k), y[dev])["average_precision"])
+    npc, k = max(grid, key=lambda c: grid[c][1])
+    x = grid[(npc, k)][0]
+    prior = np.zeros(len(ids))
+    for half in (dev, test):
+        prior[half] = discover.anomalies(x[half], method="lof", k=k)
+    out["prior"] = {"components": npc, "k": k, "dev_grid": {f"{c[0]}/{c[1]}": round(v[1], 4) for c, v in grid.items()},
+                    "test": discover.ranking_metrics(prior[test], y[test])}
+    print(f"prior: LOF k={k} on {npc} components of the pixels, test AP {out['prior']['test']['average_precision']:.3f} "
+          f"recall@100 {out['prior']['test']['recall_at_100']:.3f}", flush=True)
+    return prior
+
+
+def with_prior(x, y, dev, test, draws, tune_draws, prior, method, C):
+    """Few-shot and active learning blended with the prior, its weight chosen on dev."""
+    kw = {"method": method, "C": C}
+    tuned = {}
+    for w in (0.25, 0.5, 0.75):
+        ms = []
+        for d in tune_draws:
+            rest = np.setdiff1d(dev, d)
+            ms.append(discover.ranking_metrics(discover.blend(discover.similar(x[rest], x[d], **kw), prior[rest], w), y[rest]))
+        sm = summary(ms)
+        tuned[str(w)] = (sm["average_precision"][0] + sm["ndcg_at_10"][0]) / 2
+    w = float(max(tuned, key=tuned.get))
+    res = {"weight": w, "dev_grid": tuned, "few_shot": summary(few_shot(x, y, draws, test, prior, w, **kw))}
+    for acq in ("top", "uncertain", "mix"):
+        r, found = active(x, y, draws, test, 5, 10, acq, prior, w, **kw)
+        res[f"active_{acq}"] = {str(k): summary(v) for k, v in r.items() if k in (0, 1, 3, 5)}
+        res[f"active_{acq}"]["mergers_labelled"] = {str(k): float(np.mean(v)) for k, v in found.items() if k in (1, 3, 5)}
+    return res
 
 
 def summary(ms):
@@ -109,11 +159,13 @@ def main():
     ap.add_argument("--features", nargs="+", required=True)
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--shots", type=int, default=5)
+    ap.add_argument("--prior", help="image dataset: the plain pixels' LOF as a prior (see above)")
     ap.add_argument("--json")
     a = ap.parse_args()
     ids, y, dev, test, draws, tune_draws = split(a.labels, a.draws, a.shots)
     out = {"objects": {"dev": len(dev), "test": len(test)}, "mergers": {"dev": int(y[dev].sum()), "test": int(y[test].sum())},
            "random_average_precision": float(y[test].mean()), "features": {}}
+    prior = choose_prior(a.prior, ids, y, dev, test, out) if a.prior else None
     for spec in a.features:
         name, x = load(spec, ids, dev)
         t0 = time.time()
@@ -143,6 +195,8 @@ def main():
             s = discover.anomalies(xt, method=m, k=20)
             an[m] = discover.ranking_metrics(s, yt)
         res["anomalies"] = an
+        if prior is not None:
+            res["with_prior"] = with_prior(x, y, dev, test, draws, tune_draws, prior, method, C)
         res["seconds"] = time.time() - t0
         out["features"][name] = res
         fs = res[f"few_shot_{method}"]
@@ -151,6 +205,11 @@ def main():
               f"nDCG@10 {res['active_top']['3']['ndcg_at_10'][0]:.3f}; anomalies LOF AP {an['lof']['average_precision']:.3f} "
               f"R@100 {an['lof']['recall_at_100']:.3f}, iforest AP {an['iforest']['average_precision']:.3f} "
               f"R@100 {an['iforest']['recall_at_100']:.3f}", flush=True)
+        if prior is not None:
+            wp = res["with_prior"]
+            print(f"  + prior (weight {wp['weight']}): few-shot AP {wp['few_shot']['average_precision'][0]:.3f} "
+                  f"nDCG@10 {wp['few_shot']['ndcg_at_10'][0]:.3f}; active(top) round 3 AP "
+                  f"{wp['active_top']['3']['average_precision'][0]:.3f} nDCG@10 {wp['active_top']['3']['ndcg_at_10'][0]:.3f}", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)

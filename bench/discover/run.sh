@@ -3,7 +3,9 @@
 #   1. real Galaxy Zoo 1 mergers: few-shot retrieval, active learning and
 #      anomaly ranking for raw pixels, pixels in canonical orientation, the shipped encoder and the
 #      morphology-keeping SimCLR variant (configs/image-ssl-cnn64-keep.json,
-#      trained here when W/keep.afm is absent: ~35 min on 2 cores);
+#      trained here when W/keep.afm is absent: ~35 min on 2 cores) and the
+#      masked-image-modelling encoder (configs/image-mim-cnn64.json, ~21 min);
+#      each with and without the pixels' anomaly score as a prior;
 #   2. anomaly ranking at scale (synthetic embeddings, 1e5 and 1e6 objects)
 #      against scikit-learn.
 # Usage: bench/discover/run.sh [SHARED_DATA] [WORKDIR]   (writes bench/discover/{mergers,scale}.json)
@@ -21,7 +23,11 @@ imp 128; imp 192
 [ -d "$W/emb_shipped" ] || $A -q embed --model galaxy-cnn-ssl --data "$W/gz192" --out "$W/emb_shipped"
 [ -f "$W/keep.afm" ] || $A train simclr --data "$W/gz128" --config configs/image-ssl-cnn64-keep.json --out "$W/keep.afm"
 [ -d "$W/emb_keep" ] || $A -q embed --model "$W/keep.afm" --data "$W/gz128" --out "$W/emb_keep"
+# Masked image modelling instead of SimCLR (~21 min on 2 cores)
+[ -f "$W/mim.afm" ] || $A train simmim --data "$W/gz128" --config configs/image-mim-cnn64.json --out "$W/mim.afm"
+[ -d "$W/emb_mim" ] || $A -q embed --model "$W/mim.afm" --data "$W/gz128" --out "$W/emb_mim"
 $PY bench/discover/gz_mergers.py --labels "$SHARED/galaxyzoo1_sdss/labels.csv" \
-  --features pixels:pix:"$W/gz128" canonical:canon:"$W/gz128" canonmorph:canonmorph:"$W/gz128" shipped:emb:"$W/emb_shipped" keep:emb:"$W/emb_keep" \
+  --prior "$W/gz128" --features pixels:pix:"$W/gz128" canonical:canon:"$W/gz128" canonmorph:canonmorph:"$W/gz128" \
+  shipped:emb:"$W/emb_shipped" keep:emb:"$W/emb_keep" mim:emb:"$W/emb_mim" \
   --json bench/discover/mergers.json
 $PY bench/discover/anomaly_scale.py --sizes 100000 1000000 --json bench/discover/scale.json

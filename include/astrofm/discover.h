@@ -49,8 +49,9 @@ std::vector<double> rank_similar(const Features& catalogue, const Features& posi
 // fraction (0 worst, 1 best; ties share their mean rank) in `scores`, times
 // 1 - prior_weight, plus its rank fraction in `prior` (e.g. anomaly_scores),
 // times prior_weight. Ranks, so the two scales need not agree. For Galaxy Zoo
-// mergers, few-shot scores blended half and half with a pixel anomaly score
-// lift the average precision from 0.16 to 0.24 (docs/discovery.md).
+// mergers, few-shot scores blended at weight 0.25 (chosen on dev) with the
+// pixels' anomaly score lift the average precision from 0.16 to 0.20 on
+// test (docs/discovery.md).
 // InputError when the lengths differ; UsageError for a weight outside [0, 1].
 std::vector<double> blend_with_prior(const std::vector<double>& scores, const std::vector<double>& prior, double prior_weight);
 

@@ -52,7 +52,7 @@ struct DiscoverSimilarOptions {
   // .csv or a dataset with object_id and score) blended in with this weight
   // (blend_with_prior): few-shot relevance weighed by rarity.
   std::string prior;
-  double prior_weight = 0.5;
+  double prior_weight = 0.25;  // chosen on the dev half of the Galaxy Zoo mergers (docs/discovery.md)
   DiscoverOutput out;
 };
 

@@ -33,7 +33,7 @@ def _matrix(x, what):
 
 
 def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negative_weight=1.0, mean_negative_weight=0.25,
-            standardize=True, background=50000, seed=0, prior=None, prior_weight=0.5):
+            standardize=True, background=50000, seed=0, prior=None, prior_weight=0.25):
     """One score per catalogue row, higher = more like `positives` (row numbers
     into the catalogue, or vectors [k, d]) and less like `negatives`. With
     `prior` (one score per row, e.g. `anomalies(pixels)`), the result is
@@ -60,7 +60,7 @@ def similar(catalogue, positives, negatives=None, *, method="pu", C=0.01, negati
     return s if prior is None else blend(s, prior, prior_weight)
 
 
-def blend(scores, prior, weight=0.5):
+def blend(scores, prior, weight=0.25):
     """(1 - weight) x rank fraction of `scores` + weight x rank fraction of
     `prior` (ties share their mean rank): relevance weighed by rarity, as
     Astronomaly does (docs/discovery.md)."""
