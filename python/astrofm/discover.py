@@ -114,9 +114,11 @@ def ranking_metrics(scores, truth):
 
 class Discovery:
     """An active-learning loop over one catalogue in memory: label objects
-    interesting or not, get scores and suggestions; labels save as CSV."""
+    interesting or not, get scores and suggestions; labels save as CSV.
+    `prior`: one score per object (e.g. `anomalies` of the pixels) blended
+    into every ranking at `prior_weight` (see `similar`)."""
 
-    def __init__(self, vectors, ids, *, method="pu", acquisition="top", C=0.01):
+    def __init__(self, vectors, ids, *, method="pu", acquisition="top", C=0.01, prior=None, prior_weight=0.25):
         self.vectors = _matrix(vectors, "vectors")
         self.ids = [str(i) for i in ids]
         if len(self.ids) != len(self.vectors):
@@ -126,6 +128,10 @@ class Discovery:
         self.row = {i: r for r, i in enumerate(self.ids)}
         self.labels = np.full(len(self.ids), -1, dtype=np.int8)
         self.method, self.acquisition, self.C = method, acquisition, C
+        self.prior = None if prior is None else np.asarray(prior, dtype=float)
+        if self.prior is not None and self.prior.shape != (len(self.ids),):
+            raise ValueError(f"prior: {self.prior.shape} scores for a catalogue of {len(self.ids)} objects")
+        self.prior_weight = prior_weight
 
     @classmethod
     def open(cls, path, column=None, **kw):
@@ -156,7 +162,8 @@ class Discovery:
         if len(pos) == 0:
             raise ValueError("label at least one object interesting first")
         neg = np.flatnonzero(self.labels == 0)
-        return similar(self.vectors, pos, neg if len(neg) else None, method=self.method, C=self.C)
+        return similar(self.vectors, pos, neg if len(neg) else None, method=self.method, C=self.C, prior=self.prior,
+                       prior_weight=self.prior_weight)
 
     def suggest(self, n=10, acquisition=None):
         rows = next_to_label(self.scores(), self.labels, n, acquisition or self.acquisition)

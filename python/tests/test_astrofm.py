@@ -217,6 +217,10 @@ def test_discovery_loop_in_python(tmp_path):
     assert (np.argsort(discover.similar(x, [0, 1], method="mean", prior=prior, prior_weight=0.0)) == np.argsort(alone, kind="stable")).all()
     with pytest.raises(ValueError, match="prior scores"):
         discover.blend(alone, prior[:-1])
+    looped = discover.Discovery(x, ids, method="mean", prior=prior, prior_weight=1.0).label(["g0"], True)
+    assert looped.suggest(5) == [ids[i] for i in np.argsort(-prior, kind="stable") if ids[i] != "g0"][:5]
+    with pytest.raises(ValueError, match="prior"):
+        discover.Discovery(x, ids, prior=prior[:3])
 
 
 def test_morphology_and_canonical_pixels_of_a_pair_of_nuclei():
