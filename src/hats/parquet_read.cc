@@ -181,6 +181,9 @@ void to_column(std::shared_ptr<arrow::Array> a, int64_t n, const std::string& wh
   }
   const auto& p = static_cast<const arrow::PrimitiveArray&>(*a);
   const size_t width = dtype_size(out.dtype);
+  if (count == 0) return;  // an empty page may carry no values buffer at all
+  if (!p.values() || p.values()->size() < static_cast<int64_t>((p.offset() + count) * width))
+    fail_input("{}: column '{}' holds fewer values than its {} rows claim", where, out.name, count);
   const uint8_t* src = p.values()->data() + p.offset() * width;
   std::memcpy(out.data.data() + at * width, src, count * width);
   if (p.null_count() > 0) {
