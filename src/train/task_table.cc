@@ -1,4 +1,6 @@
 #include "astrofm/error.h"
+#include "astrofm/mmu.h"
+#include "astrofm/models/cnn.h"
 #include "augment.h"
 #include "tasks.h"
 
@@ -58,6 +60,20 @@ nlohmann::json common_config() {
           // > 0: stop after this many validations without a better validation
           // loss and keep the best weights; 0: train every step, keep the last.
           {"early_stopping", 0}};
+}
+
+nlohmann::json cnn_pretraining_config() {
+  auto c = common_config();
+  c["architecture"] = "cnn";
+  c["model"] = models::CnnConfig{}.to_json();
+  c["augment"] = augment_config();
+  return c;
+}
+
+std::vector<std::string> image_columns(const TrainOptions&) { return {mmu::kObjectId, mmu::kImageArray, mmu::kImageBand}; }
+
+nlohmann::json cnn_encoder_meta(const nlohmann::json& cfg, const ImageData& data, nlohmann::json training) {
+  return {{"architecture", "cnn"}, {"config", cfg["model"]}, {"preprocessing", {{"image", {{"kinds", data.kinds}}}}}, {"training", std::move(training)}};
 }
 
 nlohmann::json augment_config() {

@@ -105,4 +105,12 @@ AugmentOptions augment_options(const nlohmann::json& augment, int64_t crop);
 
 torch::Tensor l2n(const torch::Tensor& x);
 
+// What the CNN encoder's image pre-training tasks (simclr, dino, simmim)
+// share: their settings before their own (common_config, architecture cnn,
+// the CNN's shape, the augmentations), the columns they read, and what the
+// model file records.
+nlohmann::json cnn_pretraining_config();
+std::vector<std::string> image_columns(const TrainOptions&);
+nlohmann::json cnn_encoder_meta(const nlohmann::json& cfg, const ImageData& data, nlohmann::json training);
+
 }  // namespace astrofm::train

@@ -118,11 +118,7 @@ struct DinoTask : Task {
   }
   torch::nn::Module& trained() override { return *all; }
   torch::nn::Module& saved() override { return *teacher; }  // DINO evaluates the teacher
-  nlohmann::json meta() override {
-    return {{"architecture", "cnn"}, {"config", cfg["model"]},
-            {"preprocessing", {{"image", {{"kinds", data.kinds}}}}},
-            {"training", {{"task", "dino"}, {"method", "DINO"}, {"dino", dino}}}};
-  }
+  nlohmann::json meta() override { return cnn_encoder_meta(cfg, data, {{"task", "dino"}, {"method", "DINO"}, {"dino", dino}}); }
 };
 
 }  // namespace
@@ -132,18 +128,15 @@ void register_dino(TaskTable& t) {
   s.name = "dino";
   s.description = "DINO image pre-training of the CNN encoder (EMA teacher, multi-crop)";
   s.default_config = [] {
-    auto c = common_config();
-    c["architecture"] = "cnn";
-    c["model"] = CnnConfig{}.to_json();
+    auto c = cnn_pretraining_config();
     c["method"] = "dino";
-    c["augment"] = augment_config();
     // DINO's published ResNet recipe, scaled to small CPU runs (out_dim 65536 -> 4096).
     c["dino"] = {{"out_dim", 4096}, {"hidden_dim", 1024}, {"bottleneck_dim", 128}, {"student_temp", 0.1},
                  {"teacher_temp", 0.04}, {"momentum", 0.996}, {"center_momentum", 0.9}, {"local_crops", 4},
                  {"local_size", 32}, {"global_scale", {0.4, 1.0}}, {"local_scale", {0.1, 0.4}}};
     return c;
   };
-  s.columns = [](const TrainOptions&) { return std::vector<std::string>{mmu::kObjectId, mmu::kImageArray, mmu::kImageBand}; };
+  s.columns = image_columns;
   s.make = [](const nlohmann::json& cfg, Table& t, const TrainOptions&, const std::string& where) -> std::unique_ptr<Task> {
     return std::make_unique<DinoTask>(cfg, t, where);
   };

@@ -46,11 +46,7 @@ struct SimClrTask : Task {
   std::vector<torch::Tensor> parameters() override { return both->parameters(); }
   torch::nn::Module& trained() override { return *both; }
   torch::nn::Module& saved() override { return *backbone; }
-  nlohmann::json meta() override {
-    return {{"architecture", "cnn"}, {"config", cfg["model"]},
-            {"preprocessing", {{"image", {{"kinds", data.kinds}}}}},
-            {"training", {{"task", "simclr"}, {"method", "SimCLR"}, {"temperature", tau}}}};
-  }
+  nlohmann::json meta() override { return cnn_encoder_meta(cfg, data, {{"task", "simclr"}, {"method", "SimCLR"}, {"temperature", tau}}); }
 };
 
 }  // namespace
@@ -60,16 +56,13 @@ void register_simclr(TaskTable& t) {
   s.name = "simclr";
   s.description = "SimCLR image pre-training of the CNN encoder";
   s.default_config = [] {
-    auto c = common_config();
-    c["architecture"] = "cnn";
-    c["model"] = CnnConfig{}.to_json();
+    auto c = cnn_pretraining_config();
     c["method"] = "simclr";
     c["temperature"] = 0.2;
     c["projection_dim"] = 128;
-    c["augment"] = augment_config();
     return c;
   };
-  s.columns = [](const TrainOptions&) { return std::vector<std::string>{mmu::kObjectId, mmu::kImageArray, mmu::kImageBand}; };
+  s.columns = image_columns;
   s.make = [](const nlohmann::json& cfg, Table& t, const TrainOptions&, const std::string& where) -> std::unique_ptr<Task> {
     return std::make_unique<SimClrTask>(cfg, t, where);
   };

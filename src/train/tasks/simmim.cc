@@ -69,9 +69,7 @@ struct SimMimTask : Task {
   torch::nn::Module& trained() override { return *both; }
   torch::nn::Module& saved() override { return *backbone; }
   nlohmann::json meta() override {
-    return {{"architecture", "cnn"}, {"config", cfg["model"]},
-            {"preprocessing", {{"image", {{"kinds", data.kinds}}}}},
-            {"training", {{"task", "simmim"}, {"method", "SimMIM"}, {"mask_patch", mask_patch}, {"mask_ratio", mask_ratio}}}};
+    return cnn_encoder_meta(cfg, data, {{"task", "simmim"}, {"method", "SimMIM"}, {"mask_patch", mask_patch}, {"mask_ratio", mask_ratio}});
   }
 };
 
@@ -82,18 +80,14 @@ void register_simmim(TaskTable& t) {
   s.name = "simmim";
   s.description = "masked image modelling of the CNN encoder (SimMIM: blanked patches reconstructed)";
   s.default_config = [] {
-    auto c = common_config();
-    c["architecture"] = "cnn";
-    c["model"] = CnnConfig{}.to_json();
+    auto c = cnn_pretraining_config();
     c["mask_patch"] = 8;
     c["mask_ratio"] = 0.5;
-    auto a = augment_config();
     // Keep what the reconstruction must learn: near-whole crops, little blur or noise.
-    a["scale_min"] = 0.8, a["noise_max"] = 0.1, a["blur_prob"] = 0.0;
-    c["augment"] = a;
+    c["augment"]["scale_min"] = 0.8, c["augment"]["noise_max"] = 0.1, c["augment"]["blur_prob"] = 0.0;
     return c;
   };
-  s.columns = [](const TrainOptions&) { return std::vector<std::string>{mmu::kObjectId, mmu::kImageArray, mmu::kImageBand}; };
+  s.columns = image_columns;
   s.make = [](const nlohmann::json& cfg, Table& t, const TrainOptions&, const std::string& where) -> std::unique_ptr<Task> {
     return std::make_unique<SimMimTask>(cfg, t, where);
   };
