@@ -1,6 +1,5 @@
 // DINO self-distillation for the CNN image encoder.
 #include "astrofm/error.h"
-#include "astrofm/mmu.h"
 #include "astrofm/models/cnn.h"
 #include "astrofm/models/preprocess.h"
 #include "astrofm/models/registry.h"

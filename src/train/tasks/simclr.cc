@@ -1,7 +1,6 @@
 // SimCLR (Chen et al. 2020): two augmented views of each galaxy, NT-Xent
 // over the batch, a projection head that is dropped after training.
 #include "astrofm/error.h"
-#include "astrofm/mmu.h"
 #include "astrofm/models/cnn.h"
 #include "astrofm/models/preprocess.h"
 #include "astrofm/models/registry.h"

@@ -5,9 +5,7 @@
 // ignoring a detail: a second nucleus or a tidal tail under a mask has to be
 // inferred from what is around it. The head is dropped after training.
 #include "astrofm/error.h"
-#include "astrofm/mmu.h"
 #include "astrofm/models/cnn.h"
-#include "astrofm/models/registry.h"
 #include "../tasks.h"
 
 namespace astrofm::train {
@@ -56,14 +54,14 @@ struct SimMimTask : Task {
 
   torch::Tensor loss(const std::vector<int64_t>& rows, bool training) override {
     both->train(training);
-    auto x = data.prepare(augment(data.pixels(rows), aug), rows);
+    auto x = dev(data.prepare(augment(data.pixels(rows), aug), rows));
     const int64_t n = x.size(0), size = x.size(-1), g = size / stride;
-    auto m = draw_mask(n, size);
-    auto tokens = backbone->forward_tokens(dev(x * (1 - m)));  // [n, g*g, C]
+    auto m = dev(draw_mask(n, size));
+    auto tokens = backbone->forward_tokens(x * (1 - m));  // [n, g*g, C]
     // Each token's prediction is its stride x stride block of pixels.
     auto pred = head->forward(tokens).view({n, g, g, channels, stride, stride}).permute({0, 3, 1, 4, 2, 5}).reshape({n, channels, size, size});
-    auto mm = dev(m).expand_as(pred);
-    return ((pred - dev(x)).abs() * mm).sum() / (mm.sum() + 1e-8);
+    auto mm = m.expand_as(pred);
+    return ((pred - x).abs() * mm).sum() / (mm.sum() + 1e-8);
   }
   std::vector<torch::Tensor> parameters() override { return both->parameters(); }
   torch::nn::Module& trained() override { return *both; }
